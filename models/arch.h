@@ -1,0 +1,45 @@
+/* Model architectures: what differs between them, read from GGUF metadata.
+ *
+ * One file per architecture fills a resa_arch. The engine's forward pass is
+ * shared; an architecture only states its options. No kernels here. */
+#ifndef RESA_ARCH_H
+#define RESA_ARCH_H
+
+#include <stdbool.h>
+
+#include "gguf.h"
+
+enum resa_rope_style {
+    RESA_ROPE_NORM, /* rotate adjacent pairs (x[2i], x[2i+1]); llama GGUFs are converted for it */
+    RESA_ROPE_NEOX, /* rotate halves (x[i], x[i + n_rot/2]); qwen2 */
+};
+
+typedef struct resa_hparams {
+    int n_layer;      /* transformer blocks */
+    int n_embd;       /* hidden size */
+    int n_head;       /* query heads */
+    int n_head_kv;    /* key/value heads (GQA when < n_head) */
+    int head_dim;
+    int n_rot;        /* rotated dimensions per head (<= head_dim) */
+    int n_ff;         /* FFN inner size */
+    int n_vocab;
+    int n_ctx_train;
+    float rope_theta;
+    float rms_eps;
+    enum resa_rope_style rope_style;
+    bool qkv_bias;    /* blk.N.attn_{q,k,v}.bias present */
+} resa_hparams;
+
+typedef struct resa_arch {
+    const char *name; /* value of general.architecture */
+    /* Reads hyper-parameters; the message names the file and key on failure. */
+    resa_status (*load_hparams)(const gguf_file *f, resa_hparams *hp);
+} resa_arch;
+
+extern const resa_arch resa_arch_llama;
+extern const resa_arch resa_arch_qwen2;
+
+/* Shared reader for the "<arch>.*" keys every decoder-only model has. */
+resa_status resa_hparams_read_common(const gguf_file *f, const char *arch, resa_hparams *hp);
+
+#endif

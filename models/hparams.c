@@ -1,0 +1,75 @@
+/* The "<arch>.*" hyper-parameters shared by the decoder-only architectures. */
+#include <stdio.h>
+
+#include "arch.h"
+#include "error.h"
+
+/* Upper bounds that no real model reaches; they keep a hostile header from
+ * asking for absurd allocations before any tensor shape is checked. */
+#define MAX_LAYERS 1024
+#define MAX_DIM (1 << 20)
+#define MAX_HEADS 4096
+
+static resa_status get_dim(const gguf_file *f, const char *arch, const char *suffix,
+                           uint32_t lo, uint32_t hi, int *out, bool optional)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    uint32_t v = 0;
+    resa_status st = optional ? gguf_get_u32_opt(f, key, &v) : gguf_get_u32(f, key, &v);
+    if (st != RESA_OK)
+        return st;
+    if (optional && v == 0 && gguf_find_kv(f, key) == NULL)
+        return RESA_OK;
+    if (v < lo || v > hi)
+        return resa_fail(RESA_ERR_FORMAT, "%s: %s = %u is out of range [%u, %u]", f->path, key, v,
+                         lo, hi);
+    *out = (int)v;
+    return RESA_OK;
+}
+
+static resa_status get_float(const gguf_file *f, const char *arch, const char *suffix,
+                             float *out)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return gguf_get_f32_opt(f, key, out);
+}
+
+resa_status resa_hparams_read_common(const gguf_file *f, const char *arch, resa_hparams *hp)
+{
+    resa_status st;
+    if ((st = get_dim(f, arch, "block_count", 1, MAX_LAYERS, &hp->n_layer, false)) ||
+        (st = get_dim(f, arch, "embedding_length", 1, MAX_DIM, &hp->n_embd, false)) ||
+        (st = get_dim(f, arch, "feed_forward_length", 1, MAX_DIM, &hp->n_ff, false)) ||
+        (st = get_dim(f, arch, "attention.head_count", 1, MAX_HEADS, &hp->n_head, false)))
+        return st;
+    hp->n_head_kv = hp->n_head;
+    hp->n_ctx_train = 2048;
+    hp->rope_theta = 10000.0f;
+    hp->rms_eps = 1e-5f;
+    if ((st = get_dim(f, arch, "attention.head_count_kv", 1, MAX_HEADS, &hp->n_head_kv, true)) ||
+        (st = get_dim(f, arch, "context_length", 1, 1u << 30, &hp->n_ctx_train, true)) ||
+        (st = get_float(f, arch, "rope.freq_base", &hp->rope_theta)) ||
+        (st = get_float(f, arch, "attention.layer_norm_rms_epsilon", &hp->rms_eps)))
+        return st;
+    if (hp->n_embd % hp->n_head != 0)
+        return resa_fail(RESA_ERR_FORMAT, "%s: embedding_length %d is not a multiple of head_count %d",
+                         f->path, hp->n_embd, hp->n_head);
+    if (hp->n_head % hp->n_head_kv != 0)
+        return resa_fail(RESA_ERR_FORMAT, "%s: head_count %d is not a multiple of head_count_kv %d",
+                         f->path, hp->n_head, hp->n_head_kv);
+    hp->head_dim = hp->n_embd / hp->n_head;
+    if ((st = get_dim(f, arch, "attention.key_length", 2, MAX_DIM, &hp->head_dim, true)))
+        return st;
+    hp->n_rot = hp->head_dim;
+    if ((st = get_dim(f, arch, "rope.dimension_count", 2, (uint32_t)hp->head_dim, &hp->n_rot, true)))
+        return st;
+    if (hp->head_dim % 2 != 0 || hp->n_rot % 2 != 0)
+        return resa_fail(RESA_ERR_FORMAT, "%s: head dimension %d / rope dimension %d must be even",
+                         f->path, hp->head_dim, hp->n_rot);
+    if (!(hp->rope_theta > 0.0f) || !(hp->rms_eps > 0.0f) || hp->rms_eps > 1.0f)
+        return resa_fail(RESA_ERR_FORMAT, "%s: rope.freq_base %g or rms epsilon %g is invalid",
+                         f->path, hp->rope_theta, hp->rms_eps);
+    return RESA_OK;
+}

@@ -1,0 +1,34 @@
+/* aarch64 tiers of the "dot" family. Compiled on every arch: it only stores
+ * function pointers, and is an empty stub off aarch64. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#elif defined(__aarch64__)
+#define HAVE_NEON 1 /* a plain build compiles every ISA file */
+#endif
+
+#include "cpu.h"
+
+void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags)
+{
+#if defined(__aarch64__) && defined(HAVE_NEON)
+    if (!(flags & RESA_CPU_NEON))
+        return;
+    c->vec_dot[RESA_TYPE_F32] = dot_f32_neon;
+    c->vec_dot[RESA_TYPE_F16] = dot_f16_neon;
+    c->vec_dot[RESA_TYPE_BF16] = dot_bf16_neon;
+    c->vec_dot[RESA_TYPE_Q4_0] = dot_q4_0_neon;
+    c->vec_dot[RESA_TYPE_Q4_1] = dot_q4_1_neon;
+    c->vec_dot[RESA_TYPE_Q8_0] = dot_q8_0_neon;
+    c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_neon;
+    c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_neon;
+
+    if (!(flags & RESA_CPU_DOTPROD))
+        return;
+    c->vec_dot[RESA_TYPE_Q4_0] = dot_q4_0_dotprod;
+    c->vec_dot[RESA_TYPE_Q4_1] = dot_q4_1_dotprod;
+    c->vec_dot[RESA_TYPE_Q8_0] = dot_q8_0_dotprod;
+#else
+    (void)c;
+    (void)flags;
+#endif
+}

@@ -1,0 +1,49 @@
+/* x86 tiers of the "dot" family. Compiled without ISA flags on every arch:
+ * it only stores function pointers, and is an empty stub off x86-64. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#elif defined(__x86_64__)
+/* A plain build (no configure) compiles every ISA file. */
+#define HAVE_AVX2 1
+#define HAVE_AVX512 1
+#endif
+
+#include "cpu.h"
+
+void resa_dot_init_x86(resa_dot_ctx *c, unsigned flags)
+{
+#if defined(__x86_64__) && defined(HAVE_AVX2)
+    if (!(flags & RESA_CPU_AVX2))
+        return;
+    c->vec_dot[RESA_TYPE_F32] = dot_f32_avx2;
+    c->vec_dot[RESA_TYPE_F16] = dot_f16_avx2;
+    c->vec_dot[RESA_TYPE_BF16] = dot_bf16_avx2;
+    c->vec_dot[RESA_TYPE_Q4_0] = dot_q4_0_avx2;
+    c->vec_dot[RESA_TYPE_Q4_1] = dot_q4_1_avx2;
+    c->vec_dot[RESA_TYPE_Q8_0] = dot_q8_0_avx2;
+    c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_avx2;
+    c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_avx2;
+
+#if defined(HAVE_AVX512)
+    if (!(flags & RESA_CPU_AVX512))
+        return;
+    c->vec_dot[RESA_TYPE_F32] = dot_f32_avx512;
+    c->vec_dot[RESA_TYPE_F16] = dot_f16_avx512;
+    c->vec_dot[RESA_TYPE_BF16] = dot_bf16_avx512;
+    c->vec_dot[RESA_TYPE_Q4_0] = dot_q4_0_avx512;
+    c->vec_dot[RESA_TYPE_Q4_1] = dot_q4_1_avx512;
+    c->vec_dot[RESA_TYPE_Q8_0] = dot_q8_0_avx512;
+    c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_avx512;
+    c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_avx512;
+
+    if (!(flags & RESA_CPU_AVX512_VNNI))
+        return;
+    c->vec_dot[RESA_TYPE_Q4_0] = dot_q4_0_avx512vnni;
+    c->vec_dot[RESA_TYPE_Q4_1] = dot_q4_1_avx512vnni;
+    c->vec_dot[RESA_TYPE_Q8_0] = dot_q8_0_avx512vnni;
+#endif
+#else
+    (void)c;
+    (void)flags;
+#endif
+}

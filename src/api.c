@@ -1,0 +1,135 @@
+/* The public API (resa.h) over the internal pieces. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "forward.h"
+#include "scheduler.h"
+#include "threads.h"
+
+const char *resa_version(void) { return PACKAGE_VERSION; }
+
+void resa_params_default(resa_params *p)
+{
+    p->n_ctx = 0;
+    p->n_threads = 0;
+    p->n_batch = 512;
+    p->kv_type = RESA_KV_F16;
+}
+
+static resa_status alloc_buffers(resa_context *c)
+{
+    const resa_hparams *hp = &c->model->hp;
+    const size_t B = (size_t)c->params.n_batch;
+    struct { float **p; size_t n; } bufs[] = {
+        { &c->x, B * hp->n_embd },
+        { &c->xb, B * hp->n_embd },
+        { &c->q, B * hp->n_head * hp->head_dim },
+        { &c->k, B * hp->n_head_kv * hp->head_dim },
+        { &c->v, B * hp->n_head_kv * hp->head_dim },
+        { &c->att, B * hp->n_head * hp->head_dim },
+        { &c->hb, B * hp->n_ff },
+        { &c->hb2, B * hp->n_ff },
+        { &c->rope_cs, B * hp->n_rot },
+        { &c->logits, (size_t)hp->n_vocab },
+    };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        *bufs[i].p = malloc(bufs[i].n * sizeof(float));
+        if (!*bufs[i].p)
+            return resa_fail(RESA_ERR_NOMEM, "out of memory for activation buffers");
+    }
+    return RESA_OK;
+}
+
+static resa_status resolve_params(const resa_model *m, const resa_params *in, resa_params *p)
+{
+    *p = *in;
+    if (p->n_ctx < 0 || p->n_threads < 0 || p->n_batch < 0)
+        return resa_fail(RESA_ERR_ARG, "context size, threads and batch must not be negative");
+    if (p->n_ctx == 0)
+        p->n_ctx = m->hp.n_ctx_train;
+    if (p->n_threads == 0)
+        p->n_threads = resa_cpu_count();
+    if (p->n_batch == 0)
+        p->n_batch = 512;
+    if (p->n_batch > p->n_ctx)
+        p->n_batch = p->n_ctx;
+    if (p->kv_type != RESA_KV_F16 && p->kv_type != RESA_KV_F32)
+        return resa_fail(RESA_ERR_ARG, "unknown KV cache type %d", (int)p->kv_type);
+    return RESA_OK;
+}
+
+resa_status resa_context_new(const resa_model *m, const resa_params *params, resa_context **out)
+{
+    *out = NULL;
+    resa_params def;
+    if (!params) {
+        resa_params_default(&def);
+        params = &def;
+    }
+    resa_context *c = calloc(1, sizeof *c);
+    if (!c)
+        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+    c->model = m;
+    const resa_hparams *hp = &m->hp;
+    resa_status st;
+    if ((st = resolve_params(m, params, &c->params)) ||
+        (st = kv_cache_init(&c->kv, c->params.kv_type, hp->n_layer, hp->n_head_kv, hp->head_dim,
+                            c->params.n_ctx)) ||
+        (st = alloc_buffers(c)) ||
+        (st = resa_backend_cpu_new(c->params.n_threads, c->params.n_batch, c->params.n_ctx, hp, &c->be))) {
+        resa_context_free(c);
+        return st;
+    }
+    *out = c;
+    return RESA_OK;
+}
+
+void resa_context_free(resa_context *c)
+{
+    if (!c)
+        return;
+    if (c->be)
+        c->be->free(c->be);
+    kv_cache_free(&c->kv);
+    float *bufs[] = { c->x, c->xb, c->q, c->k, c->v, c->att, c->hb, c->hb2, c->rope_cs, c->logits };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    free(c);
+}
+
+int resa_context_n_ctx(const resa_context *c) { return c->kv.n_ctx; }
+int resa_context_n_past(const resa_context *c) { return c->kv.n_past; }
+void resa_context_reset(resa_context *c) { c->kv.n_past = 0; }
+const float *resa_logits(const resa_context *c) { return c->logits; }
+
+resa_status resa_decode(resa_context *c, const int32_t *tokens, int n, resa_progress_fn progress,
+                        void *user)
+{
+    return scheduler_run(c, tokens, n, NULL, progress, user);
+}
+
+resa_status resa_decode_all_logits(resa_context *c, const int32_t *tokens, int n, float *all_logits)
+{
+    return scheduler_run(c, tokens, n, all_logits, NULL, NULL);
+}
+
+int resa_tokenize(const resa_model *m, const char *text, size_t len, int add_bos, int parse_special,
+                  int32_t *tokens, int max_tokens)
+{
+    return tokenizer_encode(m->tok, text, len, add_bos, parse_special, tokens, max_tokens);
+}
+
+const char *resa_token_text(const resa_model *m, int32_t token, size_t *len)
+{
+    return tokenizer_token_bytes(m->tok, token, len);
+}
+
+int resa_token_is_eog(const resa_model *m, int32_t token) { return tokenizer_is_eog(m->tok, token); }
+
+char *resa_chat_format(const resa_model *m, const char *system, const char *user)
+{
+    return tokenizer_chat_format(m->tok, system, user);
+}

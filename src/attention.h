@@ -1,0 +1,17 @@
+/* CPU dense causal attention against the KV cache (contract in backend.h). */
+#ifndef RESA_ATTENTION_H
+#define RESA_ATTENTION_H
+
+#include "kv_cache.h"
+
+typedef struct resa_attn_scratch {
+    float *kf, *vf;        /* one KV head's keys/values as f32 (n_ctx, head_dim) */
+    float *scores;         /* (max_batch, n_ctx) for chunks; (n_threads, n_ctx) for decode */
+    size_t kf_cap, vf_cap, scores_cap; /* in floats */
+} resa_attn_scratch;
+
+resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv, int layer,
+                          const float *q, int n, int pos0, int n_head, float *out);
+void attn_scratch_free(resa_attn_scratch *s);
+
+#endif

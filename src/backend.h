@@ -1,0 +1,31 @@
+/* The backend interface: the heavy operations of a forward pass, so the same
+ * scheduler and forward pass can drive the CPU or (later) a GPU.
+ *
+ * Contracts:
+ * - matmul: y (n, w->rows) = x (n, w->cols) . W^T, all f32 row-major.
+ * - attention: dense causal attention. q is (n, n_head*head_dim), the queries
+ *   of positions pos0 .. pos0+n-1 (RoPE applied); each attends to the cached
+ *   keys/values [0, its position] of `layer` (already written). Query head h
+ *   uses KV head h / (n_head / n_head_kv). out has q's shape.
+ */
+#ifndef RESA_BACKEND_H
+#define RESA_BACKEND_H
+
+#include "kv_cache.h"
+#include "model.h"
+
+typedef struct resa_backend resa_backend;
+
+struct resa_backend {
+    const char *name;
+    resa_status (*matmul)(resa_backend *be, const resa_weight *w, const float *x, int n, float *y);
+    resa_status (*attention)(resa_backend *be, const resa_kv_cache *kv, int layer, const float *q, int n,
+                      int pos0, int n_head, float *out);
+    void (*free)(resa_backend *be);
+};
+
+/* max_batch: the most rows a matmul/attention call gets; n_ctx: the most keys. */
+resa_status resa_backend_cpu_new(int n_threads, int max_batch, int n_ctx, const resa_hparams *hp,
+                                 resa_backend **out);
+
+#endif

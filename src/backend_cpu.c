@@ -1,0 +1,54 @@
+/* The CPU backend: OpenMP threads at the call sites, SIMD kernels from simd/,
+ * OpenBLAS for the large products of prefill. */
+#include <stdlib.h>
+
+#include "attention.h"
+#include "backend.h"
+#include "error.h"
+#include "matmul.h"
+#include "threads.h"
+
+typedef struct cpu_backend {
+    resa_backend base; /* first: the interface */
+    int n_threads;
+    resa_matmul_scratch mm;
+    resa_attn_scratch attn;
+} cpu_backend;
+
+static resa_status cpu_matmul(resa_backend *be, const resa_weight *w, const float *x, int n, float *y)
+{
+    cpu_backend *c = (cpu_backend *)be;
+    return matmul_cpu(&c->mm, c->n_threads, w, x, n, y);
+}
+
+static resa_status cpu_attention(resa_backend *be, const resa_kv_cache *kv, int layer, const float *q,
+                                 int n, int pos0, int n_head, float *out)
+{
+    cpu_backend *c = (cpu_backend *)be;
+    return attention_cpu(&c->attn, c->n_threads, kv, layer, q, n, pos0, n_head, out);
+}
+
+static void cpu_free(resa_backend *be)
+{
+    cpu_backend *c = (cpu_backend *)be;
+    matmul_scratch_free(&c->mm);
+    attn_scratch_free(&c->attn);
+    free(c);
+}
+
+resa_status resa_backend_cpu_new(int n_threads, int max_batch, int n_ctx, const resa_hparams *hp,
+                                 resa_backend **out)
+{
+    (void)max_batch; (void)n_ctx; (void)hp; /* scratch grows on first use */
+    cpu_backend *c = calloc(1, sizeof *c);
+    if (!c)
+        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+    c->base.name = "cpu";
+    c->base.matmul = cpu_matmul;
+    c->base.attention = cpu_attention;
+    c->base.free = cpu_free;
+    c->n_threads = n_threads > 0 ? n_threads : resa_cpu_count();
+    resa_blas_set_threads(c->n_threads);
+    *out = &c->base;
+    return RESA_OK;
+}

@@ -1,0 +1,165 @@
+#include "config.h"
+
+#include "args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+void args_init(args *a, const char *cmd, int argc, char **argv)
+{
+    a->argc = argc;
+    a->argv = argv;
+    a->i = 0;
+    a->cmd = cmd;
+    a->opt = NULL;
+    a->inl = NULL;
+}
+
+const char *args_next(args *a)
+{
+    if (++a->i >= a->argc)
+        return NULL;
+    a->opt = a->argv[a->i];
+    a->inl = NULL;
+    return a->opt;
+}
+
+int args_is(args *a, const char *shrt, const char *lng)
+{
+    if (shrt && strcmp(a->opt, shrt) == 0)
+        return 1;
+    if (!lng)
+        return 0;
+    size_t n = strlen(lng);
+    if (strncmp(a->opt, lng, n) != 0)
+        return 0;
+    if (a->opt[n] == '\0')
+        return 1;
+    if (a->opt[n] == '=') {
+        a->inl = a->opt + n + 1;
+        return 1;
+    }
+    return 0;
+}
+
+int args_str(args *a, const char **out)
+{
+    if (a->inl) {
+        *out = a->inl;
+        return 0;
+    }
+    if (a->i + 1 >= a->argc) {
+        cli_error("%s: option %s needs a value", a->cmd, a->opt);
+        return -1;
+    }
+    *out = a->argv[++a->i];
+    return 0;
+}
+
+int args_int(args *a, long lo, long hi, int *out)
+{
+    const char *opt = a->opt, *s;
+    if (args_str(a, &s))
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        cli_error("%s: %s wants an integer in [%ld, %ld], got '%s'", a->cmd, opt, lo, hi, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int args_u64(args *a, uint64_t *out)
+{
+    const char *opt = a->opt, *s;
+    if (args_str(a, &s))
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-') {
+        cli_error("%s: %s wants a non-negative integer, got '%s'", a->cmd, opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int args_float(args *a, double lo, double hi, float *out)
+{
+    const char *opt = a->opt, *s;
+    if (args_str(a, &s))
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+        cli_error("%s: %s wants a number in [%g, %g], got '%s'", a->cmd, opt, lo, hi, s);
+        return -1;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1)
+            break;
+        char *p = realloc(buf, cap * 2);
+        if (!p) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = p;
+        cap *= 2;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!buf || err) {
+        free(buf);
+        cli_error("%s: %s", path, buf ? "read error" : "out of memory");
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+#define DEFAULT_MODEL "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+const char *default_model_path(void)
+{
+    const char *env = getenv("RESA_MODEL");
+    if (env && *env)
+        return env;
+    /* The setup step (models/fetch) puts the default model in the source
+     * tree's models/; an installed copy lives in pkgdatadir. */
+    static const char *const candidates[] = {
+        "models/" DEFAULT_MODEL,
+        RESA_SRCDIR "/models/" DEFAULT_MODEL,
+        RESA_PKGDATADIR "/" DEFAULT_MODEL,
+    };
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+        if (access(candidates[i], R_OK) == 0)
+            return candidates[i];
+    return NULL;
+}

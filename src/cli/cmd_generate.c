@@ -1,0 +1,277 @@
+/* resa generate: prefill a prompt, then sample tokens one at a time. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "cli.h"
+#include "json.h"
+#include "resa.h"
+
+static const char help[] =
+    "usage: resa generate [-m MODEL] (-p TEXT | -f FILE) [OPTIONS]\n"
+    "Generates text from a prompt; streams it to stdout, timings to stderr.\n"
+    "  -m, --model FILE    the model (default: $RESA_MODEL, else the fetched default model)\n"
+    "  -p, --prompt TEXT   the prompt\n"
+    "  -f, --file FILE     read the prompt from FILE ('-' for standard input)\n"
+    "  -n, --n-predict N   tokens to generate (default 128); stops early at end of turn\n"
+    "      --chat          wrap the prompt as a user turn of the ChatML template\n"
+    "      --system TEXT   system message for --chat\n"
+    "      --temp T        temperature, 0 = greedy (default 0.8)\n"
+    "      --top-k K       keep the K most likely tokens, 0 = all (default 40)\n"
+    "      --top-p P       keep the smallest set with probability P (default 0.95)\n"
+    "      --seed S        random seed (default: from the clock, printed in the summary)\n"
+    "  -t, --threads N     threads (default: all online CPUs)\n"
+    "  -c, --ctx-size N    context size in tokens (default: the model's trained context)\n"
+    "  -b, --batch N       prefill chunk size (default 512)\n"
+    "      --kv-type T     KV cache element type: f16 (default) or f32\n"
+    "      --json          print one JSON object instead of streaming text\n";
+
+typedef struct gen_opts {
+    const char *model, *prompt, *file, *system;
+    int n_predict, chat, json;
+    resa_params params;
+    resa_sampler_params sp;
+    int seed_given;
+} gen_opts;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int parse(gen_opts *o, int argc, char **argv)
+{
+    args a;
+    args_init(&a, "generate", argc, argv);
+    resa_params_default(&o->params);
+    resa_sampler_default(&o->sp);
+    o->n_predict = 128;
+    while (args_next(&a)) {
+        int bad = 0;
+        if (args_is(&a, "-h", "--help")) {
+            fputs(help, stdout);
+            exit(0);
+        } else if (args_is(&a, "-m", "--model")) bad = args_str(&a, &o->model);
+        else if (args_is(&a, "-p", "--prompt")) bad = args_str(&a, &o->prompt);
+        else if (args_is(&a, "-f", "--file")) bad = args_str(&a, &o->file);
+        else if (args_is(&a, NULL, "--system")) bad = args_str(&a, &o->system);
+        else if (args_is(&a, "-n", "--n-predict")) bad = args_int(&a, 0, 1 << 30, &o->n_predict);
+        else if (args_is(&a, NULL, "--chat")) o->chat = 1;
+        else if (args_is(&a, NULL, "--json")) o->json = 1;
+        else if (args_is(&a, NULL, "--temp")) bad = args_float(&a, 0, 100, &o->sp.temp);
+        else if (args_is(&a, NULL, "--top-k")) bad = args_int(&a, 0, 1 << 30, &o->sp.top_k);
+        else if (args_is(&a, NULL, "--top-p")) bad = args_float(&a, 1e-6, 1, &o->sp.top_p);
+        else if (args_is(&a, NULL, "--seed")) {
+            bad = args_u64(&a, &o->sp.seed);
+            o->seed_given = 1;
+        } else if (args_is(&a, "-t", "--threads")) bad = args_int(&a, 1, 4096, &o->params.n_threads);
+        else if (args_is(&a, "-c", "--ctx-size")) bad = args_int(&a, 1, 1 << 24, &o->params.n_ctx);
+        else if (args_is(&a, "-b", "--batch")) bad = args_int(&a, 1, 1 << 16, &o->params.n_batch);
+        else if (args_is(&a, NULL, "--kv-type")) {
+            const char *t;
+            bad = args_str(&a, &t);
+            if (!bad && !strcmp(t, "f16")) o->params.kv_type = RESA_KV_F16;
+            else if (!bad && !strcmp(t, "f32")) o->params.kv_type = RESA_KV_F32;
+            else if (!bad) bad = cli_error("generate: --kv-type wants f16 or f32, got '%s'", t);
+        } else {
+            cli_error("generate: unknown argument '%s' (see 'resa generate --help')", a.opt);
+            return -1;
+        }
+        if (bad)
+            return -1;
+    }
+    if (!!o->prompt + !!o->file != 1) {
+        cli_error("generate: give exactly one of -p TEXT or -f FILE");
+        return -1;
+    }
+    if (!o->seed_given)
+        o->sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    return 0;
+}
+
+/* Prompt text -> token ids (with the chat template and BOS as the model wants). */
+static int32_t *tokenize_prompt(const resa_model *m, const gen_opts *o, int *n_out)
+{
+    size_t len = o->prompt ? strlen(o->prompt) : 0;
+    char *text = NULL;
+    if (o->file && !(text = read_file(strcmp(o->file, "-") ? o->file : "/dev/stdin", &len)))
+        return NULL;
+    const char *src = text ? text : o->prompt;
+    char *chat = NULL;
+    if (o->chat) {
+        if (!(chat = resa_chat_format(m, o->system, src))) {
+            free(text);
+            cli_error("generate: %s", resa_last_error());
+            return NULL;
+        }
+        src = chat;
+        len = strlen(chat);
+    }
+    const int bos = resa_model_get_info(m)->add_bos;
+    int n = resa_tokenize(m, src, len, bos, o->chat, NULL, 0);
+    int32_t *ids = n >= 0 ? malloc(((size_t)n + 1) * sizeof *ids) : NULL;
+    if (!ids || resa_tokenize(m, src, len, bos, o->chat, ids, n) != n) {
+        cli_error("generate: %s", n < 0 ? resa_last_error() : "out of memory");
+        free(ids);
+        ids = NULL;
+    }
+    free(chat);
+    free(text);
+    *n_out = n;
+    return ids;
+}
+
+static void show_progress(void *user, int done, int total)
+{
+    (void)user;
+    fprintf(stderr, "\rprefill %d/%d tokens%s", done, total, done == total ? "\n" : "");
+}
+
+typedef struct gen_result {
+    int32_t *tokens;
+    int n;
+    char *text;
+    size_t text_len, text_cap;
+    double prefill_s, decode_s;
+    const char *stop; /* why generation ended */
+} gen_result;
+
+static int append_text(gen_result *r, const char *s, size_t n)
+{
+    if (r->text_len + n + 1 > r->text_cap) {
+        size_t cap = (r->text_cap + n + 1) * 2;
+        char *p = realloc(r->text, cap);
+        if (!p)
+            return -1;
+        r->text = p;
+        r->text_cap = cap;
+    }
+    memcpy(r->text + r->text_len, s, n);
+    r->text_len += n;
+    r->text[r->text_len] = '\0';
+    return 0;
+}
+
+static int generate(const resa_model *m, resa_context *ctx, const gen_opts *o, const int32_t *prompt,
+                    int n_prompt, gen_result *r)
+{
+    const int n_vocab = resa_model_get_info(m)->n_vocab;
+    resa_sampler *s = resa_sampler_new(&o->sp, n_vocab);
+    r->tokens = malloc(((size_t)o->n_predict + 1) * sizeof *r->tokens);
+    if (!s || !r->tokens)
+        return cli_error("generate: %s", s ? "out of memory" : resa_last_error());
+    const int progress = isatty(2) && !o->json && n_prompt >= 1024;
+    double t0 = now_s();
+    if (resa_decode(ctx, prompt, n_prompt, progress ? show_progress : NULL, NULL)) {
+        resa_sampler_free(s);
+        return cli_error("generate: %s", resa_last_error());
+    }
+    double t1 = now_s();
+    r->prefill_s = t1 - t0;
+    r->stop = "length";
+    for (r->n = 0; r->n < o->n_predict; r->n++) {
+        int32_t tok = resa_sample(s, resa_logits(ctx));
+        if (resa_token_is_eog(m, tok)) {
+            r->stop = "end of turn";
+            break;
+        }
+        r->tokens[r->n] = tok;
+        size_t len;
+        const char *piece = resa_token_text(m, tok, &len);
+        if (o->json) {
+            if (append_text(r, piece, len))
+                return cli_error("generate: out of memory");
+        } else {
+            fwrite(piece, 1, len, stdout);
+            fflush(stdout);
+        }
+        if (r->n + 1 == o->n_predict)
+            { r->n++; break; } /* the last token needs no forward pass */
+        if (resa_context_n_past(ctx) >= resa_context_n_ctx(ctx)) {
+            r->n++;
+            r->stop = "context full";
+            break;
+        }
+        if (resa_decode(ctx, &tok, 1, NULL, NULL)) {
+            resa_sampler_free(s);
+            return cli_error("generate: %s", resa_last_error());
+        }
+    }
+    r->decode_s = now_s() - t1;
+    resa_sampler_free(s);
+    return 0;
+}
+
+static void report(const gen_opts *o, const int32_t *prompt, int n_prompt, const gen_result *r,
+                   int n_threads)
+{
+    const double pre = r->prefill_s > 0 ? n_prompt / r->prefill_s : 0;
+    /* decode rate counts the forward passes of generated tokens (n - 1 after the first) */
+    const int steps = r->n > 1 ? r->n - 1 : 0;
+    const double dec = steps && r->decode_s > 0 ? steps / r->decode_s : 0;
+    if (o->json) {
+        printf("{\"prompt_tokens\": ");
+        json_int_array(stdout, prompt, n_prompt);
+        printf(", \"tokens\": ");
+        json_int_array(stdout, r->tokens, r->n);
+        printf(", \"text\": ");
+        json_string(stdout, r->text ? r->text : "", r->text_len);
+        printf(", \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f, \"prefill_s\": %.6f, "
+               "\"decode_s\": %.6f, \"n_threads\": %d, \"seed\": %llu, \"stop\": \"%s\"}\n",
+               pre, dec, r->prefill_s, r->decode_s, n_threads, (unsigned long long)o->sp.seed, r->stop);
+    } else {
+        printf("\n");
+        fflush(stdout);
+    }
+    fprintf(stderr,
+            "resa: prompt %d tokens in %.3f s (%.1f tok/s); generated %d tokens, %.1f tok/s; "
+            "stop: %s; seed %llu\n",
+            n_prompt, r->prefill_s, pre, r->n, dec, r->stop, (unsigned long long)o->sp.seed);
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    gen_opts o = { 0 };
+    if (parse(&o, argc, argv))
+        return 2;
+    if (!o.model && !(o.model = default_model_path()))
+        return cli_error("generate: no model (pass -m MODEL, set RESA_MODEL, or run models/fetch)");
+    resa_model *m;
+    if (resa_model_load(o.model, &m))
+        return cli_error("%s", resa_last_error());
+    int n_prompt = 0, rc = 1;
+    int32_t *prompt = tokenize_prompt(m, &o, &n_prompt);
+    resa_context *ctx = NULL;
+    gen_result r = { 0 };
+    if (!prompt)
+        goto out;
+    if (n_prompt == 0) {
+        cli_error("generate: the prompt is empty");
+        goto out;
+    }
+    if (resa_context_new(m, &o.params, &ctx)) {
+        cli_error("generate: %s", resa_last_error());
+        goto out;
+    }
+    if (n_prompt >= resa_context_n_ctx(ctx)) {
+        cli_error("generate: the prompt has %d tokens but the context holds %d (use -c to enlarge it)",
+                  n_prompt, resa_context_n_ctx(ctx));
+        goto out;
+    }
+    if (generate(m, ctx, &o, prompt, n_prompt, &r) == 0) {
+        report(&o, prompt, n_prompt, &r, o.params.n_threads ? o.params.n_threads : 0);
+        rc = 0;
+    }
+out:
+    free(r.tokens);
+    free(r.text);
+    free(prompt);
+    resa_context_free(ctx);
+    resa_model_free(m);
+    return rc;
+}

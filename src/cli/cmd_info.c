@@ -1,0 +1,131 @@
+/* resa info MODEL [--json]: what a GGUF model is. */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "json.h"
+#include "resa.h"
+
+static const char help[] =
+    "usage: resa info [MODEL] [-m MODEL] [--json]\n"
+    "Describes a GGUF model: architecture, shapes, tensor types, tokenizer.\n"
+    "  -m, --model FILE  the model (default: $RESA_MODEL, else the fetched default model)\n"
+    "      --json        print one JSON object\n";
+
+static void print_text(const resa_model *m)
+{
+    const resa_model_info *in = resa_model_get_info(m);
+    printf("name:            %s\n", in->name);
+    printf("architecture:    %s\n", in->arch);
+    printf("parameters:      %.1f M\n", (double)in->n_params / 1e6);
+    printf("file size:       %.1f MiB\n", (double)in->file_size / (1 << 20));
+    printf("layers:          %d\n", in->n_layer);
+    printf("hidden size:     %d\n", in->n_embd);
+    printf("heads:           %d query, %d key/value, head dim %d\n", in->n_head, in->n_head_kv,
+           in->head_dim);
+    printf("ffn size:        %d\n", in->n_ff);
+    printf("vocabulary:      %d\n", in->n_vocab);
+    printf("trained context: %d\n", in->n_ctx_train);
+    printf("rope theta:      %g\n", in->rope_theta);
+    printf("rms epsilon:     %g\n", in->rms_eps);
+    printf("tied embeddings: %s\n", in->tied_embeddings ? "yes" : "no");
+    printf("qkv bias:        %s\n", in->qkv_bias ? "yes" : "no");
+    printf("tokenizer:       %s (pre-tokenizer %s), bos %d, eos %d, add bos %s\n", in->tokenizer,
+           in->pre_tokenizer, in->bos_id, in->eos_id, in->add_bos ? "yes" : "no");
+    printf("chat template:   %s\n", in->has_chat_template ? "yes (ChatML is used)" : "no");
+    /* tensor types and how many tensors of each */
+    const char *types[16];
+    int counts[16], n_types = 0;
+    for (int i = 0; i < resa_model_n_tensors(m); i++) {
+        const char *name, *type;
+        size_t name_len;
+        int64_t shape[4];
+        int nd, j;
+        resa_model_tensor(m, i, &name, &name_len, &type, shape, &nd);
+        for (j = 0; j < n_types && strcmp(types[j], type); j++)
+            ;
+        if (j == n_types && n_types < 16) {
+            types[n_types] = type;
+            counts[n_types++] = 0;
+        }
+        if (j < n_types)
+            counts[j]++;
+    }
+    printf("tensors:         %d (", resa_model_n_tensors(m));
+    for (int j = 0; j < n_types; j++)
+        printf("%s%s %d", j ? ", " : "", types[j], counts[j]);
+    printf(")\n");
+}
+
+static void print_json(const resa_model *m)
+{
+    const resa_model_info *in = resa_model_get_info(m);
+    printf("{\"name\": ");
+    json_string(stdout, in->name, strlen(in->name));
+    printf(", \"architecture\": \"%s\", \"n_params\": %llu, \"file_size\": %zu", in->arch,
+           (unsigned long long)in->n_params, in->file_size);
+    printf(", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_head_kv\": %d, \"head_dim\": %d",
+           in->n_layer, in->n_embd, in->n_head, in->n_head_kv, in->head_dim);
+    printf(", \"n_ff\": %d, \"n_vocab\": %d, \"n_ctx_train\": %d, \"rope_theta\": %g, \"rms_eps\": %g",
+           in->n_ff, in->n_vocab, in->n_ctx_train, in->rope_theta, in->rms_eps);
+    printf(", \"tied_embeddings\": %s, \"qkv_bias\": %s", in->tied_embeddings ? "true" : "false",
+           in->qkv_bias ? "true" : "false");
+    printf(", \"tokenizer\": \"%s\", \"pre_tokenizer\": ", in->tokenizer);
+    json_string(stdout, in->pre_tokenizer, strlen(in->pre_tokenizer));
+    printf(", \"bos_id\": %d, \"eos_id\": %d, \"add_bos\": %s, \"chat_template\": %s", in->bos_id,
+           in->eos_id, in->add_bos ? "true" : "false", in->has_chat_template ? "\"chatml\"" : "null");
+    printf(", \"tensors\": [");
+    for (int i = 0; i < resa_model_n_tensors(m); i++) {
+        const char *name, *type;
+        size_t name_len;
+        int64_t shape[4];
+        int nd;
+        resa_model_tensor(m, i, &name, &name_len, &type, shape, &nd);
+        printf(i ? ", {\"name\": " : "{\"name\": ");
+        json_string(stdout, name, name_len);
+        printf(", \"type\": \"%s\", \"shape\": [", type);
+        for (int d = 0; d < nd; d++)
+            printf(d ? ", %lld" : "%lld", (long long)shape[d]);
+        printf("]}");
+    }
+    printf("]}\n");
+}
+
+int cmd_info(int argc, char **argv)
+{
+    args a;
+    args_init(&a, "info", argc, argv);
+    const char *path = NULL;
+    int json = 0;
+    while (args_next(&a)) {
+        if (args_is(&a, "-h", "--help")) {
+            fputs(help, stdout);
+            return 0;
+        } else if (args_is(&a, NULL, "--json")) {
+            json = 1;
+        } else if (args_is(&a, "-m", "--model")) {
+            if (args_str(&a, &path))
+                return 2;
+        } else if (a.opt[0] == '-' && a.opt[1]) {
+            cli_error("info: unknown option '%s'", a.opt);
+            return 2;
+        } else if (!path) {
+            path = a.opt;
+        } else {
+            cli_error("info: unexpected argument '%s'", a.opt);
+            return 2;
+        }
+    }
+    if (!path && !(path = default_model_path()))
+        return cli_error("info: no model given (pass MODEL, set RESA_MODEL, or run models/fetch)");
+    resa_model *m;
+    if (resa_model_load(path, &m))
+        return cli_error("%s", resa_last_error());
+    if (json)
+        print_json(m);
+    else
+        print_text(m);
+    resa_model_free(m);
+    return 0;
+}

@@ -1,0 +1,55 @@
+/* resa: command-line front end. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "resa.h"
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("resa: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static const char usage[] =
+    "usage: resa COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  generate   generate text from a prompt\n"
+    "  tokenize   print the token ids of a text\n"
+    "  info       describe a GGUF model\n"
+    "\n"
+    "Run 'resa COMMAND --help' for a command's options, or see resa(1).\n"
+    "  -h, --help     show this help\n"
+    "  -V, --version  show the version\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+        printf("resa %s\n", resa_version());
+        return 0;
+    }
+    if (!strcmp(cmd, "generate"))
+        return cmd_generate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenize"))
+        return cmd_tokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info"))
+        return cmd_info(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (try 'resa --help')", cmd);
+    return 2;
+}

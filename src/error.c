@@ -1,0 +1,19 @@
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static _Thread_local char last_error[512];
+
+resa_status resa_fail(resa_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void resa_clear_error(void) { last_error[0] = '\0'; }
+
+const char *resa_last_error(void) { return last_error; }

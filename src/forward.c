@@ -1,0 +1,153 @@
+/* The forward pass of a decoder-only transformer (llama / qwen2 family),
+ * written to read like the math: one function per step. */
+#include "forward.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "error.h"
+
+/* y = x / rms(x) * w, per row; the sum of squares is accumulated in double. */
+static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int dim, float eps)
+{
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (size_t)t * dim;
+        float *yr = y + (size_t)t * dim;
+        double ss = 0.0;
+        for (int i = 0; i < dim; i++)
+            ss += (double)xr[i] * xr[i];
+        const float scale = 1.0f / sqrtf((float)(ss / dim) + eps);
+        for (int i = 0; i < dim; i++)
+            yr[i] = (xr[i] * scale) * w[i];
+    }
+}
+
+static void add_bias_rows(float *x, const float *b, int n, int dim)
+{
+    if (!b)
+        return;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < dim; i++)
+            x[(size_t)t * dim + i] += b[i];
+}
+
+/* cos/sin of position p for each rotated pair: theta_i = p * base^(-2i/n_rot),
+ * built by repeated multiplication in float as ggml does, so angles match. */
+static void rope_angles(float *cs, int n, int pos0, int n_rot, float base)
+{
+    const float theta_scale = powf(base, -2.0f / (float)n_rot);
+    for (int t = 0; t < n; t++) {
+        float theta = (float)(pos0 + t);
+        float *c = cs + (size_t)t * n_rot;
+        for (int i = 0; i < n_rot / 2; i++) {
+            c[2 * i] = cosf(theta);
+            c[2 * i + 1] = sinf(theta);
+            theta *= theta_scale;
+        }
+    }
+}
+
+/* Rotates the first n_rot dims of each head of n rows of (n_heads*head_dim). */
+static void rope_rows(float *x, const float *cs, int n, int n_heads, const resa_hparams *hp)
+{
+    const int half = hp->n_rot / 2;
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)t * n_heads + h) * hp->head_dim;
+            const float *c = cs + (size_t)t * hp->n_rot;
+            for (int i = 0; i < half; i++) {
+                const int a = hp->rope_style == RESA_ROPE_NEOX ? i : 2 * i;
+                const int b = hp->rope_style == RESA_ROPE_NEOX ? i + half : 2 * i + 1;
+                const float x0 = v[a], x1 = v[b], cs_ = c[2 * i], sn = c[2 * i + 1];
+                v[a] = x0 * cs_ - x1 * sn;
+                v[b] = x0 * sn + x1 * cs_;
+            }
+        }
+}
+
+/* hb = silu(hb) * hb2, silu(g) = g / (1 + e^-g) */
+static void swiglu(float *hb, const float *hb2, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        hb[i] = hb[i] / (1.0f + expf(-hb[i])) * hb2[i];
+}
+
+static void add_rows(float *x, const float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] += y[i];
+}
+
+static void embed(const resa_model *m, const int32_t *tokens, int n, float *x)
+{
+    const resa_weight *e = &m->tok_embd;
+    const resa_to_float_fn to_float = resa_type_traits_get(e->type)->to_float;
+    for (int t = 0; t < n; t++)
+        to_float((const uint8_t *)e->data + (size_t)tokens[t] * e->row_bytes,
+                 x + (size_t)t * e->cols, e->cols);
+}
+
+/* x += Wo . attention(rope(Wq xb), cache with rope(Wk xb), Wv xb) */
+static resa_status attention_block(resa_context *ctx, int il, int n, int pos0)
+{
+    const resa_model *m = ctx->model;
+    const resa_hparams *hp = &m->hp;
+    const resa_layer *L = &m->layers[il];
+    resa_backend *be = ctx->be;
+    const int q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    resa_status st;
+    rmsnorm_rows(ctx->xb, ctx->x, L->attn_norm, n, hp->n_embd, hp->rms_eps);
+    if ((st = be->matmul(be, &L->wq, ctx->xb, n, ctx->q)) ||
+        (st = be->matmul(be, &L->wk, ctx->xb, n, ctx->k)) ||
+        (st = be->matmul(be, &L->wv, ctx->xb, n, ctx->v)))
+        return st;
+    add_bias_rows(ctx->q, L->bq, n, q_dim);
+    add_bias_rows(ctx->k, L->bk, n, kv_dim);
+    add_bias_rows(ctx->v, L->bv, n, kv_dim);
+    rope_rows(ctx->q, ctx->rope_cs, n, hp->n_head, hp);
+    rope_rows(ctx->k, ctx->rope_cs, n, hp->n_head_kv, hp);
+    kv_cache_write(&ctx->kv, il, pos0, n, ctx->k, ctx->v);
+    if ((st = be->attention(be, &ctx->kv, il, ctx->q, n, pos0, hp->n_head, ctx->att)) ||
+        (st = be->matmul(be, &L->wo, ctx->att, n, ctx->xb)))
+        return st;
+    add_rows(ctx->x, ctx->xb, (size_t)n * hp->n_embd);
+    return RESA_OK;
+}
+
+/* x += W_down (silu(W_gate xb) * W_up xb) */
+static resa_status ffn_block(resa_context *ctx, int il, int n)
+{
+    const resa_model *m = ctx->model;
+    const resa_hparams *hp = &m->hp;
+    const resa_layer *L = &m->layers[il];
+    resa_backend *be = ctx->be;
+    resa_status st;
+    rmsnorm_rows(ctx->xb, ctx->x, L->ffn_norm, n, hp->n_embd, hp->rms_eps);
+    if ((st = be->matmul(be, &L->w_gate, ctx->xb, n, ctx->hb)) ||
+        (st = be->matmul(be, &L->w_up, ctx->xb, n, ctx->hb2)))
+        return st;
+    swiglu(ctx->hb, ctx->hb2, (size_t)n * hp->n_ff);
+    if ((st = be->matmul(be, &L->w_down, ctx->hb, n, ctx->xb)))
+        return st;
+    add_rows(ctx->x, ctx->xb, (size_t)n * hp->n_embd);
+    return RESA_OK;
+}
+
+resa_status forward_chunk(resa_context *ctx, const int32_t *tokens, int n, int pos0,
+                          float *all_logits)
+{
+    const resa_model *m = ctx->model;
+    const resa_hparams *hp = &m->hp;
+    resa_status st;
+    embed(m, tokens, n, ctx->x);
+    rope_angles(ctx->rope_cs, n, pos0, hp->n_rot, hp->rope_theta);
+    for (int il = 0; il < hp->n_layer; il++)
+        if ((st = attention_block(ctx, il, n, pos0)) || (st = ffn_block(ctx, il, n)))
+            return st;
+    /* Logits: all positions, or only the last one (prefill needs no others). */
+    const int first = all_logits ? 0 : n - 1;
+    const int rows = n - first;
+    rmsnorm_rows(ctx->xb, ctx->x + (size_t)first * hp->n_embd, m->output_norm, rows, hp->n_embd,
+                 hp->rms_eps);
+    return ctx->be->matmul(ctx->be, &m->output, ctx->xb, rows, all_logits ? all_logits : ctx->logits);
+}

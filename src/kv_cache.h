@@ -1,0 +1,46 @@
+/* The key/value cache.
+ *
+ * Layout is head-major: for each layer and KV head, the rows of all positions
+ * are contiguous ([layer][kv_head][pos][head_dim]), so one head's keys stream
+ * linearly and a block of b positions of one head is one contiguous span —
+ * the unit that block-sparse attention reads. Keys are stored after RoPE. */
+#ifndef RESA_KV_CACHE_H
+#define RESA_KV_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resa.h"
+#include "types.h"
+
+typedef struct resa_kv_cache {
+    enum resa_type type;   /* RESA_TYPE_F16 or RESA_TYPE_F32 */
+    size_t elem_size;
+    int n_layer, n_head_kv, head_dim, n_ctx;
+    int n_past;            /* positions [0, n_past) hold valid entries */
+    uint8_t *k, *v;
+} resa_kv_cache;
+
+resa_status kv_cache_init(resa_kv_cache *kv, resa_kv_type type, int n_layer, int n_head_kv,
+                          int head_dim, int n_ctx);
+void kv_cache_free(resa_kv_cache *kv);
+
+/* Start of the row of (layer, head, pos) in K or V. */
+static inline size_t kv_row_offset(const resa_kv_cache *kv, int layer, int head, int pos)
+{
+    return ((((size_t)layer * kv->n_head_kv + head) * kv->n_ctx + pos) * kv->head_dim) * kv->elem_size;
+}
+static inline void *kv_k(const resa_kv_cache *kv, int layer, int head, int pos)
+{
+    return kv->k + kv_row_offset(kv, layer, head, pos);
+}
+static inline void *kv_v(const resa_kv_cache *kv, int layer, int head, int pos)
+{
+    return kv->v + kv_row_offset(kv, layer, head, pos);
+}
+
+/* Stores n positions starting at pos0 of one layer: k and v are
+ * (n, n_head_kv*head_dim) float rows, converted to the cache type. */
+void kv_cache_write(resa_kv_cache *kv, int layer, int pos0, int n, const float *k, const float *v);
+
+#endif

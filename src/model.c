@@ -1,0 +1,258 @@
+/* Model loading: GGUF -> architecture -> hyper-parameters -> checked weights. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "model.h"
+
+static const resa_arch *const known_archs[] = { &resa_arch_llama, &resa_arch_qwen2 };
+
+static const resa_arch *find_arch(gguf_str name)
+{
+    for (size_t i = 0; i < sizeof known_archs / sizeof known_archs[0]; i++)
+        if (gguf_str_eq(name, known_archs[i]->name))
+            return known_archs[i];
+    return NULL;
+}
+
+static void copy_str(char *dst, size_t cap, gguf_str s)
+{
+    size_t n = s.len < cap - 1 ? (size_t)s.len : cap - 1;
+    memcpy(dst, s.ptr, n);
+    dst[n] = '\0';
+}
+
+/* Finds a 2-D weight and checks its shape (cols = ne[0], rows = ne[1]). */
+static resa_status get_weight(resa_model *m, const char *name, int64_t rows, int64_t cols,
+                              resa_weight *w)
+{
+    const gguf_tensor *t = gguf_find_tensor(m->gguf, name);
+    if (!t)
+        return resa_fail(RESA_ERR_FORMAT, "%s: missing tensor '%s'", m->gguf->path, name);
+    if (t->n_dims > 2 || t->ne[0] != cols || t->ne[1] != rows)
+        return resa_fail(RESA_ERR_FORMAT,
+                         "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]",
+                         m->gguf->path, name, (long long)t->ne[0], (long long)t->ne[1],
+                         (long long)cols, (long long)rows);
+    switch (t->type) {
+    case RESA_TYPE_F32: case RESA_TYPE_F16: case RESA_TYPE_BF16:
+    case RESA_TYPE_Q4_0: case RESA_TYPE_Q4_1: case RESA_TYPE_Q8_0:
+        break;
+    default:
+        return resa_fail(RESA_ERR_UNSUPPORTED, "%s: tensor '%s' has type %u, not supported for weights",
+                         m->gguf->path, name, t->type);
+    }
+    w->data = t->data;
+    w->type = (enum resa_type)t->type;
+    w->rows = rows;
+    w->cols = cols;
+    w->row_bytes = resa_row_size(w->type, cols);
+    return RESA_OK;
+}
+
+/* Finds a 1-D vector (norm weight, bias) of n elements as f32, converting
+ * F16/BF16 into the model's own store. */
+static resa_status get_vector(resa_model *m, const char *name, int64_t n, const float **out)
+{
+    const gguf_tensor *t = gguf_find_tensor(m->gguf, name);
+    if (!t)
+        return resa_fail(RESA_ERR_FORMAT, "%s: missing tensor '%s'", m->gguf->path, name);
+    if (t->n_dims != 1 || t->ne[0] != n)
+        return resa_fail(RESA_ERR_FORMAT, "%s: tensor '%s' has %lld elements, expected %lld",
+                         m->gguf->path, name, (long long)t->ne[0], (long long)n);
+    if (t->type == RESA_TYPE_F32) {
+        *out = t->data; /* gguf alignment (>= 32) keeps this float-aligned */
+        return RESA_OK;
+    }
+    if (t->type != RESA_TYPE_F16 && t->type != RESA_TYPE_BF16)
+        return resa_fail(RESA_ERR_UNSUPPORTED, "%s: vector '%s' has type %u (want F32, F16 or BF16)",
+                         m->gguf->path, name, t->type);
+    if (m->f32_store_used + (size_t)n > m->f32_store_cap)
+        return resa_fail(RESA_ERR_FORMAT, "%s: too many small tensors", m->gguf->path);
+    float *dst = m->f32_store + m->f32_store_used;
+    m->f32_store_used += (size_t)n;
+    resa_type_traits_get(t->type)->to_float(t->data, dst, n);
+    *out = dst;
+    return RESA_OK;
+}
+
+static resa_status load_layer(resa_model *m, int il)
+{
+    const resa_hparams *hp = &m->hp;
+    resa_layer *L = &m->layers[il];
+    const int64_t q_dim = (int64_t)hp->n_head * hp->head_dim;
+    const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
+    char n[12][96];
+    const char *suffix[12] = { "attn_norm.weight", "attn_q.weight", "attn_k.weight",
+                               "attn_v.weight", "attn_output.weight", "ffn_norm.weight",
+                               "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
+                               "attn_q.bias", "attn_k.bias", "attn_v.bias" };
+    for (int i = 0; i < 12; i++)
+        snprintf(n[i], sizeof n[i], "blk.%d.%s", il, suffix[i]);
+    resa_status st;
+    if ((st = get_vector(m, n[0], hp->n_embd, &L->attn_norm)) ||
+        (st = get_weight(m, n[1], q_dim, hp->n_embd, &L->wq)) ||
+        (st = get_weight(m, n[2], kv_dim, hp->n_embd, &L->wk)) ||
+        (st = get_weight(m, n[3], kv_dim, hp->n_embd, &L->wv)) ||
+        (st = get_weight(m, n[4], hp->n_embd, q_dim, &L->wo)) ||
+        (st = get_vector(m, n[5], hp->n_embd, &L->ffn_norm)) ||
+        (st = get_weight(m, n[6], hp->n_ff, hp->n_embd, &L->w_gate)) ||
+        (st = get_weight(m, n[7], hp->n_ff, hp->n_embd, &L->w_up)) ||
+        (st = get_weight(m, n[8], hp->n_embd, hp->n_ff, &L->w_down)))
+        return st;
+    if (hp->qkv_bias &&
+        ((st = get_vector(m, n[9], q_dim, &L->bq)) || (st = get_vector(m, n[10], kv_dim, &L->bk)) ||
+         (st = get_vector(m, n[11], kv_dim, &L->bv))))
+        return st;
+    return RESA_OK;
+}
+
+static resa_status load_weights(resa_model *m)
+{
+    const resa_hparams *hp = &m->hp;
+    const gguf_tensor *emb = gguf_find_tensor(m->gguf, "token_embd.weight");
+    if (!emb)
+        return resa_fail(RESA_ERR_FORMAT, "%s: missing tensor 'token_embd.weight'", m->gguf->path);
+    m->hp.n_vocab = (int)emb->ne[1];
+    if (emb->ne[1] < 1 || emb->ne[1] > (1 << 24))
+        return resa_fail(RESA_ERR_FORMAT, "%s: vocabulary size %lld is out of range", m->gguf->path,
+                         (long long)emb->ne[1]);
+    /* Room for every norm and bias as f32, in case they are stored in 16 bits. */
+    m->f32_store_cap = (size_t)hp->n_layer * (2 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim +
+                                              2 * (size_t)hp->n_head_kv * hp->head_dim) + (size_t)hp->n_embd;
+    m->f32_store = malloc(m->f32_store_cap * sizeof(float));
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->f32_store || !m->layers)
+        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory", m->gguf->path);
+    resa_status st;
+    if ((st = get_weight(m, "token_embd.weight", hp->n_vocab, hp->n_embd, &m->tok_embd)) ||
+        (st = get_vector(m, "output_norm.weight", hp->n_embd, &m->output_norm)))
+        return st;
+    if (gguf_find_tensor(m->gguf, "output.weight")) {
+        if ((st = get_weight(m, "output.weight", hp->n_vocab, hp->n_embd, &m->output)))
+            return st;
+    } else {
+        m->output = m->tok_embd; /* tied embeddings */
+    }
+    for (int il = 0; il < hp->n_layer; il++)
+        if ((st = load_layer(m, il)))
+            return st;
+    return RESA_OK;
+}
+
+static uint64_t count_params(const gguf_file *f)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        uint64_t e = 1;
+        for (uint32_t d = 0; d < f->tensors[i].n_dims; d++)
+            e *= (uint64_t)f->tensors[i].ne[d];
+        n += e;
+    }
+    return n;
+}
+
+static void fill_info(resa_model *m)
+{
+    resa_model_info *in = &m->info;
+    const resa_hparams *hp = &m->hp;
+    in->arch = m->arch_name;
+    in->name = m->name;
+    in->n_layer = hp->n_layer;
+    in->n_embd = hp->n_embd;
+    in->n_head = hp->n_head;
+    in->n_head_kv = hp->n_head_kv;
+    in->head_dim = hp->head_dim;
+    in->n_ff = hp->n_ff;
+    in->n_vocab = hp->n_vocab;
+    in->n_ctx_train = hp->n_ctx_train;
+    in->rope_theta = hp->rope_theta;
+    in->rms_eps = hp->rms_eps;
+    in->tied_embeddings = m->output.data == m->tok_embd.data;
+    in->qkv_bias = hp->qkv_bias;
+    in->tokenizer = "gpt2";
+    in->pre_tokenizer = m->pre_name;
+    in->bos_id = tokenizer_bos(m->tok);
+    in->eos_id = tokenizer_eos(m->tok);
+    in->add_bos = tokenizer_add_bos(m->tok);
+    in->has_chat_template = gguf_find_kv(m->gguf, "tokenizer.chat_template") != NULL;
+    in->n_params = count_params(m->gguf);
+    in->file_size = m->gguf->size;
+}
+
+static resa_status load(resa_model *m, const char *path)
+{
+    resa_status st = gguf_open(path, &m->gguf);
+    if (st)
+        return st;
+    gguf_str s;
+    if ((st = gguf_get_str(m->gguf, "general.architecture", &s)))
+        return st;
+    copy_str(m->arch_name, sizeof m->arch_name, s);
+    m->arch = find_arch(s);
+    if (!m->arch)
+        return resa_fail(RESA_ERR_UNSUPPORTED, "%s: unknown architecture '%.*s' (supported: llama, qwen2)",
+                         path, (int)(s.len > 64 ? 64 : s.len), s.ptr);
+    if (gguf_get_str(m->gguf, "general.name", &s) == RESA_OK)
+        copy_str(m->name, sizeof m->name, s);
+    resa_clear_error();
+    if ((st = m->arch->load_hparams(m->gguf, &m->hp)) || (st = load_weights(m)))
+        return st;
+    if ((st = tokenizer_load(m->gguf, &m->tok)))
+        return st;
+    if (tokenizer_n_vocab(m->tok) > m->hp.n_vocab)
+        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer has %d tokens but the embedding only %d rows",
+                         path, tokenizer_n_vocab(m->tok), m->hp.n_vocab);
+    if (gguf_get_str(m->gguf, "tokenizer.ggml.pre", &s) == RESA_OK)
+        copy_str(m->pre_name, sizeof m->pre_name, s);
+    resa_clear_error();
+    fill_info(m);
+    return RESA_OK;
+}
+
+resa_status resa_model_load(const char *path, resa_model **out)
+{
+    *out = NULL;
+    resa_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+    resa_status st = load(m, path);
+    if (st) {
+        resa_model_free(m);
+        return st;
+    }
+    *out = m;
+    return RESA_OK;
+}
+
+void resa_model_free(resa_model *m)
+{
+    if (!m)
+        return;
+    tokenizer_free(m->tok);
+    free(m->layers);
+    free(m->f32_store);
+    gguf_close(m->gguf);
+    free(m);
+}
+
+const resa_model_info *resa_model_get_info(const resa_model *m) { return &m->info; }
+
+int resa_model_n_tensors(const resa_model *m) { return (int)m->gguf->n_tensors; }
+
+resa_status resa_model_tensor(const resa_model *m, int i, const char **name, size_t *name_len,
+                              const char **type_name, int64_t shape[4], int *n_dims)
+{
+    if (i < 0 || (uint64_t)i >= m->gguf->n_tensors)
+        return resa_fail(RESA_ERR_ARG, "tensor index %d out of range", i);
+    const gguf_tensor *t = &m->gguf->tensors[i];
+    *name = t->name.ptr;
+    *name_len = (size_t)t->name.len;
+    const resa_type_traits *tr = resa_type_traits_get(t->type);
+    *type_name = tr ? tr->name : "?";
+    for (int d = 0; d < 4; d++)
+        shape[d] = t->ne[d];
+    *n_dims = (int)t->n_dims;
+    return RESA_OK;
+}

@@ -1,0 +1,48 @@
+/* A loaded model: hyper-parameters, weights (pointers into the mmap), tokenizer. */
+#ifndef RESA_MODEL_H
+#define RESA_MODEL_H
+
+#include "arch.h"
+#include "gguf.h"
+#include "resa.h"
+#include "tokenizer.h"
+#include "types.h"
+
+/* A weight matrix used as y = W x: `rows` output features, each a row of
+ * `cols` input elements stored in `type` (ggml layout: ne[0] = cols). */
+typedef struct resa_weight {
+    const void *data;
+    enum resa_type type;
+    int64_t rows, cols;
+    size_t row_bytes;
+} resa_weight;
+
+typedef struct resa_layer {
+    const float *attn_norm;      /* (n_embd) */
+    resa_weight wq;              /* (n_head*head_dim, n_embd) */
+    resa_weight wk, wv;          /* (n_head_kv*head_dim, n_embd) */
+    const float *bq, *bk, *bv;   /* biases, NULL unless hp.qkv_bias */
+    resa_weight wo;              /* (n_embd, n_head*head_dim) */
+    const float *ffn_norm;       /* (n_embd) */
+    resa_weight w_gate, w_up;    /* (n_ff, n_embd) */
+    resa_weight w_down;          /* (n_embd, n_ff) */
+} resa_layer;
+
+struct resa_model {
+    gguf_file *gguf;
+    const resa_arch *arch;
+    resa_hparams hp;
+    resa_weight tok_embd;        /* (n_vocab, n_embd): row t is token t's embedding */
+    resa_weight output;          /* (n_vocab, n_embd); the same as tok_embd when tied */
+    const float *output_norm;    /* (n_embd) */
+    resa_layer *layers;          /* (n_layer) */
+    float *f32_store;            /* owned f32 copies of norms/biases stored as F16/BF16 */
+    size_t f32_store_used, f32_store_cap;
+    resa_tokenizer *tok;
+    resa_model_info info;
+    char arch_name[32];
+    char name[128];
+    char pre_name[64];
+};
+
+#endif

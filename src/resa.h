@@ -1,0 +1,112 @@
+/* resa — Rectified Sparse Attention inference engine: public API.
+ *
+ * The only header a program needs. Every function that can fail returns a
+ * resa_status; on failure resa_last_error() holds a one-line message that
+ * names the file or value at fault. */
+#ifndef RESA_H
+#define RESA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum resa_status {
+    RESA_OK = 0,
+    RESA_ERR_IO,          /* cannot open / read / map a file */
+    RESA_ERR_FORMAT,      /* malformed or hostile file */
+    RESA_ERR_UNSUPPORTED, /* valid but not supported: architecture, tensor type, tokenizer */
+    RESA_ERR_NOMEM,
+    RESA_ERR_ARG,         /* bad argument value */
+    RESA_ERR_CONTEXT,     /* the context window is full */
+} resa_status;
+
+/* The last error message of the calling thread ("" when none). */
+const char *resa_last_error(void);
+const char *resa_version(void);
+
+typedef struct resa_model resa_model;
+typedef struct resa_context resa_context;
+
+typedef enum resa_kv_type { RESA_KV_F16 = 0, RESA_KV_F32 = 1 } resa_kv_type;
+
+typedef struct resa_model_info {
+    const char *arch;           /* "llama", "qwen2" */
+    const char *name;           /* general.name or "" */
+    int n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff, n_vocab, n_ctx_train;
+    float rope_theta, rms_eps;
+    int tied_embeddings, qkv_bias;
+    const char *tokenizer;      /* "gpt2" */
+    const char *pre_tokenizer;  /* "smollm", "qwen2", ... */
+    int bos_id, eos_id;         /* -1 when absent */
+    int add_bos;                /* the model wants BOS in front of a prompt */
+    int has_chat_template;
+    uint64_t n_params;
+    size_t file_size;
+} resa_model_info;
+
+resa_status resa_model_load(const char *path, resa_model **out);
+void resa_model_free(resa_model *model);
+const resa_model_info *resa_model_get_info(const resa_model *model);
+/* Tensor listing for `resa info`: i in [0, n). */
+int resa_model_n_tensors(const resa_model *model);
+resa_status resa_model_tensor(const resa_model *model, int i, const char **name,
+                              size_t *name_len, const char **type_name, int64_t shape[4], int *n_dims);
+
+/* Tokenization. Without parse_special, text that looks like a special token
+ * is plain text. Returns the number of tokens, or -1 on error. When the
+ * result does not fit in max_tokens, nothing is written past max_tokens and
+ * the full count is returned. */
+int resa_tokenize(const resa_model *model, const char *text, size_t len, int add_bos,
+                  int parse_special, int32_t *tokens, int max_tokens);
+/* Bytes of one token's text (special tokens render as their text).
+ * Returns a pointer into the model's vocabulary and its length. */
+const char *resa_token_text(const resa_model *model, int32_t token, size_t *len);
+int resa_token_is_eog(const resa_model *model, int32_t token);
+/* Formats one user message with the ChatML template (system prompt optional). */
+char *resa_chat_format(const resa_model *model, const char *system, const char *user);
+
+typedef struct resa_params {
+    int n_ctx;            /* 0: model's trained context */
+    int n_threads;        /* 0: all online CPUs */
+    int n_batch;          /* prefill chunk, default 512 */
+    resa_kv_type kv_type; /* default f16 */
+} resa_params;
+
+void resa_params_default(resa_params *p);
+resa_status resa_context_new(const resa_model *model, const resa_params *p, resa_context **out);
+void resa_context_free(resa_context *ctx);
+int resa_context_n_ctx(const resa_context *ctx);
+int resa_context_n_past(const resa_context *ctx);
+/* Forget the cache (n_past = 0). */
+void resa_context_reset(resa_context *ctx);
+
+/* Process n tokens at positions n_past..n_past+n-1; afterwards resa_logits()
+ * holds the logits of the last one. progress (may be NULL) is called after each
+ * chunk with done/total. */
+typedef void (*resa_progress_fn)(void *user, int done, int total);
+resa_status resa_decode(resa_context *ctx, const int32_t *tokens, int n,
+                        resa_progress_fn progress, void *user);
+/* Same, but writes logits of every position into all_logits (n * n_vocab). */
+resa_status resa_decode_all_logits(resa_context *ctx, const int32_t *tokens, int n,
+                                   float *all_logits);
+const float *resa_logits(const resa_context *ctx);
+
+typedef struct resa_sampler_params {
+    float temp;   /* 0: greedy */
+    int top_k;    /* 0: off */
+    float top_p;  /* 1: off */
+    uint64_t seed;
+} resa_sampler_params;
+void resa_sampler_default(resa_sampler_params *p);
+typedef struct resa_sampler resa_sampler;
+resa_sampler *resa_sampler_new(const resa_sampler_params *p, int n_vocab);
+void resa_sampler_free(resa_sampler *s);
+int32_t resa_sample(resa_sampler *s, const float *logits);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,127 @@
+/* Token sampling: greedy, or temperature with top-k and top-p (nucleus)
+ * filtering, from a seeded generator so runs are reproducible. */
+#include "sampling.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "error.h"
+
+struct resa_sampler {
+    resa_sampler_params p;
+    uint64_t rng;
+    int n_vocab;
+    int *idx;     /* candidate token ids, sorted by logit */
+    float *prob;
+};
+
+uint64_t resa_rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+double resa_rng_uniform(uint64_t *s) { return (double)(resa_rng_next(s) >> 11) * 0x1.0p-53; }
+
+void resa_sampler_default(resa_sampler_params *p)
+{
+    p->temp = 0.8f;
+    p->top_k = 40;
+    p->top_p = 0.95f;
+    p->seed = 0;
+}
+
+resa_sampler *resa_sampler_new(const resa_sampler_params *p, int n_vocab)
+{
+    if (p->temp < 0 || p->top_k < 0 || !(p->top_p > 0.0f && p->top_p <= 1.0f) || n_vocab < 1) {
+        resa_fail(RESA_ERR_ARG, "invalid sampler parameters (temp %g, top-k %d, top-p %g)", p->temp,
+                  p->top_k, p->top_p);
+        return NULL;
+    }
+    resa_sampler *s = calloc(1, sizeof *s);
+    if (s) {
+        s->idx = malloc((size_t)n_vocab * sizeof *s->idx);
+        s->prob = malloc((size_t)n_vocab * sizeof *s->prob);
+    }
+    if (!s || !s->idx || !s->prob) {
+        resa_sampler_free(s);
+        resa_fail(RESA_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    s->p = *p;
+    s->rng = p->seed;
+    s->n_vocab = n_vocab;
+    return s;
+}
+
+void resa_sampler_free(resa_sampler *s)
+{
+    if (!s)
+        return;
+    free(s->idx);
+    free(s->prob);
+    free(s);
+}
+
+static int argmax(const float *x, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
+static _Thread_local const float *sort_logits;
+static int by_logit_desc(const void *a, const void *b)
+{
+    const float la = sort_logits[*(const int *)a], lb = sort_logits[*(const int *)b];
+    if (la != lb)
+        return la > lb ? -1 : 1;
+    return *(const int *)a - *(const int *)b; /* ties: lower id first, deterministic */
+}
+
+/* Candidates sorted by logit, cut to top-k (all when k = 0). */
+static int sorted_candidates(resa_sampler *s, const float *logits)
+{
+    for (int i = 0; i < s->n_vocab; i++)
+        s->idx[i] = i;
+    sort_logits = logits; /* qsort has no user pointer in C11 */
+    qsort(s->idx, (size_t)s->n_vocab, sizeof *s->idx, by_logit_desc);
+    const int k = s->p.top_k;
+    return k > 0 && k < s->n_vocab ? k : s->n_vocab;
+}
+
+int32_t resa_sample(resa_sampler *s, const float *logits)
+{
+    if (s->p.temp <= 0.0f || s->p.top_k == 1)
+        return argmax(logits, s->n_vocab);
+    int n = sorted_candidates(s, logits);
+    const float mx = logits[s->idx[0]];
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        s->prob[i] = expf((logits[s->idx[i]] - mx) / s->p.temp);
+        sum += s->prob[i];
+    }
+    /* top-p: the smallest prefix whose mass reaches p */
+    double cum = 0.0;
+    for (int i = 0; i < n; i++) {
+        cum += s->prob[i] / sum;
+        if (cum >= s->p.top_p) {
+            n = i + 1;
+            break;
+        }
+    }
+    double total = 0.0;
+    for (int i = 0; i < n; i++)
+        total += s->prob[i];
+    double r = resa_rng_uniform(&s->rng) * total;
+    for (int i = 0; i < n; i++) {
+        r -= s->prob[i];
+        if (r < 0.0)
+            return s->idx[i];
+    }
+    return s->idx[n - 1];
+}

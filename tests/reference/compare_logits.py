@@ -1,0 +1,481 @@
+#!/usr/bin/env python3
+"""Teacher-forced logits comparison: resa against llama.cpp.
+
+Picks several windows of real text from the corpus (tests/reference/corpus.py),
+tokenizes each with llama.cpp (BOS added exactly when llama.cpp adds it for
+this model, i.e. per the GGUF's add_bos setting), evaluates every window with
+llama.cpp (llama-cpp-python, logits of every position) and with resa
+(tests/dump_logits, one resa_decode_all_logits call per window) and reports:
+
+  * top-1 agreement: argmax of resa's logits == argmax of llama.cpp's logits
+  * KL(llama.cpp || resa) per position in nats (log-softmax in float64):
+    mean over all positions, and the maximum
+
+Summary line:
+  logits: N positions, top-1 agreement 99.6%, mean KL 0.0012, max KL 0.05
+
+Exit status: 0 when agreement >= --min-agree and mean KL <= --max-mean-kl;
+1 on failure; 77 (skip) when llama_cpp (or numpy) cannot be imported, 99
+instead when the environment has RESA_REQUIRE_REFERENCE=1.
+
+--save-fixture PATH also writes a JSON fixture: per window the token ids,
+llama.cpp's top-1 id and the log-probs of its top-K (default 20) tokens per
+position, plus the log of the probability mass outside them. With
+--dump-logits omitted, only the fixture is written (no resa needed).
+
+--fixture PATH compares resa against such a fixture without llama.cpp. The
+top-1 agreement is exact (against llama.cpp's recorded argmax). The KL is an
+APPROXIMATION: both distributions are coarse-grained to the reference's top-K
+tokens plus one "tail" bucket holding all other tokens, and the KL of those
+(K+1)-outcome distributions is reported. Coarse-graining can only lower a KL
+(data-processing inequality), so this is a lower bound of the full KL; for a
+peaked model distribution it is close to it. This mode is for machines
+without the reference installed.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SKIP, HARD_ERROR = 77, 99
+FIXTURE_FORMAT = "resa-logits-fixture-1"
+
+
+def skip_or_require(msg):
+    if os.environ.get("RESA_REQUIRE_REFERENCE") == "1":
+        print("compare_logits: %s (RESA_REQUIRE_REFERENCE=1)" % msg, file=sys.stderr)
+        sys.exit(HARD_ERROR)
+    print("compare_logits: SKIP: %s" % msg)
+    sys.exit(SKIP)
+
+
+def die(msg):
+    print("compare_logits: error: %s" % msg, file=sys.stderr)
+    sys.exit(1)
+
+
+try:
+    import numpy as np
+except ImportError:
+    np = None
+
+
+# ------------------------------------------------------------- llama.cpp ---
+
+class LlamaRef:
+    """llama.cpp through llama-cpp-python's low-level (C API) bindings.
+
+    Weights stay in plain CPU buffers (use_extra_bufts=False): ggml's "extra"
+    buffer types include the AMX backend, which dies with SIGILL on some
+    virtual machines that report AMX; repacking does not apply to Q4_1."""
+
+    def __init__(self, lc, model_path, n_ctx, threads, n_batch=512, flash_attn=False,
+                 extra_bufts=False):
+        self.lc = lc
+        self._quiet = lc.llama_log_callback(lambda level, text, user: None)
+        lc.llama_log_set(self._quiet, None)
+        lc.llama_backend_init()
+        mp = lc.llama_model_default_params()
+        mp.n_gpu_layers = 0
+        mp.use_extra_bufts = bool(extra_bufts)
+        self.model = lc.llama_model_load_from_file(model_path.encode(), mp)
+        if not self.model:
+            raise RuntimeError("llama.cpp cannot load %s" % model_path)
+        self.vocab = lc.llama_model_get_vocab(self.model)
+        self.n_vocab = lc.llama_vocab_n_tokens(self.vocab)
+        self.add_bos = bool(lc.llama_vocab_get_add_bos(self.vocab))
+        cp = lc.llama_context_default_params()
+        cp.n_ctx = n_ctx
+        cp.n_batch = n_batch
+        cp.n_ubatch = min(512, n_batch)
+        cp.n_seq_max = 1
+        cp.n_threads = threads
+        cp.n_threads_batch = threads
+        cp.flash_attn_type = (lc.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn
+                              else lc.LLAMA_FLASH_ATTN_TYPE_DISABLED)
+        cp.type_k = lc.GGML_TYPE_F16
+        cp.type_v = lc.GGML_TYPE_F16
+        self.ctx = lc.llama_init_from_model(self.model, cp)
+        if not self.ctx:
+            raise RuntimeError("llama.cpp cannot create a context")
+        self.n_batch = n_batch
+        self.batch = lc.llama_batch_init(n_batch, 0, 1)
+        self.settings = ("llama-cpp-python %s, n_ctx %d, n_batch %d, n_ubatch %d, "
+                         "threads %d/%d, flash_attn %s, KV f16/f16, extra bufts %s"
+                         % (lc.__version__, n_ctx, n_batch, cp.n_ubatch, threads, threads,
+                            "on" if flash_attn else "off", "on" if extra_bufts else "off"))
+
+    def tokenize(self, text, add_special=True, parse_special=False):
+        lc = self.lc
+        cap = len(text) + 8
+        while True:
+            buf = (lc.llama_token * cap)()
+            n = lc.llama_tokenize(self.vocab, text, len(text), buf, cap, add_special,
+                                  parse_special)
+            if n >= 0:
+                return list(buf[:n])
+            cap = -n
+
+    def detokenize(self, ids):
+        lc = self.lc
+        arr = (lc.llama_token * max(1, len(ids)))(*ids)
+        cap = 16 * len(ids) + 16
+        while True:
+            buf = ctypes.create_string_buffer(cap)
+            n = lc.llama_detokenize(self.vocab, arr, len(ids), buf, cap, False, False)
+            if n >= 0:
+                return buf.raw[:n]
+            cap = -n
+
+    def is_eog(self, tok):
+        return bool(self.lc.llama_vocab_is_eog(self.vocab, tok))
+
+    def clear(self):
+        self.lc.llama_memory_clear(self.lc.llama_get_memory(self.ctx), True)
+
+    def decode(self, ids, pos0=0, all_logits=False):
+        """Evaluates ids at positions pos0...; returns the n x n_vocab logits
+        (float32) when all_logits, else None (last row: last_logits())."""
+        lc, b = self.lc, self.batch
+        out = np.empty((len(ids), self.n_vocab), dtype=np.float32) if all_logits else None
+        for s in range(0, len(ids), self.n_batch):
+            chunk = ids[s:s + self.n_batch]
+            n = len(chunk)
+            for i, t in enumerate(chunk):
+                b.token[i] = t
+                b.pos[i] = pos0 + s + i
+                b.n_seq_id[i] = 1
+                b.seq_id[i][0] = 0
+                b.logits[i] = 1 if all_logits or s + i == len(ids) - 1 else 0
+            b.n_tokens = n
+            rc = lc.llama_decode(self.ctx, b)
+            if rc != 0:
+                raise RuntimeError("llama_decode failed (%d)" % rc)
+            if all_logits:
+                out[s:s + n] = np.ctypeslib.as_array(lc.llama_get_logits(self.ctx),
+                                                     shape=(n * self.n_vocab,)).reshape(n, -1)
+        return out
+
+    def last_logits(self):
+        return np.ctypeslib.as_array(self.lc.llama_get_logits_ith(self.ctx, -1),
+                                     shape=(self.n_vocab,))
+
+    def sync(self):
+        self.lc.llama_synchronize(self.ctx)
+
+
+# ---------------------------------------------------------------- corpus ---
+
+def build_corpus(tmpdir):
+    script = os.path.join(HERE, "corpus.py")
+    if not os.path.exists(script):
+        die("no --corpus given and %s does not exist" % script)
+    out = os.path.join(tmpdir, "corpus.txt")
+    r = subprocess.run([sys.executable, script, out], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0 or not os.path.exists(out):
+        die("corpus.py failed (status %d): %s" % (r.returncode, r.stderr.strip()[-500:]))
+    return out
+
+
+def pick_windows(ref, corpus_bytes, n_windows, window_len):
+    """n_windows token windows, each window_len tokens (BOS included when
+    llama.cpp adds one), starting at line starts spread evenly over the
+    corpus. Deterministic for a given corpus."""
+    size = len(corpus_bytes)
+    if size == 0:
+        die("corpus is empty")
+    windows = []
+    for k in range(n_windows):
+        # Offsets at (k + 0.5) / n of the corpus, snapped to the next line start.
+        off = (2 * k + 1) * size // (2 * n_windows)
+        nl = corpus_bytes.find(b"\n", off)
+        start = 0 if off == 0 else (nl + 1 if nl >= 0 else 0)
+        # Take whole lines until the text is long enough (about 3 bytes a token
+        # at worst for English; grow on demand).
+        want = window_len * 6
+        while True:
+            end = corpus_bytes.find(b"\n", start + want)
+            end = size if end < 0 else end + 1
+            text = corpus_bytes[start:end]
+            ids = ref.tokenize(text)
+            if len(ids) >= window_len or end >= size:
+                break
+            want *= 2
+        if len(ids) < window_len:
+            # Wrap to the corpus start for the remainder (tiny corpora only).
+            text = corpus_bytes[start:] + corpus_bytes[:start]
+            ids = ref.tokenize(text)
+            if len(ids) < window_len:
+                die("corpus too small: %d tokens, need %d" % (len(ids), window_len))
+        windows.append({"start_byte": start, "tokens": [int(t) for t in ids[:window_len]]})
+    return windows
+
+
+# ----------------------------------------------------------------- maths ---
+
+def log_softmax64(logits):
+    x = logits.astype(np.float64)
+    m = x.max(axis=-1, keepdims=True)
+    x = x - m
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+def compare_full(ref, res, chunk=64):
+    """Per-position KL(ref||res), top-1 of both, top-1/top-2 margin of ref."""
+    n = ref.shape[0]
+    kl = np.empty(n)
+    for i in range(0, n, chunk):
+        lp = log_softmax64(ref[i:i + chunk])
+        lq = log_softmax64(res[i:i + chunk])
+        kl[i:i + chunk] = (np.exp(lp) * (lp - lq)).sum(axis=-1)
+    top_ref = ref.argmax(axis=-1)
+    top_res = res.argmax(axis=-1)
+    two = np.partition(ref, -2, axis=-1)[:, -2:]
+    margin = two[:, 1] - two[:, 0]
+    maxdiff = np.abs(ref.astype(np.float64) - res.astype(np.float64)).max(axis=-1)
+    return kl, top_ref, top_res, margin, maxdiff
+
+
+def compare_fixture_window(win, res):
+    """Approximate KL on top-K + tail buckets; exact top-1 check."""
+    top_ids = np.asarray(win["top_ids"], dtype=np.int64)        # n x K
+    top_lp = np.asarray(win["top_logp"], dtype=np.float64)      # n x K
+    tail_lp = np.asarray([-np.inf if v is None else v for v in win["tail_logp"]],
+                         dtype=np.float64)                      # n
+    top1 = np.asarray(win["top1"], dtype=np.int64)
+    n = top_ids.shape[0]
+    kl = np.empty(n)
+    top_res = res.argmax(axis=-1)
+    for i in range(n):
+        lq = log_softmax64(res[i])
+        q = np.exp(lq)
+        mask = np.ones(q.shape[0], dtype=bool)
+        mask[top_ids[i]] = False
+        q_tail = q[mask].sum()
+        p = np.exp(top_lp[i])
+        k = (p * (top_lp[i] - lq[top_ids[i]])).sum()
+        p_tail = np.exp(tail_lp[i]) if np.isfinite(tail_lp[i]) else 0.0
+        if p_tail > 0.0:
+            k += p_tail * (tail_lp[i] - np.log(max(q_tail, 1e-300)))
+        kl[i] = k
+    # The margin of the reference is its top-1 minus top-2 log-prob.
+    margin = top_lp[:, 0] - top_lp[:, 1] if top_lp.shape[1] > 1 else np.full(n, np.inf)
+    return kl, top1, top_res, margin
+
+
+# ------------------------------------------------------------------ resa ---
+
+def run_resa(dump, model, tokens, n_vocab, threads, kv_type, tmpdir, tag):
+    tok_path = os.path.join(tmpdir, "tokens-%s.txt" % tag)
+    out_path = os.path.join(tmpdir, "logits-%s.f32" % tag)
+    with open(tok_path, "w") as f:
+        f.write(" ".join(str(t) for t in tokens) + "\n")
+    cmd = [dump, model, tok_path, out_path, "--kv-type", kv_type]
+    if threads:
+        cmd += ["-t", str(threads)]
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        die("%s failed (status %d): %s" % (" ".join(cmd), r.returncode,
+                                          r.stderr.strip() or r.stdout.strip()))
+    data = np.fromfile(out_path, dtype="<f4")
+    os.unlink(out_path)
+    if data.size != len(tokens) * n_vocab:
+        die("dump_logits wrote %d floats, expected %d x %d = %d"
+            % (data.size, len(tokens), n_vocab, len(tokens) * n_vocab))
+    data = data.reshape(len(tokens), n_vocab)
+    bad = ~np.isfinite(data).all(axis=-1)
+    if bad.any():
+        die("resa logits not finite at window %s positions %s"
+            % (tag, np.nonzero(bad)[0][:10].tolist()))
+    return data, dt
+
+
+# --------------------------------------------------------------- reports ---
+
+def report(args, rows, label):
+    """rows: list of (window index, kl, top_ref, top_res, margin, maxdiff|None)."""
+    kl = np.concatenate([r[1] for r in rows])
+    agree = np.concatenate([r[2] == r[3] for r in rows])
+    n = kl.size
+    pct = 100.0 * agree.sum() / n
+    mean_kl, max_kl = float(kl.mean()), float(kl.max())
+    for w, k, tr, ts, mg, md in rows:
+        line = "  window %d: %d positions, top-1 %.2f%%, mean KL %.5f, max KL %.4f" % (
+            w, k.size, 100.0 * (tr == ts).mean(), k.mean(), k.max())
+        if md is not None:
+            line += ", max |dlogit| %.3f" % md.max()
+        print(line)
+    mism = [(w, int(i), int(tr[i]), int(ts[i]), float(mg[i]), float(k[i]))
+            for w, k, tr, ts, mg, _ in rows for i in np.nonzero(tr != ts)[0]]
+    if mism:
+        print("  top-1 mismatches (window, position, llama.cpp id, resa id, "
+              "llama.cpp top1-top2 margin, KL):")
+        for m in mism[:args.show]:
+            print("    w%d pos %d: %d vs %d, margin %.4f, KL %.4f" % m)
+        if len(mism) > args.show:
+            print("    ... %d more" % (len(mism) - args.show))
+    worst = sorted(((float(k[i]), w, int(i)) for w, k, *_ in rows
+                    for i in np.argsort(k)[-3:]), reverse=True)[:args.show]
+    print("  largest KL: " + ", ".join("w%d pos %d %.4f" % (w, i, v) for v, w, i in worst))
+    print("%s: %d positions, top-1 agreement %.1f%%, mean KL %.4f, max KL %.4f"
+          % (label, n, pct, mean_kl, max_kl))
+    ok = pct >= args.min_agree and mean_kl <= args.max_mean_kl
+    if not ok:
+        print("compare_logits: FAIL: need top-1 agreement >= %.1f%% and mean KL <= %g"
+              % (args.min_agree, args.max_mean_kl))
+    return ok
+
+
+# ------------------------------------------------------------------ main ---
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True, help="GGUF model")
+    ap.add_argument("--dump-logits", "--dump", dest="dump",
+                    help="resa's tests/dump_logits binary")
+    ap.add_argument("--corpus", help="UTF-8 text corpus (default: build with corpus.py)")
+    ap.add_argument("--windows", type=int, default=4)
+    ap.add_argument("--window-len", type=int, default=576,
+                    help="tokens per window, BOS included (default 576)")
+    ap.add_argument("--threads", type=int, default=2, help="resa threads")
+    ap.add_argument("--ref-threads", type=int, default=2, help="llama.cpp threads")
+    ap.add_argument("--ref-flash-attn", action="store_true",
+                    help="llama.cpp with flash attention (default off)")
+    ap.add_argument("--kv-type", default="f16", choices=["f16", "f32"],
+                    help="resa KV cache type (llama.cpp uses f16)")
+    ap.add_argument("--min-agree", type=float, default=98.0, help="percent")
+    ap.add_argument("--max-mean-kl", type=float, default=0.02, help="nats")
+    ap.add_argument("--save-fixture", metavar="PATH")
+    ap.add_argument("--fixture-top", type=int, default=20)
+    ap.add_argument("--fixture", metavar="PATH",
+                    help="compare against a saved fixture instead of llama.cpp")
+    ap.add_argument("--show", type=int, default=10, help="mismatches to list")
+    args = ap.parse_args()
+
+    if np is None:
+        skip_or_require("numpy is not importable")
+    if not os.path.exists(args.model):
+        die("model not found: %s" % args.model)
+    if args.fixture and args.save_fixture:
+        die("--fixture and --save-fixture are exclusive")
+    if not args.dump and not args.save_fixture:
+        die("--dump-logits is required (unless only saving a fixture)")
+    if args.dump and not os.access(args.dump, os.X_OK):
+        die("not an executable: %s" % args.dump)
+
+    with tempfile.TemporaryDirectory(prefix="resa-logits-") as tmpdir:
+        if args.fixture:
+            return run_fixture(args, tmpdir)
+        return run_reference(args, tmpdir)
+
+
+def run_fixture(args, tmpdir):
+    try:
+        with open(args.fixture) as f:
+            fx = json.load(f)
+    except (OSError, ValueError) as e:
+        die("cannot read fixture %s: %s" % (args.fixture, e))
+    if fx.get("format") != FIXTURE_FORMAT:
+        die("%s: not a %s file" % (args.fixture, FIXTURE_FORMAT))
+    size = os.path.getsize(args.model)
+    if fx.get("model_size") not in (None, size):
+        die("fixture was made with a different model (%s, %d bytes; this one has %d)"
+            % (fx.get("model"), fx["model_size"], size))
+    n_vocab = int(fx["n_vocab"])
+    print("reference: fixture %s (%s, top-%d log-probs; KL over top-%d + tail bucket, "
+          "an approximation)" % (args.fixture, fx.get("reference", "?"), fx["top_k"],
+                                 fx["top_k"]))
+    rows = []
+    for w, win in enumerate(fx["windows"]):
+        res, dt = run_resa(args.dump, args.model, win["tokens"], n_vocab, args.threads,
+                           args.kv_type, tmpdir, str(w))
+        kl, tr, ts, mg = compare_fixture_window(win, res)
+        rows.append((w, kl, tr, ts, mg, None))
+    return 0 if report(args, rows, "logits (fixture, approx. KL)") else 1
+
+
+def run_reference(args, tmpdir):
+    try:
+        import llama_cpp
+    except ImportError as e:
+        skip_or_require("llama_cpp is not importable (%s)" % e)
+
+    corpus = args.corpus or build_corpus(tmpdir)
+    with open(corpus, "rb") as f:
+        corpus_bytes = f.read()
+
+    try:
+        ref = LlamaRef(llama_cpp, args.model, n_ctx=args.window_len, threads=args.ref_threads,
+                       flash_attn=args.ref_flash_attn)
+    except RuntimeError as e:
+        die(str(e))
+    n_vocab, add_bos = ref.n_vocab, ref.add_bos
+    print("reference: llama.cpp (%s); add_bos=%s" % (ref.settings, add_bos))
+
+    windows = pick_windows(ref, corpus_bytes, args.windows, args.window_len)
+    print("corpus: %s (%d bytes), %d windows x %d tokens at bytes %s"
+          % (os.path.basename(corpus), len(corpus_bytes), len(windows), args.window_len,
+             ", ".join(str(w["start_byte"]) for w in windows)))
+
+    fixture = {"format": FIXTURE_FORMAT, "model": os.path.basename(args.model),
+               "model_size": os.path.getsize(args.model), "n_vocab": n_vocab,
+               "reference": "llama.cpp (llama-cpp-python %s)" % llama_cpp.__version__,
+               "add_bos": add_bos, "top_k": args.fixture_top, "windows": []}
+    rows = []
+    t_ref = t_res = 0.0
+    for w, win in enumerate(windows):
+        toks = win["tokens"]
+        ref.clear()
+        t0 = time.perf_counter()
+        lref = ref.decode(toks, all_logits=True)
+        t_ref += time.perf_counter() - t0
+        if args.save_fixture:
+            fixture["windows"].append(fixture_window(toks, lref, args.fixture_top))
+        if args.dump:
+            res, dt = run_resa(args.dump, args.model, toks, n_vocab, args.threads,
+                               args.kv_type, tmpdir, str(w))
+            t_res += dt
+            rows.append((w,) + compare_full(lref, res))
+
+    if args.save_fixture:
+        with open(args.save_fixture, "w") as f:
+            json.dump(fixture, f, separators=(",", ":"))
+            f.write("\n")
+        print("fixture: %s (%d windows, top-%d)" % (args.save_fixture, len(windows),
+                                                    args.fixture_top))
+    if not args.dump:
+        return 0
+    print("time: llama.cpp %.1f s, resa (dump_logits incl. load) %.1f s" % (t_ref, t_res))
+    return 0 if report(args, rows, "logits") else 1
+
+
+def fixture_window(tokens, ref, k):
+    lp = log_softmax64(ref)
+    idx = np.argpartition(-lp, k, axis=-1)[:, :k]
+    top_ids, top_lp, tail_lp = [], [], []
+    for i in range(lp.shape[0]):
+        # Sort the top-k by log-prob, ties by id (the argmax convention).
+        ids = sorted(idx[i].tolist(), key=lambda t: (-lp[i, t], t))
+        vals = lp[i, ids]
+        mask = np.ones(lp.shape[1], dtype=bool)
+        mask[ids] = False
+        tail = np.exp(lp[i, mask]).sum()
+        top_ids.append(ids)
+        top_lp.append([round(float(v), 5) for v in vals])
+        tail_lp.append(round(float(np.log(tail)), 5) if tail > 0 else None)
+    return {"tokens": [int(t) for t in tokens],
+            "top1": [int(t) for t in ref.argmax(axis=-1)],
+            "top_ids": top_ids, "top_logp": top_lp, "tail_logp": tail_lp}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

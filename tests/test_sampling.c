@@ -1,0 +1,147 @@
+/* Sampling: properties that must hold, checked against a float64 reference
+ * distribution computed here. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resa.h"
+
+static int passed, failed;
+
+static void check(int ok, const char *what)
+{
+    if (ok) {
+        passed++;
+        printf("ok - %s\n", what);
+    } else {
+        failed++;
+        printf("not ok - %s\n", what);
+    }
+}
+
+#define V 50
+
+/* Empirical frequencies over many draws vs softmax(logits/temp) restricted
+ * to the allowed set; returns the largest absolute error. */
+static double max_freq_error(const float *logits, const resa_sampler_params *p, const int *allowed)
+{
+    resa_sampler *s = resa_sampler_new(p, V);
+    const int draws = 200000;
+    static int count[V];
+    memset(count, 0, sizeof count);
+    for (int i = 0; i < draws; i++)
+        count[resa_sample(s, logits)]++;
+    resa_sampler_free(s);
+    double z = 0, ref[V];
+    for (int i = 0; i < V; i++) {
+        ref[i] = allowed[i] ? exp((double)logits[i] / p->temp) : 0.0;
+        z += ref[i];
+    }
+    double err = 0;
+    for (int i = 0; i < V; i++) {
+        if (!allowed[i] && count[i]) /* any draw outside the set is a hard failure */
+            return 1.0;
+        double e = fabs(count[i] / (double)draws - ref[i] / z);
+        err = e > err ? e : err;
+    }
+    return err;
+}
+
+int main(void)
+{
+    float logits[V];
+    uint64_t x = 12345;
+    for (int i = 0; i < V; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        logits[i] = (float)((x >> 40) % 1000) / 250.0f; /* 0 .. 4 */
+    }
+    int best = 0;
+    for (int i = 1; i < V; i++)
+        if (logits[i] > logits[best])
+            best = i;
+
+    resa_sampler_params p;
+    resa_sampler_default(&p);
+    p.temp = 0;
+    resa_sampler *s = resa_sampler_new(&p, V);
+    check(resa_sample(s, logits) == best, "temp 0 picks the argmax");
+    resa_sampler_free(s);
+
+    p.temp = 5;
+    p.top_k = 1;
+    s = resa_sampler_new(&p, V);
+    int all_best = 1;
+    for (int i = 0; i < 100; i++)
+        all_best &= resa_sample(s, logits) == best;
+    check(all_best, "top-k 1 picks the argmax at any temperature");
+    resa_sampler_free(s);
+
+    /* same seed, same sequence; different seed, different sequence */
+    p.temp = 1;
+    p.top_k = 0;
+    p.top_p = 1;
+    p.seed = 7;
+    resa_sampler *a = resa_sampler_new(&p, V), *b = resa_sampler_new(&p, V);
+    p.seed = 8;
+    resa_sampler *c = resa_sampler_new(&p, V);
+    int same = 1, differ = 0;
+    for (int i = 0; i < 200; i++) {
+        int ta = resa_sample(a, logits), tb = resa_sample(b, logits), tc = resa_sample(c, logits);
+        same &= ta == tb;
+        differ |= ta != tc;
+    }
+    check(same, "a seed reproduces its sequence");
+    check(differ, "another seed gives another sequence");
+    resa_sampler_free(a);
+    resa_sampler_free(b);
+    resa_sampler_free(c);
+
+    int allowed[V];
+    for (int i = 0; i < V; i++)
+        allowed[i] = 1;
+    p.seed = 1;
+    check(max_freq_error(logits, &p, allowed) < 0.01, "temp 1 draws follow softmax(logits)");
+    p.temp = 0.5f;
+    check(max_freq_error(logits, &p, allowed) < 0.01, "temp 0.5 draws follow softmax(logits/0.5)");
+
+    /* top-k 5: only the 5 largest logits may come out, renormalized */
+    p.temp = 1;
+    p.top_k = 5;
+    int order[V];
+    for (int i = 0; i < V; i++)
+        order[i] = i;
+    for (int i = 0; i < V; i++) /* selection sort by logit, descending, ties by id */
+        for (int j = i + 1; j < V; j++)
+            if (logits[order[j]] > logits[order[i]] ||
+                (logits[order[j]] == logits[order[i]] && order[j] < order[i])) {
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+    for (int i = 0; i < V; i++)
+        allowed[order[i]] = i < 5;
+    check(max_freq_error(logits, &p, allowed) < 0.01, "top-k 5 keeps the 5 best, renormalized");
+
+    /* top-p: the smallest prefix (by probability) whose mass reaches p */
+    p.top_k = 0;
+    p.top_p = 0.5f;
+    double z = 0, cum = 0;
+    for (int i = 0; i < V; i++)
+        z += exp(logits[i]);
+    int keep = 0;
+    while (cum < 0.5 && keep < V)
+        cum += exp(logits[order[keep++]]) / z;
+    for (int i = 0; i < V; i++)
+        allowed[order[i]] = i < keep;
+    check(max_freq_error(logits, &p, allowed) < 0.01, "top-p 0.5 keeps the nucleus");
+
+    p.top_p = 0;
+    check(resa_sampler_new(&p, V) == NULL && resa_last_error()[0], "top-p 0 is rejected with a message");
+    p.top_p = 1;
+    p.temp = -1;
+    check(resa_sampler_new(&p, V) == NULL, "negative temperature is rejected");
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

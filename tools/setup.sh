@@ -1,0 +1,47 @@
+#!/bin/sh
+# Sets up resa on a fresh Debian 12 machine and runs generation with the
+# default model: system packages, Python packages for the tests (in .venv),
+# the default model (models/fetch), the build. Safe to run again.
+set -eu
+cd "$(dirname "$0")/.."
+
+# ---- system packages (as root; otherwise say what is missing) -------------
+pkgs="build-essential autoconf automake libtool pkg-config libopenblas-dev libsleef-dev \
+python3 python3-venv python3-dev cmake gcc-aarch64-linux-gnu qemu-user \
+python3.11-doc manpages-fr manpages-de manpages-ja manpages-zh manpages-ru unicode-data"
+missing=
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "setup: installing$missing"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    else
+        echo "setup: missing Debian packages:$missing (run as root or install them)" >&2
+        exit 1
+    fi
+fi
+
+# ---- Python packages for the tests: the reference (llama.cpp) and gguf -------
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import llama_cpp, gguf, numpy" 2>/dev/null; then
+    echo "setup: installing llama-cpp-python (builds llama.cpp from source; takes minutes), gguf, numpy"
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet 'llama-cpp-python==0.3.36' 'gguf==0.19.0' 'numpy<3'
+fi
+
+# ---- the default model ---------------------------------------------------------
+PYTHON=.venv/bin/python models/fetch
+
+# ---- build ---------------------------------------------------------------------
+# Out of tree in build/, so a sanitizer build can sit beside it (tools/test.sh).
+[ -x configure ] || autoreconf -fi
+mkdir -p build
+(cd build && { [ -f Makefile ] || ../configure --quiet; } && make -j"$(nproc)" --quiet)
+
+echo "setup: done; running generation with the default model"
+build/resa generate -p "The key ideas of sparse attention are" -n 64 --temp 0 -t "$(nproc)"

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Runs the whole test suite (after tools/setup.sh): make check with the live
+# llama.cpp reference required, then the suite again under AddressSanitizer
+# and UndefinedBehaviorSanitizer. Ends with one "N passed, N failed" line.
+set -u
+cd "$(dirname "$0")/.."
+export PYTHON="$PWD/.venv/bin/python" RESA_REQUIRE_REFERENCE=1
+jobs=$(nproc)
+status=0
+
+summary() { # totals of an automake test-suite.log
+    sed -n 's/^# \(PASS\|FAIL\|XFAIL\|XPASS\|SKIP\|ERROR\): *\([0-9]*\)/\1 \2/p' "$1"
+}
+
+echo "== make check"
+(cd build && make -j"$jobs" check) || status=1
+summary build/test-suite.log >.test-main.txt
+
+echo "== make check under ASan+UBSan"
+mkdir -p build-san
+(cd build-san && { [ -f Makefile ] || ../configure --quiet --enable-sanitizers; } &&
+    make -j"$jobs" --quiet && \
+    ASAN_OPTIONS=detect_leaks=1 make -j"$jobs" check \
+        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/checksimd tests/test_tokenizer.sh tests/test_fuzz_gguf.sh tests/test_cli.sh") || status=1
+summary build-san/test-suite.log >>.test-main.txt
+
+pass=$(awk '$1=="PASS"||$1=="XFAIL"{s+=$2} END{print s+0}' .test-main.txt)
+fail=$(awk '$1=="FAIL"||$1=="ERROR"||$1=="XPASS"{s+=$2} END{print s+0}' .test-main.txt)
+skip=$(awk '$1=="SKIP"{s+=$2} END{print s+0}' .test-main.txt)
+rm -f .test-main.txt
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$status" -eq 0 ] && [ "$fail" -eq 0 ]
