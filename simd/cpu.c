@@ -5,6 +5,9 @@
  * fast path and safe to call from any thread, OpenMP workers included.
  * resa_cpu_set_cap() rebuilds it under a lock; call it before kernels run
  * (CLI start-up, tests), not while other threads are inside kernels. */
+#ifdef HAVE_CONFIG_H
+#include "config.h" /* _GNU_SOURCE: POSIX/GNU declarations under -std=c11 */
+#endif
 #include "cpu.h"
 
 #include <pthread.h>

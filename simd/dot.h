@@ -43,8 +43,13 @@ void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags);
     decl_quantize_fn(dot_quantize_q8_0_##isa);    \
     decl_quantize_fn(dot_quantize_q8_1_##isa)
 RESA_DOT_DECLARE_ISA(avx2);
-RESA_DOT_DECLARE_ISA(avx512);
 RESA_DOT_DECLARE_ISA(neon);
+/* AVX-512 (F/BW/DQ/VL): float dots and quantizers; its int8 dots are AVX2's */
+decl_vec_dot_fn(dot_f32_avx512);
+decl_vec_dot_fn(dot_f16_avx512);
+decl_vec_dot_fn(dot_bf16_avx512);
+decl_quantize_fn(dot_quantize_q8_0_avx512);
+decl_quantize_fn(dot_quantize_q8_1_avx512);
 /* int8 dots only, on top of a full tier */
 decl_vec_dot_fn(dot_q4_0_avx512vnni);
 decl_vec_dot_fn(dot_q4_1_avx512vnni);

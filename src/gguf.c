@@ -4,9 +4,10 @@
  * Every length or count read from the file is compared with the bytes that
  * remain before it is used, and every allocation is bounded by what the
  * remaining bytes could encode, so a hostile file costs at most a few times
- * its own size in memory and time linear in its size. All multi-byte fields
- * are decoded byte by byte as little-endian, so the reader does not depend on
- * the host byte order or on the alignment of the buffer. */
+ * its own size in memory, and time about linear in its size (n log n for the
+ * duplicate checks). All multi-byte fields are decoded byte by byte as
+ * little-endian, so the reader depends neither on the host byte order nor on
+ * the alignment of the buffer. */
 #include "gguf.h"
 
 #include <errno.h>
@@ -64,6 +65,7 @@ typedef struct reader {
     const char *name;    /* file name, first word of every message */
     const char *what;    /* section being read: "header", "key/value", ... */
     uint64_t idx, count; /* item idx (0-based) of count; count 0: not itemised */
+    gguf_str item_name;  /* key or tensor name of that item, once read */
 } reader;
 
 /* ---------------------------------------------------------------- messages */
@@ -95,12 +97,14 @@ static void describe_item(const reader *r, char *buf, size_t n)
 
 static resa_status fail_truncated(const reader *r, uint64_t need)
 {
-    char item[96];
+    char item[96], name[MSG_NAME_MAX + 8] = "", buf[MSG_NAME_MAX + 4];
     describe_item(r, item, sizeof item);
+    if (r->item_name.len)
+        snprintf(name, sizeof name, " '%s'", printable(r->item_name, buf));
     return resa_fail(RESA_ERR_FORMAT,
-                     "%s: truncated file (%s runs past the end: needs %" PRIu64
+                     "%s: truncated file (%s%s runs past the end: needs %" PRIu64
                      " bytes at byte %zu, file has %zu)",
-                     r->name, item, need, r->pos, r->size);
+                     r->name, item, name, need, r->pos, r->size);
 }
 
 /* An error about the item being read: "file: tensor info 3 of 9: <msg>". */
@@ -352,8 +356,10 @@ static resa_status read_kv(reader *r, gguf_kv *kv)
 {
     char buf[MSG_NAME_MAX + 4];
     uint32_t type;
+    r->item_name.len = 0;
     TRY(read_str(r, &kv->key));
     TRY(check_name(r, kv->key, "key"));
+    r->item_name = kv->key;
     TRY(read_u32(r, &type));
     if (type >= GGUF_VTYPE_COUNT)
         return fail_item(r, RESA_ERR_FORMAT, "key '%s' has unknown value type %" PRIu32,
@@ -417,8 +423,10 @@ static resa_status read_tensor_info(reader *r, gguf_tensor *t)
 {
     char buf[MSG_NAME_MAX + 4];
     uint64_t ne;
+    r->item_name.len = 0;
     TRY(read_str(r, &t->name));
     TRY(check_name(r, t->name, "tensor name"));
+    r->item_name = t->name;
     TRY(read_u32(r, &t->n_dims));
     if (t->n_dims == 0 || t->n_dims > GGUF_MAX_DIMS)
         return fail_item(r, RESA_ERR_FORMAT, "tensor '%s' has %" PRIu32 " dimensions (1 to %d allowed)",

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # ---- system packages (as root; otherwise say what is missing) -------------
 pkgs="build-essential autoconf automake libtool pkg-config libopenblas-dev libsleef-dev \
 python3 python3-venv python3-dev cmake gcc-aarch64-linux-gnu qemu-user \
-python3.11-doc manpages-fr manpages-de manpages-ja manpages-zh manpages-ru unicode-data"
+python3.11-doc manpages-fr manpages-de manpages-ja manpages-zh manpages-ru manpages-el unicode-data"
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -31,7 +31,13 @@ fi
 if ! .venv/bin/python -c "import llama_cpp, gguf, numpy" 2>/dev/null; then
     echo "setup: installing llama-cpp-python (builds llama.cpp from source; takes minutes), gguf, numpy"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet 'llama-cpp-python==0.3.36' 'gguf==0.19.0' 'numpy<3'
+    # llama.cpp is built for this CPU (its best settings), except AMX: some
+    # kernels/hypervisors advertise AMX but do not grant its tile state, and
+    # ggml's AMX path then dies with SIGILL. Explicit -mno-* win over -march.
+    noamx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+    CFLAGS="$noamx" CXXFLAGS="$noamx" CMAKE_ARGS="-DGGML_NATIVE=ON" \
+        .venv/bin/python -m pip install --quiet --no-cache-dir \
+        'llama-cpp-python==0.3.36' 'gguf==0.19.0' 'numpy<3'
 fi
 
 # ---- the default model ---------------------------------------------------------

@@ -13,11 +13,16 @@
 
 #include "dot.h"
 
-#if defined(__clang__)
+#if defined(__ARM_FEATURE_DOTPROD) /* built for a dotprod CPU anyway */
+#define TARGET_DOTPROD
+#define HAVE_DOTPROD_TARGET 1
+#elif defined(__clang__) && __clang_major__ >= 16
+/* older clang declares vdotq_s32 only under __ARM_FEATURE_DOTPROD */
 #define TARGET_DOTPROD __attribute__((target("dotprod")))
 #define HAVE_DOTPROD_TARGET 1
-#elif defined(__GNUC__) && __GNUC__ >= 10
-#define TARGET_DOTPROD __attribute__((target("+dotprod")))
+#elif !defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 10
+/* arm_neon.h declares SDOT under arch=armv8.2-a+dotprod: match it exactly */
+#define TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 #define HAVE_DOTPROD_TARGET 1
 #endif
 

@@ -6,13 +6,16 @@
  * cannot saturate: |x| <= 128 (a Q8_0 weight may be -128) and |y| <= 127 (our
  * activation quantizer never produces -128), 2*128*127 < 32767.
  *
- * A Q4/Q8 block is 32 values = one ymm of bytes, so every block gives 8 int32
- * partial sums that are converted and FMA'd with the block's d_w*d_a into a
- * float accumulator; two blocks per iteration into two accumulators hide the
- * FMA latency. */
+ * A Q4/Q8 block is 32 values = one ymm of bytes. Four blocks per iteration:
+ * their integer sums are reduced with hadds to one vector holding two lanes
+ * per block, converted once and FMA'd with the four blocks' d_w*d_a, whose
+ * eight fp16 inputs are converted by one vcvtph2ps. Per block that leaves
+ * one vpmaddubsw, one vpmaddwd (half for 4-bit weights) and a few cheap ops;
+ * the integer multiply ports are the limit, not the scales. */
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+#include <string.h>
 
 #include "dot.h"
 
@@ -92,11 +95,14 @@ decl_vec_dot_fn(dot_bf16_avx2)
 /* ---- int8 dots -------------------------------------------------------------------- */
 
 /* 16 bytes of packed nibbles -> 32 bytes: low nibbles (elements 0..15) in the
- * low lane, high nibbles (elements 16..31) in the high lane. */
+ * low lane, high nibbles (elements 16..31) in the high lane. The broadcast
+ * load costs no ALU op; shifting the high lane's dwords by 4 moves each
+ * byte's high nibble down (the bits shifted in from the next byte are masked
+ * off), so no cross-lane shuffle is needed. */
 static inline __m256i unpack_nibbles(const uint8_t *qs)
 {
-    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    const __m256i v = _mm256_srlv_epi32(b, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
 }
 
@@ -117,8 +123,71 @@ static inline __m256i dot_i8i8(__m256i x, __m256i y)
     return dot_u8i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
-static inline __m256 fma_block(float d, __m256i sumi, __m256 acc)
+static inline uint32_t load_u32(const void *p)
 {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline uint64_t pack4_f16(resa_f16 a, resa_f16 b, resa_f16 c, resa_f16 d)
+{
+    return (uint64_t)a | (uint64_t)b << 16 | (uint64_t)c << 32 | (uint64_t)d << 48;
+}
+
+/* Eight fp16 values (two u64) -> eight floats with one vcvtph2ps: the scalar
+ * F16C path costs an insert and a convert per value, which was the bulk of a
+ * block's work. */
+static inline __m256 cvt8_f16(uint64_t lo, uint64_t hi)
+{
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
+}
+
+/* Four blocks' 8 int32 partial sums each -> [b0 b1 b2 b3 | b0 b1 b2 b3]: each
+ * block's sum in two lanes (its low and high 128 bits), so one convert and
+ * one FMA with [d0 d1 d2 d3 | d0 d1 d2 d3] scale all four blocks. The hadds
+ * run on shuffle ports, which the multiply-heavy loop leaves idle. */
+static inline __m256i reduce4(__m256i p0, __m256i p1, __m256i p2, __m256i p3)
+{
+    return _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+}
+
+/* Same result from four blocks' vpmaddubsw outputs (16 int16 pair sums each):
+ * the first hadd still fits int16 (4-product sums of a 4-bit weight are at
+ * most 4 * 15 * 128 = 7680), so one vpmaddwd widens two blocks at once: half
+ * the vpmaddwd of reduce4(dot_u8i8(...)), and the integer multiply ports are
+ * the busiest here. Only for 4-bit weights: Q8_0 pair sums reach 32512 and
+ * their 4-sums would overflow. */
+static inline __m256i reduce4_i16(__m256i v0, __m256i v1, __m256i v2, __m256i v3)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    return _mm256_hadd_epi32(_mm256_madd_epi16(_mm256_hadd_epi16(v0, v1), ones),
+                             _mm256_madd_epi16(_mm256_hadd_epi16(v2, v3), ones));
+}
+
+/* 16 int16 pair sums of u*y (u unsigned), and of x*y (both signed) */
+static inline __m256i mul_u8i8(__m256i u, __m256i y)
+{
+    return _mm256_maddubs_epi16(u, y);
+}
+
+static inline __m256i mul_i8i8(__m256i x, __m256i y)
+{
+    return _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+/* [d_w0*d_a0 .. d_w3*d_a3 | same]: the same float products as the reference,
+ * so each block's scale rounds identically. */
+static inline __m256 scales4(uint64_t dw, uint64_t da)
+{
+    const __m256 f = cvt8_f16(dw, da);
+    return _mm256_mul_ps(f, _mm256_permute2f128_ps(f, f, 1));
+}
+
+/* One block alone (the up to three after the 4-block loop). */
+static inline __m256 fma1(resa_f16 dw, resa_f16 da, __m256i sumi, __m256 acc)
+{
+    const float d = _cvtsh_ss(dw) * _cvtsh_ss(da);
     return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
 }
 
@@ -127,17 +196,20 @@ decl_vec_dot_fn(dot_q8_0_avx2)
     const block_q8_0 *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK8_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs));
-        const __m256i p1 = dot_i8i8(load_i8(x[i + 1].qs), load_i8(y[i + 1].qs));
-        acc0 = fma_block(h2f(x[i].d) * h2f(y[i].d), p0, acc0);
-        acc1 = fma_block(h2f(x[i + 1].d) * h2f(y[i + 1].d), p1, acc1);
+    for (; i + 4 <= nb; i += 4) {
+        const __m256 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+                                 pack4_f16(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
+        const __m256i p = reduce4(dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)),
+                                  dot_i8i8(load_i8(x[i + 1].qs), load_i8(y[i + 1].qs)),
+                                  dot_i8i8(load_i8(x[i + 2].qs), load_i8(y[i + 2].qs)),
+                                  dot_i8i8(load_i8(x[i + 3].qs), load_i8(y[i + 3].qs)));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
     }
-    if (i < nb)
-        acc0 = fma_block(h2f(x[i].d) * h2f(y[i].d), dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)), acc0);
-    *s = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i < nb; i++)
+        acc = fma1(x[i].d, y[i].d, dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)), acc);
+    *s = hsum_ps(acc);
 }
 
 static inline __m256i q4_0_block(const block_q4_0 *x)
@@ -150,41 +222,55 @@ decl_vec_dot_fn(dot_q4_0_avx2)
     const block_q4_0 *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK4_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = dot_i8i8(q4_0_block(&x[i]), load_i8(y[i].qs));
-        const __m256i p1 = dot_i8i8(q4_0_block(&x[i + 1]), load_i8(y[i + 1].qs));
-        acc0 = fma_block(h2f(x[i].d) * h2f(y[i].d), p0, acc0);
-        acc1 = fma_block(h2f(x[i + 1].d) * h2f(y[i + 1].d), p1, acc1);
+    for (; i + 4 <= nb; i += 4) {
+        const __m256 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+                                 pack4_f16(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
+        const __m256i p = reduce4_i16(mul_i8i8(q4_0_block(&x[i]), load_i8(y[i].qs)),
+                                      mul_i8i8(q4_0_block(&x[i + 1]), load_i8(y[i + 1].qs)),
+                                      mul_i8i8(q4_0_block(&x[i + 2]), load_i8(y[i + 2].qs)),
+                                      mul_i8i8(q4_0_block(&x[i + 3]), load_i8(y[i + 3].qs)));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
     }
-    if (i < nb)
-        acc0 = fma_block(h2f(x[i].d) * h2f(y[i].d), dot_i8i8(q4_0_block(&x[i]), load_i8(y[i].qs)), acc0);
-    *s = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i < nb; i++)
+        acc = fma1(x[i].d, y[i].d, dot_i8i8(q4_0_block(&x[i]), load_i8(y[i].qs)), acc);
+    *s = hsum_ps(acc);
 }
 
-/* Q4_1 nibbles are unsigned already: no sign trick. The m*s terms go to a
- * scalar accumulator (one FMA per block, off the vector critical path). */
+/* Q4_1 nibbles are unsigned already: no sign trick. (d, m) of the weight and
+ * (d, s) of the activation are adjacent fp16 pairs, so one convert of each
+ * side gives [d_w0 m0 .. d_w3 m3] * [d_a0 s0 .. d_a3 s3] =
+ * [scale0 m0*s0 .. scale3 m3*s3]: the odd lanes accumulate the m*s terms, the
+ * even ones are spread to [scale0 .. scale3 | scale0 .. scale3]. */
 decl_vec_dot_fn(dot_q4_1_avx2)
 {
     const block_q4_1 *x = w;
     const block_q8_1 *y = a;
     const int64_t nb = n / QK4_1;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    float summs = 0.0f;
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    __m256 acc = _mm256_setzero_ps(), ms = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = dot_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs));
-        const __m256i p1 = dot_u8i8(unpack_nibbles(x[i + 1].qs), load_i8(y[i + 1].qs));
-        acc0 = fma_block(h2f(x[i].d) * h2f(y[i].d), p0, acc0);
-        acc1 = fma_block(h2f(x[i + 1].d) * h2f(y[i + 1].d), p1, acc1);
-        summs += h2f(x[i].m) * h2f(y[i].s) + h2f(x[i + 1].m) * h2f(y[i + 1].s);
+    for (; i + 4 <= nb; i += 4) {
+        const __m256 fx = cvt8_f16(load_u32(&x[i].d) | (uint64_t)load_u32(&x[i + 1].d) << 32,
+                                   load_u32(&x[i + 2].d) | (uint64_t)load_u32(&x[i + 3].d) << 32);
+        const __m256 fy = cvt8_f16(load_u32(&y[i].d) | (uint64_t)load_u32(&y[i + 1].d) << 32,
+                                   load_u32(&y[i + 2].d) | (uint64_t)load_u32(&y[i + 3].d) << 32);
+        const __m256 d = _mm256_mul_ps(fx, fy);
+        ms = _mm256_add_ps(ms, d);
+        const __m256i p = reduce4_i16(mul_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)),
+                                      mul_u8i8(unpack_nibbles(x[i + 1].qs), load_i8(y[i + 1].qs)),
+                                      mul_u8i8(unpack_nibbles(x[i + 2].qs), load_i8(y[i + 2].qs)),
+                                      mul_u8i8(unpack_nibbles(x[i + 3].qs), load_i8(y[i + 3].qs)));
+        acc = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(d, even), _mm256_cvtepi32_ps(p), acc);
     }
-    if (i < nb) {
-        acc0 = fma_block(h2f(x[i].d) * h2f(y[i].d), dot_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)), acc0);
-        summs += h2f(x[i].m) * h2f(y[i].s);
+    const __m256 odd = _mm256_castsi256_ps(_mm256_setr_epi32(0, -1, 0, -1, 0, -1, 0, -1));
+    float summs = hsum_ps(_mm256_and_ps(ms, odd));
+    for (; i < nb; i++) {
+        acc = fma1(x[i].d, y[i].d, dot_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)), acc);
+        summs += _cvtsh_ss(x[i].m) * _cvtsh_ss(y[i].s);
     }
-    *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + summs;
+    *s = hsum_ps(acc) + summs;
 }
 
 /* ---- activation quantizers ------------------------------------------------------ */

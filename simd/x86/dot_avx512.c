@@ -4,14 +4,13 @@
  * target attribute, so they compile (and stay the only users of VNNI) with or
  * without -mavx512vnni; the dispatcher only installs them on VNNI CPUs.
  *
- * Two Q4/Q8 blocks fill one zmm: the low 256 bits hold block i, the high 256
- * bits block i+1, and the scale vector holds d_i in lanes 0..7 and d_{i+1} in
- * lanes 8..15. AVX-512 has no vpsignb, so signed x signed takes |x| and
- * negates y under the mask of x's negative bytes. Float tails use masked
- * loads, which do not fault on the masked-off elements. */
+ * This tier has the float dots (zmm, masked-load tails, which do not fault on
+ * the masked-off elements) and the activation quantizers; the int8 dots stay
+ * AVX2 unless the CPU has VNNI (see the note above those). */
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+#include <string.h>
 
 #include "dot.h"
 
@@ -110,219 +109,156 @@ decl_vec_dot_fn(dot_bf16_avx512)
     FLOAT_DOT_BODY(load_bf16);
 }
 
-/* ---- int8 dots ------------------------------------------------------------------- */
+/* ---- int8 dots: VNNI ------------------------------------------------------------------
+ *
+ * The AVX2 int8 dots are bound by vector multiply/ALU ports (p0/p1 on Intel),
+ * and a 512-bit op occupies both of those ports, so plain AVX-512 versions
+ * cannot be faster (measured: 30-50% slower on Sapphire Rapids) and this tier
+ * keeps the AVX2 ones. What does help is VNNI: vpdpbusd replaces
+ * vpmaddubsw + vpmaddwd, and on 256-bit vectors it issues on both ports. So
+ * these are the AVX2 kernels' structure (four blocks per iteration, hadd
+ * reduction, one convert and FMA per four blocks) with vpdpbusd on ymm
+ * (AVX512-VNNI + VL). */
 
-static inline __m512i load2_i8(const int8_t *p0, const int8_t *p1)
+static inline __m256i load_i8(const int8_t *p)
 {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0)),
-                              _mm256_loadu_si256((const __m256i *)p1), 1);
+    return _mm256_loadu_si256((const __m256i *)p);
 }
 
-/* Two blocks of 16 packed nibble bytes -> 64 bytes in element order
- * [lo0 | hi0 | lo1 | hi1], 128-bit lane by lane, matching two Q8 blocks. */
-static inline __m512i unpack2_nibbles(const uint8_t *q0, const uint8_t *q1)
-{
-    const __m256i b = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
-                                              _mm_loadu_si128((const __m128i *)q1), 1);
-    const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(b), _mm256_srli_epi16(b, 4), 1);
-    /* lanes are [lo0 lo1 hi0 hi1]: reorder to [lo0 hi0 lo1 hi1] */
-    const __m512i r = _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));
-    return _mm512_and_si512(r, _mm512_set1_epi8(0x0f));
-}
-
+/* see dot_avx2.c: low nibbles in the low lane, high nibbles in the high lane */
 static inline __m256i unpack_nibbles(const uint8_t *qs)
 {
-    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    const __m256i v = _mm256_srlv_epi32(b, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
 }
 
-/* |x| as unsigned bytes, and y with x's sign: x*y = |x| * (sign(x)*y) */
-static inline __m512i abs_i8(__m512i x)
+static inline uint32_t load_u32(const void *p)
 {
-    return _mm512_abs_epi8(x);
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 
-static inline __m512i sign_i8(__m512i y, __m512i x)
+static inline uint64_t pack4_f16(resa_f16 a, resa_f16 b, resa_f16 c, resa_f16 d)
 {
-    return _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(x), _mm512_setzero_si512(), y);
+    return (uint64_t)a | (uint64_t)b << 16 | (uint64_t)c << 32 | (uint64_t)d << 48;
 }
 
-static inline __m512i dot_u8i8(__m512i u, __m512i y)
+static inline __m256 cvt8_f16(uint64_t lo, uint64_t hi)
 {
-    return _mm512_madd_epi16(_mm512_maddubs_epi16(u, y), _mm512_set1_epi16(1));
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
 }
 
-static inline __m256i dot_u8i8_256(__m256i u, __m256i y)
+/* [b0 b1 b2 b3 | b0 b1 b2 b3] from four blocks' 8 int32 partial sums */
+static inline __m256i reduce4(__m256i p0, __m256i p1, __m256i p2, __m256i p3)
 {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
+    return _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
 }
 
-static inline __m256i dot_i8i8_256(__m256i x, __m256i y)
+/* [d_w0*d_a0 .. d_w3*d_a3 | same] */
+static inline __m256 scales4(uint64_t dw, uint64_t da)
 {
-    return dot_u8i8_256(_mm256_abs_epi8(x), _mm256_sign_epi8(y, x));
+    const __m256 f = cvt8_f16(dw, da);
+    return _mm256_mul_ps(f, _mm256_permute2f128_ps(f, f, 1));
 }
 
-/* [d0 x 8 | d1 x 8] */
-static inline __m512 scale2(float d0, float d1)
+static inline __m256 fma1(resa_f16 dw, resa_f16 da, __m256i sumi, __m256 acc)
 {
-    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(d0)), _mm256_set1_ps(d1), 1);
-}
-
-static inline __m512 fma2(float d0, float d1, __m512i sumi, __m512 acc)
-{
-    return _mm512_fmadd_ps(scale2(d0, d1), _mm512_cvtepi32_ps(sumi), acc);
-}
-
-static inline __m256 fma1(float d, __m256i sumi, __m256 acc)
-{
+    const float d = h2f(dw) * h2f(da);
     return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
 }
 
-static inline float dd(resa_f16 a, resa_f16 b)
-{
-    return h2f(a) * h2f(b);
-}
-
-/* The three int8 dots, written once for maddubs and once for VNNI: DOT(u, y)
- * is the unsigned x signed 4-way product sum into int32. */
-#define Q8_0_BODY(DOT, DOT256)                                                        \
-    const block_q8_0 *x = w;                                                         \
-    const block_q8_0 *y = a;                                                         \
-    const int64_t nb = n / QK8_0;                                                    \
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                   \
-    __m256 acc_tail = _mm256_setzero_ps();                                           \
-    int64_t i = 0;                                                                   \
-    for (; i + 4 <= nb; i += 4) {                                                    \
-        const __m512i x0 = load2_i8(x[i].qs, x[i + 1].qs);                           \
-        const __m512i x1 = load2_i8(x[i + 2].qs, x[i + 3].qs);                       \
-        const __m512i y0 = load2_i8(y[i].qs, y[i + 1].qs);                           \
-        const __m512i y1 = load2_i8(y[i + 2].qs, y[i + 3].qs);                       \
-        acc0 = fma2(dd(x[i].d, y[i].d), dd(x[i + 1].d, y[i + 1].d),                  \
-                    DOT(abs_i8(x0), sign_i8(y0, x0)), acc0);                         \
-        acc1 = fma2(dd(x[i + 2].d, y[i + 2].d), dd(x[i + 3].d, y[i + 3].d),          \
-                    DOT(abs_i8(x1), sign_i8(y1, x1)), acc1);                         \
-    }                                                                                \
-    for (; i + 2 <= nb; i += 2) {                                                    \
-        const __m512i x0 = load2_i8(x[i].qs, x[i + 1].qs);                           \
-        const __m512i y0 = load2_i8(y[i].qs, y[i + 1].qs);                           \
-        acc0 = fma2(dd(x[i].d, y[i].d), dd(x[i + 1].d, y[i + 1].d),                  \
-                    DOT(abs_i8(x0), sign_i8(y0, x0)), acc0);                         \
-    }                                                                                \
-    if (i < nb) {                                                                    \
-        const __m256i x0 = _mm256_loadu_si256((const __m256i *)x[i].qs);             \
-        const __m256i y0 = _mm256_loadu_si256((const __m256i *)y[i].qs);             \
-        acc_tail = fma1(dd(x[i].d, y[i].d), DOT256(x0, y0), acc_tail);               \
-    }                                                                                \
-    *s = hsum512_ps(_mm512_add_ps(acc0, acc1)) + hsum256_ps(acc_tail)
-
-#define Q4_0_BODY(DOT, DOT256)                                                        \
-    const block_q4_0 *x = w;                                                         \
-    const block_q8_0 *y = a;                                                         \
-    const int64_t nb = n / QK4_0;                                                    \
-    const __m512i off = _mm512_set1_epi8(8);                                         \
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                   \
-    __m256 acc_tail = _mm256_setzero_ps();                                           \
-    int64_t i = 0;                                                                   \
-    for (; i + 4 <= nb; i += 4) {                                                    \
-        const __m512i x0 = _mm512_sub_epi8(unpack2_nibbles(x[i].qs, x[i + 1].qs), off);     \
-        const __m512i x1 = _mm512_sub_epi8(unpack2_nibbles(x[i + 2].qs, x[i + 3].qs), off); \
-        const __m512i y0 = load2_i8(y[i].qs, y[i + 1].qs);                           \
-        const __m512i y1 = load2_i8(y[i + 2].qs, y[i + 3].qs);                       \
-        acc0 = fma2(dd(x[i].d, y[i].d), dd(x[i + 1].d, y[i + 1].d),                  \
-                    DOT(abs_i8(x0), sign_i8(y0, x0)), acc0);                         \
-        acc1 = fma2(dd(x[i + 2].d, y[i + 2].d), dd(x[i + 3].d, y[i + 3].d),          \
-                    DOT(abs_i8(x1), sign_i8(y1, x1)), acc1);                         \
-    }                                                                                \
-    for (; i + 2 <= nb; i += 2) {                                                    \
-        const __m512i x0 = _mm512_sub_epi8(unpack2_nibbles(x[i].qs, x[i + 1].qs), off);     \
-        const __m512i y0 = load2_i8(y[i].qs, y[i + 1].qs);                           \
-        acc0 = fma2(dd(x[i].d, y[i].d), dd(x[i + 1].d, y[i + 1].d),                  \
-                    DOT(abs_i8(x0), sign_i8(y0, x0)), acc0);                         \
-    }                                                                                \
-    if (i < nb) {                                                                    \
-        const __m256i x0 = _mm256_sub_epi8(unpack_nibbles(x[i].qs), _mm256_set1_epi8(8)); \
-        const __m256i y0 = _mm256_loadu_si256((const __m256i *)y[i].qs);             \
-        acc_tail = fma1(dd(x[i].d, y[i].d), DOT256(x0, y0), acc_tail);               \
-    }                                                                                \
-    *s = hsum512_ps(_mm512_add_ps(acc0, acc1)) + hsum256_ps(acc_tail)
-
-#define Q4_1_BODY(DOT, DOT256U)                                                       \
-    const block_q4_1 *x = w;                                                         \
-    const block_q8_1 *y = a;                                                         \
-    const int64_t nb = n / QK4_1;                                                    \
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                   \
-    __m256 acc_tail = _mm256_setzero_ps();                                           \
-    float summs = 0.0f;                                                              \
-    int64_t i = 0;                                                                   \
-    for (; i + 4 <= nb; i += 4) {                                                    \
-        const __m512i x0 = unpack2_nibbles(x[i].qs, x[i + 1].qs);                    \
-        const __m512i x1 = unpack2_nibbles(x[i + 2].qs, x[i + 3].qs);                \
-        acc0 = fma2(dd(x[i].d, y[i].d), dd(x[i + 1].d, y[i + 1].d),                  \
-                    DOT(x0, load2_i8(y[i].qs, y[i + 1].qs)), acc0);                  \
-        acc1 = fma2(dd(x[i + 2].d, y[i + 2].d), dd(x[i + 3].d, y[i + 3].d),          \
-                    DOT(x1, load2_i8(y[i + 2].qs, y[i + 3].qs)), acc1);              \
-        summs += dd(x[i].m, y[i].s) + dd(x[i + 1].m, y[i + 1].s) +                   \
-                 dd(x[i + 2].m, y[i + 2].s) + dd(x[i + 3].m, y[i + 3].s);            \
-    }                                                                                \
-    for (; i + 2 <= nb; i += 2) {                                                    \
-        const __m512i x0 = unpack2_nibbles(x[i].qs, x[i + 1].qs);                    \
-        acc0 = fma2(dd(x[i].d, y[i].d), dd(x[i + 1].d, y[i + 1].d),                  \
-                    DOT(x0, load2_i8(y[i].qs, y[i + 1].qs)), acc0);                  \
-        summs += dd(x[i].m, y[i].s) + dd(x[i + 1].m, y[i + 1].s);                    \
-    }                                                                                \
-    if (i < nb) {                                                                    \
-        const __m256i y0 = _mm256_loadu_si256((const __m256i *)y[i].qs);             \
-        acc_tail = fma1(dd(x[i].d, y[i].d), DOT256U(unpack_nibbles(x[i].qs), y0), acc_tail); \
-        summs += dd(x[i].m, y[i].s);                                                 \
-    }                                                                                \
-    *s = hsum512_ps(_mm512_add_ps(acc0, acc1)) + hsum256_ps(acc_tail) + summs
-
-decl_vec_dot_fn(dot_q8_0_avx512)
-{
-    Q8_0_BODY(dot_u8i8, dot_i8i8_256);
-}
-
-decl_vec_dot_fn(dot_q4_0_avx512)
-{
-    Q4_0_BODY(dot_u8i8, dot_i8i8_256);
-}
-
-decl_vec_dot_fn(dot_q4_1_avx512)
-{
-    Q4_1_BODY(dot_u8i8, dot_u8i8_256);
-}
-
-/* ---- VNNI: vpdpbusd does the u8 x s8 4-way sum in one instruction ------------------ */
-
-TARGET_VNNI static inline __m512i dot_u8i8_vnni(__m512i u, __m512i y)
-{
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, y);
-}
-
-TARGET_VNNI static inline __m256i dot_u8i8_vnni256(__m256i u, __m256i y)
+/* u8 x s8, 4-way sums into 8 int32 */
+TARGET_VNNI static inline __m256i dot_u8i8(__m256i u, __m256i y)
 {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, y);
 }
 
-TARGET_VNNI static inline __m256i dot_i8i8_vnni256(__m256i x, __m256i y)
+/* s8 x s8: |x| * (y with x's sign) */
+TARGET_VNNI static inline __m256i dot_i8i8(__m256i x, __m256i y)
 {
-    return dot_u8i8_vnni256(_mm256_abs_epi8(x), _mm256_sign_epi8(y, x));
+    return dot_u8i8(_mm256_abs_epi8(x), _mm256_sign_epi8(y, x));
+}
+
+/* (nibble - 8) x s8 without the sign trick: nibble*y - 8*y, two dpbusd and a
+ * subtract instead of a subtract, abs, sign and a dpbusd */
+TARGET_VNNI static inline __m256i dot_q4_0_i8(__m256i nib, __m256i y)
+{
+    return _mm256_sub_epi32(dot_u8i8(nib, y), dot_u8i8(_mm256_set1_epi8(8), y));
 }
 
 TARGET_VNNI decl_vec_dot_fn(dot_q8_0_avx512vnni)
 {
-    Q8_0_BODY(dot_u8i8_vnni, dot_i8i8_vnni256);
+    const block_q8_0 *x = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK8_0;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const __m256 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+                                 pack4_f16(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
+        const __m256i p = reduce4(dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)),
+                                  dot_i8i8(load_i8(x[i + 1].qs), load_i8(y[i + 1].qs)),
+                                  dot_i8i8(load_i8(x[i + 2].qs), load_i8(y[i + 2].qs)),
+                                  dot_i8i8(load_i8(x[i + 3].qs), load_i8(y[i + 3].qs)));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    for (; i < nb; i++)
+        acc = fma1(x[i].d, y[i].d, dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)), acc);
+    *s = hsum256_ps(acc);
 }
 
 TARGET_VNNI decl_vec_dot_fn(dot_q4_0_avx512vnni)
 {
-    Q4_0_BODY(dot_u8i8_vnni, dot_i8i8_vnni256);
+    const block_q4_0 *x = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK4_0;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const __m256 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+                                 pack4_f16(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
+        const __m256i p = reduce4(dot_q4_0_i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)),
+                                  dot_q4_0_i8(unpack_nibbles(x[i + 1].qs), load_i8(y[i + 1].qs)),
+                                  dot_q4_0_i8(unpack_nibbles(x[i + 2].qs), load_i8(y[i + 2].qs)),
+                                  dot_q4_0_i8(unpack_nibbles(x[i + 3].qs), load_i8(y[i + 3].qs)));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    for (; i < nb; i++)
+        acc = fma1(x[i].d, y[i].d, dot_q4_0_i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)), acc);
+    *s = hsum256_ps(acc);
 }
 
+/* (d, m) and (d, s) pairs as in dot_q4_1_avx2 */
 TARGET_VNNI decl_vec_dot_fn(dot_q4_1_avx512vnni)
 {
-    Q4_1_BODY(dot_u8i8_vnni, dot_u8i8_vnni256);
+    const block_q4_1 *x = w;
+    const block_q8_1 *y = a;
+    const int64_t nb = n / QK4_1;
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    __m256 acc = _mm256_setzero_ps(), ms = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const __m256 fx = cvt8_f16(load_u32(&x[i].d) | (uint64_t)load_u32(&x[i + 1].d) << 32,
+                                   load_u32(&x[i + 2].d) | (uint64_t)load_u32(&x[i + 3].d) << 32);
+        const __m256 fy = cvt8_f16(load_u32(&y[i].d) | (uint64_t)load_u32(&y[i + 1].d) << 32,
+                                   load_u32(&y[i + 2].d) | (uint64_t)load_u32(&y[i + 3].d) << 32);
+        const __m256 d = _mm256_mul_ps(fx, fy);
+        ms = _mm256_add_ps(ms, d);
+        const __m256i p = reduce4(dot_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)),
+                                  dot_u8i8(unpack_nibbles(x[i + 1].qs), load_i8(y[i + 1].qs)),
+                                  dot_u8i8(unpack_nibbles(x[i + 2].qs), load_i8(y[i + 2].qs)),
+                                  dot_u8i8(unpack_nibbles(x[i + 3].qs), load_i8(y[i + 3].qs)));
+        acc = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(d, even), _mm256_cvtepi32_ps(p), acc);
+    }
+    const __m256 odd = _mm256_castsi256_ps(_mm256_setr_epi32(0, -1, 0, -1, 0, -1, 0, -1));
+    float summs = hsum256_ps(_mm256_and_ps(ms, odd));
+    for (; i < nb; i++) {
+        acc = fma1(x[i].d, y[i].d, dot_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)), acc);
+        summs += h2f(x[i].m) * h2f(y[i].s);
+    }
+    *s = hsum256_ps(acc) + summs;
 }
 
 /* ---- activation quantizers ------------------------------------------------------ */

@@ -27,12 +27,18 @@ llama_cpp cannot be imported, 99 instead when RESA_REQUIRE_REFERENCE=1.
 """
 
 import argparse
+import ctypes
 import json
 import os
 import subprocess
 import sys
 
 SKIP, HARD_ERROR = 77, 99
+
+try:
+    import numpy as np
+except ImportError:
+    np = None
 
 # Real sentences from the Python 3.11 documentation (tutorial and library
 # reference), in this order.
@@ -65,46 +71,123 @@ def die(msg):
     sys.exit(1)
 
 
-def argmax(row):
-    best, bi = row[0], 0
-    for i in range(1, len(row)):
-        if row[i] > best:
-            best, bi = row[i], i
-    return bi
+class LlamaRef:
+    """llama.cpp through llama-cpp-python's low-level (C API) bindings.
 
+    Weights stay in plain CPU buffers (use_extra_bufts=False): ggml's "extra"
+    buffer types include the AMX backend, which dies with SIGILL on some
+    virtual machines that report AMX; repacking does not apply to Q4_1."""
 
-class Reference:
-    def __init__(self, llama_cpp, model, threads, n_ctx):
-        self.lc = llama_cpp
-        self.llm = llama_cpp.Llama(model_path=model, n_ctx=n_ctx, n_batch=512,
-                                   logits_all=True, n_threads=threads,
-                                   n_threads_batch=threads, verbose=False)
-        self.vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
-        self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self.vocab))
+    def __init__(self, lc, model_path, n_ctx, threads, n_batch=512, flash_attn=False,
+                 extra_bufts=False):
+        self.lc = lc
+        self._quiet = lc.llama_log_callback(lambda level, text, user: None)
+        lc.llama_log_set(self._quiet, None)
+        lc.llama_backend_init()
+        mp = lc.llama_model_default_params()
+        mp.n_gpu_layers = 0
+        mp.use_extra_bufts = bool(extra_bufts)
+        self.model = lc.llama_model_load_from_file(model_path.encode(), mp)
+        if not self.model:
+            raise RuntimeError("llama.cpp cannot load %s" % model_path)
+        self.vocab = lc.llama_model_get_vocab(self.model)
+        self.n_vocab = lc.llama_vocab_n_tokens(self.vocab)
+        self.add_bos = bool(lc.llama_vocab_get_add_bos(self.vocab))
+        cp = lc.llama_context_default_params()
+        cp.n_ctx = n_ctx
+        cp.n_batch = n_batch
+        cp.n_ubatch = min(512, n_batch)
+        cp.n_seq_max = 1
+        cp.n_threads = threads
+        cp.n_threads_batch = threads
+        cp.flash_attn_type = (lc.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn
+                              else lc.LLAMA_FLASH_ATTN_TYPE_DISABLED)
+        cp.type_k = lc.GGML_TYPE_F16
+        cp.type_v = lc.GGML_TYPE_F16
+        self.ctx = lc.llama_init_from_model(self.model, cp)
+        if not self.ctx:
+            raise RuntimeError("llama.cpp cannot create a context")
+        self.n_batch = n_batch
+        self.batch = lc.llama_batch_init(n_batch, 0, 1)
+        self.settings = ("llama-cpp-python %s, n_ctx %d, n_batch %d, n_ubatch %d, "
+                         "threads %d/%d, flash_attn %s, KV f16/f16, extra bufts %s"
+                         % (lc.__version__, n_ctx, n_batch, cp.n_ubatch, threads, threads,
+                            "on" if flash_attn else "off", "on" if extra_bufts else "off"))
 
-    def tokenize(self, text):
-        return [int(t) for t in self.llm.tokenize(text.encode("utf-8"), add_bos=True,
-                                                  special=False)]
+    def tokenize(self, text, add_special=True, parse_special=False):
+        lc = self.lc
+        cap = len(text) + 8
+        while True:
+            buf = (lc.llama_token * cap)()
+            n = lc.llama_tokenize(self.vocab, text, len(text), buf, cap, add_special,
+                                  parse_special)
+            if n >= 0:
+                return list(buf[:n])
+            cap = -n
+
+    def detokenize(self, ids):
+        lc = self.lc
+        arr = (lc.llama_token * max(1, len(ids)))(*ids)
+        cap = 16 * len(ids) + 16
+        while True:
+            buf = ctypes.create_string_buffer(cap)
+            n = lc.llama_detokenize(self.vocab, arr, len(ids), buf, cap, False, False)
+            if n >= 0:
+                return buf.raw[:n]
+            cap = -n
 
     def is_eog(self, tok):
         return bool(self.lc.llama_vocab_is_eog(self.vocab, tok))
 
-    def greedy(self, prompt_ids, n):
-        llm = self.llm
-        llm.reset()
-        llm.eval(prompt_ids)
-        out = []
-        for _ in range(n):
-            tok = int(llm.scores[llm.n_tokens - 1].argmax())
-            if self.is_eog(tok):
-                break
-            out.append(tok)
-            if len(out) < n:
-                llm.eval([tok])
+    def clear(self):
+        self.lc.llama_memory_clear(self.lc.llama_get_memory(self.ctx), True)
+
+    def decode(self, ids, pos0=0, all_logits=False):
+        """Evaluates ids at positions pos0...; returns the n x n_vocab logits
+        (float32) when all_logits, else None (last row: last_logits())."""
+        lc, b = self.lc, self.batch
+        out = np.empty((len(ids), self.n_vocab), dtype=np.float32) if all_logits else None
+        for s in range(0, len(ids), self.n_batch):
+            chunk = ids[s:s + self.n_batch]
+            n = len(chunk)
+            for i, t in enumerate(chunk):
+                b.token[i] = t
+                b.pos[i] = pos0 + s + i
+                b.n_seq_id[i] = 1
+                b.seq_id[i][0] = 0
+                b.logits[i] = 1 if all_logits or s + i == len(ids) - 1 else 0
+            b.n_tokens = n
+            rc = lc.llama_decode(self.ctx, b)
+            if rc != 0:
+                raise RuntimeError("llama_decode failed (%d)" % rc)
+            if all_logits:
+                out[s:s + n] = np.ctypeslib.as_array(lc.llama_get_logits(self.ctx),
+                                                     shape=(n * self.n_vocab,)).reshape(n, -1)
         return out
 
-    def text(self, ids):
-        return self.llm.detokenize(ids).decode("utf-8", errors="replace")
+    def last_logits(self):
+        return np.ctypeslib.as_array(self.lc.llama_get_logits_ith(self.ctx, -1),
+                                     shape=(self.n_vocab,))
+
+    def sync(self):
+        self.lc.llama_synchronize(self.ctx)
+
+
+def greedy(ref, prompt_ids, n):
+    """Argmax continuation; stops before an end-of-generation token."""
+    ref.clear()
+    ref.decode(prompt_ids)
+    out = []
+    pos = len(prompt_ids)
+    while len(out) < n:
+        tok = int(ref.last_logits().argmax())
+        if ref.is_eog(tok):
+            break
+        out.append(tok)
+        if len(out) < n:
+            ref.decode([tok], pos0=pos)
+            pos += 1
+    return out
 
 
 def run_resa(args, prompt):
@@ -152,6 +235,8 @@ def main():
         import llama_cpp
     except ImportError as e:
         skip_or_require("llama_cpp is not importable (%s)" % e)
+    if np is None:
+        skip_or_require("numpy is not importable")
     if not os.path.exists(args.model):
         die("model not found: %s" % args.model)
     if not os.access(args.resa, os.X_OK):
@@ -162,18 +247,22 @@ def main():
         with open(args.prompts_file, encoding="utf-8") as f:
             prompts = [l.rstrip("\n") for l in f if l.strip()]
 
-    ref = Reference(llama_cpp, args.model, args.ref_threads, n_ctx=512)
-    print("reference: llama.cpp via llama-cpp-python %s, %d threads, argmax of raw logits "
-          "(no samplers); add_bos=%s" % (llama_cpp.__version__, args.ref_threads, ref.add_bos))
+    try:
+        ref = LlamaRef(llama_cpp, args.model, n_ctx=512, threads=args.ref_threads)
+    except RuntimeError as e:
+        die(str(e))
+    print("reference: llama.cpp (%s), argmax of raw logits (no samplers); add_bos=%s"
+          % (ref.settings, ref.add_bos))
 
     identical = 0
     tok_fail = 0
     min_common = None
     max_len = 0
-    speeds = []
     for i, prompt in enumerate(prompts):
-        pids = ref.tokenize(prompt)
-        want = ref.greedy(pids, args.n)
+        pids = ref.tokenize(prompt.encode("utf-8"))
+        if len(pids) + args.n > 512:
+            die("prompt %d is too long (%d tokens)" % (i + 1, len(pids)))
+        want = greedy(ref, pids, args.n)
         got_json = run_resa(args, prompt)
         rp = got_json.get("prompt_tokens")
         got = [int(t) for t in got_json.get("tokens", [])]
@@ -195,7 +284,6 @@ def main():
         identical += same
         min_common = common if min_common is None else min(min_common, common)
         max_len = max(max_len, len(want))
-        speeds.append((got_json.get("prefill_tok_s"), got_json.get("decode_tok_s")))
         print("  prompt %d (%d tokens%s): %s, %d/%d leading tokens identical%s"
               % (i + 1, len(pids), "" if tok_ok else ", PROMPT TOKENS DIFFER",
                  "identical" if same else "DIFFERENT", common, len(want),
@@ -207,8 +295,8 @@ def main():
             print("    first difference at generated token %d: llama.cpp %s, resa %s"
                   % (common, want[common] if common < len(want) else "<end>",
                      got[common] if common < len(got) else "<end>"))
-            print("    llama.cpp: %r" % ref.text(want))
-            print("    resa:      %r" % got_json.get("text", ref.text(got)))
+            print("    llama.cpp: %r" % ref.detokenize(want).decode("utf-8", "replace"))
+            print("    resa:      %r" % got_json.get("text"))
 
     n = len(prompts)
     print("greedy: %d prompts, %d identical (%d/%d tokens)"

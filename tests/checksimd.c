@@ -1,0 +1,804 @@
+/* checksimd: every "dot" kernel of every tier this CPU has, against the scalar
+ * reference, in the manner of dav1d's checkasm.
+ *
+ *   checksimd [--seed=N] [--cpu=NAME] [--bench[=PATTERN]] [--all-tiers] [-v]
+ *
+ * Random inputs come from a seeded RNG (the seed is printed; pass it back with
+ * --seed to repeat a run), over awkward sizes. Tolerances:
+ *   - quantizers: bit-exact, including the fp16 d and s fields and the bytes
+ *     around the output (guards);
+ *   - int8 dots: the integer block sums are exact in every tier, only the float
+ *     scaling and summation order differ, so |simd - ref| <= (blocks + 8) * eps * S
+ *     where S is the sum of |per-block terms|;
+ *   - float dots: the reference accumulates in double; the SIMD tiers in float
+ *     with FMA, so |simd - ref| <= (n/16 + 16) * eps * S, S = sum |w_i * a_i|.
+ * Outputs have guard bytes on both sides; inputs alternate between odd
+ * alignments and ending right before an inaccessible page (overreads fault).
+ * A kernel that raises SIGILL/SIGSEGV/SIGBUS/SIGFPE is reported as a failure.
+ * --bench times each kernel against the scalar one (median of repeats) and a
+ * memory-bound 49152x576 matrix-vector product per int8 type.
+ * Ends with "N passed, N failed"; exit status 0 when none failed. */
+#ifdef HAVE_CONFIG_H
+#include "config.h" /* _GNU_SOURCE: POSIX/GNU declarations under -std=c11 */
+#endif
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cpu.h"
+
+static int n_pass, n_fail, verbose;
+
+/* ---- RNG (splitmix64) ----------------------------------------------------------- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* uniform in [-1, 1) */
+static float rndf(void)
+{
+    return (float)((double)(rnd() >> 11) * 0x1p-52 - 1.0);
+}
+
+/* ---- signals ------------------------------------------------------------------- */
+
+static sigjmp_buf jump_buf;
+static volatile sig_atomic_t in_kernel;
+
+static void on_signal(int sig)
+{
+    if (in_kernel)
+        siglongjmp(jump_buf, sig);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_handlers(void)
+{
+    static const int sigs[] = {SIGILL, SIGSEGV, SIGBUS, SIGFPE};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_NODEFER;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+/* Both return 0, or the signal the kernel raised. */
+static int call_vec_dot(resa_vec_dot_fn fn, int64_t n, float *s, const void *w, const void *a)
+{
+    const int sig = sigsetjmp(jump_buf, 1);
+    if (sig) {
+        in_kernel = 0;
+        return sig;
+    }
+    in_kernel = 1;
+    fn(n, s, w, a);
+    in_kernel = 0;
+    return 0;
+}
+
+static int call_quantize(resa_quantize_fn fn, const float *x, void *y, int64_t n)
+{
+    const int sig = sigsetjmp(jump_buf, 1);
+    if (sig) {
+        in_kernel = 0;
+        return sig;
+    }
+    in_kernel = 1;
+    fn(x, y, n);
+    in_kernel = 0;
+    return 0;
+}
+
+/* ---- kernels and tiers -------------------------------------------------------- */
+
+enum kind { VEC_DOT, QUANTIZE };
+
+static const struct kernel {
+    const char *name;
+    enum kind kind;
+    enum resa_type type; /* weight type (VEC_DOT) or output type (QUANTIZE) */
+} kernels[] = {
+    {"vec_dot_f32", VEC_DOT, RESA_TYPE_F32},
+    {"vec_dot_f16", VEC_DOT, RESA_TYPE_F16},
+    {"vec_dot_bf16", VEC_DOT, RESA_TYPE_BF16},
+    {"vec_dot_q4_0", VEC_DOT, RESA_TYPE_Q4_0},
+    {"vec_dot_q4_1", VEC_DOT, RESA_TYPE_Q4_1},
+    {"vec_dot_q8_0", VEC_DOT, RESA_TYPE_Q8_0},
+    {"quantize_q8_0", QUANTIZE, RESA_TYPE_Q8_0},
+    {"quantize_q8_1", QUANTIZE, RESA_TYPE_Q8_1},
+};
+#define N_KERNELS (sizeof kernels / sizeof kernels[0])
+
+/* Each tier is tested through the same init functions the dispatcher uses;
+ * a kernel is tested under the first tier that installs it. */
+static const struct tier {
+    const char *name;
+    unsigned flags;
+} tiers[] = {
+    {"avx2", RESA_CPU_AVX2},
+    {"avx512", RESA_CPU_AVX2 | RESA_CPU_AVX512},
+    {"avx512vnni", RESA_CPU_AVX2 | RESA_CPU_AVX512 | RESA_CPU_AVX512_VNNI},
+    {"neon", RESA_CPU_NEON},
+    {"dotprod", RESA_CPU_NEON | RESA_CPU_DOTPROD},
+};
+#define N_TIERS (sizeof tiers / sizeof tiers[0])
+
+static void build_ctx(resa_dot_ctx *c, unsigned flags)
+{
+    resa_dot_init_c(c);
+    resa_dot_init_x86(c, flags);
+    resa_dot_init_arm(c, flags);
+}
+
+static void *kernel_ptr(const resa_dot_ctx *c, const struct kernel *k)
+{
+    /* function pointers compared as data: fine on every platform we target */
+    return k->kind == VEC_DOT ? (void *)(uintptr_t)c->vec_dot[k->type]
+                              : (void *)(uintptr_t)c->quantize[k->type];
+}
+
+/* ---- buffers ------------------------------------------------------------------ */
+
+#define GUARD 64
+#define GUARD_BYTE 0xa5
+
+/* A buffer of n bytes at a deliberately odd-but-legal alignment (misalign
+ * bytes past a 64-byte boundary), with guard bytes on both sides; or (inputs,
+ * every other trial) ending exactly where an inaccessible page begins, so
+ * that reading past the end raises SIGSEGV. */
+typedef struct {
+    unsigned char *base;
+    unsigned char *p;
+    size_t n;
+    size_t map_len; /* nonzero: mmap'd, ends at a guard page, no guard bytes */
+} buf;
+
+static buf buf_new(size_t n, size_t misalign)
+{
+    buf b;
+    b.base = aligned_alloc(64, (GUARD + 64 + n + GUARD + 63) / 64 * 64);
+    if (!b.base) {
+        fprintf(stderr, "checksimd: out of memory\n");
+        exit(99);
+    }
+    b.p = b.base + GUARD + misalign;
+    b.n = n;
+    b.map_len = 0;
+    memset(b.base, GUARD_BYTE, GUARD + misalign);
+    memset(b.p + n, GUARD_BYTE, GUARD);
+    return b;
+}
+
+static buf buf_at_page_end(size_t n)
+{
+    const size_t pg = (size_t)sysconf(_SC_PAGESIZE), data = (n + pg - 1) / pg * pg;
+    buf b;
+    b.map_len = data + pg;
+    b.base = mmap(NULL, b.map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (b.base == MAP_FAILED || mprotect(b.base + data, pg, PROT_NONE)) {
+        fprintf(stderr, "checksimd: mmap/mprotect failed\n");
+        exit(99);
+    }
+    b.p = b.base + data - n;
+    b.n = n;
+    return b;
+}
+
+static void buf_free(buf *b)
+{
+    if (b->map_len)
+        munmap(b->base, b->map_len);
+    else
+        free(b->base);
+}
+
+static int guards_ok(const buf *b)
+{
+    if (b->map_len)
+        return 1;
+    for (unsigned char *q = b->base; q < b->p; q++)
+        if (*q != GUARD_BYTE)
+            return 0;
+    for (size_t i = 0; i < GUARD; i++)
+        if (b->p[b->n + i] != GUARD_BYTE)
+            return 0;
+    return 1;
+}
+
+static size_t misalign_of(enum resa_type t)
+{
+    return t == RESA_TYPE_F32 ? 4 : 2; /* type's own alignment, never 16/32/64 */
+}
+
+/* ---- inputs ------------------------------------------------------------------- */
+
+static const int64_t sizes[] = {1, 7, 17, 33, 32, 64, 96, 544, 576, 1536, 4096};
+#define N_SIZES (sizeof sizes / sizeof sizes[0])
+
+/* A random fp16 scale of either sign, magnitude in [2^-12, 2^-2). */
+static resa_f16 rnd_scale(void)
+{
+    const float mag = ldexpf(1.0f + (float)(rnd() % 1024) / 1024.0f, -12 + (int)(rnd() % 10));
+    return resa_f32_to_f16(rnd() & 1 ? -mag : mag);
+}
+
+static void fill_floats(float *x, int64_t n)
+{
+    const float scale = ldexpf(1.0f, (int)(rnd() % 8) - 4);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = rndf() * scale;
+}
+
+/* A random weight row: raw random bits for quants (all nibble values, -128 in
+ * Q8_0), random scales; the float types from random floats. */
+static void fill_weights(enum resa_type t, void *dst, int64_t n)
+{
+    const resa_type_traits *tr = resa_type_traits_get(t);
+    unsigned char *p = dst;
+    const size_t bytes = resa_row_size(t, n);
+    for (size_t i = 0; i < bytes; i++)
+        p[i] = (unsigned char)rnd();
+    const int64_t nb = n / tr->block_size;
+    switch (t) {
+    case RESA_TYPE_F32:
+    case RESA_TYPE_F16:
+    case RESA_TYPE_BF16: {
+        float *f = malloc((size_t)n * sizeof *f);
+        fill_floats(f, n);
+        tr->from_float(f, dst, n);
+        free(f);
+        break;
+    }
+    case RESA_TYPE_Q4_0:
+        for (int64_t i = 0; i < nb; i++)
+            ((block_q4_0 *)dst)[i].d = rnd_scale();
+        break;
+    case RESA_TYPE_Q4_1:
+        for (int64_t i = 0; i < nb; i++) {
+            ((block_q4_1 *)dst)[i].d = rnd_scale();
+            ((block_q4_1 *)dst)[i].m = rnd_scale();
+        }
+        break;
+    case RESA_TYPE_Q8_0:
+        for (int64_t i = 0; i < nb; i++)
+            ((block_q8_0 *)dst)[i].d = rnd_scale();
+        break;
+    default:
+        break;
+    }
+}
+
+/* Floats that exercise the quantizers' corners, block by block. */
+static void fill_quant_input(float *x, int64_t n)
+{
+    for (int64_t b = 0; b < n / 32; b++) {
+        float *v = x + 32 * b;
+        switch (rnd() % 8) {
+        case 0: /* all zero: d = 0, id = 0 */
+            memset(v, 0, 32 * sizeof *v);
+            break;
+        case 1: /* amax 127 -> d = 1: every k + 0.5 is an exact tie */
+            for (int j = 0; j < 32; j++)
+                v[j] = (float)((int)(rnd() % 254) - 127) + 0.5f;
+            v[rnd() % 32] = rnd() & 1 ? 127.0f : -127.0f;
+            break;
+        case 2: /* ties' neighbours */
+            for (int j = 0; j < 32; j++)
+                v[j] = nextafterf((float)((int)(rnd() % 254) - 127) + 0.5f, rnd() & 1 ? 1000.0f : -1000.0f);
+            v[rnd() % 32] = 127.0f;
+            v[rnd() % 32] = 0.49999997f;
+            break;
+        case 3: /* tiny and huge magnitudes (fp16 d underflows / overflows) */
+            for (int j = 0; j < 32; j++)
+                v[j] = rndf() * (rnd() & 1 ? 1e-30f : 1e30f);
+            break;
+        case 4: /* one sign */
+            for (int j = 0; j < 32; j++)
+                v[j] = -fabsf(rndf());
+            break;
+        default:
+            fill_floats(v, 32);
+        }
+    }
+}
+
+/* ---- error bounds ---------------------------------------------------------------- */
+
+/* S = sum of |terms| the dot adds up, in double, from the raw data. For the
+ * int8 dots a term is |d_w * d_a| * sum |q_w * q_a| (+ |m * s|): the SIMD
+ * tiers scale partial sums of a block separately, so cancellation inside a
+ * block must not shrink the bound. */
+static double dot_magnitude(enum resa_type t, int64_t n, const void *w, const void *a)
+{
+    double S = 0.0;
+    if (t == RESA_TYPE_F32 || t == RESA_TYPE_F16 || t == RESA_TYPE_BF16) {
+        float *wf = malloc((size_t)n * sizeof *wf);
+        resa_type_traits_get(t)->to_float(w, wf, n);
+        for (int64_t i = 0; i < n; i++)
+            S += fabs((double)wf[i] * ((const float *)a)[i]);
+        free(wf);
+        return S;
+    }
+    for (int64_t i = 0; i < n / 32; i++) {
+        int sumi = 0; /* of |products| */
+        double dw, da, extra = 0.0;
+        if (t == RESA_TYPE_Q4_1) {
+            const block_q4_1 *x = (const block_q4_1 *)w + i;
+            const block_q8_1 *y = (const block_q8_1 *)a + i;
+            for (int j = 0; j < 16; j++)
+                sumi += abs((x->qs[j] & 15) * y->qs[j]) + abs((x->qs[j] >> 4) * y->qs[j + 16]);
+            dw = resa_f16_to_f32(x->d);
+            da = resa_f16_to_f32(y->d);
+            extra = fabs((double)resa_f16_to_f32(x->m) * resa_f16_to_f32(y->s));
+        } else {
+            const block_q8_0 *y = (const block_q8_0 *)a + i;
+            if (t == RESA_TYPE_Q4_0) {
+                const block_q4_0 *x = (const block_q4_0 *)w + i;
+                for (int j = 0; j < 16; j++)
+                    sumi += abs(((x->qs[j] & 15) - 8) * y->qs[j]) + abs(((x->qs[j] >> 4) - 8) * y->qs[j + 16]);
+                dw = resa_f16_to_f32(x->d);
+            } else {
+                const block_q8_0 *x = (const block_q8_0 *)w + i;
+                for (int j = 0; j < 32; j++)
+                    sumi += abs(x->qs[j] * y->qs[j]);
+                dw = resa_f16_to_f32(x->d);
+            }
+            da = resa_f16_to_f32(y->d);
+        }
+        S += fabs(dw * da * sumi) + extra;
+    }
+    return S;
+}
+
+static double dot_tolerance(enum resa_type t, int64_t n, double S)
+{
+    const resa_type_traits *tr = resa_type_traits_get(t);
+    const double terms = tr->block_size == 1 ? n / 16.0 + 16 : (double)(n / tr->block_size) + 8;
+    return terms * 0x1p-23 * S + 1e-30;
+}
+
+/* ---- tests ------------------------------------------------------------------------- */
+
+#if defined(__GNUC__)
+static void report(int ok, const char *kernel, const char *tier, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#endif
+
+static void report(int ok, const char *kernel, const char *tier, const char *fmt, ...)
+{
+    if (ok)
+        n_pass++;
+    else
+        n_fail++;
+    if (ok && !verbose)
+        return;
+    char name[64];
+    snprintf(name, sizeof name, "%s_%s", kernel, tier);
+    printf("  %-28s %s", name, ok ? "OK" : "FAILED");
+    if (fmt && *fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        printf("  ");
+        vprintf(fmt, ap);
+        va_end(ap);
+    }
+    printf("\n");
+}
+
+/* Returns 1 when every size passed. */
+static int test_vec_dot(const struct kernel *k, const char *tier, resa_vec_dot_fn fn, resa_vec_dot_fn ref)
+{
+    const resa_type_traits *tr = resa_type_traits_get(k->type);
+    const resa_type_traits *ta = resa_type_traits_get(tr->vec_dot_type);
+    double worst = 0.0;
+    for (size_t si = 0; si < N_SIZES; si++) {
+        const int64_t n = sizes[si];
+        if (n % tr->block_size)
+            continue;
+        for (int trial = 0; trial < 4; trial++) {
+            const size_t wbytes = resa_row_size(k->type, n), abytes = resa_row_size(tr->vec_dot_type, n);
+            const int at_end = trial & 1;
+            buf W = at_end ? buf_at_page_end(wbytes) : buf_new(wbytes, misalign_of(k->type));
+            buf A = at_end ? buf_at_page_end(abytes) : buf_new(abytes, misalign_of(tr->vec_dot_type));
+            unsigned char *wcopy = malloc(wbytes), *acopy = malloc(abytes);
+            float *af = malloc((size_t)n * sizeof *af);
+            fill_weights(k->type, W.p, n);
+            fill_floats(af, n);
+            ta->from_float(af, A.p, n); /* F32 copy, or the reference Q8 quantizer */
+            memcpy(wcopy, W.p, wbytes);
+            memcpy(acopy, A.p, abytes);
+
+            float expect, out[3];
+            memset(out, GUARD_BYTE, sizeof out);
+            ref(n, &expect, W.p, A.p);
+            const int sig = call_vec_dot(fn, n, &out[1], W.p, A.p);
+            uint32_t g0, g2, pattern;
+            memcpy(&g0, &out[0], 4);
+            memcpy(&g2, &out[2], 4);
+            memset(&pattern, GUARD_BYTE, 4);
+            const double S = dot_magnitude(k->type, n, W.p, A.p);
+            const double err = fabs((double)out[1] - expect), tol = dot_tolerance(k->type, n, S);
+
+            const char *why = NULL;
+            if (sig)
+                why = sig == SIGILL ? "SIGILL" : sig == SIGSEGV ? "SIGSEGV" : "signal";
+            else if (g0 != pattern || g2 != pattern)
+                why = "wrote outside *s";
+            else if (memcmp(wcopy, W.p, wbytes) || memcmp(acopy, A.p, abytes) || !guards_ok(&W) || !guards_ok(&A))
+                why = "modified its inputs";
+            else if (!(err <= tol))
+                why = "result out of tolerance";
+            buf_free(&W);
+            buf_free(&A);
+            free(wcopy);
+            free(acopy);
+            free(af);
+            if (why && sig) {
+                report(0, k->name, tier, "n=%lld: %s", (long long)n, why);
+                return 0;
+            }
+            if (why) {
+                report(0, k->name, tier, "n=%lld: %s (got %.9g, expected %.9g, |err| %.3g, tol %.3g)",
+                       (long long)n, why, (double)out[1], (double)expect, err, tol);
+                return 0;
+            }
+            if (err / tol > worst)
+                worst = err / tol;
+        }
+    }
+    report(1, k->name, tier, "worst |err|/tol %.3f", worst);
+    return 1;
+}
+
+static int test_quantize(const struct kernel *k, const char *tier, resa_quantize_fn fn, resa_quantize_fn ref)
+{
+    for (size_t si = 0; si < N_SIZES; si++) {
+        const int64_t n = sizes[si];
+        if (n % 32)
+            continue;
+        for (int trial = 0; trial < 8; trial++) {
+            const size_t bytes = resa_row_size(k->type, n);
+            buf X = trial & 1 ? buf_at_page_end((size_t)n * sizeof(float)) : buf_new((size_t)n * sizeof(float), 4);
+            buf Y = buf_new(bytes, 2), R = buf_new(bytes, 2);
+            float *x = (float *)(void *)X.p;
+            fill_quant_input(x, n);
+            float *xcopy = malloc((size_t)n * sizeof *xcopy);
+            memcpy(xcopy, x, (size_t)n * sizeof *xcopy);
+            ref(x, R.p, n);
+            const int sig = call_quantize(fn, x, Y.p, n);
+            const char *why = NULL;
+            long first = -1;
+            if (sig)
+                why = sig == SIGILL ? "SIGILL" : sig == SIGSEGV ? "SIGSEGV" : "signal";
+            else if (!guards_ok(&Y) || !guards_ok(&X))
+                why = "wrote outside its output";
+            else if (memcmp(xcopy, x, (size_t)n * sizeof *xcopy))
+                why = "modified its input";
+            else if (memcmp(Y.p, R.p, bytes)) {
+                why = "output differs from the reference";
+                for (size_t i = 0; i < bytes && first < 0; i++)
+                    if (Y.p[i] != R.p[i])
+                        first = (long)i;
+            }
+            buf_free(&X);
+            buf_free(&Y);
+            buf_free(&R);
+            free(xcopy);
+            if (why) {
+                report(0, k->name, tier, "n=%lld: %s%s", (long long)n, why,
+                       first >= 0 ? " (see first differing byte below)" : "");
+                if (first >= 0)
+                    printf("    first difference at byte %ld (block %ld)\n", first,
+                           first / (long)resa_type_traits_get(k->type)->type_size);
+                return 0;
+            }
+        }
+    }
+    report(1, k->name, tier, "bit-exact");
+    return 1;
+}
+
+/* First use of the dispatcher from many threads at once (as OpenMP workers
+ * would): every thread must see the same, complete table. Run before anything
+ * else touches resa_dot(). */
+enum { N_THREADS = 8 };
+static atomic_int threads_go;
+
+static void *dispatch_thread(void *arg)
+{
+    while (!atomic_load(&threads_go))
+        ;
+    *(const resa_dot_ctx **)arg = resa_dot();
+    return NULL;
+}
+
+static void test_dispatch_threads(void)
+{
+    pthread_t t[N_THREADS];
+    const resa_dot_ctx *got[N_THREADS] = {0};
+    int started = 0;
+    for (int i = 0; i < N_THREADS; i++)
+        started += !pthread_create(&t[i], NULL, dispatch_thread, &got[i]);
+    atomic_store(&threads_go, 1);
+    for (int i = 0; i < N_THREADS; i++)
+        if (i < started)
+            pthread_join(t[i], NULL);
+    resa_dot_ctx want;
+    build_ctx(&want, resa_cpu_flags());
+    int ok = started == N_THREADS;
+    for (int i = 0; i < started; i++)
+        ok &= got[i] == got[0] && !memcmp(got[i], &want, sizeof want);
+    report(ok, "dispatch", "threads", "first use from %d threads", N_THREADS);
+}
+
+/* The dispatcher hands out the table the init functions build for the flags,
+ * and the cap works. */
+static void test_dispatch(void)
+{
+    resa_dot_ctx want;
+    build_ctx(&want, resa_cpu_flags());
+    report(!memcmp(resa_dot(), &want, sizeof want), "dispatch", resa_cpu_tier_name(resa_cpu_flags()),
+           "resa_dot() table");
+    report(resa_cpu_set_cap("no-such-tier") == -1, "dispatch", "cap", "unknown cap rejected");
+
+    resa_dot_ctx scalar;
+    resa_dot_init_c(&scalar);
+    const int ok = resa_cpu_set_cap("scalar") == 0 && resa_cpu_flags() == 0 &&
+                   !memcmp(resa_dot(), &scalar, sizeof scalar) && !strcmp(resa_cpu_tier_name(0), "scalar");
+    report(ok, "dispatch", "scalar", "cap to scalar");
+
+    int complete = 1;
+    for (size_t i = 0; i < N_KERNELS; i++)
+        complete &= kernel_ptr(&scalar, &kernels[i]) != NULL;
+    report(complete, "dispatch", "c", "scalar table complete");
+}
+
+/* ---- bench --------------------------------------------------------------------------- */
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static volatile float bench_sink;
+
+/* Median over 21 repeats of the time per call, ns. */
+static double time_kernel(const struct kernel *k, const void *fn, int64_t n, const void *w, const void *a,
+                          const float *x, void *y)
+{
+    enum { REPEATS = 21 };
+    double t[REPEATS];
+    int iters = 1;
+    for (;;) { /* calibrate to about 0.2 ms per repeat */
+        const double t0 = now_ns();
+        for (int i = 0; i < iters; i++) {
+            if (k->kind == VEC_DOT) {
+                float s;
+                ((resa_vec_dot_fn)(uintptr_t)fn)(n, &s, w, a);
+                bench_sink = s;
+            } else {
+                ((resa_quantize_fn)(uintptr_t)fn)(x, y, n);
+            }
+        }
+        if (now_ns() - t0 > 2e5 || iters >= 1 << 20)
+            break;
+        iters *= 2;
+    }
+    for (int r = 0; r < REPEATS; r++) {
+        const double t0 = now_ns();
+        for (int i = 0; i < iters; i++) {
+            if (k->kind == VEC_DOT) {
+                float s;
+                ((resa_vec_dot_fn)(uintptr_t)fn)(n, &s, w, a);
+                bench_sink = s;
+            } else {
+                ((resa_quantize_fn)(uintptr_t)fn)(x, y, n);
+            }
+        }
+        t[r] = (now_ns() - t0) / iters;
+    }
+    qsort(t, REPEATS, sizeof t[0], cmp_double);
+    return t[REPEATS / 2];
+}
+
+static void bench_kernel(const struct kernel *k, const char *tier, const void *fn, const void *ref)
+{
+    const int64_t n = 4096;
+    const resa_type_traits *tr = resa_type_traits_get(k->type);
+    void *w = NULL, *a = NULL, *y = NULL;
+    float *x = malloc((size_t)n * sizeof *x);
+    fill_floats(x, n);
+    if (k->kind == VEC_DOT) {
+        w = malloc(resa_row_size(k->type, n));
+        a = malloc(resa_row_size(tr->vec_dot_type, n));
+        fill_weights(k->type, w, n);
+        resa_type_traits_get(tr->vec_dot_type)->from_float(x, a, n);
+    } else {
+        y = malloc(resa_row_size(k->type, n));
+    }
+    const double t_ref = time_kernel(k, ref, n, w, a, x, y);
+    const double t = time_kernel(k, fn, n, w, a, x, y);
+    char name[64];
+    snprintf(name, sizeof name, "%s_%s", k->name, tier);
+    printf("  %-28s n=%-5lld %10.1f ns  (scalar %10.1f ns)  %6.2fx\n", name, (long long)n, t, t_ref,
+           t_ref / t);
+    free(x);
+    free(w);
+    free(a);
+    free(y);
+}
+
+/* The decode-time shape: a 49152 x 576 weight matrix times one activation
+ * vector, far larger than the caches. Reports effective weight bandwidth. */
+static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *tier, int threads)
+{
+    const int64_t rows = 49152, n = 576;
+    const resa_type_traits *tr = resa_type_traits_get(t);
+    const size_t row_bytes = resa_row_size(t, n);
+    unsigned char *wm = malloc(row_bytes * (size_t)rows);
+    float *x = malloc((size_t)n * sizeof *x), *out = malloc((size_t)rows * sizeof *out);
+    void *a = malloc(resa_row_size(tr->vec_dot_type, n));
+    for (int64_t r = 0; r < rows; r++)
+        fill_weights(t, wm + (size_t)r * row_bytes, n);
+    fill_floats(x, n);
+    const resa_vec_dot_fn fn = c->vec_dot[t];
+    const resa_quantize_fn q = c->quantize[tr->vec_dot_type];
+    enum { REPEATS = 15 };
+    double times[REPEATS];
+    for (int rep = 0; rep < REPEATS; rep++) {
+        const double t0 = now_ns();
+        if (q)
+            q(x, a, n);
+        else
+            memcpy(a, x, (size_t)n * sizeof *x);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static)
+#endif
+        for (int64_t r = 0; r < rows; r++)
+            fn(n, &out[r], wm + (size_t)r * row_bytes, a);
+        times[rep] = now_ns() - t0;
+    }
+    qsort(times, REPEATS, sizeof times[0], cmp_double);
+    const double med = times[REPEATS / 2];
+    char name[64];
+    snprintf(name, sizeof name, "matvec_%s_%s", tr->name, tier);
+    printf("  %-28s %lldx%lld %d thr %8.3f ms  %6.2f GB/s\n", name, (long long)rows, (long long)n, threads,
+           med * 1e-6, (double)row_bytes * (double)rows / med);
+    bench_sink = out[rows / 2];
+    free(wm);
+    free(x);
+    free(out);
+    free(a);
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    uint64_t seed;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
+        seed %= 1000000000ull;
+    }
+    int bench = 0, all_tiers = 0;
+    const char *pattern = "";
+    for (int i = 1; i < argc; i++) {
+        if (!strncmp(argv[i], "--seed=", 7)) {
+            seed = strtoull(argv[i] + 7, NULL, 10);
+        } else if (!strncmp(argv[i], "--cpu=", 6)) {
+            if (resa_cpu_set_cap(argv[i] + 6) < 0) {
+                fprintf(stderr, "checksimd: unknown --cpu %s\n", argv[i] + 6);
+                return 99;
+            }
+        } else if (!strcmp(argv[i], "--bench")) {
+            bench = 1;
+        } else if (!strncmp(argv[i], "--bench=", 8)) {
+            bench = 1;
+            pattern = argv[i] + 8;
+        } else if (!strcmp(argv[i], "--all-tiers")) {
+            all_tiers = 1; /* also tiers the CPU lacks: shows SIGILL is caught */
+        } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+            verbose = 1;
+        } else {
+            fprintf(stderr, "usage: checksimd [--seed=N] [--cpu=NAME] [--bench[=PATTERN]] [--all-tiers] [-v]\n");
+            return 99;
+        }
+    }
+    rng_state = seed;
+    install_handlers();
+    test_dispatch_threads();
+
+    const unsigned flags = resa_cpu_flags();
+    printf("checksimd: seed %llu (--seed=%llu repeats this run), cpu flags 0x%x, best tier %s\n",
+           (unsigned long long)seed, (unsigned long long)seed, flags, resa_cpu_tier_name(flags));
+
+    resa_dot_ctx scalar;
+    resa_dot_init_c(&scalar);
+    const void *tested[N_TIERS * N_KERNELS];
+    size_t n_tested = 0;
+    int tiers_run = 0;
+
+    for (size_t ti = 0; ti < N_TIERS; ti++) {
+        if ((tiers[ti].flags & flags) != tiers[ti].flags && !all_tiers)
+            continue;
+        tiers_run++;
+        resa_dot_ctx c;
+        build_ctx(&c, tiers[ti].flags);
+        printf("tier %s\n", tiers[ti].name);
+        for (size_t ki = 0; ki < N_KERNELS; ki++) {
+            const struct kernel *k = &kernels[ki];
+            const void *fn = kernel_ptr(&c, k), *ref = kernel_ptr(&scalar, k);
+            int seen = fn == ref;
+            for (size_t j = 0; j < n_tested && !seen; j++)
+                seen = tested[j] == fn;
+            if (seen || !fn)
+                continue;
+            tested[n_tested++] = fn;
+            if (k->kind == VEC_DOT)
+                test_vec_dot(k, tiers[ti].name, c.vec_dot[k->type], scalar.vec_dot[k->type]);
+            else
+                test_quantize(k, tiers[ti].name, c.quantize[k->type], scalar.quantize[k->type]);
+            char full[64];
+            snprintf(full, sizeof full, "%s_%s", k->name, tiers[ti].name);
+            if (bench && strstr(full, pattern))
+                bench_kernel(k, tiers[ti].name, fn, ref);
+        }
+    }
+    if (!tiers_run)
+        printf("no SIMD tier on this CPU (or capped): only the dispatcher is tested\n");
+
+    if (bench) {
+        static const enum resa_type mv[] = {RESA_TYPE_Q4_0, RESA_TYPE_Q4_1, RESA_TYPE_Q8_0, RESA_TYPE_F16};
+        const resa_dot_ctx *best = resa_dot();
+        for (size_t i = 0; i < sizeof mv / sizeof mv[0]; i++) {
+            const char *tn = resa_type_traits_get(mv[i])->name;
+            char name[32];
+            snprintf(name, sizeof name, "matvec_%s", tn);
+            if (!strstr(name, pattern))
+                continue;
+            bench_matvec(mv[i], &scalar, "c", 1);
+            bench_matvec(mv[i], best, resa_cpu_tier_name(flags), 1);
+#ifdef _OPENMP
+            bench_matvec(mv[i], best, resa_cpu_tier_name(flags), 2);
+#endif
+        }
+    }
+
+    test_dispatch(); /* last: it changes the cap */
+
+    printf("%d passed, %d failed\n", n_pass, n_fail);
+    return n_fail ? 1 : 0;
+}
