@@ -8,8 +8,10 @@
 #include "error.h"
 
 /* y = x / rms(x) * w, per row; the sum of squares is accumulated in double. */
-static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int dim, float eps)
+static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int dim, float eps,
+                         int n_threads)
 {
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 1)
     for (int t = 0; t < n; t++) {
         const float *xr = x + (size_t)t * dim;
         float *yr = y + (size_t)t * dim;
@@ -48,9 +50,11 @@ static void rope_angles(float *cs, int n, int pos0, int n_rot, float base)
 }
 
 /* Rotates the first n_rot dims of each head of n rows of (n_heads*head_dim). */
-static void rope_rows(float *x, const float *cs, int n, int n_heads, const resa_hparams *hp)
+static void rope_rows(float *x, const float *cs, int n, int n_heads, const resa_hparams *hp,
+                      int n_threads)
 {
     const int half = hp->n_rot / 2;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 1)
     for (int t = 0; t < n; t++)
         for (int h = 0; h < n_heads; h++) {
             float *v = x + ((size_t)t * n_heads + h) * hp->head_dim;
@@ -66,8 +70,9 @@ static void rope_rows(float *x, const float *cs, int n, int n_heads, const resa_
 }
 
 /* hb = silu(hb) * hb2, silu(g) = g / (1 + e^-g) */
-static void swiglu(float *hb, const float *hb2, size_t n)
+static void swiglu(float *hb, const float *hb2, size_t n, int n_threads)
 {
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 4096)
     for (size_t i = 0; i < n; i++)
         hb[i] = hb[i] / (1.0f + expf(-hb[i])) * hb2[i];
 }
@@ -94,9 +99,10 @@ static resa_status attention_block(resa_context *ctx, int il, int n, int pos0)
     const resa_hparams *hp = &m->hp;
     const resa_layer *L = &m->layers[il];
     resa_backend *be = ctx->be;
+    const int nt = ctx->params.n_threads;
     const int q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     resa_status st;
-    rmsnorm_rows(ctx->xb, ctx->x, L->attn_norm, n, hp->n_embd, hp->rms_eps);
+    rmsnorm_rows(ctx->xb, ctx->x, L->attn_norm, n, hp->n_embd, hp->rms_eps, nt);
     if ((st = be->matmul(be, &L->wq, ctx->xb, n, ctx->q)) ||
         (st = be->matmul(be, &L->wk, ctx->xb, n, ctx->k)) ||
         (st = be->matmul(be, &L->wv, ctx->xb, n, ctx->v)))
@@ -104,8 +110,8 @@ static resa_status attention_block(resa_context *ctx, int il, int n, int pos0)
     add_bias_rows(ctx->q, L->bq, n, q_dim);
     add_bias_rows(ctx->k, L->bk, n, kv_dim);
     add_bias_rows(ctx->v, L->bv, n, kv_dim);
-    rope_rows(ctx->q, ctx->rope_cs, n, hp->n_head, hp);
-    rope_rows(ctx->k, ctx->rope_cs, n, hp->n_head_kv, hp);
+    rope_rows(ctx->q, ctx->rope_cs, n, hp->n_head, hp, nt);
+    rope_rows(ctx->k, ctx->rope_cs, n, hp->n_head_kv, hp, nt);
     kv_cache_write(&ctx->kv, il, pos0, n, ctx->k, ctx->v);
     if ((st = be->attention(be, &ctx->kv, il, ctx->q, n, pos0, hp->n_head, ctx->att)) ||
         (st = be->matmul(be, &L->wo, ctx->att, n, ctx->xb)))
@@ -121,12 +127,13 @@ static resa_status ffn_block(resa_context *ctx, int il, int n)
     const resa_hparams *hp = &m->hp;
     const resa_layer *L = &m->layers[il];
     resa_backend *be = ctx->be;
+    const int nt = ctx->params.n_threads;
     resa_status st;
-    rmsnorm_rows(ctx->xb, ctx->x, L->ffn_norm, n, hp->n_embd, hp->rms_eps);
+    rmsnorm_rows(ctx->xb, ctx->x, L->ffn_norm, n, hp->n_embd, hp->rms_eps, nt);
     if ((st = be->matmul(be, &L->w_gate, ctx->xb, n, ctx->hb)) ||
         (st = be->matmul(be, &L->w_up, ctx->xb, n, ctx->hb2)))
         return st;
-    swiglu(ctx->hb, ctx->hb2, (size_t)n * hp->n_ff);
+    swiglu(ctx->hb, ctx->hb2, (size_t)n * hp->n_ff, nt);
     if ((st = be->matmul(be, &L->w_down, ctx->hb, n, ctx->xb)))
         return st;
     add_rows(ctx->x, ctx->xb, (size_t)n * hp->n_embd);
@@ -148,6 +155,6 @@ resa_status forward_chunk(resa_context *ctx, const int32_t *tokens, int n, int p
     const int first = all_logits ? 0 : n - 1;
     const int rows = n - first;
     rmsnorm_rows(ctx->xb, ctx->x + (size_t)first * hp->n_embd, m->output_norm, rows, hp->n_embd,
-                 hp->rms_eps);
+                 hp->rms_eps, ctx->params.n_threads);
     return ctx->be->matmul(ctx->be, &m->output, ctx->xb, rows, all_logits ? all_logits : ctx->logits);
 }

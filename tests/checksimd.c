@@ -739,11 +739,11 @@ int main(int argc, char **argv)
     }
     rng_state = seed;
     install_handlers();
-    test_dispatch_threads();
 
     const unsigned flags = resa_cpu_flags();
     printf("checksimd: seed %llu (--seed=%llu repeats this run), cpu flags 0x%x, best tier %s\n",
            (unsigned long long)seed, (unsigned long long)seed, flags, resa_cpu_tier_name(flags));
+    test_dispatch_threads(); /* first, while resa_dot() is still unbuilt */
 
     resa_dot_ctx scalar;
     resa_dot_init_c(&scalar);
