@@ -20,9 +20,14 @@ typedef decl_vec_dot_fn(*resa_vec_dot_fn);
 #define decl_quantize_fn(name) void(name)(const float *x, void *y, int64_t n)
 typedef decl_quantize_fn(*resa_quantize_fn);
 
+/* Row dequantizer: n elements of a type -> floats (bit-exact with the
+ * type's reference to_float). */
+typedef resa_to_float_fn resa_to_float_kernel;
+
 typedef struct resa_dot_ctx {
     resa_vec_dot_fn vec_dot[RESA_TYPE_COUNT];      /* indexed by weight type */
     resa_quantize_fn quantize[RESA_TYPE_COUNT];    /* indexed by activation type (Q8_0, Q8_1) */
+    resa_to_float_kernel to_float[RESA_TYPE_COUNT]; /* indexed by type; KV cache rows, BLAS path */
 } resa_dot_ctx;
 
 void resa_dot_init_c(resa_dot_ctx *c);
@@ -41,7 +46,8 @@ void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags);
     decl_vec_dot_fn(dot_q4_1_##isa);              \
     decl_vec_dot_fn(dot_q8_0_##isa);              \
     decl_quantize_fn(dot_quantize_q8_0_##isa);    \
-    decl_quantize_fn(dot_quantize_q8_1_##isa)
+    decl_quantize_fn(dot_quantize_q8_1_##isa);    \
+    void dot_to_float_f16_##isa(const void *src, float *dst, int64_t n)
 RESA_DOT_DECLARE_ISA(avx2);
 RESA_DOT_DECLARE_ISA(neon);
 /* AVX-512 (F/BW/DQ/VL): float dots and quantizers; its int8 dots are AVX2's */

@@ -97,4 +97,7 @@ void resa_dot_init_c(resa_dot_ctx *c)
      * definition of the rounding, which the SIMD versions match bit for bit. */
     c->quantize[RESA_TYPE_Q8_0] = resa_type_traits_get(RESA_TYPE_Q8_0)->from_float;
     c->quantize[RESA_TYPE_Q8_1] = resa_type_traits_get(RESA_TYPE_Q8_1)->from_float;
+    for (int t = 0; t < RESA_TYPE_COUNT; t++)
+        if (resa_type_traits_get((uint32_t)t))
+            c->to_float[t] = resa_type_traits_get((uint32_t)t)->to_float;
 }

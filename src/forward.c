@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "error.h"
 
 /* y = x / rms(x) * w, per row; the sum of squares is accumulated in double. */
@@ -86,7 +87,7 @@ static void add_rows(float *x, const float *y, size_t n)
 static void embed(const resa_model *m, const int32_t *tokens, int n, float *x)
 {
     const resa_weight *e = &m->tok_embd;
-    const resa_to_float_fn to_float = resa_type_traits_get(e->type)->to_float;
+    const resa_to_float_fn to_float = resa_dot()->to_float[e->type];
     for (int t = 0; t < n; t++)
         to_float((const uint8_t *)e->data + (size_t)tokens[t] * e->row_bytes,
                  x + (size_t)t * e->cols, e->cols);

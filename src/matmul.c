@@ -1,5 +1,3 @@
-#include "config.h"
-
 #include "matmul.h"
 
 #include <stdlib.h>
@@ -7,13 +5,6 @@
 #include "cpu.h"
 #include "error.h"
 
-#ifdef HAVE_OPENBLAS
-#include <cblas.h>
-#endif
-
-/* Below this batch the quantized dot path wins: sgemm would first have to
- * dequantize the whole matrix for very few rows of work. */
-#define BLAS_MIN_BATCH 32
 /* Rows per work item: enough to amortize scheduling, few enough to balance. */
 #define ROW_TILE 16
 
@@ -53,8 +44,8 @@ static resa_status prepare_activations(resa_matmul_scratch *s, int n_threads, co
     return RESA_OK;
 }
 
-static resa_status matmul_dot(resa_matmul_scratch *s, int n_threads, const resa_weight *w,
-                              const float *x, int n, float *y)
+resa_status matmul_cpu(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x,
+                       int n, float *y)
 {
     const void *act;
     size_t act_stride;
@@ -75,43 +66,9 @@ static resa_status matmul_dot(resa_matmul_scratch *s, int n_threads, const resa_
     return RESA_OK;
 }
 
-#ifdef HAVE_OPENBLAS
-static resa_status matmul_blas(resa_matmul_scratch *s, int n_threads, const resa_weight *w,
-                               const float *x, int n, float *y)
-{
-    const float *wf = w->data;
-    if (w->type != RESA_TYPE_F32) {
-        resa_status st = grow((void **)&s->wf32, &s->wf32_cap, (size_t)w->rows * w->cols * sizeof(float));
-        if (st)
-            return st;
-        const resa_to_float_fn to_float = resa_type_traits_get(w->type)->to_float;
-        const uint8_t *wd = w->data;
-        float *dst = s->wf32;
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-        for (int64_t r = 0; r < w->rows; r++)
-            to_float(wd + (size_t)r * w->row_bytes, dst + (size_t)r * w->cols, w->cols);
-        wf = s->wf32;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int)w->rows, (int)w->cols, 1.0f, x,
-                (int)w->cols, wf, (int)w->cols, 0.0f, y, (int)w->rows);
-    return RESA_OK;
-}
-#endif
-
-resa_status matmul_cpu(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x,
-                       int n, float *y)
-{
-#ifdef HAVE_OPENBLAS
-    if (n >= BLAS_MIN_BATCH)
-        return matmul_blas(s, n_threads, w, x, n, y);
-#endif
-    return matmul_dot(s, n_threads, w, x, n, y);
-}
-
 void matmul_scratch_free(resa_matmul_scratch *s)
 {
     free(s->act);
-    free(s->wf32);
-    s->act = s->wf32 = NULL;
-    s->act_cap = s->wf32_cap = 0;
+    s->act = NULL;
+    s->act_cap = 0;
 }

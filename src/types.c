@@ -36,8 +36,8 @@ float resa_f16_to_f32(resa_f16 h)
     const uint32_t exp = (h >> 10) & 0x1f;
     uint32_t mant = h & 0x3ff;
 
-    if (exp == 0x1f) /* inf, or NaN keeping its payload (and quiet bit) */
-        return bits_f32(sign | 0x7f800000u | (mant << 13));
+    if (exp == 0x1f) /* inf, or NaN keeping its payload, quieted as F16C and NEON do */
+        return bits_f32(sign | 0x7f800000u | (mant << 13) | (mant ? 0x00400000u : 0));
     if (exp != 0)
         return bits_f32(sign | ((exp + 127 - 15) << 23) | (mant << 13));
     if (mant == 0)
@@ -236,7 +236,10 @@ static void to_float_q8_1(const void *src, float *dst, int64_t n)
     }
 }
 
-/* One block of 32: scale by 1/d and round half away from zero (roundf).
+/* One block of 32: scale by id = 127/amax and round to nearest, ties to even.
+ * This is what llama.cpp runs on x86 (its SIMD quantizers, not its scalar
+ * reference, which uses 1/d and roundf); matching it keeps our logits within
+ * float noise of the reference.
  * The SIMD quantizers reproduce exactly this: the same float division for d
  * and for 1/d, a plain product (no FMA) and the same rounding. Returns
  * sum(q) for Q8_1. Inputs must be finite. */
@@ -246,10 +249,10 @@ static int quantize_block_q8(const float *x, int8_t *q, resa_f16 *dh, float *dou
     for (int j = 0; j < 32; j++)
         amax = fmaxf(amax, fabsf(x[j]));
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     int sum = 0;
     for (int j = 0; j < 32; j++) {
-        q[j] = (int8_t)roundf(x[j] * id);
+        q[j] = (int8_t)nearbyintf(x[j] * id); /* default rounding mode: ties to even */
         sum += q[j];
     }
     *dh = resa_f32_to_f16(d);

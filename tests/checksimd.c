@@ -112,9 +112,22 @@ static int call_quantize(resa_quantize_fn fn, const float *x, void *y, int64_t n
     return 0;
 }
 
+static int call_to_float(resa_to_float_fn fn, const void *x, float *y, int64_t n)
+{
+    const int sig = sigsetjmp(jump_buf, 1);
+    if (sig) {
+        in_kernel = 0;
+        return sig;
+    }
+    in_kernel = 1;
+    fn(x, y, n);
+    in_kernel = 0;
+    return 0;
+}
+
 /* ---- kernels and tiers -------------------------------------------------------- */
 
-enum kind { VEC_DOT, QUANTIZE };
+enum kind { VEC_DOT, QUANTIZE, TO_FLOAT };
 
 static const struct kernel {
     const char *name;
@@ -129,6 +142,7 @@ static const struct kernel {
     {"vec_dot_q8_0", VEC_DOT, RESA_TYPE_Q8_0},
     {"quantize_q8_0", QUANTIZE, RESA_TYPE_Q8_0},
     {"quantize_q8_1", QUANTIZE, RESA_TYPE_Q8_1},
+    {"to_float_f16", TO_FLOAT, RESA_TYPE_F16},
 };
 #define N_KERNELS (sizeof kernels / sizeof kernels[0])
 
@@ -156,8 +170,11 @@ static void build_ctx(resa_dot_ctx *c, unsigned flags)
 static void *kernel_ptr(const resa_dot_ctx *c, const struct kernel *k)
 {
     /* function pointers compared as data: fine on every platform we target */
-    return k->kind == VEC_DOT ? (void *)(uintptr_t)c->vec_dot[k->type]
-                              : (void *)(uintptr_t)c->quantize[k->type];
+    switch (k->kind) {
+    case VEC_DOT: return (void *)(uintptr_t)c->vec_dot[k->type];
+    case QUANTIZE: return (void *)(uintptr_t)c->quantize[k->type];
+    default: return (void *)(uintptr_t)c->to_float[k->type];
+    }
 }
 
 /* ---- buffers ------------------------------------------------------------------ */
@@ -521,6 +538,33 @@ static int test_quantize(const struct kernel *k, const char *tier, resa_quantize
     return 1;
 }
 
+/* Row conversion: every f16 bit pattern (NaNs included) and awkward lengths,
+ * bit-exact against the reference, guards intact. */
+static int test_to_float(const struct kernel *k, const char *tier, resa_to_float_fn fn, resa_to_float_fn ref)
+{
+    static const int64_t lens[] = {1, 7, 17, 33, 1023, 65536};
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const int64_t n = lens[li];
+        buf X = buf_new((size_t)n * 2, 2), Y = buf_new((size_t)n * 4, 4), R = buf_new((size_t)n * 4, 4);
+        resa_f16 *x = (resa_f16 *)(void *)X.p;
+        for (int64_t i = 0; i < n; i++)
+            x[i] = n == 65536 ? (resa_f16)i : (resa_f16)rnd();
+        ref(x, (float *)(void *)R.p, n);
+        const int sig = call_to_float(fn, x, (float *)(void *)Y.p, n);
+        const char *why = sig ? "signal" : !guards_ok(&Y) ? "wrote outside its output"
+                        : memcmp(Y.p, R.p, (size_t)n * 4) ? "output differs from the reference" : NULL;
+        buf_free(&X);
+        buf_free(&Y);
+        buf_free(&R);
+        if (why) {
+            report(0, k->name, tier, "n=%lld: %s", (long long)n, why);
+            return 0;
+        }
+    }
+    report(1, k->name, tier, "bit-exact over all f16 values");
+    return 1;
+}
+
 /* First use of the dispatcher from many threads at once (as OpenMP workers
  * would): every thread must see the same, complete table. Run before anything
  * else touches resa_dot(). */
@@ -644,8 +688,10 @@ static void bench_kernel(const struct kernel *k, const char *tier, const void *f
         a = malloc(resa_row_size(tr->vec_dot_type, n));
         fill_weights(k->type, w, n);
         resa_type_traits_get(tr->vec_dot_type)->from_float(x, a, n);
-    } else {
+    } else if (k->kind == QUANTIZE) {
         y = malloc(resa_row_size(k->type, n));
+    } else { /* TO_FLOAT: x's bytes serve as the f16 source, y gets n floats */
+        y = malloc((size_t)n * sizeof(float));
     }
     const double t_ref = time_kernel(k, ref, n, w, a, x, y);
     const double t = time_kernel(k, fn, n, w, a, x, y);
@@ -769,8 +815,10 @@ int main(int argc, char **argv)
             tested[n_tested++] = fn;
             if (k->kind == VEC_DOT)
                 test_vec_dot(k, tiers[ti].name, c.vec_dot[k->type], scalar.vec_dot[k->type]);
-            else
+            else if (k->kind == QUANTIZE)
                 test_quantize(k, tiers[ti].name, c.quantize[k->type], scalar.quantize[k->type]);
+            else
+                test_to_float(k, tiers[ti].name, c.to_float[k->type], scalar.to_float[k->type]);
             char full[64];
             snprintf(full, sizeof full, "%s_%s", k->name, tiers[ti].name);
             if (bench && strstr(full, pattern))

@@ -1,48 +1,41 @@
 #!/bin/sh
-# Compares resa against llama.cpp (llama-cpp-python) on real text:
-# tokenization, teacher-forced logits and greedy continuations.
+# Compares resa with llama.cpp (llama-cpp-python) on real text: tokenization,
+# teacher-forced logits and greedy continuations (tests/reference/*.py).
 #
-# Run by `make check` from the build directory (binaries ./resa,
-# ./tests/dump_logits, ./tests/tokenize_lines); sources come from $srcdir,
-# which may be read-only: everything is written to a mktemp directory.
+# Run by `make check` from the build directory: the binaries are
+# $top_builddir/resa, tests/dump_logits and tests/tokenize_lines; sources come
+# from $top_srcdir, which may be read-only: everything is written to a
+# mktemp directory.
 #
 # Environment:
-#   RESA_MODEL              model (default $srcdir/models/SmolLM2-135M-Instruct.Q4_1.gguf)
-#   RESA_REQUIRE_REFERENCE  1: a missing model/llama_cpp is an error (99), not a skip (77)
+#   RESA_MODEL              the model (default $top_srcdir/models/SmolLM2-135M-Instruct.Q4_1.gguf)
+#   RESA_REQUIRE_REFERENCE  1: a missing model or llama_cpp is an error (99), not a skip (77)
 #   RESA_TEST_THREADS       threads for resa and llama.cpp (default 2)
-#   PYTHON                  python interpreter (default python3)
+#   RESA_LOGITS_ARGS        extra arguments for compare_logits.py (e.g. thresholds)
+#   RESA_GREEDY_ARGS        extra arguments for compare_greedy.py
+#   PYTHON                  the interpreter that has llama_cpp and numpy (default python3)
+#
+# Exit status: 0 all passed, 1 a comparison failed, 77 skipped, 99 error.
 
-here=$(dirname "$0")
-srcdir=${srcdir:-$here/..}
-# Automake sets srcdir to the directory of the Makefile.am that lists the
-# test; accept either the top source dir or its tests/ subdirectory.
-if [ ! -d "$srcdir/tests/reference" ] && [ -d "$srcdir/reference" ]; then
-    srcdir=$srcdir/..
-fi
-refdir=$srcdir/tests/reference
-model=${RESA_MODEL:-$srcdir/models/SmolLM2-135M-Instruct.Q4_1.gguf}
+# Automake's srcdir is the top source dir here (non-recursive Makefile.am);
+# common.sh also works when run by hand from the build directory.
+: "${top_srcdir:=${srcdir:-$(dirname "$0")/..}}"
+# shellcheck source=tests/common.sh source-path=SCRIPTDIR/..
+. "$top_srcdir/tests/common.sh"
+
+refdir=$top_srcdir/tests/reference
 threads=${RESA_TEST_THREADS:-2}
-PYTHON=${PYTHON:-python3}
 PYTHONDONTWRITEBYTECODE=1
 export PYTHONDONTWRITEBYTECODE
 
-skip() {
-    if [ "${RESA_REQUIRE_REFERENCE:-0}" = 1 ]; then
-        echo "test_reference: $1 (RESA_REQUIRE_REFERENCE=1)" >&2
-        exit 99
-    fi
-    echo "test_reference: SKIP: $1"
-    exit 77
-}
-
-[ -f "$model" ] || skip "model not found: $model"
-command -v "$PYTHON" >/dev/null 2>&1 || skip "$PYTHON not found"
+[ -f "$MODEL" ] || need "model $MODEL not found (run models/fetch)"
+command -v "$PYTHON" >/dev/null 2>&1 || need "$PYTHON not found"
 "$PYTHON" -c 'import numpy, llama_cpp' >/dev/null 2>&1 ||
-    skip "python modules llama_cpp/numpy not importable"
+    need "python modules llama_cpp and numpy not importable by $PYTHON"
 
-for b in ./resa ./tests/dump_logits ./tests/tokenize_lines; do
+for b in "$RESA" "$top_builddir/tests/dump_logits" "$top_builddir/tests/tokenize_lines"; do
     if [ ! -x "$b" ]; then
-        echo "test_reference: missing binary $b (run from the build directory)" >&2
+        echo "test_reference: missing binary $b" >&2
         exit 99
     fi
 done
@@ -57,34 +50,43 @@ if ! "$PYTHON" "$refdir/corpus.py" "$tmp/corpus.txt" >"$tmp/corpus.log" 2>&1; th
     echo "test_reference: corpus.py failed" >&2
     exit 99
 fi
-tail -n 3 "$tmp/corpus.log"
+cat "$tmp/corpus.log"
 
 result=0
-n_skip=0
 n_run=0
-run() {
+n_skip=0
+summaries=
+compare() {
     name=$1
     shift
     echo "== $name"
-    TMPDIR=$tmp "$PYTHON" "$@"
+    TMPDIR=$tmp "$PYTHON" "$@" >"$tmp/$name.out" 2>&1
     st=$?
+    cat "$tmp/$name.out"
     n_run=$((n_run + 1))
     case $st in
-    0) echo "-- $name: PASS" ;;
-    77) echo "-- $name: SKIP"; n_skip=$((n_skip + 1)) ;;
-    99) echo "-- $name: ERROR"; [ "$result" = 1 ] || result=99 ;;
-    *) echo "-- $name: FAIL (status $st)"; result=1 ;;
+    0) verdict=PASS ;;
+    77) verdict=SKIP; n_skip=$((n_skip + 1)) ;;
+    99) verdict=ERROR; [ "$result" = 1 ] || result=99 ;;
+    *) verdict="FAIL (status $st)"; result=1 ;;
     esac
+    line=$(grep "^$name" "$tmp/$name.out" | tail -n 1)
+    summaries="$summaries$verdict: ${line:-$name: no summary}
+"
 }
 
-run tokenize "$refdir/compare_tokenize.py" --model "$model" \
-    --corpus "$tmp/corpus.txt" --driver ./tests/tokenize_lines
-run logits "$refdir/compare_logits.py" --model "$model" \
-    --dump-logits ./tests/dump_logits --corpus "$tmp/corpus.txt" \
-    --threads "$threads" --ref-threads "$threads"
-run greedy "$refdir/compare_greedy.py" --model "$model" --resa ./resa \
-    --threads "$threads" --ref-threads "$threads"
+compare tokenize "$refdir/compare_tokenize.py" --model "$MODEL" \
+    --corpus "$tmp/corpus.txt" --driver "$top_builddir/tests/tokenize_lines"
+# shellcheck disable=SC2086 # RESA_LOGITS_ARGS is a word list
+compare logits "$refdir/compare_logits.py" --model "$MODEL" \
+    --dump-logits "$top_builddir/tests/dump_logits" --corpus "$tmp/corpus.txt" \
+    --threads "$threads" --ref-threads "$threads" ${RESA_LOGITS_ARGS:-}
+# shellcheck disable=SC2086 # RESA_GREEDY_ARGS is a word list
+compare greedy "$refdir/compare_greedy.py" --model "$MODEL" --resa "$RESA" \
+    --threads "$threads" --ref-threads "$threads" ${RESA_GREEDY_ARGS:-}
 
+echo "== summary"
+printf '%s' "$summaries"
 if [ "$result" = 0 ] && [ "$n_skip" = "$n_run" ]; then
     exit 77
 fi

@@ -21,6 +21,7 @@ void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags)
     c->vec_dot[RESA_TYPE_Q8_0] = dot_q8_0_neon;
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_neon;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_neon;
+    c->to_float[RESA_TYPE_F16] = dot_to_float_f16_neon;
 
     if (!(flags & RESA_CPU_DOTPROD))
         return;

@@ -222,7 +222,7 @@ decl_vec_dot_fn(dot_q4_1_dotprod) { dot_q4_1_neon(n, s, w, a); }
 
 /* ---- activation quantizers ------------------------------------------------------ */
 
-/* FCVTAS rounds to nearest with ties away from zero: exactly roundf. */
+/* FCVTNS rounds to nearest with ties to even: exactly the reference's nearbyintf. */
 static inline int quantize_block(const float *x, int8_t *q, resa_f16 *dh, float *dout)
 {
     float32x4_t v[8];
@@ -233,11 +233,11 @@ static inline int quantize_block(const float *x, int8_t *q, resa_f16 *dh, float 
     }
     const float amax = vmaxvq_f32(m);
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     int32x4_t sum = vdupq_n_s32(0);
     for (int j = 0; j < 8; j += 2) {
-        const int32x4_t i0 = vcvtaq_s32_f32(vmulq_n_f32(v[j], id));
-        const int32x4_t i1 = vcvtaq_s32_f32(vmulq_n_f32(v[j + 1], id));
+        const int32x4_t i0 = vcvtnq_s32_f32(vmulq_n_f32(v[j], id));
+        const int32x4_t i1 = vcvtnq_s32_f32(vmulq_n_f32(v[j + 1], id));
         sum = vaddq_s32(sum, vaddq_s32(i0, i1));
         const int16x8_t h = vcombine_s16(vqmovn_s32(i0), vqmovn_s32(i1));
         vst1_s8(q + 4 * j, vqmovn_s16(h));
@@ -263,6 +263,19 @@ decl_quantize_fn(dot_quantize_q8_1_neon)
         const int sum = quantize_block(x + i * QK8_1, b[i].qs, &b[i].d, &d);
         b[i].s = f2h((float)sum * d);
     }
+}
+
+/* ---- row conversion --------------------------------------------------------------- */
+
+/* f16 -> f32: exact, like the reference (every half is a float). */
+void dot_to_float_f16_neon(const void *src, float *dst, int64_t n)
+{
+    const uint16_t *x = src;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(x + i))));
+    for (; i < n; i++)
+        dst[i] = resa_f16_to_f32(x[i]);
 }
 
 #else

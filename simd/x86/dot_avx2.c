@@ -275,16 +275,10 @@ decl_vec_dot_fn(dot_q4_1_avx2)
 
 /* ---- activation quantizers ------------------------------------------------------ */
 
-/* roundf(v) for |v| < 2^31, exactly: truncate, then step one away from zero
- * where the (exact) remainder is >= 0.5. cvtps would round ties to even. */
-static inline __m256i round_away(__m256 v)
+/* Round to nearest, ties to even (the reference's nearbyintf). */
+static inline __m256i round_even(__m256 v)
 {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m256 r = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
-    const __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
-    const __m256 up = _mm256_and_ps(_mm256_cmp_ps(r, _mm256_set1_ps(0.5f), _CMP_GE_OQ), step);
-    return _mm256_cvttps_epi32(_mm256_add_ps(t, up));
+    return _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
 /* One block of 32 floats -> 32 int8 at q, fp16 d at dh; returns sum(q) and
@@ -302,12 +296,12 @@ static inline int quantize_block(const float *x, int8_t *q, resa_f16 *dh, float 
     const float amax = _mm_cvtss_f32(h);
 
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     const __m256 vid = _mm256_set1_ps(id);
-    const __m256i i0 = round_away(_mm256_mul_ps(v0, vid));
-    const __m256i i1 = round_away(_mm256_mul_ps(v1, vid));
-    const __m256i i2 = round_away(_mm256_mul_ps(v2, vid));
-    const __m256i i3 = round_away(_mm256_mul_ps(v3, vid));
+    const __m256i i0 = round_even(_mm256_mul_ps(v0, vid));
+    const __m256i i1 = round_even(_mm256_mul_ps(v1, vid));
+    const __m256i i2 = round_even(_mm256_mul_ps(v2, vid));
+    const __m256i i3 = round_even(_mm256_mul_ps(v3, vid));
     /* packs work per 128-bit lane: the result is in dword order 0 4 1 5 2 6 3 7 */
     const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
     const __m256i q8 = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
@@ -333,6 +327,19 @@ decl_quantize_fn(dot_quantize_q8_1_avx2)
         const int sum = quantize_block(x + i * QK8_1, b[i].qs, &b[i].d, &d);
         b[i].s = (resa_f16)_cvtss_sh((float)sum * d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     }
+}
+
+/* ---- row conversion --------------------------------------------------------------- */
+
+/* f16 -> f32 with F16C: exact, like the reference (every half is a float). */
+void dot_to_float_f16_avx2(const void *src, float *dst, int64_t n)
+{
+    const resa_f16 *x = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++)
+        dst[i] = _cvtsh_ss(x[i]);
 }
 
 #else

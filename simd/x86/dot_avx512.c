@@ -263,15 +263,10 @@ TARGET_VNNI decl_vec_dot_fn(dot_q4_1_avx512vnni)
 
 /* ---- activation quantizers ------------------------------------------------------ */
 
-/* roundf(v) exactly (see dot_avx2.c): truncate, step away from zero where the
- * exact remainder is >= 0.5. */
-static inline __m512i round_away(__m512 v)
+/* Round to nearest, ties to even (the reference's nearbyintf). */
+static inline __m512i round_even(__m512 v)
 {
-    const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m512 r = _mm512_abs_ps(_mm512_sub_ps(v, t));
-    const __mmask16 up = _mm512_cmp_ps_mask(r, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
-    const __m512 step = _mm512_or_ps(_mm512_and_ps(v, _mm512_set1_ps(-0.0f)), _mm512_set1_ps(1.0f));
-    return _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, step));
+    return _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
 static inline int quantize_block(const float *x, int8_t *q, resa_f16 *dh, float *dout)
@@ -279,10 +274,10 @@ static inline int quantize_block(const float *x, int8_t *q, resa_f16 *dh, float 
     const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     const __m512 vid = _mm512_set1_ps(id);
-    const __m512i i0 = round_away(_mm512_mul_ps(v0, vid));
-    const __m512i i1 = round_away(_mm512_mul_ps(v1, vid));
+    const __m512i i0 = round_even(_mm512_mul_ps(v0, vid));
+    const __m512i i1 = round_even(_mm512_mul_ps(v1, vid));
     _mm_storeu_si128((__m128i *)q, _mm512_cvtsepi32_epi8(i0));
     _mm_storeu_si128((__m128i *)(q + 16), _mm512_cvtsepi32_epi8(i1));
     *dh = (resa_f16)_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

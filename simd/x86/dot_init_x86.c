@@ -23,6 +23,7 @@ void resa_dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->vec_dot[RESA_TYPE_Q8_0] = dot_q8_0_avx2;
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_avx2;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_avx2;
+    c->to_float[RESA_TYPE_F16] = dot_to_float_f16_avx2;
 
 #if defined(HAVE_AVX512)
     if (!(flags & RESA_CPU_AVX512))

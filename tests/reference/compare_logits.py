@@ -11,10 +11,15 @@ llama.cpp (llama-cpp-python, logits of every position) and with resa
   * KL(llama.cpp || resa) per position in nats (log-softmax in float64):
     mean over all positions, and the maximum
 
+It also lists the top-1 mismatches with the "gap" (how far below its own
+top-1, in nats, llama.cpp puts resa's top-1), the positions of largest KL,
+and the agreement counting near-ties (gap <= --tie-margin, 0.1 when unset).
+
 Summary line:
   logits: N positions, top-1 agreement 99.6%, mean KL 0.0012, max KL 0.05
 
-Exit status: 0 when agreement >= --min-agree and mean KL <= --max-mean-kl;
+Exit status: 0 when agreement >= --min-agree and mean KL <= --max-mean-kl
+(with --tie-margin > 0 the agreement counts near-ties as agreeing);
 1 on failure; 77 (skip) when llama_cpp (or numpy) cannot be imported, 99
 instead when the environment has RESA_REQUIRE_REFERENCE=1.
 
@@ -31,6 +36,12 @@ tokens plus one "tail" bucket holding all other tokens, and the KL of those
 (data-processing inequality), so this is a lower bound of the full KL; for a
 peaked model distribution it is close to it. This mode is for machines
 without the reference installed.
+
+Calibration (SmolLM2-135M-Instruct Q4_1, this corpus, 4 x 576 positions):
+two llama.cpp configurations (flash attention on vs off) agree on 96% of
+top-1s, and an exact float64 evaluation of the dequantized model agrees with
+llama.cpp on 95%, with mean KL 0.005: for this model, activation rounding
+alone moves logits by up to ~2-3 and flips near-ties.
 """
 
 import argparse
