@@ -18,7 +18,7 @@ static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int di
         float *yr = y + (size_t)t * dim;
         double ss = 0.0;
         for (int i = 0; i < dim; i++)
-            ss += (double)xr[i] * xr[i];
+            ss += (double)(xr[i] * xr[i]); /* float square, double sum: as llama.cpp */
         const float scale = 1.0f / sqrtf((float)(ss / dim) + eps);
         for (int i = 0; i < dim; i++)
             yr[i] = (xr[i] * scale) * w[i];
