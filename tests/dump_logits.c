@@ -7,6 +7,9 @@
  * program decodes all of them in one resa_decode_all_logits call from an
  * empty cache and writes n * n_vocab float32 values, little-endian, row by
  * row (position-major), to OUT_FILE. Uses only the public API. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* fileno */
+#endif
 #include "resa.h"
 
 #include <errno.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *prog = "dump_logits";
 
@@ -184,31 +188,45 @@ int main(int argc, char **argv)
     }
 
     int rc = 0;
+    FILE *out = NULL;
+    int out_regular = 0; /* only a regular file is removed after a failure */
     size_t count = (size_t)n * (size_t)n_vocab;
     float *logits = malloc(count * sizeof *logits);
     if (!logits) {
         rc = fail("out of memory", "logits buffer");
         goto done;
     }
-    if (resa_decode_all_logits(ctx, toks, n, logits) != RESA_OK) {
-        rc = fail("decode failed", resa_last_error());
-        goto done;
-    }
-
-    FILE *out = strcmp(pos[2], "-") == 0 ? stdout : fopen(pos[2], "wb");
+    /* Create the output before the (long) decode so that a bad path fails fast. */
+    out = strcmp(pos[2], "-") == 0 ? stdout : fopen(pos[2], "wb");
     if (!out) {
         fprintf(stderr, "%s: cannot create %s: %s\n", prog, pos[2], strerror(errno));
         rc = 1;
         goto done;
     }
-    size_t w = fwrite(logits, sizeof *logits, count, out);
-    int cerr = out == stdout ? fflush(out) : fclose(out);
-    if (w != count || cerr != 0) {
-        fprintf(stderr, "%s: error writing %s: %s\n", prog, pos[2], strerror(errno));
-        rc = 1;
+    if (out != stdout) {
+        struct stat st;
+        out_regular = fstat(fileno(out), &st) == 0 && S_ISREG(st.st_mode);
+    }
+    if (resa_decode_all_logits(ctx, toks, n, logits) != RESA_OK) {
+        rc = fail("decode failed", resa_last_error());
+        goto done;
+    }
+    {
+        size_t w = fwrite(logits, sizeof *logits, count, out);
+        int cerr = out == stdout ? fflush(out) : fclose(out);
+        out = NULL;
+        if (w != count || cerr != 0) {
+            fprintf(stderr, "%s: error writing %s: %s\n", prog, pos[2], strerror(errno));
+            if (out_regular) remove(pos[2]);
+            rc = 1;
+        }
     }
 
 done:
+    if (out && out != stdout) {
+        fclose(out);
+        if (out_regular) remove(pos[2]); /* no partial output */
+    }
     free(logits);
     resa_context_free(ctx);
     resa_model_free(model);
