@@ -9,9 +9,6 @@
 
 #include "gguf.h"
 
-/* Largest head dimension the attention kernels take (checked at load). */
-#define RESA_MAX_HEAD_DIM 256
-
 enum resa_rope_style {
     RESA_ROPE_NORM, /* rotate adjacent pairs (x[2i], x[2i+1]); llama GGUFs are converted for it */
     RESA_ROPE_NEOX, /* rotate halves (x[i], x[i + n_rot/2]); qwen2 */

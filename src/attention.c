@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch.h"
 #include "cpu.h"
 #include "error.h"
 
@@ -53,15 +52,6 @@ static void softmax(float *x, int n)
         x[i] *= inv;
 }
 
-/* With an f16 cache, llama.cpp multiplies f16 by f16: the query is rounded
- * to f16 before q.K and the probabilities before P.V. We round the same way
- * so that our logits match the reference's, not only approximate them. */
-static void round_to_f16(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = resa_f16_to_f32(resa_f32_to_f16(x[i]));
-}
-
 static void row_to_f32(const resa_kv_cache *kv, const void *src, float *dst, int n)
 {
     if (kv->type == RESA_TYPE_F32)
@@ -71,22 +61,17 @@ static void row_to_f32(const resa_kv_cache *kv, const void *src, float *dst, int
 }
 
 /* One query head, one query at position pos: out = softmax(q.K^T * scale) V. */
-static void attend_one(const resa_kv_cache *kv, int layer, int kvh, const float *q_in, int pos,
+static void attend_one(const resa_kv_cache *kv, int layer, int kvh, const float *q, int pos,
                        float scale, float *scores, float *vrow, float *out)
 {
     const int d = kv->head_dim;
     const resa_vec_dot_fn dot = resa_dot()->vec_dot[kv->type];
-    float q[RESA_MAX_HEAD_DIM];
-    memcpy(q, q_in, (size_t)d * sizeof(float));
-    if (kv->type == RESA_TYPE_F16)
-        round_to_f16(q, (size_t)d);
     for (int j = 0; j <= pos; j++) {
         dot(d, &scores[j], kv_k(kv, layer, kvh, j), q);
         scores[j] *= scale;
     }
     softmax(scores, pos + 1);
-    if (kv->type == RESA_TYPE_F16)
-        round_to_f16(scores, (size_t)pos + 1);
+
     memset(out, 0, (size_t)d * sizeof(float));
     for (int j = 0; j <= pos; j++) {
         row_to_f32(kv, kv_v(kv, layer, kvh, j), vrow, d);
@@ -133,8 +118,7 @@ static void load_head(const resa_kv_cache *kv, int layer, int kvh, int T, float 
 }
 
 /* Softmax of row i of S over keys [0, pos0+i]; later keys get probability 0. */
-static void masked_softmax_rows(float *S, int n, int T, int pos0, float scale, int f16,
-                                int n_threads)
+static void masked_softmax_rows(float *S, int n, int T, int pos0, float scale, int n_threads)
 {
 #pragma omp parallel for num_threads(n_threads) schedule(static)
     for (int i = 0; i < n; i++) {
@@ -143,21 +127,19 @@ static void masked_softmax_rows(float *S, int n, int T, int pos0, float scale, i
         for (int j = 0; j < len; j++)
             row[j] *= scale;
         softmax(row, len);
-        if (f16)
-            round_to_f16(row, (size_t)len);
         memset(row + len, 0, (size_t)(T - len) * sizeof(float));
     }
 }
 
 /* One query head over the whole chunk: S = Q K^T, softmax, out = S V. */
 static void attend_chunk_head(const float *kf, const float *vf, const float *q, int n, int pos0,
-                              int T, int d, int q_stride, float scale, int f16, float *S,
-                              float *out, int n_threads)
+                              int T, int d, int q_stride, float scale, float *S, float *out,
+                              int n_threads)
 {
 #ifdef HAVE_OPENBLAS
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, T, d, 1.0f, q, q_stride, kf, d, 0.0f,
                 S, T);
-    masked_softmax_rows(S, n, T, pos0, scale, f16, n_threads);
+    masked_softmax_rows(S, n, T, pos0, scale, n_threads);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, T, 1.0f, S, T, vf, d, 0.0f, out,
                 q_stride);
 #else
@@ -172,8 +154,7 @@ static void attend_chunk_head(const float *kf, const float *vf, const float *q, 
             row[j] *= scale;
         }
         softmax(row, len);
-        if (f16)
-            round_to_f16(row, (size_t)len);
+
         float *o = out + (size_t)i * q_stride;
         memset(o, 0, (size_t)d * sizeof(float));
         for (int j = 0; j < len; j++) {
@@ -198,17 +179,11 @@ resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cac
         (st = ensure(&s->scores, &s->scores_cap, (size_t)n * T)))
         return st;
     const float scale = 1.0f / sqrtf((float)d);
-    const int f16 = kv->type == RESA_TYPE_F16;
-    if ((st = ensure(&s->qr, &s->qr_cap, (size_t)n * q_stride)))
-        return st;
-    memcpy(s->qr, q, (size_t)n * q_stride * sizeof(float));
-    if (f16)
-        round_to_f16(s->qr, (size_t)n * q_stride);
     for (int kvh = 0; kvh < kv->n_head_kv; kvh++) {
         load_head(kv, layer, kvh, T, s->kf, s->vf, n_threads);
         for (int h = kvh * group; h < (kvh + 1) * group; h++)
-            attend_chunk_head(s->kf, s->vf, s->qr + (size_t)h * d, n, pos0, T, d, q_stride, scale,
-                              f16, s->scores, out + (size_t)h * d, n_threads);
+            attend_chunk_head(s->kf, s->vf, q + (size_t)h * d, n, pos0, T, d, q_stride, scale,
+                              s->scores, out + (size_t)h * d, n_threads);
     }
     return RESA_OK;
 }
@@ -218,6 +193,5 @@ void attn_scratch_free(resa_attn_scratch *s)
     free(s->kf);
     free(s->vf);
     free(s->scores);
-    free(s->qr);
     memset(s, 0, sizeof *s);
 }

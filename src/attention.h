@@ -6,9 +6,8 @@
 
 typedef struct resa_attn_scratch {
     float *kf, *vf;        /* one KV head's keys/values as f32 (n_ctx, head_dim) */
-    float *qr;             /* the chunk's queries, rounded like the cache */
     float *scores;         /* (max_batch, n_ctx) for chunks; (n_threads, n_ctx) for decode */
-    size_t kf_cap, vf_cap, qr_cap, scores_cap; /* in floats */
+    size_t kf_cap, vf_cap, scores_cap; /* in floats */
 } resa_attn_scratch;
 
 resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv, int layer,
