@@ -9,6 +9,9 @@
 
 #include "gguf.h"
 
+/* Largest head dimension (one head row lives in stack buffers; checked at load). */
+#define RESA_MAX_HEAD_DIM 1024
+
 enum resa_rope_style {
     RESA_ROPE_NORM, /* rotate adjacent pairs (x[2i], x[2i+1]); llama GGUFs are converted for it */
     RESA_ROPE_NEOX, /* rotate halves (x[i], x[i + n_rot/2]); qwen2 */

@@ -17,6 +17,51 @@ void resa_params_default(resa_params *p)
     p->n_threads = 0;
     p->n_batch = 512;
     p->kv_type = RESA_KV_F16;
+    p->mode = RESA_MODE_RESA;
+    p->block_size = 16;
+    p->sparse_ratio = 0.1f;
+    p->min_blocks = 16;
+    p->local_blocks = 1;
+    p->rect_every = 32;
+}
+
+static const char *const mode_names[] = {
+    [RESA_MODE_RESA] = "resa", [RESA_MODE_DENSE] = "dense", [RESA_MODE_SPARSE] = "sparse" };
+
+const char *resa_mode_name(resa_mode mode)
+{
+    return (unsigned)mode < sizeof mode_names / sizeof mode_names[0] ? mode_names[mode] : "?";
+}
+
+int resa_mode_parse(const char *name)
+{
+    for (int i = 0; i < (int)(sizeof mode_names / sizeof mode_names[0]); i++)
+        if (!strcmp(name, mode_names[i]))
+            return i;
+    return -1;
+}
+
+/* The sparse parameters must describe a schedule that exists. */
+static resa_status check_sparse_params(const resa_params *p)
+{
+    if ((unsigned)p->mode > RESA_MODE_SPARSE)
+        return resa_fail(RESA_ERR_ARG, "unknown mode %d", (int)p->mode);
+    if (p->block_size < 1 || p->block_size > 4096)
+        return resa_fail(RESA_ERR_ARG, "block size %d is outside [1, 4096]", p->block_size);
+    if (!(p->sparse_ratio > 0.0f && p->sparse_ratio <= 1.0f))
+        return resa_fail(RESA_ERR_ARG, "sparse ratio %g is outside (0, 1]", p->sparse_ratio);
+    if (p->min_blocks < 0)
+        return resa_fail(RESA_ERR_ARG, "minimum blocks %d is negative", p->min_blocks);
+    if (p->local_blocks < 1)
+        return resa_fail(RESA_ERR_ARG,
+                         "local blocks must be at least 1 (the current token's block), got %d",
+                         p->local_blocks);
+    if (p->rect_every < 0)
+        return resa_fail(RESA_ERR_ARG, "rectification period %d is negative", p->rect_every);
+    if (p->mode == RESA_MODE_RESA && p->rect_every == 0)
+        return resa_fail(RESA_ERR_ARG,
+                         "resa mode needs a rectification period >= 1 (period 0 is mode sparse)");
+    return RESA_OK;
 }
 
 static resa_status alloc_buffers(resa_context *c)
@@ -40,6 +85,17 @@ static resa_status alloc_buffers(resa_context *c)
         if (!*bufs[i].p)
             return resa_fail(RESA_ERR_NOMEM, "out of memory for activation buffers");
     }
+    if (c->params.mode == RESA_MODE_DENSE)
+        return RESA_OK;
+    c->sparse = (resa_sparse_cfg){ .block_size = c->params.block_size,
+                                   .ratio = c->params.sparse_ratio,
+                                   .min_blocks = c->params.min_blocks,
+                                   .local_blocks = c->params.local_blocks };
+    c->sel = malloc((size_t)hp->n_head_kv * c->kv.n_blocks_max * sizeof *c->sel);
+    c->n_sel = malloc((size_t)hp->n_head_kv * sizeof *c->n_sel);
+    c->pending = malloc(((size_t)c->params.rect_every + 1) * sizeof *c->pending);
+    if (!c->sel || !c->n_sel || !c->pending)
+        return resa_fail(RESA_ERR_NOMEM, "out of memory for block selection");
     return RESA_OK;
 }
 
@@ -58,7 +114,7 @@ static resa_status resolve_params(const resa_model *m, const resa_params *in, re
         p->n_batch = p->n_ctx;
     if (p->kv_type != RESA_KV_F16 && p->kv_type != RESA_KV_F32)
         return resa_fail(RESA_ERR_ARG, "unknown KV cache type %d", (int)p->kv_type);
-    return RESA_OK;
+    return check_sparse_params(p);
 }
 
 resa_status resa_context_new(const resa_model *m, const resa_params *params, resa_context **out)
@@ -77,7 +133,8 @@ resa_status resa_context_new(const resa_model *m, const resa_params *params, res
     resa_status st;
     if ((st = resolve_params(m, params, &c->params)) ||
         (st = kv_cache_init(&c->kv, c->params.kv_type, hp->n_layer, hp->n_head_kv, hp->head_dim,
-                            c->params.n_ctx)) ||
+                            c->params.n_ctx,
+                            c->params.mode == RESA_MODE_DENSE ? 0 : c->params.block_size)) ||
         (st = alloc_buffers(c)) ||
         (st = resa_backend_cpu_new(c->params.n_threads, c->params.n_batch, c->params.n_ctx, hp, &c->be))) {
         resa_context_free(c);
@@ -97,12 +154,23 @@ void resa_context_free(resa_context *c)
     float *bufs[] = { c->x, c->xb, c->q, c->k, c->v, c->att, c->hb, c->hb2, c->rope_cs, c->logits };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
+    free(c->sel);
+    free(c->n_sel);
+    free(c->pending);
     free(c);
 }
 
 int resa_context_n_ctx(const resa_context *c) { return c->kv.n_ctx; }
 int resa_context_n_past(const resa_context *c) { return c->kv.n_past; }
-void resa_context_reset(resa_context *c) { c->kv.n_past = 0; }
+void resa_context_reset(resa_context *c)
+{
+    c->kv.n_past = 0;
+    c->n_pending = 0;
+}
+
+int resa_context_rectifications(const resa_context *c) { return c->rectifications; }
+
+resa_status resa_rectify_tail(resa_context *c) { return scheduler_rectify_tail(c); }
 const float *resa_logits(const resa_context *c) { return c->logits; }
 
 resa_status resa_decode(resa_context *c, const int32_t *tokens, int n, resa_progress_fn progress,

@@ -60,29 +60,58 @@ static void row_to_f32(const resa_kv_cache *kv, const void *src, float *dst, int
         resa_dot()->to_float[RESA_TYPE_F16](src, dst, n);
 }
 
-/* One query head, one query at position pos: out = softmax(q.K^T * scale) V. */
-static void attend_one(const resa_kv_cache *kv, int layer, int kvh, const float *q, int pos,
-                       float scale, float *scores, float *vrow, float *out)
+/* Span i of the positions a query attends: all of [0, T) when blocks is
+ * NULL (dense), else selected block i clipped to T (sparse). Both walk the
+ * positions in ascending order, so a selection of every block computes
+ * exactly what dense attention computes. */
+static void span(const int *blocks, int i, int block_size, int T, int *lo, int *hi)
 {
-    const int d = kv->head_dim;
-    const resa_vec_dot_fn dot = resa_dot()->vec_dot[kv->type];
-    for (int j = 0; j <= pos; j++) {
-        dot(d, &scores[j], kv_k(kv, layer, kvh, j), q);
-        scores[j] *= scale;
+    if (!blocks) {
+        *lo = 0;
+        *hi = T;
+        return;
     }
-    softmax(scores, pos + 1);
+    *lo = blocks[i] * block_size;
+    *hi = *lo + block_size < T ? *lo + block_size : T;
+}
+
+/* One query head, one query that sees positions < T (all, or the selected
+ * blocks): out = softmax(q.K^T * scale) V over those positions. This loop
+ * reads each attended K and V row once: the step is memory-bound. */
+static void attend_one(const resa_kv_cache *kv, int layer, int kvh, const float *q, int T,
+                       const int *blocks, int n_blocks, float scale, float *scores, float *vrow,
+                       float *out)
+{
+    const int d = kv->head_dim, n_spans = blocks ? n_blocks : 1;
+    const resa_vec_dot_fn dot = resa_dot()->vec_dot[kv->type];
+    int m = 0, lo, hi;
+    for (int i = 0; i < n_spans; i++) {
+        span(blocks, i, kv->block_size, T, &lo, &hi);
+        for (int j = lo; j < hi; j++, m++) {
+            dot(d, &scores[m], kv_k(kv, layer, kvh, j), q);
+            scores[m] *= scale;
+        }
+    }
+    softmax(scores, m);
 
     memset(out, 0, (size_t)d * sizeof(float));
-    for (int j = 0; j <= pos; j++) {
-        row_to_f32(kv, kv_v(kv, layer, kvh, j), vrow, d);
-        const float p = scores[j];
-        for (int i = 0; i < d; i++)
-            out[i] += p * vrow[i];
+    m = 0;
+    for (int i = 0; i < n_spans; i++) {
+        span(blocks, i, kv->block_size, T, &lo, &hi);
+        for (int j = lo; j < hi; j++, m++) {
+            row_to_f32(kv, kv_v(kv, layer, kvh, j), vrow, d);
+            const float p = scores[m];
+            for (int c = 0; c < d; c++)
+                out[c] += p * vrow[c];
+        }
     }
 }
 
-static resa_status attention_decode(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv,
-                                    int layer, const float *q, int pos, int n_head, float *out)
+/* One query at position pos, every query head: dense when sel is NULL, else
+ * over the blocks sel selected for each KV head (n_sel of them). */
+static resa_status attention_one_query(resa_attn_scratch *s, int n_threads,
+                                       const resa_kv_cache *kv, int layer, const float *q, int pos,
+                                       int n_head, const int *sel, const int *n_sel, float *out)
 {
     const int d = kv->head_dim, group = n_head / kv->n_head_kv;
     const size_t per_thread = (size_t)kv->n_ctx + (size_t)d;
@@ -98,11 +127,21 @@ static resa_status attention_decode(resa_attn_scratch *s, int n_threads, const r
 #endif
         float *scores = s->scores + per_thread * (size_t)tid;
 #pragma omp for schedule(static)
-        for (int h = 0; h < n_head; h++)
-            attend_one(kv, layer, h / group, q + (size_t)h * d, pos, scale, scores,
-                       scores + kv->n_ctx, out + (size_t)h * d);
+        for (int h = 0; h < n_head; h++) {
+            const int kvh = h / group;
+            attend_one(kv, layer, kvh, q + (size_t)h * d, pos + 1,
+                       sel ? sel + (size_t)kvh * kv->n_blocks_max : NULL, sel ? n_sel[kvh] : 0,
+                       scale, scores, scores + kv->n_ctx, out + (size_t)h * d);
+        }
     }
     return RESA_OK;
+}
+
+resa_status attention_sparse_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv,
+                                 int layer, const float *q, int pos, int n_head, const int *sel,
+                                 const int *n_sel, float *out)
+{
+    return attention_one_query(s, n_threads, kv, layer, q, pos, n_head, sel, n_sel, out);
 }
 
 /* Keys and values [0, T) of one KV head as f32 rows. */
@@ -170,7 +209,7 @@ resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cac
                           const float *q, int n, int pos0, int n_head, float *out)
 {
     if (n == 1)
-        return attention_decode(s, n_threads, kv, layer, q, pos0, n_head, out);
+        return attention_one_query(s, n_threads, kv, layer, q, pos0, n_head, NULL, NULL, out);
     const int d = kv->head_dim, group = n_head / kv->n_head_kv, T = pos0 + n;
     const int q_stride = n_head * d;
     resa_status st;

@@ -12,6 +12,11 @@ typedef struct resa_attn_scratch {
 
 resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv, int layer,
                           const float *q, int n, int pos0, int n_head, float *out);
+/* Sparse decode: one query at position pos attends, per KV head h, only the
+ * n_sel[h] blocks listed (ascending) at sel + h * kv->n_blocks_max. */
+resa_status attention_sparse_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv,
+                                 int layer, const float *q, int pos, int n_head, const int *sel,
+                                 const int *n_sel, float *out);
 void attn_scratch_free(resa_attn_scratch *s);
 
 #endif

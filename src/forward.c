@@ -93,8 +93,11 @@ static void embed(const resa_model *m, const int32_t *tokens, int n, float *x)
                  x + (size_t)t * e->cols, e->cols);
 }
 
-/* x += Wo . attention(rope(Wq xb), cache with rope(Wk xb), Wv xb) */
-static resa_status attention_block(resa_context *ctx, int il, int n, int pos0)
+/* x += Wo . attention(rope(Wq xb), cache with rope(Wk xb), Wv xb).
+ * kv_only: only write this layer's K/V (the last layer of a pass whose
+ * logits nobody reads feeds no other K/V). */
+static resa_status attention_block(resa_context *ctx, int il, int n, int pos0, int sparse,
+                                   int kv_only)
 {
     const resa_model *m = ctx->model;
     const resa_hparams *hp = &m->hp;
@@ -104,18 +107,28 @@ static resa_status attention_block(resa_context *ctx, int il, int n, int pos0)
     const int q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     resa_status st;
     rmsnorm_rows(ctx->xb, ctx->x, L->attn_norm, n, hp->n_embd, hp->rms_eps, nt);
-    if ((st = be->matmul(be, &L->wq, ctx->xb, n, ctx->q)) ||
-        (st = be->matmul(be, &L->wk, ctx->xb, n, ctx->k)) ||
+    if ((st = be->matmul(be, &L->wk, ctx->xb, n, ctx->k)) ||
         (st = be->matmul(be, &L->wv, ctx->xb, n, ctx->v)))
         return st;
-    add_bias_rows(ctx->q, L->bq, n, q_dim);
     add_bias_rows(ctx->k, L->bk, n, kv_dim);
     add_bias_rows(ctx->v, L->bv, n, kv_dim);
-    rope_rows(ctx->q, ctx->rope_cs, n, hp->n_head, hp, nt);
     rope_rows(ctx->k, ctx->rope_cs, n, hp->n_head_kv, hp, nt);
     kv_cache_write(&ctx->kv, il, pos0, n, ctx->k, ctx->v);
-    if ((st = be->attention(be, &ctx->kv, il, ctx->q, n, pos0, hp->n_head, ctx->att)) ||
-        (st = be->matmul(be, &L->wo, ctx->att, n, ctx->xb)))
+    if (kv_only)
+        return RESA_OK;
+    if ((st = be->matmul(be, &L->wq, ctx->xb, n, ctx->q)))
+        return st;
+    add_bias_rows(ctx->q, L->bq, n, q_dim);
+    rope_rows(ctx->q, ctx->rope_cs, n, hp->n_head, hp, nt);
+    if (sparse)
+        st = be->select_blocks(be, &ctx->kv, il, ctx->q, pos0, hp->n_head, &ctx->sparse,
+                               ctx->sel, ctx->n_sel);
+    if (st)
+        return st;
+    st = sparse ? be->attention_sparse(be, &ctx->kv, il, ctx->q, pos0, hp->n_head, ctx->sel,
+                                       ctx->n_sel, ctx->att)
+                : be->attention(be, &ctx->kv, il, ctx->q, n, pos0, hp->n_head, ctx->att);
+    if (st || (st = be->matmul(be, &L->wo, ctx->att, n, ctx->xb)))
         return st;
     add_rows(ctx->x, ctx->xb, (size_t)n * hp->n_embd);
     return RESA_OK;
@@ -141,18 +154,26 @@ static resa_status ffn_block(resa_context *ctx, int il, int n)
     return RESA_OK;
 }
 
-resa_status forward_chunk(resa_context *ctx, const int32_t *tokens, int n, int pos0,
-                          float *all_logits)
+resa_status forward_chunk(resa_context *ctx, const int32_t *tokens, int n, int pos0, int sparse,
+                          forward_logits logits, float *all_logits)
 {
     const resa_model *m = ctx->model;
     const resa_hparams *hp = &m->hp;
     resa_status st;
     embed(m, tokens, n, ctx->x);
     rope_angles(ctx->rope_cs, n, pos0, hp->n_rot, hp->rope_theta);
-    for (int il = 0; il < hp->n_layer; il++)
-        if ((st = attention_block(ctx, il, n, pos0)) || (st = ffn_block(ctx, il, n)))
+    for (int il = 0; il < hp->n_layer; il++) {
+        const int kv_only = logits == LOGITS_NONE && il == hp->n_layer - 1;
+        if ((st = attention_block(ctx, il, n, pos0, sparse, kv_only)))
             return st;
+        if (kv_only)
+            return RESA_OK;
+        if ((st = ffn_block(ctx, il, n)))
+            return st;
+    }
     /* Logits: all positions, or only the last one (prefill needs no others). */
+    if (logits != LOGITS_ALL)
+        all_logits = NULL;
     const int first = all_logits ? 0 : n - 1;
     const int rows = n - first;
     rmsnorm_rows(ctx->xb, ctx->x + (size_t)first * hp->n_embd, m->output_norm, rows, hp->n_embd,

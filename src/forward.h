@@ -20,12 +20,23 @@ struct resa_context {
     float *hb, *hb2;      /* (n_batch, n_ff) FFN gate and up */
     float *rope_cs;       /* (n_batch, n_rot) cos/sin pairs of each position */
     float *logits;        /* (n_vocab) of the last position */
+    /* sparse decoding (modes sparse and resa) */
+    resa_sparse_cfg sparse;
+    int *sel, *n_sel;     /* selected blocks: (n_head_kv, n_blocks_max) and counts */
+    int32_t *pending;     /* tokens of the sparse steps not yet rectified */
+    int n_pending;
+    int rectifications;
 };
 
+typedef enum forward_logits {
+    LOGITS_NONE, /* rectification: the logits are discarded, so not computed */
+    LOGITS_LAST, /* into ctx->logits */
+    LOGITS_ALL,  /* into the caller's (n, n_vocab) array */
+} forward_logits;
+
 /* Runs n <= n_batch tokens at positions pos0.. through the model, writing
- * their K/V. Logits: when all_logits is non-NULL, it gets (n, n_vocab);
- * otherwise ctx->logits gets the last position's. */
-resa_status forward_chunk(resa_context *ctx, const int32_t *tokens, int n, int pos0,
-                          float *all_logits);
+ * their K/V. sparse (n must be 1): attend the selected blocks only. */
+resa_status forward_chunk(resa_context *ctx, const int32_t *tokens, int n, int pos0, int sparse,
+                          forward_logits logits, float *all_logits);
 
 #endif

@@ -3,10 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
+#include "blocks.h"
 #include "error.h"
 
 resa_status kv_cache_init(resa_kv_cache *kv, resa_kv_type type, int n_layer, int n_head_kv,
-                          int head_dim, int n_ctx)
+                          int head_dim, int n_ctx, int block_size)
 {
     memset(kv, 0, sizeof *kv);
     kv->type = type == RESA_KV_F32 ? RESA_TYPE_F32 : RESA_TYPE_F16;
@@ -24,6 +26,18 @@ resa_status kv_cache_init(resa_kv_cache *kv, resa_kv_type type, int n_layer, int
         return resa_fail(RESA_ERR_NOMEM, "cannot allocate a %d-token KV cache (%.1f MiB)", n_ctx,
                          2.0 * (double)bytes / (1 << 20));
     }
+    if (block_size > 0) {
+        kv->block_size = block_size;
+        kv->n_blocks_max = (n_ctx + block_size - 1) / block_size;
+        const size_t n = (size_t)n_layer * n_head_kv * kv->n_blocks_max * head_dim;
+        kv->kmin = malloc(n * sizeof(float));
+        kv->kmax = malloc(n * sizeof(float));
+        if (!kv->kmin || !kv->kmax) {
+            kv_cache_free(kv);
+            return resa_fail(RESA_ERR_NOMEM, "cannot allocate block summaries (%.1f MiB)",
+                             2.0 * (double)n * sizeof(float) / (1 << 20));
+        }
+    }
     return RESA_OK;
 }
 
@@ -31,7 +45,10 @@ void kv_cache_free(resa_kv_cache *kv)
 {
     free(kv->k);
     free(kv->v);
+    free(kv->kmin);
+    free(kv->kmax);
     kv->k = kv->v = NULL;
+    kv->kmin = kv->kmax = NULL;
 }
 
 static void store_row(const resa_kv_cache *kv, void *dst, const float *src)
@@ -48,9 +65,29 @@ static void store_row(const resa_kv_cache *kv, void *dst, const float *src)
 void kv_cache_write(resa_kv_cache *kv, int layer, int pos0, int n, const float *k, const float *v)
 {
     const int kv_dim = kv->n_head_kv * kv->head_dim;
+    float stored[RESA_MAX_HEAD_DIM];
     for (int t = 0; t < n; t++)
         for (int h = 0; h < kv->n_head_kv; h++) {
-            store_row(kv, kv_k(kv, layer, h, pos0 + t), k + (size_t)t * kv_dim + (size_t)h * kv->head_dim);
+            void *krow = kv_k(kv, layer, h, pos0 + t);
+            store_row(kv, krow, k + (size_t)t * kv_dim + (size_t)h * kv->head_dim);
             store_row(kv, kv_v(kv, layer, h, pos0 + t), v + (size_t)t * kv_dim + (size_t)h * kv->head_dim);
+            if (!kv->kmin)
+                continue;
+            /* summarize the key as stored (rounded), so summaries equal a
+             * recomputation from the cache */
+            resa_type_traits_get(kv->type)->to_float(krow, stored, kv->head_dim);
+            blocks_append_key(kv_kmin(kv, layer, h), kv_kmax(kv, layer, h), kv->head_dim,
+                              kv->block_size, pos0 + t, stored);
         }
+}
+
+void kv_cache_refresh_summaries(resa_kv_cache *kv, int pos0, int n, int T)
+{
+    if (!kv->kmin || n <= 0)
+        return;
+    const int first = pos0 / kv->block_size, last = (pos0 + n - 1) / kv->block_size;
+    for (int l = 0; l < kv->n_layer; l++)
+        for (int h = 0; h < kv->n_head_kv; h++)
+            blocks_recompute(kv_kmin(kv, l, h), kv_kmax(kv, l, h), kv->head_dim, kv->block_size,
+                             kv_k(kv, l, h, 0), kv->type, T, first, last);
 }

@@ -19,10 +19,15 @@ typedef struct resa_kv_cache {
     int n_layer, n_head_kv, head_dim, n_ctx;
     int n_past;            /* positions [0, n_past) hold valid entries */
     uint8_t *k, *v;
+    /* Block summaries for sparse attention (NULL in dense mode): element-wise
+     * min and max of the stored keys of each block, [layer][kv_head][block][head_dim]. */
+    int block_size, n_blocks_max;
+    float *kmin, *kmax;
 } resa_kv_cache;
 
+/* block_size 0: no summaries (dense mode). */
 resa_status kv_cache_init(resa_kv_cache *kv, resa_kv_type type, int n_layer, int n_head_kv,
-                          int head_dim, int n_ctx);
+                          int head_dim, int n_ctx, int block_size);
 void kv_cache_free(resa_kv_cache *kv);
 
 /* Start of the row of (layer, head, pos) in K or V. */
@@ -39,8 +44,23 @@ static inline void *kv_v(const resa_kv_cache *kv, int layer, int head, int pos)
     return kv->v + kv_row_offset(kv, layer, head, pos);
 }
 
+/* Summaries of (layer, head): n_blocks_max rows of head_dim floats. */
+static inline float *kv_kmin(const resa_kv_cache *kv, int layer, int head)
+{
+    return kv->kmin + ((size_t)layer * kv->n_head_kv + head) * kv->n_blocks_max * kv->head_dim;
+}
+static inline float *kv_kmax(const resa_kv_cache *kv, int layer, int head)
+{
+    return kv->kmax + ((size_t)layer * kv->n_head_kv + head) * kv->n_blocks_max * kv->head_dim;
+}
+
 /* Stores n positions starting at pos0 of one layer: k and v are
- * (n, n_head_kv*head_dim) float rows, converted to the cache type. */
+ * (n, n_head_kv*head_dim) float rows, converted to the cache type. Appends
+ * the stored keys to the block summaries (a rewrite of existing positions
+ * must be followed by kv_cache_refresh_summaries). */
 void kv_cache_write(resa_kv_cache *kv, int layer, int pos0, int n, const float *k, const float *v);
+/* Recomputes the summaries of every block that holds a position in
+ * [pos0, pos0+n), for all layers and heads, from the stored keys [0, T). */
+void kv_cache_refresh_summaries(resa_kv_cache *kv, int pos0, int n, int T);
 
 #endif

@@ -68,12 +68,26 @@ int resa_token_is_eog(const resa_model *model, int32_t token);
 /* Formats one user message with the ChatML template (system prompt optional). */
 char *resa_chat_format(const resa_model *model, const char *system, const char *user);
 
+/* How decode steps attend (DESIGN.md §1): every step dense; block-sparse
+ * only; or block-sparse with a dense rectification every rect_every steps. */
+typedef enum resa_mode { RESA_MODE_RESA = 0, RESA_MODE_DENSE = 1, RESA_MODE_SPARSE = 2 } resa_mode;
+
 typedef struct resa_params {
     int n_ctx;            /* 0: model's trained context */
     int n_threads;        /* 0: all online CPUs */
     int n_batch;          /* prefill chunk, default 512 */
     resa_kv_type kv_type; /* default f16 */
+    resa_mode mode;       /* default RESA_MODE_RESA */
+    int block_size;       /* tokens per KV block, default 16 */
+    float sparse_ratio;   /* fraction of blocks a sparse step reads, default 0.1 */
+    int min_blocks;       /* at least this many blocks (or all), default 16 */
+    int local_blocks;     /* the last blocks always read, default 1 (>= 1) */
+    int rect_every;       /* rectify after this many sparse steps, default 32 (resa mode) */
 } resa_params;
+
+const char *resa_mode_name(resa_mode mode);
+/* "dense", "sparse", "resa" -> mode; -1 if unknown. */
+int resa_mode_parse(const char *name);
 
 void resa_params_default(resa_params *p);
 resa_status resa_context_new(const resa_model *model, const resa_params *p, resa_context **out);
@@ -82,10 +96,17 @@ int resa_context_n_ctx(const resa_context *ctx);
 int resa_context_n_past(const resa_context *ctx);
 /* Forget the cache (n_past = 0). */
 void resa_context_reset(resa_context *ctx);
+/* Rectifications run so far (resa mode). */
+int resa_context_rectifications(const resa_context *ctx);
+/* Rectifies the K/V of sparse steps not yet rectified (call before reusing a
+ * context whose generation stopped mid-period, e.g. in a chat). */
+resa_status resa_rectify_tail(resa_context *ctx);
 
 /* Process n tokens at positions n_past..n_past+n-1; afterwards resa_logits()
  * holds the logits of the last one. progress (may be NULL) is called after each
- * chunk with done/total. */
+ * chunk with done/total. A single token after the prompt is a decode step:
+ * sparse in the sparse and resa modes; several tokens are a dense prefill
+ * (in resa mode, after rectifying any pending sparse steps). */
 typedef void (*resa_progress_fn)(void *user, int done, int total);
 resa_status resa_decode(resa_context *ctx, const int32_t *tokens, int n,
                         resa_progress_fn progress, void *user);

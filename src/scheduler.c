@@ -1,3 +1,13 @@
+/* The scheduler: the only code that knows the ReSA schedule (DESIGN.md §1).
+ *
+ * - several tokens at once: dense prefill in chunks of n_batch;
+ * - one token after the prompt: a decode step, dense or (modes sparse and
+ *   resa) block-sparse;
+ * - in resa mode, every rect_every sparse steps: rectification, a dense
+ *   re-run of those steps' tokens at their own positions that overwrites
+ *   their K/V in every layer; its logits are discarded.
+ * Everything heavy goes through the backend, so any backend runs the same
+ * schedule. */
 #include "scheduler.h"
 
 #include "error.h"
@@ -18,26 +28,78 @@ static resa_status check_tokens(const resa_context *ctx, const int32_t *tokens, 
     return RESA_OK;
 }
 
+/* Dense causal pass over n tokens at positions pos0.., in chunks. */
+static resa_status dense_pass(resa_context *ctx, const int32_t *tokens, int n, int pos0,
+                              forward_logits logits, float *all_logits, resa_progress_fn progress,
+                              void *user)
+{
+    const int n_vocab = ctx->model->hp.n_vocab;
+    for (int done = 0; done < n;) {
+        const int chunk = n - done < ctx->params.n_batch ? n - done : ctx->params.n_batch;
+        /* only the final chunk's last row matters for LOGITS_LAST */
+        const forward_logits lg = logits == LOGITS_LAST && done + chunk < n ? LOGITS_NONE : logits;
+        float *out = all_logits ? all_logits + (size_t)done * n_vocab : NULL;
+        resa_status st = forward_chunk(ctx, tokens + done, chunk, pos0 + done, 0, lg, out);
+        if (st)
+            return st;
+        done += chunk;
+        if (progress)
+            progress(user, done, n);
+    }
+    return RESA_OK;
+}
+
+/* Re-runs the pending sparse steps densely at their positions: their K/V in
+ * every layer become what a dense run computes; then their blocks' summaries
+ * are recomputed (O(f) work, not O(context)). */
+static resa_status rectify(resa_context *ctx)
+{
+    const int n = ctx->n_pending, pos0 = ctx->kv.n_past - n;
+    if (n == 0)
+        return RESA_OK;
+    resa_status st = dense_pass(ctx, ctx->pending, n, pos0, LOGITS_NONE, NULL, NULL, NULL);
+    if (st)
+        return st;
+    ctx->be->refresh_summaries(ctx->be, &ctx->kv, pos0, n, ctx->kv.n_past);
+    ctx->n_pending = 0;
+    ctx->rectifications++;
+    return RESA_OK;
+}
+
+static resa_status sparse_step(resa_context *ctx, int32_t token)
+{
+    resa_status st = forward_chunk(ctx, &token, 1, ctx->kv.n_past, 1, LOGITS_LAST, NULL);
+    if (st)
+        return st;
+    ctx->kv.n_past++;
+    if (ctx->params.mode != RESA_MODE_RESA)
+        return RESA_OK;
+    ctx->pending[ctx->n_pending++] = token;
+    return ctx->n_pending == ctx->params.rect_every ? rectify(ctx) : RESA_OK;
+}
+
+resa_status scheduler_rectify_tail(resa_context *ctx) { return rectify(ctx); }
+
 resa_status scheduler_run(resa_context *ctx, const int32_t *tokens, int n, float *all_logits,
                           resa_progress_fn progress, void *user)
 {
     resa_status st = check_tokens(ctx, tokens, n);
     if (st)
         return st;
+    const int decode_step = n == 1 && !all_logits && ctx->kv.n_past > 0;
+    if (decode_step && ctx->params.mode != RESA_MODE_DENSE)
+        return sparse_step(ctx, tokens[0]);
+    /* new dense tokens must see a rectified cache */
+    if ((st = rectify(ctx)))
+        return st;
     const int n_vocab = ctx->model->hp.n_vocab;
-    for (int done = 0; done < n;) {
-        const int chunk = n - done < ctx->params.n_batch ? n - done : ctx->params.n_batch;
-        float *logits = all_logits ? all_logits + (size_t)done * n_vocab : NULL;
-        st = forward_chunk(ctx, tokens + done, chunk, ctx->kv.n_past, logits);
-        if (st)
-            return st;
-        ctx->kv.n_past += chunk;
-        done += chunk;
-        if (all_logits && done == n) /* keep resa_logits() meaningful */
-            for (int i = 0; i < n_vocab; i++)
-                ctx->logits[i] = logits[(size_t)(chunk - 1) * n_vocab + i];
-        if (progress)
-            progress(user, done, n);
-    }
+    st = dense_pass(ctx, tokens, n, ctx->kv.n_past, all_logits ? LOGITS_ALL : LOGITS_LAST,
+                    all_logits, progress, user);
+    if (st)
+        return st;
+    ctx->kv.n_past += n;
+    if (all_logits && n > 0) /* keep resa_logits() meaningful */
+        for (int i = 0; i < n_vocab; i++)
+            ctx->logits[i] = all_logits[(size_t)(n - 1) * n_vocab + i];
     return RESA_OK;
 }

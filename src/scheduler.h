@@ -1,6 +1,5 @@
 /* The scheduler: the only code that decides how tokens flow through the
- * model — prefill in chunks of n_batch, then one step per generated token.
- * (Rectified sparse decoding will live here too.) */
+ * model (dense prefill, sparse decode steps, rectification). */
 #ifndef RESA_SCHEDULER_H
 #define RESA_SCHEDULER_H
 
@@ -8,5 +7,7 @@
 
 resa_status scheduler_run(resa_context *ctx, const int32_t *tokens, int n, float *all_logits,
                           resa_progress_fn progress, void *user);
+/* Rectifies the pending sparse steps now (no-op when there are none). */
+resa_status scheduler_rectify_tail(resa_context *ctx);
 
 #endif

@@ -27,6 +27,12 @@ static const char help[] =
     "  -c, --ctx-size N    context size in tokens (default: the model's trained context)\n"
     "  -b, --batch N       prefill chunk size (default 512)\n"
     "      --kv-type T     KV cache element type: f16 (default) or f32\n"
+    "      --mode M        decode attention: resa (default), sparse or dense\n"
+    "      --block-size N  tokens per KV block (default 16)\n"
+    "      --sparse-ratio R  fraction of blocks a sparse step reads (default 0.1)\n"
+    "      --min-blocks N  read at least N blocks, or all there are (default 16)\n"
+    "      --local-blocks N  always read the last N blocks (default 1)\n"
+    "      --rect-every F  rectify after every F sparse steps (resa mode; default 32)\n"
     "      --json          print one JSON object instead of streaming text\n";
 
 typedef struct gen_opts {
@@ -34,7 +40,7 @@ typedef struct gen_opts {
     int n_predict, chat, json;
     resa_params params;
     resa_sampler_params sp;
-    int seed_given;
+    int seed_given, rect_given;
 } gen_opts;
 
 static double now_s(void)
@@ -78,6 +84,20 @@ static int parse(gen_opts *o, int argc, char **argv)
             if (!bad && !strcmp(t, "f16")) o->params.kv_type = RESA_KV_F16;
             else if (!bad && !strcmp(t, "f32")) o->params.kv_type = RESA_KV_F32;
             else if (!bad) bad = cli_error("generate: --kv-type wants f16 or f32, got '%s'", t);
+        } else if (args_is(&a, NULL, "--mode")) {
+            const char *t;
+            bad = args_str(&a, &t);
+            const int mode = bad ? 0 : resa_mode_parse(t);
+            if (!bad && mode < 0)
+                bad = cli_error("generate: --mode wants resa, sparse or dense, got '%s'", t);
+            o->params.mode = (resa_mode)mode;
+        } else if (args_is(&a, NULL, "--block-size")) bad = args_int(&a, 1, 4096, &o->params.block_size);
+        else if (args_is(&a, NULL, "--sparse-ratio")) bad = args_float(&a, 1e-6, 1, &o->params.sparse_ratio);
+        else if (args_is(&a, NULL, "--min-blocks")) bad = args_int(&a, 0, 1 << 24, &o->params.min_blocks);
+        else if (args_is(&a, NULL, "--local-blocks")) bad = args_int(&a, 1, 1 << 24, &o->params.local_blocks);
+        else if (args_is(&a, NULL, "--rect-every")) {
+            bad = args_int(&a, 0, 1 << 20, &o->params.rect_every);
+            o->rect_given = 1;
         } else {
             cli_error("generate: unknown argument '%s' (see 'resa generate --help')", a.opt);
             return -1;
@@ -87,6 +107,16 @@ static int parse(gen_opts *o, int argc, char **argv)
     }
     if (!!o->prompt + !!o->file != 1) {
         cli_error("generate: give exactly one of -p TEXT or -f FILE");
+        return -1;
+    }
+    if (o->params.mode == RESA_MODE_SPARSE && o->rect_given && o->params.rect_every > 0) {
+        cli_error("generate: --mode sparse never rectifies; use --mode resa with --rect-every");
+        return -1;
+    }
+    if (o->params.mode == RESA_MODE_SPARSE)
+        o->params.rect_every = 0;
+    if (o->params.mode == RESA_MODE_RESA && o->params.rect_every == 0) {
+        cli_error("generate: --rect-every 0 never rectifies; use --mode sparse for that");
         return -1;
     }
     if (!o->seed_given)
@@ -208,7 +238,7 @@ static int generate(const resa_model *m, resa_context *ctx, const gen_opts *o, c
 }
 
 static void report(const gen_opts *o, const int32_t *prompt, int n_prompt, const gen_result *r,
-                   int n_threads)
+                   int n_threads, int rectifications)
 {
     const double pre = r->prefill_s > 0 ? n_prompt / r->prefill_s : 0;
     /* decode rate counts the forward passes of generated tokens (n - 1 after the first) */
@@ -222,16 +252,19 @@ static void report(const gen_opts *o, const int32_t *prompt, int n_prompt, const
         printf(", \"text\": ");
         json_string(stdout, r->text ? r->text : "", r->text_len);
         printf(", \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f, \"prefill_s\": %.6f, "
-               "\"decode_s\": %.6f, \"n_threads\": %d, \"seed\": %llu, \"stop\": \"%s\"}\n",
-               pre, dec, r->prefill_s, r->decode_s, n_threads, (unsigned long long)o->sp.seed, r->stop);
+               "\"decode_s\": %.6f, \"n_threads\": %d, \"seed\": %llu, \"stop\": \"%s\", "
+               "\"mode\": \"%s\", \"rectifications\": %d}\n",
+               pre, dec, r->prefill_s, r->decode_s, n_threads, (unsigned long long)o->sp.seed, r->stop,
+               resa_mode_name(o->params.mode), rectifications);
     } else {
         printf("\n");
         fflush(stdout);
     }
     fprintf(stderr,
             "resa: prompt %d tokens in %.3f s (%.1f tok/s); generated %d tokens, %.1f tok/s; "
-            "stop: %s; seed %llu\n",
-            n_prompt, r->prefill_s, pre, r->n, dec, r->stop, (unsigned long long)o->sp.seed);
+            "stop: %s; seed %llu; mode %s, %d rectifications\n",
+            n_prompt, r->prefill_s, pre, r->n, dec, r->stop, (unsigned long long)o->sp.seed,
+            resa_mode_name(o->params.mode), rectifications);
 }
 
 int cmd_generate(int argc, char **argv)
@@ -264,7 +297,7 @@ int cmd_generate(int argc, char **argv)
         goto out;
     }
     if (generate(m, ctx, &o, prompt, n_prompt, &r) == 0) {
-        report(&o, prompt, n_prompt, &r, o.params.n_threads ? o.params.n_threads : 0);
+        report(&o, prompt, n_prompt, &r, o.params.n_threads, resa_context_rectifications(ctx));
         rc = 0;
     }
 out:

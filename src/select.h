@@ -1,0 +1,17 @@
+/* CPU block selection for sparse decode steps (DESIGN.md §1, steps 1-4). */
+#ifndef RESA_SELECT_H
+#define RESA_SELECT_H
+
+#include "backend.h"
+
+typedef struct resa_select_scratch {
+    float *scores;    /* one score per block */
+    int cap;          /* blocks */
+} resa_select_scratch;
+
+resa_status select_blocks_cpu(resa_select_scratch *s, const resa_kv_cache *kv, int layer,
+                              const float *q, int pos, int n_head, const resa_sparse_cfg *cfg,
+                              int *sel, int *n_sel);
+void select_scratch_free(resa_select_scratch *s);
+
+#endif
