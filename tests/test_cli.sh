@@ -49,6 +49,13 @@ expect_error "missing prompt file" "nope.txt" "$RESA" generate $M -f "$tmp/nope.
 expect_error "prompt longer than the context" "context holds 16" \
     "$RESA" generate $M -c 16 -p "$(seq 1 100 | tr '\n' ' ')"
 expect_error "empty prompt" "empty" "$RESA" generate $M -p ""
+expect_error "unknown mode" "--mode" "$RESA" generate $M -p hi --mode fast
+expect_error "resa mode without rectification" "rect-every 0" "$RESA" generate $M -p hi --rect-every 0
+expect_error "sparse mode with a rectification period" "never rectifies" \
+    "$RESA" generate $M -p hi --mode sparse --rect-every 8
+expect_error "no local block" "--local-blocks" "$RESA" generate $M -p hi --local-blocks 0
+expect_error "sparse ratio 0" "--sparse-ratio" "$RESA" generate $M -p hi --sparse-ratio 0
+expect_error "block size 0" "--block-size" "$RESA" generate $M -p hi --block-size 0
 
 # Good input: greedy generation gives valid JSON with the promised fields,
 # the same tokens twice, and honours -n.
@@ -57,7 +64,7 @@ if "$RESA" generate $M -p "The capital of France is" -n 8 --temp 0 -t 2 --json >
     if "$PYTHON" - "$tmp/a.json" "$tmp/b.json" <<'PY'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
-for k in ("prompt_tokens", "tokens", "text", "prefill_tok_s", "decode_tok_s"):
+for k in ("prompt_tokens", "tokens", "text", "prefill_tok_s", "decode_tok_s", "mode", "rectifications"):
     assert k in a, k
 assert len(a["tokens"]) == 8, a["tokens"]
 assert a["tokens"] == b["tokens"], (a["tokens"], b["tokens"])
