@@ -27,6 +27,14 @@ typedef enum resa_status {
 const char *resa_last_error(void);
 const char *resa_version(void);
 
+/* Caps the SIMD tier: "scalar", "avx2", "avx512", "neon" or "native" (the
+ * default; also set by the RESA_CPU environment variable). Call it before
+ * creating contexts. */
+resa_status resa_set_cpu(const char *tier);
+/* Detected CPU features, the tier in use and the tier of each kernel, as
+ * lines of text into buf (NUL-terminated, truncated to n); returns the full length. */
+int resa_cpu_report(char *buf, size_t n);
+
 typedef struct resa_model resa_model;
 typedef struct resa_context resa_context;
 

@@ -56,6 +56,9 @@ expect_error "sparse mode with a rectification period" "never rectifies" \
 expect_error "no local block" "--local-blocks" "$RESA" generate $M -p hi --local-blocks 0
 expect_error "sparse ratio 0" "--sparse-ratio" "$RESA" generate $M -p hi --sparse-ratio 0
 expect_error "block size 0" "--block-size" "$RESA" generate $M -p hi --block-size 0
+expect_error "unknown CPU tier" "bogus" "$RESA" cpu --cpu bogus
+expect_error "unknown CPU tier for generate" "bogus" "$RESA" generate $M -p hi --cpu bogus
+if "$RESA" cpu | grep -q "^tier: "; then pass "resa cpu reports the tier"; else fail "resa cpu"; fi
 
 # Good input: greedy generation gives valid JSON with the promised fields,
 # the same tokens twice, and honours -n.

@@ -5,6 +5,7 @@
 int cmd_generate(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_cpu(int argc, char **argv);
 
 /* Prints "resa: <message>" to stderr; returns 1 (the exit status for errors). */
 int cli_error(const char *fmt, ...)

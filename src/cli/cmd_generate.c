@@ -33,6 +33,7 @@ static const char help[] =
     "      --min-blocks N  read at least N blocks, or all there are (default 16)\n"
     "      --local-blocks N  always read the last N blocks (default 1)\n"
     "      --rect-every F  rectify after every F sparse steps (resa mode; default 32)\n"
+    "      --cpu TIER      cap the SIMD tier: scalar, avx2, avx512, neon, native\n"
     "      --json          print one JSON object instead of streaming text\n";
 
 typedef struct gen_opts {
@@ -91,6 +92,11 @@ static int parse(gen_opts *o, int argc, char **argv)
             if (!bad && mode < 0)
                 bad = cli_error("generate: --mode wants resa, sparse or dense, got '%s'", t);
             o->params.mode = (resa_mode)mode;
+        } else if (args_is(&a, NULL, "--cpu")) {
+            const char *t;
+            bad = args_str(&a, &t);
+            if (!bad && resa_set_cpu(t))
+                bad = cli_error("generate: %s", resa_last_error());
         } else if (args_is(&a, NULL, "--block-size")) bad = args_int(&a, 1, 4096, &o->params.block_size);
         else if (args_is(&a, NULL, "--sparse-ratio")) bad = args_float(&a, 1e-6, 1, &o->params.sparse_ratio);
         else if (args_is(&a, NULL, "--min-blocks")) bad = args_int(&a, 0, 1 << 24, &o->params.min_blocks);

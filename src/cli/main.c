@@ -24,6 +24,7 @@ static const char usage[] =
     "  generate   generate text from a prompt\n"
     "  tokenize   print the token ids of a text\n"
     "  info       describe a GGUF model\n"
+    "  cpu        show the CPU features and the SIMD kernels in use\n"
     "\n"
     "Run 'resa COMMAND --help' for a command's options, or see resa(1).\n"
     "  -h, --help     show this help\n"
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
         return cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "cpu"))
+        return cmd_cpu(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try 'resa --help')", cmd);
     return 2;
 }

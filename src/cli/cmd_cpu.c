@@ -1,0 +1,40 @@
+/* resa cpu: the CPU's features and the kernel tier chosen for each kernel. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "args.h"
+#include "cli.h"
+#include "resa.h"
+
+static const char help[] =
+    "usage: resa cpu [--cpu TIER]\n"
+    "Prints the detected CPU features, the SIMD tier in use and each kernel's tier.\n"
+    "      --cpu TIER    cap the tier: scalar, avx2, avx512, neon or native (default;\n"
+    "                    the RESA_CPU environment variable sets it too)\n";
+
+int cmd_cpu(int argc, char **argv)
+{
+    args a;
+    args_init(&a, "cpu", argc, argv);
+    while (args_next(&a)) {
+        if (args_is(&a, "-h", "--help")) {
+            fputs(help, stdout);
+            return 0;
+        } else if (args_is(&a, NULL, "--cpu")) {
+            const char *t;
+            if (args_str(&a, &t))
+                return 2;
+            if (resa_set_cpu(t)) {
+                cli_error("cpu: %s", resa_last_error());
+                return 2;
+            }
+        } else {
+            cli_error("cpu: unknown argument '%s' (see 'resa cpu --help')", a.opt);
+            return 2;
+        }
+    }
+    char buf[2048];
+    resa_cpu_report(buf, sizeof buf);
+    fputs(buf, stdout);
+    return 0;
+}
