@@ -156,6 +156,7 @@ static void load_head(const resa_kv_cache *kv, int layer, int kvh, int T, float 
     }
 }
 
+#ifdef HAVE_OPENBLAS
 /* Softmax of row i of S over keys [0, pos0+i]; later keys get probability 0. */
 static void masked_softmax_rows(float *S, int n, int T, int pos0, float scale, int n_threads)
 {
@@ -169,6 +170,7 @@ static void masked_softmax_rows(float *S, int n, int T, int pos0, float scale, i
         memset(row + len, 0, (size_t)(T - len) * sizeof(float));
     }
 }
+#endif
 
 /* One query head over the whole chunk: S = Q K^T, softmax, out = S V. */
 static void attend_chunk_head(const float *kf, const float *vf, const float *q, int n, int pos0,

@@ -24,6 +24,32 @@ mkdir -p build-san
         TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/checksimd tests/test_tokenizer.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh") || status=1
 summary build-san/test-suite.log >>.test-main.txt
 
+echo "== aarch64 (NEON) under qemu-aarch64"
+# Cross-built, run under user-mode emulation: the kernel tests (NEON and
+# dotprod against scalar), the unit tests and a short greedy generation.
+model=models/SmolLM2-135M-Instruct.Q4_1.gguf
+qemu="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+mkdir -p build-arm
+if (cd build-arm && { [ -f Makefile ] || ../configure --quiet --host=aarch64-linux-gnu \
+        --without-openblas --without-sleef --disable-shared; } &&
+        make -j"$jobs" --quiet check TESTS=); then
+    for t in checksimd test_types test_gguf test_blocks test_sampling "test_tokenizer $model"; do
+        if $qemu build-arm/tests/$t >build-arm/qemu.log 2>&1; then
+            echo "PASS: aarch64 $t ($(tail -n 1 build-arm/qemu.log))"; echo "PASS 1" >>.test-main.txt
+        else
+            cat build-arm/qemu.log; echo "FAIL: aarch64 $t"; echo "FAIL 1" >>.test-main.txt
+        fi
+    done
+    if $qemu build-arm/resa generate -m "$model" -p "The capital of France is" -n 4 --temp 0 \
+            --json 2>build-arm/qemu.log | grep -q '"tokens": \[7042, 30'; then
+        echo "PASS: aarch64 generate"; echo "PASS 1" >>.test-main.txt
+    else
+        cat build-arm/qemu.log; echo "FAIL: aarch64 generate"; echo "FAIL 1" >>.test-main.txt
+    fi
+else
+    echo "FAIL: aarch64 cross build"; echo "FAIL 1" >>.test-main.txt
+fi
+
 pass=$(awk '$1=="PASS"||$1=="XFAIL"{s+=$2} END{print s+0}' .test-main.txt)
 fail=$(awk '$1=="FAIL"||$1=="ERROR"||$1=="XPASS"{s+=$2} END{print s+0}' .test-main.txt)
 skip=$(awk '$1=="SKIP"{s+=$2} END{print s+0}' .test-main.txt)
