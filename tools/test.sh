@@ -40,8 +40,14 @@ if (cd build-arm && { [ -f Makefile ] || ../configure --quiet --host=aarch64-lin
             cat build-arm/qemu.log; echo "FAIL: aarch64 $t"; echo "FAIL 1" >>.test-main.txt
         fi
     done
-    if $qemu build-arm/resa generate -m "$model" -p "The capital of France is" -n 4 --temp 0 \
-            --json 2>build-arm/qemu.log | grep -q '"tokens": \[7042, 30'; then
+    # the first greedy tokens of a prompt with a clear answer: the same as the native build's
+    first_tokens() {
+        "$@" generate -m "$model" -p "The capital of France is" -n 2 --temp 0 --json \
+            2>>build-arm/qemu.log | sed 's/.*"tokens": \(\[[0-9, ]*\]\).*/\1/'
+    }
+    native=$(first_tokens build/resa)
+    # shellcheck disable=SC2086 # $qemu is a command with arguments
+    if [ -n "$native" ] && [ "$(first_tokens $qemu build-arm/resa)" = "$native" ]; then
         echo "PASS: aarch64 generate"; echo "PASS 1" >>.test-main.txt
     else
         cat build-arm/qemu.log; echo "FAIL: aarch64 generate"; echo "FAIL 1" >>.test-main.txt
