@@ -170,6 +170,25 @@ void resa_context_reset(resa_context *c)
 
 int resa_context_rectifications(const resa_context *c) { return c->rectifications; }
 
+void resa_context_timings(const resa_context *c, resa_timings *out) { *out = c->timings; }
+
+void resa_context_reset_timings(resa_context *c)
+{
+    memset(&c->timings, 0, sizeof c->timings);
+    c->timing_on = 1;
+}
+
+resa_status resa_context_fill_repeat(resa_context *c, int n_total)
+{
+    if (c->kv.n_past < 1 || n_total > c->kv.n_ctx || n_total < c->kv.n_past)
+        return resa_fail(RESA_ERR_ARG, "cannot fill %d of %d positions from %d cached", n_total,
+                         c->kv.n_ctx, c->kv.n_past);
+    if (c->n_pending)
+        return resa_fail(RESA_ERR_ARG, "rectify before filling the cache");
+    kv_cache_fill_repeat(&c->kv, n_total);
+    return RESA_OK;
+}
+
 resa_status resa_rectify_tail(resa_context *c) { return scheduler_rectify_tail(c); }
 const float *resa_logits(const resa_context *c) { return c->logits; }
 

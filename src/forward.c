@@ -4,9 +4,17 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "cpu.h"
 #include "error.h"
+
+double resa_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 /* y = x / rms(x) * w, per row; the sum of squares is accumulated in double. */
 static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int dim, float eps,
@@ -120,14 +128,21 @@ static resa_status attention_block(resa_context *ctx, int il, int n, int pos0, i
         return st;
     add_bias_rows(ctx->q, L->bq, n, q_dim);
     rope_rows(ctx->q, ctx->rope_cs, n, hp->n_head, hp, nt);
+    const double t0 = ctx->timing_on ? resa_now() : 0;
     if (sparse)
         st = be->select_blocks(be, &ctx->kv, il, ctx->q, pos0, hp->n_head, &ctx->sparse,
                                ctx->sel, ctx->n_sel);
     if (st)
         return st;
+    const double t1 = ctx->timing_on ? resa_now() : 0;
     st = sparse ? be->attention_sparse(be, &ctx->kv, il, ctx->q, pos0, hp->n_head, ctx->sel,
                                        ctx->n_sel, ctx->att)
                 : be->attention(be, &ctx->kv, il, ctx->q, n, pos0, hp->n_head, ctx->att);
+    if (ctx->timing_on) {
+        const double t2 = resa_now();
+        ctx->timings.select_s += t1 - t0;
+        ctx->timings.attention_s += t2 - t1;
+    }
     if (st || (st = be->matmul(be, &L->wo, ctx->att, n, ctx->xb)))
         return st;
     add_rows(ctx->x, ctx->xb, (size_t)n * hp->n_embd);

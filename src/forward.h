@@ -26,7 +26,11 @@ struct resa_context {
     int32_t *pending;     /* tokens of the sparse steps not yet rectified */
     int n_pending;
     int rectifications;
+    resa_timings timings; /* attention_s and select_s accumulate while timing_on */
+    int timing_on;
 };
+
+double resa_now(void); /* monotonic seconds */
 
 typedef enum forward_logits {
     LOGITS_NONE, /* rectification: the logits are discarded, so not computed */

@@ -91,3 +91,17 @@ void kv_cache_refresh_summaries(resa_kv_cache *kv, int pos0, int n, int T)
             blocks_recompute(kv_kmin(kv, l, h), kv_kmax(kv, l, h), kv->head_dim, kv->block_size,
                              kv_k(kv, l, h, 0), kv->type, T, first, last);
 }
+
+void kv_cache_fill_repeat(resa_kv_cache *kv, int n_total)
+{
+    const int n = kv->n_past;
+    const size_t row = (size_t)kv->head_dim * kv->elem_size;
+    for (int l = 0; l < kv->n_layer; l++)
+        for (int h = 0; h < kv->n_head_kv; h++)
+            for (int p = n; p < n_total; p++) {
+                memcpy(kv_k(kv, l, h, p), kv_k(kv, l, h, p % n), row);
+                memcpy(kv_v(kv, l, h, p), kv_v(kv, l, h, p % n), row);
+            }
+    kv->n_past = n_total;
+    kv_cache_refresh_summaries(kv, 0, n_total, n_total);
+}

@@ -62,5 +62,8 @@ void kv_cache_write(resa_kv_cache *kv, int layer, int pos0, int n, const float *
 /* Recomputes the summaries of every block that holds a position in
  * [pos0, pos0+n), for all layers and heads, from the stored keys [0, T). */
 void kv_cache_refresh_summaries(resa_kv_cache *kv, int pos0, int n, int T);
+/* Benchmarks: positions [n_past, n_total) become copies of [0, n_past),
+ * repeated; summaries are recomputed; n_past = n_total. */
+void kv_cache_fill_repeat(resa_kv_cache *kv, int n_total);
 
 #endif

@@ -106,6 +106,23 @@ int resa_context_n_past(const resa_context *ctx);
 void resa_context_reset(resa_context *ctx);
 /* Rectifications run so far (resa mode). */
 int resa_context_rectifications(const resa_context *ctx);
+
+/* Where decode time goes (for `resa bench`); seconds since the last reset. */
+typedef struct resa_timings {
+    double decode_s;    /* decode steps' forward passes, rectification excluded */
+    double attention_s; /* of which: attention over the cache */
+    double select_s;    /* of which: block scoring and selection */
+    double rectify_s;   /* rectification passes */
+    int steps;          /* decode steps */
+    int rectifications;
+} resa_timings;
+void resa_context_timings(const resa_context *ctx, resa_timings *out);
+void resa_context_reset_timings(resa_context *ctx);
+
+/* Benchmarks only: extends the cache to n_total positions by repeating the
+ * entries already there (their values mean nothing; decode cost does not
+ * depend on them), so a deep cache costs one short prefill. */
+resa_status resa_context_fill_repeat(resa_context *ctx, int n_total);
 /* Rectifies the K/V of sparse steps not yet rectified (call before reusing a
  * context whose generation stopped mid-period, e.g. in a chat). */
 resa_status resa_rectify_tail(resa_context *ctx);

@@ -57,18 +57,30 @@ static resa_status rectify(resa_context *ctx)
     const int n = ctx->n_pending, pos0 = ctx->kv.n_past - n;
     if (n == 0)
         return RESA_OK;
+    const double t0 = resa_now();
+    const int timing = ctx->timing_on;
+    ctx->timing_on = 0; /* its attention is the rectification's, not a step's */
     resa_status st = dense_pass(ctx, ctx->pending, n, pos0, LOGITS_NONE, NULL, NULL, NULL);
+    ctx->timing_on = timing;
     if (st)
         return st;
     ctx->be->refresh_summaries(ctx->be, &ctx->kv, pos0, n, ctx->kv.n_past);
     ctx->n_pending = 0;
     ctx->rectifications++;
+    ctx->timings.rectify_s += resa_now() - t0;
+    ctx->timings.rectifications++;
     return RESA_OK;
 }
 
-static resa_status sparse_step(resa_context *ctx, int32_t token)
+/* One token after the prompt: dense or sparse by mode; resa mode queues it
+ * for rectification. */
+static resa_status decode_step(resa_context *ctx, int32_t token)
 {
-    resa_status st = forward_chunk(ctx, &token, 1, ctx->kv.n_past, 1, LOGITS_LAST, NULL);
+    const int sparse = ctx->params.mode != RESA_MODE_DENSE;
+    const double t0 = resa_now();
+    resa_status st = forward_chunk(ctx, &token, 1, ctx->kv.n_past, sparse, LOGITS_LAST, NULL);
+    ctx->timings.decode_s += resa_now() - t0;
+    ctx->timings.steps++;
     if (st)
         return st;
     ctx->kv.n_past++;
@@ -86,9 +98,8 @@ resa_status scheduler_run(resa_context *ctx, const int32_t *tokens, int n, float
     resa_status st = check_tokens(ctx, tokens, n);
     if (st)
         return st;
-    const int decode_step = n == 1 && !all_logits && ctx->kv.n_past > 0;
-    if (decode_step && ctx->params.mode != RESA_MODE_DENSE)
-        return sparse_step(ctx, tokens[0]);
+    if (n == 1 && !all_logits && ctx->kv.n_past > 0)
+        return decode_step(ctx, tokens[0]);
     /* new dense tokens must see a rectified cache */
     if ((st = rectify(ctx)))
         return st;

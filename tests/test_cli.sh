@@ -59,6 +59,23 @@ expect_error "block size 0" "--block-size" "$RESA" generate $M -p hi --block-siz
 expect_error "unknown CPU tier" "bogus" "$RESA" cpu --cpu bogus
 expect_error "unknown CPU tier for generate" "bogus" "$RESA" generate $M -p hi --cpu bogus
 if "$RESA" cpu | grep -q "^tier: "; then pass "resa cpu reports the tier"; else fail "resa cpu"; fi
+expect_error "bad bench depth" "--depth" "$RESA" bench $M --depth 12,x
+expect_error "bad bench mode" "--mode" "$RESA" bench $M --mode dense,fast
+if "$RESA" bench $M --depth 40,600 -n 3 -t 2 --block-size 4 --min-blocks 2 --rect-every 2 --json |
+    "$PYTHON" -c '
+import json, sys
+rows = json.load(sys.stdin)["results"]
+assert len(rows) == 6, rows
+for r in rows:
+    assert r["mode"] in ("dense", "sparse", "resa") and r["depth"] in (40, 600), r
+    assert r["prefill_tok_s"] > 0 and r["decode_tok_s"] > 0, r
+    assert r["rectifications"] == (1 if r["mode"] == "resa" else 0), r
+assert [r["cache_fill"] for r in rows if r["depth"] == 600][0].startswith("repeated"), rows
+'; then
+    pass "bench --json: a row per mode and depth, rectifications counted"
+else
+    fail "bench --json"
+fi
 
 # Good input: greedy generation gives valid JSON with the promised fields,
 # the same tokens twice, and honours -n.

@@ -163,3 +163,59 @@ const char *default_model_path(void)
             return candidates[i];
     return NULL;
 }
+
+int args_engine_option(args *a, resa_params *p, int *rect_given)
+{
+    const char *t;
+    if (args_is(a, "-t", "--threads"))
+        return args_int(a, 1, 4096, &p->n_threads) ? -1 : 1;
+    if (args_is(a, "-b", "--batch"))
+        return args_int(a, 1, 1 << 16, &p->n_batch) ? -1 : 1;
+    if (args_is(a, NULL, "--block-size"))
+        return args_int(a, 1, 4096, &p->block_size) ? -1 : 1;
+    if (args_is(a, NULL, "--sparse-ratio"))
+        return args_float(a, 1e-6, 1, &p->sparse_ratio) ? -1 : 1;
+    if (args_is(a, NULL, "--min-blocks"))
+        return args_int(a, 0, 1 << 24, &p->min_blocks) ? -1 : 1;
+    if (args_is(a, NULL, "--local-blocks"))
+        return args_int(a, 1, 1 << 24, &p->local_blocks) ? -1 : 1;
+    if (args_is(a, NULL, "--rect-every")) {
+        *rect_given = 1;
+        return args_int(a, 0, 1 << 20, &p->rect_every) ? -1 : 1;
+    }
+    if (args_is(a, NULL, "--kv-type")) {
+        if (args_str(a, &t))
+            return -1;
+        if (strcmp(t, "f16") && strcmp(t, "f32")) {
+            cli_error("%s: --kv-type wants f16 or f32, got '%s'", a->cmd, t);
+            return -1;
+        }
+        p->kv_type = strcmp(t, "f16") ? RESA_KV_F32 : RESA_KV_F16;
+        return 1;
+    }
+    if (args_is(a, NULL, "--cpu")) {
+        if (args_str(a, &t))
+            return -1;
+        if (resa_set_cpu(t)) {
+            cli_error("%s: %s", a->cmd, resa_last_error());
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int args_check_schedule(const char *cmd, resa_params *p, int rect_given)
+{
+    if (p->mode == RESA_MODE_SPARSE && rect_given && p->rect_every > 0) {
+        cli_error("%s: --mode sparse never rectifies; use --mode resa with --rect-every", cmd);
+        return -1;
+    }
+    if (p->mode == RESA_MODE_SPARSE)
+        p->rect_every = 0;
+    if (p->mode == RESA_MODE_RESA && p->rect_every == 0) {
+        cli_error("%s: --rect-every 0 never rectifies; use --mode sparse for that", cmd);
+        return -1;
+    }
+    return 0;
+}

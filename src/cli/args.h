@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "resa.h"
+
 typedef struct args {
     int argc, i;
     char **argv;
@@ -24,6 +26,24 @@ int args_str(args *a, const char **out);
 int args_int(args *a, long lo, long hi, int *out);
 int args_u64(args *a, uint64_t *out);
 int args_float(args *a, double lo, double hi, float *out);
+
+/* Options every engine command shares: -t, -b, --kv-type, --cpu and the
+ * sparse schedule (--block-size, --sparse-ratio, --min-blocks,
+ * --local-blocks, --rect-every). Returns 1 when the current argument was one
+ * of them (value parsed into p), 0 when it is not, -1 on a bad value. */
+int args_engine_option(args *a, resa_params *p, int *rect_given);
+#define ENGINE_OPTIONS_HELP \
+    "  -t, --threads N     threads (default: all online CPUs)\n" \
+    "  -b, --batch N       prefill chunk size (default 512)\n" \
+    "      --kv-type T     KV cache element type: f16 (default) or f32\n" \
+    "      --block-size N  tokens per KV block (default 16)\n" \
+    "      --sparse-ratio R  fraction of blocks a sparse step reads (default 0.1)\n" \
+    "      --min-blocks N  read at least N blocks, or all there are (default 16)\n" \
+    "      --local-blocks N  always read the last N blocks (default 1)\n" \
+    "      --rect-every F  rectify after every F sparse steps (resa mode; default 32)\n" \
+    "      --cpu TIER      cap the SIMD tier: scalar, avx2, avx512, neon, native\n"
+/* The schedule of p's mode must exist: 0, or -1 after printing why. */
+int args_check_schedule(const char *cmd, resa_params *p, int rect_given);
 
 /* Reads a whole file into a NUL-terminated buffer; NULL with a message on error. */
 char *read_file(const char *path, size_t *len);

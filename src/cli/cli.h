@@ -6,6 +6,10 @@ int cmd_generate(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_cpu(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Monotonic seconds. */
+double clock_now(void);
 
 /* Prints "resa: <message>" to stderr; returns 1 (the exit status for errors). */
 int cli_error(const char *fmt, ...)

@@ -23,17 +23,9 @@ static const char help[] =
     "      --top-k K       keep the K most likely tokens, 0 = all (default 40)\n"
     "      --top-p P       keep the smallest set with probability P (default 0.95)\n"
     "      --seed S        random seed (default: from the clock, printed in the summary)\n"
-    "  -t, --threads N     threads (default: all online CPUs)\n"
     "  -c, --ctx-size N    context size in tokens (default: the model's trained context)\n"
-    "  -b, --batch N       prefill chunk size (default 512)\n"
-    "      --kv-type T     KV cache element type: f16 (default) or f32\n"
     "      --mode M        decode attention: resa (default), sparse or dense\n"
-    "      --block-size N  tokens per KV block (default 16)\n"
-    "      --sparse-ratio R  fraction of blocks a sparse step reads (default 0.1)\n"
-    "      --min-blocks N  read at least N blocks, or all there are (default 16)\n"
-    "      --local-blocks N  always read the last N blocks (default 1)\n"
-    "      --rect-every F  rectify after every F sparse steps (resa mode; default 32)\n"
-    "      --cpu TIER      cap the SIMD tier: scalar, avx2, avx512, neon, native\n"
+    ENGINE_OPTIONS_HELP
     "      --json          print one JSON object instead of streaming text\n";
 
 typedef struct gen_opts {
@@ -43,13 +35,6 @@ typedef struct gen_opts {
     resa_sampler_params sp;
     int seed_given, rect_given;
 } gen_opts;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int parse(gen_opts *o, int argc, char **argv)
 {
@@ -76,35 +61,17 @@ static int parse(gen_opts *o, int argc, char **argv)
         else if (args_is(&a, NULL, "--seed")) {
             bad = args_u64(&a, &o->sp.seed);
             o->seed_given = 1;
-        } else if (args_is(&a, "-t", "--threads")) bad = args_int(&a, 1, 4096, &o->params.n_threads);
-        else if (args_is(&a, "-c", "--ctx-size")) bad = args_int(&a, 1, 1 << 24, &o->params.n_ctx);
-        else if (args_is(&a, "-b", "--batch")) bad = args_int(&a, 1, 1 << 16, &o->params.n_batch);
-        else if (args_is(&a, NULL, "--kv-type")) {
-            const char *t;
-            bad = args_str(&a, &t);
-            if (!bad && !strcmp(t, "f16")) o->params.kv_type = RESA_KV_F16;
-            else if (!bad && !strcmp(t, "f32")) o->params.kv_type = RESA_KV_F32;
-            else if (!bad) bad = cli_error("generate: --kv-type wants f16 or f32, got '%s'", t);
-        } else if (args_is(&a, NULL, "--mode")) {
+        } else if (args_is(&a, "-c", "--ctx-size")) bad = args_int(&a, 1, 1 << 24, &o->params.n_ctx);
+        else if (args_is(&a, NULL, "--mode")) {
             const char *t;
             bad = args_str(&a, &t);
             const int mode = bad ? 0 : resa_mode_parse(t);
             if (!bad && mode < 0)
                 bad = cli_error("generate: --mode wants resa, sparse or dense, got '%s'", t);
             o->params.mode = (resa_mode)mode;
-        } else if (args_is(&a, NULL, "--cpu")) {
-            const char *t;
-            bad = args_str(&a, &t);
-            if (!bad && resa_set_cpu(t))
-                bad = cli_error("generate: %s", resa_last_error());
-        } else if (args_is(&a, NULL, "--block-size")) bad = args_int(&a, 1, 4096, &o->params.block_size);
-        else if (args_is(&a, NULL, "--sparse-ratio")) bad = args_float(&a, 1e-6, 1, &o->params.sparse_ratio);
-        else if (args_is(&a, NULL, "--min-blocks")) bad = args_int(&a, 0, 1 << 24, &o->params.min_blocks);
-        else if (args_is(&a, NULL, "--local-blocks")) bad = args_int(&a, 1, 1 << 24, &o->params.local_blocks);
-        else if (args_is(&a, NULL, "--rect-every")) {
-            bad = args_int(&a, 0, 1 << 20, &o->params.rect_every);
-            o->rect_given = 1;
-        } else {
+        } else if ((bad = args_engine_option(&a, &o->params, &o->rect_given)) == 1) {
+            bad = 0; /* consumed */
+        } else if (bad == 0) {
             cli_error("generate: unknown argument '%s' (see 'resa generate --help')", a.opt);
             return -1;
         }
@@ -115,16 +82,8 @@ static int parse(gen_opts *o, int argc, char **argv)
         cli_error("generate: give exactly one of -p TEXT or -f FILE");
         return -1;
     }
-    if (o->params.mode == RESA_MODE_SPARSE && o->rect_given && o->params.rect_every > 0) {
-        cli_error("generate: --mode sparse never rectifies; use --mode resa with --rect-every");
+    if (args_check_schedule("generate", &o->params, o->rect_given))
         return -1;
-    }
-    if (o->params.mode == RESA_MODE_SPARSE)
-        o->params.rect_every = 0;
-    if (o->params.mode == RESA_MODE_RESA && o->params.rect_every == 0) {
-        cli_error("generate: --rect-every 0 never rectifies; use --mode sparse for that");
-        return -1;
-    }
     if (!o->seed_given)
         o->sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     return 0;
@@ -202,12 +161,12 @@ static int generate(const resa_model *m, resa_context *ctx, const gen_opts *o, c
     if (!s || !r->tokens)
         return cli_error("generate: %s", s ? "out of memory" : resa_last_error());
     const int progress = isatty(2) && !o->json && n_prompt >= 1024;
-    double t0 = now_s();
+    double t0 = clock_now();
     if (resa_decode(ctx, prompt, n_prompt, progress ? show_progress : NULL, NULL)) {
         resa_sampler_free(s);
         return cli_error("generate: %s", resa_last_error());
     }
-    double t1 = now_s();
+    double t1 = clock_now();
     r->prefill_s = t1 - t0;
     r->stop = "length";
     for (r->n = 0; r->n < o->n_predict; r->n++) {
@@ -238,7 +197,7 @@ static int generate(const resa_model *m, resa_context *ctx, const gen_opts *o, c
             return cli_error("generate: %s", resa_last_error());
         }
     }
-    r->decode_s = now_s() - t1;
+    r->decode_s = clock_now() - t1;
     resa_sampler_free(s);
     return 0;
 }

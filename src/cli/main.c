@@ -2,9 +2,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "resa.h"
+
+double clock_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 int cli_error(const char *fmt, ...)
 {
@@ -24,6 +32,7 @@ static const char usage[] =
     "  generate   generate text from a prompt\n"
     "  tokenize   print the token ids of a text\n"
     "  info       describe a GGUF model\n"
+    "  bench      measure decode speed at given cache depths, per mode\n"
     "  cpu        show the CPU features and the SIMD kernels in use\n"
     "\n"
     "Run 'resa COMMAND --help' for a command's options, or see resa(1).\n"
@@ -51,6 +60,8 @@ int main(int argc, char **argv)
         return cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench"))
+        return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "cpu"))
         return cmd_cpu(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try 'resa --help')", cmd);

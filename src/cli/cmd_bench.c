@@ -1,0 +1,244 @@
+/* resa bench: decode speed at given cache depths, per mode, and where the
+ * time of a token goes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "resa.h"
+
+static const char help[] =
+    "usage: resa bench [-m MODEL] [--depth LIST] [--mode LIST] [-n N] [OPTIONS]\n"
+    "Measures decode speed with the KV cache filled to each depth, for each mode.\n"
+    "  -m, --model FILE    the model (default: $RESA_MODEL, else the fetched default model)\n"
+    "      --depth LIST    cache depths in tokens (default 1024,4096,16384)\n"
+    "      --mode LIST     modes among dense, sparse, resa (default dense,sparse,resa)\n"
+    "  -n, --n-decode N    decode steps timed at each depth (default 64)\n"
+    "      --real-prefill  fill the cache by a real prefill of every position (slow);\n"
+    "                      default: prefill a 512-token segment and repeat its entries\n"
+    "                      (decode cost does not depend on the cached values)\n"
+    ENGINE_OPTIONS_HELP
+    "      --json          print {\"results\": [rows]} instead of a table\n";
+
+#define MAX_LIST 16
+
+typedef struct bench_opts {
+    const char *model;
+    int depths[MAX_LIST], n_depths;
+    resa_mode modes[3];
+    int n_modes, n_decode, real_prefill, json, rect_given;
+    resa_params params;
+} bench_opts;
+
+static int parse_list(const char *s, int *out, int max, const char *what)
+{
+    int n = 0;
+    for (const char *p = s; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > (1 << 24) || (*end && *end != ',') || n == max) {
+            cli_error("bench: --%s wants up to %d positive integers separated by commas, got '%s'",
+                      what, max, s);
+            return -1;
+        }
+        out[n++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+static int parse_modes(bench_opts *o, const char *s)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", s);
+    o->n_modes = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        const int m = resa_mode_parse(tok);
+        if (m < 0 || o->n_modes == 3)
+            return cli_error("bench: --mode wants a list of dense, sparse, resa, got '%s'", s), -1;
+        o->modes[o->n_modes++] = (resa_mode)m;
+    }
+    return o->n_modes ? 0 : -1;
+}
+
+static int parse(bench_opts *o, int argc, char **argv)
+{
+    args a;
+    args_init(&a, "bench", argc, argv);
+    resa_params_default(&o->params);
+    static const int default_depths[] = { 1024, 4096, 16384 };
+    memcpy(o->depths, default_depths, sizeof default_depths);
+    o->n_depths = 3;
+    o->modes[0] = RESA_MODE_DENSE;
+    o->modes[1] = RESA_MODE_SPARSE;
+    o->modes[2] = RESA_MODE_RESA;
+    o->n_modes = 3;
+    o->n_decode = 64;
+    while (args_next(&a)) {
+        const char *s;
+        int r;
+        if (args_is(&a, "-h", "--help")) {
+            fputs(help, stdout);
+            exit(0);
+        } else if (args_is(&a, "-m", "--model")) {
+            if (args_str(&a, &o->model))
+                return -1;
+        } else if (args_is(&a, NULL, "--depth")) {
+            if (args_str(&a, &s) || (o->n_depths = parse_list(s, o->depths, MAX_LIST, "depth")) < 0)
+                return -1;
+        } else if (args_is(&a, NULL, "--mode")) {
+            if (args_str(&a, &s) || parse_modes(o, s))
+                return -1;
+        } else if (args_is(&a, "-n", "--n-decode")) {
+            if (args_int(&a, 1, 1 << 20, &o->n_decode))
+                return -1;
+        } else if (args_is(&a, NULL, "--real-prefill")) {
+            o->real_prefill = 1;
+        } else if (args_is(&a, NULL, "--json")) {
+            o->json = 1;
+        } else if ((r = args_engine_option(&a, &o->params, &o->rect_given)) != 1) {
+            if (r == 0)
+                cli_error("bench: unknown argument '%s' (see 'resa bench --help')", a.opt);
+            return -1;
+        }
+    }
+    /* --rect-every is for the resa rows; sparse rows never rectify */
+    for (int i = 0; i < o->n_modes; i++) {
+        resa_params p = o->params;
+        p.mode = o->modes[i];
+        if (args_check_schedule("bench", &p, o->rect_given && p.mode != RESA_MODE_SPARSE))
+            return -1;
+    }
+    return 0;
+}
+
+/* Token ids of ordinary text, repeated to n. */
+static int32_t *text_tokens(const resa_model *m, int n)
+{
+    static const char text[] =
+        "The library is open every day of the week. Readers may borrow up to ten books at a "
+        "time, and the staff will gladly help anyone find the material they need for study, "
+        "work or pleasure. Rare volumes stay in the reading room. ";
+    int32_t base[128];
+    const int nb = resa_tokenize(m, text, strlen(text), 0, 0, base, 128);
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    for (int i = 0; ids && i < n; i++)
+        ids[i] = base[i % nb];
+    return ids;
+}
+
+typedef struct bench_row {
+    resa_mode mode;
+    int depth, steps, rectifications, filled;
+    double prefill_tok_s, decode_tok_s, ms_weights, ms_attention, ms_select, ms_rectify;
+} bench_row;
+
+static int run_one(const resa_model *m, const bench_opts *o, resa_mode mode, int depth,
+                   bench_row *row)
+{
+    resa_params p = o->params;
+    p.mode = mode;
+    args_check_schedule("bench", &p, 0); /* checked in parse(); sets sparse's period to 0 */
+    p.n_ctx = depth + o->n_decode + 1;
+    resa_context *ctx;
+    if (resa_context_new(m, &p, &ctx))
+        return cli_error("bench: %s", resa_last_error());
+    const int n_fill = o->real_prefill || depth < 512 ? depth : 512;
+    int32_t *ids = text_tokens(m, n_fill);
+    resa_sampler_params sp = { .temp = 0, .top_k = 0, .top_p = 1, .seed = 0 };
+    resa_sampler *s = resa_sampler_new(&sp, resa_model_get_info(m)->n_vocab);
+    int rc = 1;
+    resa_timings t;
+    double t0 = 0, t1;
+    if (!ids || !s)
+        goto out;
+    t0 = clock_now();
+    if (resa_decode(ctx, ids, n_fill, NULL, NULL) || resa_context_fill_repeat(ctx, depth)) {
+        cli_error("bench: %s", resa_last_error());
+        goto out;
+    }
+    t1 = clock_now();
+    row->prefill_tok_s = n_fill / (t1 - t0);
+    row->filled = n_fill < depth;
+    resa_context_reset_timings(ctx);
+    for (int i = 0; i < o->n_decode; i++) {
+        int32_t tok = resa_sample(s, resa_logits(ctx));
+        if (resa_decode(ctx, &tok, 1, NULL, NULL)) {
+            cli_error("bench: %s", resa_last_error());
+            goto out;
+        }
+    }
+    const double wall = clock_now() - t1;
+    resa_context_timings(ctx, &t);
+    row->mode = mode;
+    row->depth = depth;
+    row->steps = t.steps;
+    row->rectifications = t.rectifications;
+    row->decode_tok_s = o->n_decode / wall;
+    row->ms_attention = 1e3 * t.attention_s / t.steps;
+    row->ms_select = 1e3 * t.select_s / t.steps;
+    row->ms_weights = 1e3 * (t.decode_s - t.attention_s - t.select_s) / t.steps;
+    row->ms_rectify = 1e3 * t.rectify_s / t.steps;
+    rc = 0;
+out:
+    resa_sampler_free(s);
+    free(ids);
+    resa_context_free(ctx);
+    return rc;
+}
+
+static void print_row(const bench_opts *o, const bench_row *r, int first)
+{
+    if (o->json) {
+        printf("%s{\"mode\": \"%s\", \"depth\": %d, \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.3f, "
+               "\"cache_fill\": \"%s\", \"steps\": %d, \"rectifications\": %d, "
+               "\"ms_per_token\": {\"weights_and_other\": %.3f, \"attention\": %.3f, "
+               "\"score_select\": %.3f, \"rectification\": %.3f}}",
+               first ? "" : ",\n  ", resa_mode_name(r->mode), r->depth, r->prefill_tok_s,
+               r->decode_tok_s, r->filled ? "repeated 512-token segment" : "real prefill", r->steps,
+               r->rectifications, r->ms_weights, r->ms_attention, r->ms_select, r->ms_rectify);
+        return;
+    }
+    if (first)
+        printf("%-7s %7s %10s %10s | ms per token: %8s %9s %8s %8s  %s\n", "mode", "depth",
+               "prefill/s", "decode/s", "weights+", "attention", "select", "rectify", "cache");
+    printf("%-7s %7d %10.1f %10.2f | %22.3f %9.3f %8.3f %8.3f  %s\n", resa_mode_name(r->mode),
+           r->depth, r->prefill_tok_s, r->decode_tok_s, r->ms_weights, r->ms_attention,
+           r->ms_select, r->ms_rectify, r->filled ? "repeated segment" : "real prefill");
+    fflush(stdout);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_opts o = { 0 };
+    if (parse(&o, argc, argv))
+        return 2;
+    if (!o.model && !(o.model = default_model_path()))
+        return cli_error("bench: no model (pass -m MODEL, set RESA_MODEL, or run models/fetch)");
+    resa_model *m;
+    if (resa_model_load(o.model, &m))
+        return cli_error("%s", resa_last_error());
+    const int n_train = resa_model_get_info(m)->n_ctx_train;
+    for (int d = 0; d < o.n_depths; d++)
+        if (o.depths[d] > n_train)
+            fprintf(stderr, "resa: bench: depth %d is past the model's trained context %d "
+                            "(speed is still meaningful, quality is not)\n", o.depths[d], n_train);
+    if (o.json)
+        printf("{\"results\": [");
+    int rc = 0, first = 1;
+    for (int d = 0; d < o.n_depths && !rc; d++)
+        for (int i = 0; i < o.n_modes && !rc; i++) {
+            bench_row row = { 0 };
+            if (!o.json)
+                fprintf(stderr, "resa: bench: %s at depth %d...\n", resa_mode_name(o.modes[i]),
+                        o.depths[d]);
+            if ((rc = run_one(m, &o, o.modes[i], o.depths[d], &row)) == 0)
+                print_row(&o, &row, first);
+            first = 0;
+        }
+    if (o.json)
+        printf("]}\n");
+    resa_model_free(m);
+    return rc;
+}
