@@ -11,6 +11,8 @@
 
 /* Largest head dimension (one head row lives in stack buffers; checked at load). */
 #define RESA_MAX_HEAD_DIM 1024
+/* Most KV heads (decode attention keeps per-head state on the stack). */
+#define RESA_MAX_KV_HEADS 64
 
 enum resa_rope_style {
     RESA_ROPE_NORM, /* rotate adjacent pairs (x[2i], x[2i+1]); llama GGUFs are converted for it */

@@ -65,6 +65,9 @@ resa_status resa_hparams_read_common(const gguf_file *f, const char *arch, resa_
     hp->n_rot = hp->head_dim;
     if ((st = get_dim(f, arch, "rope.dimension_count", 2, (uint32_t)hp->head_dim, &hp->n_rot, true)))
         return st;
+    if (hp->n_head_kv > RESA_MAX_KV_HEADS)
+        return resa_fail(RESA_ERR_UNSUPPORTED, "%s: %d key/value heads, more than %d", f->path,
+                         hp->n_head_kv, RESA_MAX_KV_HEADS);
     if (hp->head_dim > RESA_MAX_HEAD_DIM)
         return resa_fail(RESA_ERR_UNSUPPORTED, "%s: head dimension %d is larger than %d", f->path,
                          hp->head_dim, RESA_MAX_HEAD_DIM);

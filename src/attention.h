@@ -7,7 +7,8 @@
 typedef struct resa_attn_scratch {
     float *kf, *vf;        /* one KV head's keys/values as f32 (n_ctx, head_dim) */
     float *scores;         /* (max_batch, n_ctx) for chunks; (n_threads, n_ctx) for decode */
-    size_t kf_cap, vf_cap, scores_cap; /* in floats */
+    int *list;             /* attended positions per KV head (n_head_kv, n_ctx) */
+    size_t kf_cap, vf_cap, scores_cap, list_cap; /* in elements */
 } resa_attn_scratch;
 
 resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv, int layer,

@@ -33,7 +33,7 @@ static resa_context *new_ctx(const resa_model *m, resa_mode mode, float ratio, i
 {
     resa_params p;
     resa_params_default(&p);
-    p.n_ctx = 1024;
+    p.n_ctx = 2048;
     p.n_threads = 2;
     p.mode = mode;
     p.sparse_ratio = ratio;
@@ -141,6 +141,61 @@ static void test_full_budget(const resa_model *m)
 #define RECT_TOL 5e-2
 #define SPARSE_MIN_DIFF 0.2
 
+static double kl_divergence(const float *p_logits, const float *q_logits, int n)
+{
+    double mp = -INFINITY, mq = -INFINITY, zp = 0, zq = 0, kl = 0;
+    for (int i = 0; i < n; i++) {
+        mp = fmax(mp, p_logits[i]);
+        mq = fmax(mq, q_logits[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        zp += exp(p_logits[i] - mp);
+        zq += exp(q_logits[i] - mq);
+    }
+    for (int i = 0; i < n; i++) {
+        const double lp = p_logits[i] - mp - log(zp), lq = q_logits[i] - mq - log(zq);
+        kl += exp(lp) * (lp - lq);
+    }
+    return kl;
+}
+
+/* Past 1024 positions a decode step splits the attended positions into
+ * segments and merges their partial softmaxes: check it against the chunk
+ * path (one query row of a 2-token pass), and sparse-with-everything
+ * against dense there too. */
+static void test_long_decode(const resa_model *m)
+{
+    const int depth = 1100, n_vocab = resa_model_get_info(m)->n_vocab;
+    resa_context *a = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
+    resa_context *b = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
+    resa_context *c = new_ctx(m, RESA_MODE_SPARSE, 1.0f, 16, 0);
+    resa_context *ctxs[] = { a, b, c };
+    int32_t *ids = malloc((size_t)(depth + 2) * sizeof *ids);
+    for (int i = 0; i < depth + 2; i++)
+        ids[i] = seq[i % N_PROMPT];
+    for (int i = 0; i < 3; i++) /* a real prefill: repeated cache entries hide differences */
+        resa_decode(ctxs[i], ids, depth, NULL, NULL);
+    float *two = malloc(2 * (size_t)n_vocab * sizeof *two);
+    resa_decode(a, &ids[depth], 1, NULL, NULL);
+    resa_decode(c, &ids[depth], 1, NULL, NULL);
+    resa_decode_all_logits(b, &ids[depth], 2, two);
+    const double kl = kl_divergence(two, resa_logits(a), n_vocab);
+    double dmax = 0;
+    for (int v = 0; v < n_vocab; v++)
+        dmax = fmax(dmax, fabs(two[v] - resa_logits(a)[v]));
+    check(kl < 1e-2, "depth 1100: segmented decode matches the chunk path (KL %g, max logit "
+          "diff %g)", kl, dmax);
+    double worst = 0;
+    for (int v = 0; v < n_vocab; v++)
+        worst = fmax(worst, fabs(resa_logits(a)[v] - resa_logits(c)[v]));
+    check(worst == 0, "depth 1100: sparse with every block equals dense (max diff %g, %g allowed)",
+          worst, 0);
+    free(two);
+    free(ids);
+    for (int i = 0; i < 3; i++)
+        resa_context_free(ctxs[i]);
+}
+
 static void test_rectification(const resa_model *m, int f, int steps)
 {
     resa_context *r = new_ctx(m, RESA_MODE_RESA, 0.1f, 2, f);
@@ -193,6 +248,7 @@ int main(int argc, char **argv)
     }
     make_sequence(m);
     test_full_budget(m);
+    test_long_decode(m);
     test_rectification(m, 8, 24);
     test_rectification(m, 1, 4);
     test_rectification(m, 32, 32);
