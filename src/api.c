@@ -166,6 +166,7 @@ void resa_context_reset(resa_context *c)
 {
     c->kv.n_past = 0;
     c->n_pending = 0;
+    c->pending_sparse = 0;
 }
 
 int resa_context_rectifications(const resa_context *c) { return c->rectifications; }

@@ -238,50 +238,40 @@ static void load_head(const resa_kv_cache *kv, int layer, int kvh, int T, float 
     }
 }
 
-#ifdef HAVE_OPENBLAS
-/* Softmax of row i of S over keys [0, pos0+i]; later keys get probability 0. */
-static void masked_softmax_rows(float *S, int n, int T, int pos0, float scale, int n_threads)
+/* Queries [r0, r1) of one query head over keys [0, pos0 + r1): S = Q K^T,
+ * causal softmax, out = S V. One work item: single-threaded (BLAS too). */
+static void attend_rows(const float *kf, const float *vf, const float *q, int r0, int r1,
+                        int pos0, int d, int q_stride, float scale, float *S, float *out)
 {
-#pragma omp parallel for num_threads(n_threads) schedule(static)
+    const int n = r1 - r0, T = pos0 + r1;
+    q += (size_t)r0 * q_stride;
+    out += (size_t)r0 * q_stride;
+#ifdef HAVE_OPENBLAS
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, T, d, 1.0f, q, q_stride, kf, d, 0.0f,
+                S, T);
+#else
+    const resa_vec_dot_fn dot = resa_dot()->vec_dot[RESA_TYPE_F32];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= pos0 + r0 + i; j++)
+            dot(d, &S[(size_t)i * T + j], kf + (size_t)j * d, q + (size_t)i * q_stride);
+#endif
     for (int i = 0; i < n; i++) {
         float *row = S + (size_t)i * T;
-        const int len = pos0 + i + 1;
+        const int len = pos0 + r0 + i + 1; /* causal: keys up to its own position */
         for (int j = 0; j < len; j++)
             row[j] *= scale;
         softmax(row, len);
         memset(row + len, 0, (size_t)(T - len) * sizeof(float));
     }
-}
-#endif
-
-/* One query head over the whole chunk: S = Q K^T, softmax, out = S V. */
-static void attend_chunk_head(const float *kf, const float *vf, const float *q, int n, int pos0,
-                              int T, int d, int q_stride, float scale, float *S, float *out,
-                              int n_threads)
-{
 #ifdef HAVE_OPENBLAS
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, T, d, 1.0f, q, q_stride, kf, d, 0.0f,
-                S, T);
-    masked_softmax_rows(S, n, T, pos0, scale, n_threads);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, T, 1.0f, S, T, vf, d, 0.0f, out,
                 q_stride);
 #else
-    const resa_vec_dot_fn dot = resa_dot()->vec_dot[RESA_TYPE_F32];
-#pragma omp parallel for num_threads(n_threads) schedule(static)
     for (int i = 0; i < n; i++) {
-        float *row = S + (size_t)i * T;
-        const float *qi = q + (size_t)i * q_stride;
-        const int len = pos0 + i + 1;
-        for (int j = 0; j < len; j++) {
-            dot(d, &row[j], kf + (size_t)j * d, qi);
-            row[j] *= scale;
-        }
-        softmax(row, len);
-
         float *o = out + (size_t)i * q_stride;
         memset(o, 0, (size_t)d * sizeof(float));
-        for (int j = 0; j < len; j++) {
-            const float p = row[j], *v = vf + (size_t)j * d;
+        for (int j = 0; j < T; j++) {
+            const float p = S[(size_t)i * T + j], *v = vf + (size_t)j * d;
             for (int c = 0; c < d; c++)
                 o[c] += p * v[c];
         }
@@ -289,24 +279,38 @@ static void attend_chunk_head(const float *kf, const float *vf, const float *q, 
 #endif
 }
 
+/* Rows of queries per work item: enough items to keep every thread busy,
+ * big enough for the products to run at speed. */
+#define CHUNK_ROWS 64
+
 resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv, int layer,
                           const float *q, int n, int pos0, int n_head, float *out)
 {
     if (n == 1)
         return attention_one_query(s, n_threads, kv, layer, q, pos0, n_head, NULL, NULL, out);
     const int d = kv->head_dim, group = n_head / kv->n_head_kv, T = pos0 + n;
-    const int q_stride = n_head * d;
+    const int q_stride = n_head * d, n_chunks = (n + CHUNK_ROWS - 1) / CHUNK_ROWS;
+    const size_t per_thread = (size_t)CHUNK_ROWS * T;
     resa_status st;
     if ((st = ensure(&s->kf, &s->kf_cap, (size_t)T * d)) ||
         (st = ensure(&s->vf, &s->vf_cap, (size_t)T * d)) ||
-        (st = ensure(&s->scores, &s->scores_cap, (size_t)n * T)))
+        (st = ensure(&s->scores, &s->scores_cap, per_thread * n_threads)))
         return st;
     const float scale = 1.0f / sqrtf((float)d);
     for (int kvh = 0; kvh < kv->n_head_kv; kvh++) {
         load_head(kv, layer, kvh, T, s->kf, s->vf, n_threads);
-        for (int h = kvh * group; h < (kvh + 1) * group; h++)
-            attend_chunk_head(s->kf, s->vf, q + (size_t)h * d, n, pos0, T, d, q_stride, scale,
-                              s->scores, out + (size_t)h * d, n_threads);
+        /* the group's query heads x row chunks: threads here, BLAS single-threaded */
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic) collapse(2)
+        for (int g = 0; g < group; g++)
+            for (int c = 0; c < n_chunks; c++) {
+                int tid = 0;
+#ifdef _OPENMP
+                tid = omp_get_thread_num();
+#endif
+                const int h = kvh * group + g, r1 = (c + 1) * CHUNK_ROWS < n ? (c + 1) * CHUNK_ROWS : n;
+                attend_rows(s->kf, s->vf, q + (size_t)h * d, c * CHUNK_ROWS, r1, pos0, d, q_stride,
+                            scale, s->scores + per_thread * (size_t)tid, out + (size_t)h * d);
+            }
     }
     return RESA_OK;
 }

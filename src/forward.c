@@ -129,9 +129,13 @@ static resa_status attention_block(resa_context *ctx, int il, int n, int pos0, i
     add_bias_rows(ctx->q, L->bq, n, q_dim);
     rope_rows(ctx->q, ctx->rope_cs, n, hp->n_head, hp, nt);
     const double t0 = ctx->timing_on ? resa_now() : 0;
-    if (sparse)
+    if (sparse) {
         st = be->select_blocks(be, &ctx->kv, il, ctx->q, pos0, hp->n_head, &ctx->sparse,
                                ctx->sel, ctx->n_sel);
+        const int n_blocks = pos0 / ctx->sparse.block_size + 1;
+        for (int h = 0; h < hp->n_head_kv; h++)
+            ctx->pending_sparse |= ctx->n_sel[h] < n_blocks;
+    }
     if (st)
         return st;
     const double t1 = ctx->timing_on ? resa_now() : 0;

@@ -25,6 +25,7 @@ struct resa_context {
     int *sel, *n_sel;     /* selected blocks: (n_head_kv, n_blocks_max) and counts */
     int32_t *pending;     /* tokens of the sparse steps not yet rectified */
     int n_pending;
+    int pending_sparse;   /* some pending step skipped blocks (else they are dense-exact) */
     int rectifications;
     resa_timings timings; /* attention_s and select_s accumulate while timing_on */
     int timing_on;

@@ -57,6 +57,12 @@ static resa_status rectify(resa_context *ctx)
     const int n = ctx->n_pending, pos0 = ctx->kv.n_past - n;
     if (n == 0)
         return RESA_OK;
+    if (!ctx->pending_sparse) {
+        /* every pending step attended every block: its K/V are exactly what
+         * dense decoding writes, and a re-run would only repeat them */
+        ctx->n_pending = 0;
+        return RESA_OK;
+    }
     const double t0 = resa_now();
     const int timing = ctx->timing_on;
     ctx->timing_on = 0; /* its attention is the rectification's, not a step's */
@@ -66,6 +72,7 @@ static resa_status rectify(resa_context *ctx)
         return st;
     ctx->be->refresh_summaries(ctx->be, &ctx->kv, pos0, n, ctx->kv.n_past);
     ctx->n_pending = 0;
+    ctx->pending_sparse = 0;
     ctx->rectifications++;
     ctx->timings.rectify_s += resa_now() - t0;
     ctx->timings.rectifications++;

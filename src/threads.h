@@ -1,6 +1,7 @@
 /* Thread counts: the OpenMP regions take theirs at the call site
- * (num_threads), and BLAS is capped to the same number so the two pools do
- * not oversubscribe the cores. */
+ * (num_threads); BLAS is called from inside them, one product per thread,
+ * with its own pool capped to one thread so the two pools do not
+ * oversubscribe the cores. */
 #ifndef RESA_THREADS_H
 #define RESA_THREADS_H
 
