@@ -136,7 +136,7 @@ resa_status resa_context_new(const resa_model *m, const resa_params *params, res
                             c->params.n_ctx,
                             c->params.mode == RESA_MODE_DENSE ? 0 : c->params.block_size)) ||
         (st = alloc_buffers(c)) ||
-        (st = resa_backend_cpu_new(c->params.n_threads, c->params.n_batch, c->params.n_ctx, hp, &c->be))) {
+        (st = resa_backend_cpu_new(c->params.n_threads, &c->be))) {
         resa_context_free(c);
         return st;
     }

@@ -46,8 +46,7 @@ struct resa_backend {
     void (*free)(resa_backend *be);
 };
 
-/* max_batch: the most rows a matmul/attention call gets; n_ctx: the most keys. */
-resa_status resa_backend_cpu_new(int n_threads, int max_batch, int n_ctx, const resa_hparams *hp,
-                                 resa_backend **out);
+/* Scratch buffers grow on first use, so only the thread count is needed. */
+resa_status resa_backend_cpu_new(int n_threads, resa_backend **out);
 
 #endif

@@ -61,10 +61,8 @@ static void cpu_free(resa_backend *be)
     free(c);
 }
 
-resa_status resa_backend_cpu_new(int n_threads, int max_batch, int n_ctx, const resa_hparams *hp,
-                                 resa_backend **out)
+resa_status resa_backend_cpu_new(int n_threads, resa_backend **out)
 {
-    (void)max_batch; (void)n_ctx; (void)hp; /* scratch grows on first use */
     cpu_backend *c = calloc(1, sizeof *c);
     if (!c)
         return resa_fail(RESA_ERR_NOMEM, "out of memory");

@@ -39,6 +39,7 @@
 #endif
 
 #include "cpu.h"
+#include "sampling.h"
 
 static int n_pass, n_fail, verbose;
 
@@ -46,13 +47,8 @@ static int n_pass, n_fail, verbose;
 
 static uint64_t rng_state;
 
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+/* the project's seeded generator (splitmix64) */
+static uint64_t rnd(void) { return resa_rng_next(&rng_state); }
 
 /* uniform in [-1, 1) */
 static float rndf(void)

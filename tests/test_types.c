@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "types.h"
+#include "sampling.h"
 
 static int n_pass, n_fail;
 
@@ -34,13 +35,8 @@ static void check(int ok, const char *what)
 
 static uint64_t rng_state;
 
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+/* the project's seeded generator (splitmix64) */
+static uint64_t rnd(void) { return resa_rng_next(&rng_state); }
 
 static uint32_t f2u(float f)
 {
