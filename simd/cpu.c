@@ -1,7 +1,7 @@
 /* CPU feature detection and the dispatch tables.
  *
  * Detection runs once (pthread_once). The table is built on first use and
- * published with a release store, so resa_dot() is one acquire load on the
+ * published with a release store, so resa_dot() (and resa_elem() ...) is one acquire load on the
  * fast path and safe to call from any thread, OpenMP workers included.
  * resa_cpu_set_cap() rebuilds it under a lock; call it before kernels run
  * (CLI start-up, tests), not while other threads are inside kernels. */
@@ -161,8 +161,13 @@ static int cap_lookup(const char *name, unsigned *mask)
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static int cap_known;    /* cap_mask set (from RESA_CPU or resa_cpu_set_cap); under table_lock */
 static unsigned cap_mask = ~0u;
-static resa_dot_ctx dot_table;
-static atomic_int dot_ready;
+static struct {
+    resa_dot_ctx dot;
+    resa_elem_ctx elem;
+    resa_attn_ctx attn;
+    resa_chunk_ctx chunk;
+} tables;
+static atomic_int tables_ready;
 
 /* Caller holds table_lock. */
 static unsigned flags_locked(void)
@@ -187,8 +192,11 @@ static void build_tables_locked(void)
     resa_dot_init_c(&c);
     resa_dot_init_x86(&c, flags);
     resa_dot_init_arm(&c, flags);
-    dot_table = c;
-    atomic_store_explicit(&dot_ready, 1, memory_order_release);
+    tables.dot = c;
+    resa_elem_init(&tables.elem, flags);
+    resa_attn_init(&tables.attn, flags);
+    resa_chunk_init(&tables.chunk, flags);
+    atomic_store_explicit(&tables_ready, 1, memory_order_release);
 }
 
 unsigned resa_cpu_flags(void)
@@ -223,13 +231,36 @@ const char *resa_cpu_tier_name(unsigned flags)
     return "scalar";
 }
 
-const resa_dot_ctx *resa_dot(void)
+static void ensure_tables(void)
 {
-    if (!atomic_load_explicit(&dot_ready, memory_order_acquire)) {
+    if (!atomic_load_explicit(&tables_ready, memory_order_acquire)) {
         pthread_mutex_lock(&table_lock);
-        if (!atomic_load_explicit(&dot_ready, memory_order_relaxed))
+        if (!atomic_load_explicit(&tables_ready, memory_order_relaxed))
             build_tables_locked();
         pthread_mutex_unlock(&table_lock);
     }
-    return &dot_table;
+}
+
+const resa_dot_ctx *resa_dot(void)
+{
+    ensure_tables();
+    return &tables.dot;
+}
+
+const resa_elem_ctx *resa_elem(void)
+{
+    ensure_tables();
+    return &tables.elem;
+}
+
+const resa_attn_ctx *resa_attn(void)
+{
+    ensure_tables();
+    return &tables.attn;
+}
+
+const resa_chunk_ctx *resa_chunk(void)
+{
+    ensure_tables();
+    return &tables.chunk;
 }

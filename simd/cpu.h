@@ -6,7 +6,10 @@
 #ifndef RESA_SIMD_CPU_H
 #define RESA_SIMD_CPU_H
 
+#include "attn.h"
+#include "chunk.h"
 #include "dot.h"
+#include "elem.h"
 
 enum resa_cpu_flag {
     RESA_CPU_AVX2 = 1u << 0,
@@ -31,5 +34,8 @@ const char *resa_cpu_tier_name(unsigned flags);
 
 /* Dispatch tables, filled on first use from resa_cpu_flags(). */
 const resa_dot_ctx *resa_dot(void);
+const resa_elem_ctx *resa_elem(void);
+const resa_attn_ctx *resa_attn(void);
+const resa_chunk_ctx *resa_chunk(void);
 
 #endif

@@ -11,8 +11,13 @@ typedef struct resa_attn_scratch {
     size_t kf_cap, vf_cap, scores_cap, list_cap; /* in elements */
 } resa_attn_scratch;
 
+/* Dense causal attention of n queries (attention_chunk.c; n = 1 goes to
+ * attention_decode_cpu). */
 resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv, int layer,
                           const float *q, int n, int pos0, int n_head, float *out);
+/* Dense decode: one query at position pos over [0, pos]. */
+resa_status attention_decode_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv,
+                                 int layer, const float *q, int pos, int n_head, float *out);
 /* Sparse decode: one query at position pos attends, per KV head h, only the
  * n_sel[h] blocks listed (ascending) at sel + h * kv->n_blocks_max. */
 resa_status attention_sparse_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "cpu.h"
 #include "blocks.h"
 #include "error.h"
 
@@ -104,4 +105,12 @@ void kv_cache_fill_repeat(resa_kv_cache *kv, int n_total)
             }
     kv->n_past = n_total;
     kv_cache_refresh_summaries(kv, 0, n_total, n_total);
+}
+
+void kv_row_to_f32(const resa_kv_cache *kv, const void *src, float *dst, int n)
+{
+    if (kv->type == RESA_TYPE_F32)
+        memcpy(dst, src, (size_t)n * sizeof(float));
+    else
+        resa_dot()->to_float[RESA_TYPE_F16](src, dst, n);
 }

@@ -65,5 +65,7 @@ void kv_cache_refresh_summaries(resa_kv_cache *kv, int pos0, int n, int T);
 /* Benchmarks: positions [n_past, n_total) become copies of [0, n_past),
  * repeated; summaries are recomputed; n_past = n_total. */
 void kv_cache_fill_repeat(resa_kv_cache *kv, int n_total);
+/* One cached row (n elements, the cache's type) as floats. */
+void kv_row_to_f32(const resa_kv_cache *kv, const void *src, float *dst, int n);
 
 #endif

@@ -4,21 +4,10 @@
 
 #include "cpu.h"
 #include "error.h"
+#include "grow.h"
 
 /* Rows per work item: enough to amortize scheduling, few enough to balance. */
 #define ROW_TILE 16
-
-static resa_status grow(void **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return RESA_OK;
-    void *p = realloc(*buf, need);
-    if (!p)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory (%zu bytes of scratch)", need);
-    *buf = p;
-    *cap = need;
-    return RESA_OK;
-}
 
 /* Activations in the format the weight type's dot kernel wants. */
 static resa_status prepare_activations(resa_matmul_scratch *s, int n_threads, const resa_weight *w,
@@ -31,7 +20,7 @@ static resa_status prepare_activations(resa_matmul_scratch *s, int n_threads, co
         return RESA_OK;
     }
     const size_t stride = resa_row_size(tr->vec_dot_type, w->cols);
-    resa_status st = grow(&s->act, &s->act_cap, stride * (size_t)n);
+    resa_status st = resa_grow(&s->act, &s->act_cap, stride * (size_t)n, 1);
     if (st)
         return st;
     const resa_quantize_fn quantize = resa_dot()->quantize[tr->vec_dot_type];

@@ -9,18 +9,7 @@
 #include "arch.h"
 #include "blocks.h"
 #include "error.h"
-
-static resa_status ensure(resa_select_scratch *s, int blocks)
-{
-    if (blocks <= s->cap)
-        return RESA_OK;
-    float *sc = realloc(s->scores, (size_t)blocks * sizeof *sc);
-    if (!sc)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory (block selection for %d blocks)", blocks);
-    s->scores = sc;
-    s->cap = blocks;
-    return RESA_OK;
-}
+#include "grow.h"
 
 resa_status select_blocks_cpu(resa_select_scratch *s, const resa_kv_cache *kv, int layer,
                               const float *q, int pos, int n_head, const resa_sparse_cfg *cfg,
@@ -29,7 +18,7 @@ resa_status select_blocks_cpu(resa_select_scratch *s, const resa_kv_cache *kv, i
     const int d = kv->head_dim, group = n_head / kv->n_head_kv;
     const int T = pos + 1, M = (T + cfg->block_size - 1) / cfg->block_size;
     const int k = blocks_budget(M, cfg->ratio, cfg->min_blocks);
-    resa_status st = ensure(s, M);
+    resa_status st = resa_grow(&s->scores, &s->cap, (size_t)M, sizeof(float));
     if (st)
         return st;
     float qbar[RESA_MAX_HEAD_DIM];

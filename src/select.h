@@ -6,7 +6,7 @@
 
 typedef struct resa_select_scratch {
     float *scores;    /* one score per block */
-    int cap;          /* blocks */
+    size_t cap;       /* blocks */
 } resa_select_scratch;
 
 resa_status select_blocks_cpu(resa_select_scratch *s, const resa_kv_cache *kv, int layer,

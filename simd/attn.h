@@ -1,0 +1,47 @@
+/* Kernel family "attn": the memory-bound attention kernels of a decode step
+ * — dense and sparse (block-selected) one-query attention over a KV head,
+ * and the ReSA block scoring and summary update (DESIGN.md §1).
+ *
+ * Pure, single-threaded, no allocation. The cache of one (layer, KV head) is
+ * rows of d elements, position p at element p*d, f16 (raw bits) or f32.
+ * Scalar references in simd/attn_c.c; resa_attn_init() fills the tiers. */
+#ifndef RESA_SIMD_ATTN_H
+#define RESA_SIMD_ATTN_H
+
+#include <stdint.h>
+
+#include "types.h"
+
+/* Online softmax over rows [0, n) of k and v for the `group` query heads of
+ * one KV head (q: group rows of d floats). Continues the running state of
+ * each head g: m[g] (max of scaled scores so far, -INFINITY at the start),
+ * l[g] (sum of exp(score - m)), o[g*d .. g*d+d) (sum of exp(score - m) * v).
+ * Calling it on consecutive ranges, or on the selected blocks one run at a
+ * time, gives the attention over their union; the caller divides o by l.
+ * Each K and V row is read once for the whole group. n may be 0. */
+#define decl_attn_decode_fn(name)                                                           \
+    void(name)(const void *k, const void *v, int n, int d, const float *q, int group,       \
+               float scale, float *m, float *l, float *o)
+typedef decl_attn_decode_fn(*resa_attn_decode_fn);
+
+/* scores[i] = sum_j max(qbar[j]*kmax[i*d+j], qbar[j]*kmin[i*d+j]), i < n_blocks:
+ * the Quest upper bound of qbar.k over the keys of block i. */
+#define decl_block_score_fn(name)                                                            \
+    void(name)(const float *qbar, const float *kmin, const float *kmax, int d, int n_blocks, \
+               float *scores)
+typedef decl_block_score_fn(*resa_block_score_fn);
+
+/* Folds key k (d floats) into one block summary: first != 0 sets
+ * kmin = kmax = k, otherwise they widen to include k. */
+#define decl_summary_add_fn(name) void(name)(float *kmin, float *kmax, const float *k, int d, int first)
+typedef decl_summary_add_fn(*resa_summary_add_fn);
+
+typedef struct resa_attn_ctx {
+    resa_attn_decode_fn decode[RESA_TYPE_COUNT]; /* indexed by cache type: F16, F32 */
+    resa_block_score_fn block_score;
+    resa_summary_add_fn summary_add;
+} resa_attn_ctx;
+
+void resa_attn_init(resa_attn_ctx *c, unsigned flags);
+
+#endif

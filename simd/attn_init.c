@@ -1,0 +1,11 @@
+/* Dispatch of the "attn" family: scalar references, then the tiers the CPU
+ * flags allow. Compiled without ISA flags. (Being written.) */
+#include <string.h>
+
+#include "cpu.h"
+
+void resa_attn_init(resa_attn_ctx *c, unsigned flags)
+{
+    memset(c, 0, sizeof *c);
+    (void)flags;
+}

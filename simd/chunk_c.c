@@ -1,0 +1,2 @@
+/* (being written) */
+typedef int resa_placeholder_chunk;

@@ -1,0 +1,47 @@
+/* Kernel family "elem": the elementwise steps of a forward pass (RMSNorm,
+ * RoPE, SwiGLU, softmax, float format conversions).
+ *
+ * Pure, single-threaded, no allocation; the engine threads over rows. Every
+ * kernel has a scalar reference in simd/elem_c.c; the tiers are filled by
+ * resa_elem_init() from the CPU flags. */
+#ifndef RESA_SIMD_ELEM_H
+#define RESA_SIMD_ELEM_H
+
+#include <stdint.h>
+
+/* y[i] = x[i] * (1 / sqrt(mean(x^2) + eps)) * w[i], i < n. y may equal x. */
+#define decl_rmsnorm_fn(name) void(name)(float *y, const float *x, const float *w, int n, float eps)
+typedef decl_rmsnorm_fn(*resa_rmsnorm_fn);
+
+/* Rotates the first n_rot dims of one head in place. cs holds n_rot/2
+ * (cos, sin) pairs, interleaved. "norm" rotates pairs (2i, 2i+1) (llama);
+ * "neox" rotates (i, i + n_rot/2) (qwen2, neox). */
+#define decl_rope_fn(name) void(name)(float *x, const float *cs, int n_rot)
+typedef decl_rope_fn(*resa_rope_fn);
+
+/* g[i] = g[i] / (1 + exp(-g[i])) * u[i] (SwiGLU's silu(gate) * up). */
+#define decl_silu_mul_fn(name) void(name)(float *g, const float *u, int n)
+typedef decl_silu_mul_fn(*resa_silu_mul_fn);
+
+/* In place: x[i] = exp(x[i]*scale - max_j x[j]*scale) / sum; n >= 1. */
+#define decl_softmax_fn(name) void(name)(float *x, int n, float scale)
+typedef decl_softmax_fn(*resa_softmax_fn);
+
+/* Row conversions; f16/bf16 are raw uint16_t bits. f32->f16 rounds to
+ * nearest even (as F16C's _MM_FROUND_TO_NEAREST_INT), f32->bf16 too, NaN kept
+ * a NaN. */
+#define decl_convert_fn(name) void(name)(const void *src, void *dst, int64_t n)
+typedef decl_convert_fn(*resa_convert_fn);
+
+typedef struct resa_elem_ctx {
+    resa_rmsnorm_fn rmsnorm;
+    resa_rope_fn rope_norm, rope_neox;
+    resa_silu_mul_fn silu_mul;
+    resa_softmax_fn softmax;
+    resa_convert_fn f32_to_f16, f16_to_f32, f32_to_bf16, bf16_to_f32;
+} resa_elem_ctx;
+
+/* Scalar references, then the best tier `flags` (resa_cpu_flags()) allow. */
+void resa_elem_init(resa_elem_ctx *c, unsigned flags);
+
+#endif

@@ -1,0 +1,3 @@
+#ifndef RESA_CLI_EVAL_H
+#define RESA_CLI_EVAL_H
+#endif

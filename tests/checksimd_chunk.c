@@ -1,0 +1,3 @@
+/* (being written) */
+typedef int resa_placeholder_chunk;
+int main(void) { return 77; }
