@@ -21,7 +21,7 @@ mkdir -p build-san
 (cd build-san && { [ -f Makefile ] || ../configure --quiet --enable-sanitizers; } &&
     make -j"$jobs" --quiet && \
     ASAN_OPTIONS=detect_leaks=1 make -j"$jobs" check \
-        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/checksimd tests/test_tokenizer.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh") || status=1
+        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/checksimd tests/checksimd_elem tests/checksimd_attn tests/checksimd_chunk tests/test_tokenizer.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh") || status=1
 summary build-san/test-suite.log >>.test-main.txt
 
 echo "== aarch64 (NEON) under qemu-aarch64"
@@ -33,7 +33,7 @@ mkdir -p build-arm
 if (cd build-arm && { [ -f Makefile ] || ../configure --quiet --host=aarch64-linux-gnu \
         --without-openblas --without-sleef --disable-shared; } &&
         make -j"$jobs" --quiet check TESTS=); then
-    for t in checksimd test_types test_gguf test_blocks test_sampling "test_tokenizer $model"; do
+    for t in checksimd checksimd_elem checksimd_attn checksimd_chunk test_types test_gguf test_blocks test_sampling "test_tokenizer $model"; do
         if $qemu build-arm/tests/$t >build-arm/qemu.log 2>&1; then
             echo "PASS: aarch64 $t ($(tail -n 1 build-arm/qemu.log))"; echo "PASS 1" >>.test-main.txt
         else
