@@ -32,13 +32,46 @@ static const struct { const char *name; unsigned flags; } tiers[] = {
     { "dotprod", RESA_CPU_NEON | RESA_CPU_DOTPROD },
 };
 
-static const char *tier_of(const void *fn, size_t offset)
+/* The kernel tables of every family, as one tier's flags would fill them. */
+typedef enum { FAM_DOT, FAM_ELEM, FAM_ATTN, FAM_CHUNK } family;
+typedef union {
+    resa_dot_ctx dot;
+    resa_elem_ctx elem;
+    resa_attn_ctx attn;
+    resa_chunk_ctx chunk;
+} any_ctx;
+
+static void build(family fam, unsigned flags, any_ctx *c)
 {
+    switch (fam) {
+    case FAM_DOT:
+        resa_dot_init_c(&c->dot);
+        resa_dot_init_x86(&c->dot, flags);
+        resa_dot_init_arm(&c->dot, flags);
+        break;
+    case FAM_ELEM: resa_elem_init(&c->elem, flags); break;
+    case FAM_ATTN: resa_attn_init(&c->attn, flags); break;
+    case FAM_CHUNK: resa_chunk_init(&c->chunk, flags); break;
+    }
+}
+
+static const void *in_use(family fam)
+{
+    switch (fam) {
+    case FAM_DOT: return resa_dot();
+    case FAM_ELEM: return resa_elem();
+    case FAM_ATTN: return resa_attn();
+    default: return resa_chunk();
+    }
+}
+
+static const char *tier_of(family fam, const void *fn, size_t offset)
+{
+    if (!fn)
+        return "-";
     for (size_t t = 0; t < sizeof tiers / sizeof tiers[0]; t++) {
-        resa_dot_ctx c;
-        resa_dot_init_c(&c);
-        resa_dot_init_x86(&c, tiers[t].flags);
-        resa_dot_init_arm(&c, tiers[t].flags);
+        any_ctx c;
+        build(fam, tiers[t].flags, &c);
         void *cand;
         memcpy(&cand, (const char *)&c + offset, sizeof cand);
         if (cand == fn)
@@ -58,11 +91,15 @@ static size_t features(char *buf, size_t n, unsigned flags)
     return used;
 }
 
-#define ENTRY(field, type) offsetof(resa_dot_ctx, field) + (size_t)(type) * sizeof(void *)
+#define ENTRY(field, type) FAM_DOT, offsetof(resa_dot_ctx, field) + (size_t)(type) * sizeof(void *)
+#define ELEM(field) FAM_ELEM, offsetof(resa_elem_ctx, field)
+#define ATTN(field) FAM_ATTN, offsetof(resa_attn_ctx, field)
+#define ATTN_T(field, type) FAM_ATTN, offsetof(resa_attn_ctx, field) + (size_t)(type) * sizeof(void *)
+#define CHUNK_T(field, type) FAM_CHUNK, offsetof(resa_chunk_ctx, field) + (size_t)(type) * sizeof(void *)
 
 int resa_cpu_report(char *buf, size_t n)
 {
-    static const struct { const char *label; size_t offset; } kernels[] = {
+    static const struct { const char *label; family fam; size_t offset; } kernels[] = {
         { "dot q4_0 x q8_0", ENTRY(vec_dot, RESA_TYPE_Q4_0) },
         { "dot q4_1 x q8_1", ENTRY(vec_dot, RESA_TYPE_Q4_1) },
         { "dot q8_0 x q8_0", ENTRY(vec_dot, RESA_TYPE_Q8_0) },
@@ -72,6 +109,20 @@ int resa_cpu_report(char *buf, size_t n)
         { "quantize q8_0", ENTRY(quantize, RESA_TYPE_Q8_0) },
         { "quantize q8_1", ENTRY(quantize, RESA_TYPE_Q8_1) },
         { "f16 -> f32 rows", ENTRY(to_float, RESA_TYPE_F16) },
+        { "rmsnorm", ELEM(rmsnorm) },
+        { "rope (norm)", ELEM(rope_norm) },
+        { "rope (neox)", ELEM(rope_neox) },
+        { "silu * up", ELEM(silu_mul) },
+        { "softmax", ELEM(softmax) },
+        { "f32 -> f16", ELEM(f32_to_f16) },
+        { "f32 -> bf16", ELEM(f32_to_bf16) },
+        { "bf16 -> f32", ELEM(bf16_to_f32) },
+        { "attn decode f16", ATTN_T(decode, RESA_TYPE_F16) },
+        { "attn decode f32", ATTN_T(decode, RESA_TYPE_F32) },
+        { "block scores", ATTN(block_score) },
+        { "summary update", ATTN(summary_add) },
+        { "attn chunk f16", CHUNK_T(attn, RESA_TYPE_F16) },
+        { "attn chunk f32", CHUNK_T(attn, RESA_TYPE_F32) },
     };
     char f[256];
     size_t used = 0;
@@ -81,12 +132,11 @@ int resa_cpu_report(char *buf, size_t n)
     features(f, sizeof f, flags);
     used += (size_t)snprintf(buf + used, used < n ? n - used : 0, "in use:  %s\ntier:     %s\n", f,
                              resa_cpu_tier_name(flags));
-    const resa_dot_ctx *c = resa_dot();
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
         void *fn;
-        memcpy(&fn, (const char *)c + kernels[i].offset, sizeof fn);
+        memcpy(&fn, (const char *)in_use(kernels[i].fam) + kernels[i].offset, sizeof fn);
         used += (size_t)snprintf(buf + used, used < n ? n - used : 0, "  %-18s %s\n",
-                                 kernels[i].label, tier_of(fn, kernels[i].offset));
+                                 kernels[i].label, tier_of(kernels[i].fam, fn, kernels[i].offset));
     }
     return (int)used;
 }

@@ -10,7 +10,9 @@
 
 static const char help[] =
     "usage: resa bench [-m MODEL] [--depth LIST] [--mode LIST] [-n N] [OPTIONS]\n"
-    "Measures decode speed with the KV cache filled to each depth, for each mode.\n"
+    "       resa bench [-m MODEL] --generate N [--mode LIST] [OPTIONS]\n"
+    "Measures decode speed with the KV cache filled to each depth, for each mode;\n"
+    "or, with --generate, the end-to-end time of a long generation per mode.\n"
     "  -m, --model FILE    the model (default: $RESA_MODEL, else the fetched default model)\n"
     "      --depth LIST    cache depths in tokens (default 1024,4096,16384)\n"
     "      --mode LIST     modes among dense, sparse, resa (default dense,sparse,resa)\n"
@@ -18,6 +20,9 @@ static const char help[] =
     "      --real-prefill  fill the cache by a real prefill of every position (slow);\n"
     "                      default: prefill a 512-token segment and repeat its entries\n"
     "                      (decode cost does not depend on the cached values)\n"
+    "      --generate N    instead of depths: from a 16-token prompt, generate N tokens\n"
+    "                      greedily (end of turn ignored), no shortcuts; reports the\n"
+    "                      total time per mode (prefill + every step + rectifications)\n"
     ENGINE_OPTIONS_HELP
     "      --json          print {\"results\": [rows]} instead of a table\n";
 
@@ -27,7 +32,7 @@ typedef struct bench_opts {
     const char *model;
     int depths[MAX_LIST], n_depths;
     resa_mode modes[3];
-    int n_modes, n_decode, real_prefill, json, rect_given;
+    int n_modes, n_decode, real_prefill, json, rect_given, generate;
     resa_params params;
 } bench_opts;
 
@@ -93,6 +98,9 @@ static int parse(bench_opts *o, int argc, char **argv)
         } else if (args_is(&a, "-n", "--n-decode")) {
             if (args_int(&a, 1, 1 << 20, &o->n_decode))
                 return -1;
+        } else if (args_is(&a, NULL, "--generate")) {
+            if (args_int(&a, 1, 1 << 24, &o->generate))
+                return -1;
         } else if (args_is(&a, NULL, "--real-prefill")) {
             o->real_prefill = 1;
         } else if (args_is(&a, NULL, "--json")) {
@@ -130,21 +138,30 @@ static int32_t *text_tokens(const resa_model *m, int n)
 
 typedef struct bench_row {
     resa_mode mode;
-    int depth, steps, rectifications, filled;
-    double prefill_tok_s, decode_tok_s, ms_weights, ms_attention, ms_select, ms_rectify;
+    int depth, steps, rectifications, filled, generated; /* generated: a --generate row */
+    double prefill_tok_s, decode_tok_s, ms_weights, ms_attention, ms_select, ms_rectify, total_s;
 } bench_row;
 
+/* Prompt length of a --generate run: a short prompt, the paper's setting. */
+#define GEN_PROMPT 16
+
+/* A depth row: fill the cache to depth, time n_decode steps. A --generate row
+ * (o->generate > 0): prefill GEN_PROMPT tokens, generate o->generate tokens,
+ * timing everything. */
 static int run_one(const resa_model *m, const bench_opts *o, resa_mode mode, int depth,
                    bench_row *row)
 {
     resa_params p = o->params;
     p.mode = mode;
     args_check_schedule("bench", &p, 0); /* checked in parse(); sets sparse's period to 0 */
-    p.n_ctx = depth + o->n_decode + 1;
+    const int n_decode = o->generate ? o->generate : o->n_decode;
+    if (o->generate)
+        depth = GEN_PROMPT;
+    p.n_ctx = depth + n_decode + 1;
     resa_context *ctx;
     if (resa_context_new(m, &p, &ctx))
         return cli_error("bench: %s", resa_last_error());
-    const int n_fill = o->real_prefill || depth < 512 ? depth : 512;
+    const int n_fill = o->real_prefill || o->generate || depth < 512 ? depth : 512;
     int32_t *ids = text_tokens(m, n_fill);
     resa_sampler_params sp = { .temp = 0, .top_k = 0, .top_p = 1, .seed = 0 };
     resa_sampler *s = resa_sampler_new(&sp, resa_model_get_info(m)->n_vocab);
@@ -162,20 +179,27 @@ static int run_one(const resa_model *m, const bench_opts *o, resa_mode mode, int
     row->prefill_tok_s = n_fill / (t1 - t0);
     row->filled = n_fill < depth;
     resa_context_reset_timings(ctx);
-    for (int i = 0; i < o->n_decode; i++) {
+    for (int i = 0; i < n_decode; i++) {
         int32_t tok = resa_sample(s, resa_logits(ctx));
         if (resa_decode(ctx, &tok, 1, NULL, NULL)) {
             cli_error("bench: %s", resa_last_error());
             goto out;
         }
+        if (o->generate && (i + 1) % 256 == 0 && !o->json)
+            fprintf(stderr, "\rresa: bench: %s: %d/%d tokens", resa_mode_name(mode), i + 1,
+                    n_decode);
     }
     const double wall = clock_now() - t1;
+    if (o->generate && !o->json)
+        fprintf(stderr, "\n");
+    row->generated = o->generate;
+    row->total_s = clock_now() - t0;
     resa_context_timings(ctx, &t);
     row->mode = mode;
     row->depth = depth;
     row->steps = t.steps;
     row->rectifications = t.rectifications;
-    row->decode_tok_s = o->n_decode / wall;
+    row->decode_tok_s = n_decode / wall;
     row->ms_attention = 1e3 * t.attention_s / t.steps;
     row->ms_select = 1e3 * t.select_s / t.steps;
     row->ms_weights = 1e3 * (t.decode_s - t.attention_s - t.select_s) / t.steps;
@@ -192,12 +216,23 @@ static void print_row(const bench_opts *o, const bench_row *r, int first)
 {
     if (o->json) {
         printf("%s{\"mode\": \"%s\", \"depth\": %d, \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.3f, "
+               "\"generated\": %d, \"total_s\": %.3f, "
                "\"cache_fill\": \"%s\", \"steps\": %d, \"rectifications\": %d, "
                "\"ms_per_token\": {\"weights_and_other\": %.3f, \"attention\": %.3f, "
                "\"score_select\": %.3f, \"rectification\": %.3f}}",
                first ? "" : ",\n  ", resa_mode_name(r->mode), r->depth, r->prefill_tok_s,
-               r->decode_tok_s, r->filled ? "repeated 512-token segment" : "real prefill", r->steps,
+               r->decode_tok_s, r->generated, r->total_s, r->filled ? "repeated 512-token segment" : "real prefill", r->steps,
                r->rectifications, r->ms_weights, r->ms_attention, r->ms_select, r->ms_rectify);
+        return;
+    }
+    if (r->generated) {
+        if (first)
+            printf("%-7s %7s %9s %10s %10s | ms per token: %8s %9s %8s %8s\n", "mode", "prompt",
+                   "generated", "total s", "decode/s", "weights+", "attention", "select", "rectify");
+        printf("%-7s %7d %9d %10.2f %10.2f | %22.3f %9.3f %8.3f %8.3f\n", resa_mode_name(r->mode),
+               r->depth, r->generated, r->total_s, r->decode_tok_s, r->ms_weights, r->ms_attention,
+               r->ms_select, r->ms_rectify);
+        fflush(stdout);
         return;
     }
     if (first)
@@ -220,8 +255,13 @@ int cmd_bench(int argc, char **argv)
     if (resa_model_load(o.model, &m))
         return cli_error("%s", resa_last_error());
     const int n_train = resa_model_get_info(m)->n_ctx_train;
+    if (o.generate)
+        o.n_depths = 1; /* one row per mode */
+    if (o.generate && GEN_PROMPT + o.generate > n_train)
+        fprintf(stderr, "resa: bench: %d tokens go past the model's trained context %d "
+                        "(speed is still meaningful, quality is not)\n", GEN_PROMPT + o.generate, n_train);
     for (int d = 0; d < o.n_depths; d++)
-        if (o.depths[d] > n_train)
+        if (o.depths[d] > n_train && !o.generate)
             fprintf(stderr, "resa: bench: depth %d is past the model's trained context %d "
                             "(speed is still meaningful, quality is not)\n", o.depths[d], n_train);
     if (o.json)
@@ -230,7 +270,7 @@ int cmd_bench(int argc, char **argv)
     for (int d = 0; d < o.n_depths && !rc; d++)
         for (int i = 0; i < o.n_modes && !rc; i++) {
             bench_row row = { 0 };
-            if (!o.json)
+            if (!o.json && !o.generate)
                 fprintf(stderr, "resa: bench: %s at depth %d...\n", resa_mode_name(o.modes[i]),
                         o.depths[d]);
             if ((rc = run_one(m, &o, o.modes[i], o.depths[d], &row)) == 0)
