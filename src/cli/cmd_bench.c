@@ -129,7 +129,11 @@ static int32_t *text_tokens(const resa_model *m, int n)
         "time, and the staff will gladly help anyone find the material they need for study, "
         "work or pleasure. Rare volumes stay in the reading room. ";
     int32_t base[128];
-    const int nb = resa_tokenize(m, text, strlen(text), 0, 0, base, 128);
+    int nb = resa_tokenize(m, text, strlen(text), 0, 0, base, 128);
+    if (nb > 128) /* the count it needed: only 128 were written */
+        nb = 128;
+    if (nb <= 0)
+        return NULL;
     int32_t *ids = malloc((size_t)n * sizeof *ids);
     for (int i = 0; ids && i < n; i++)
         ids[i] = base[i % nb];
@@ -168,8 +172,10 @@ static int run_one(const resa_model *m, const bench_opts *o, resa_mode mode, int
     int rc = 1;
     resa_timings t;
     double t0 = 0, t1;
-    if (!ids || !s)
+    if (!ids || !s) {
+        cli_error("bench: %s", ids ? "out of memory" : "cannot tokenize the fill text");
         goto out;
+    }
     t0 = clock_now();
     if (resa_decode(ctx, ids, n_fill, NULL, NULL) || resa_context_fill_repeat(ctx, depth)) {
         cli_error("bench: %s", resa_last_error());
