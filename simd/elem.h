@@ -13,7 +13,7 @@
 #define decl_rmsnorm_fn(name) void(name)(float *y, const float *x, const float *w, int n, float eps)
 typedef decl_rmsnorm_fn(*resa_rmsnorm_fn);
 
-/* Rotates the first n_rot dims of one head in place. cs holds n_rot/2
+/* Rotates the first n_rot (even) dims of one head in place. cs holds n_rot/2
  * (cos, sin) pairs, interleaved. "norm" rotates pairs (2i, 2i+1) (llama);
  * "neox" rotates (i, i + n_rot/2) (qwen2, neox). */
 #define decl_rope_fn(name) void(name)(float *x, const float *cs, int n_rot)
@@ -43,5 +43,32 @@ typedef struct resa_elem_ctx {
 
 /* Scalar references, then the best tier `flags` (resa_cpu_flags()) allow. */
 void resa_elem_init(resa_elem_ctx *c, unsigned flags);
+
+/* y[i] = exp(x[i]), i < n; y may equal x. Not in the context: the kernels
+ * inline their own vector exp; these are its test and benchmark hooks. */
+#define decl_exp_fn(name) void(name)(float *y, const float *x, int n)
+
+/* The kernels of each file (simd/elem_c.c, simd/x86/elem_<isa>.c,
+ * simd/arm/elem_neon.c), declared once so that the definitions and
+ * resa_elem_init() cannot drift. An ISA's kernels exist only where its file
+ * is built (x86-64 with HAVE_AVX2 / HAVE_AVX512, aarch64). */
+#define RESA_ELEM_DECLARE_ISA(isa)           \
+    decl_rmsnorm_fn(elem_rmsnorm_##isa);     \
+    decl_rope_fn(elem_rope_norm_##isa);      \
+    decl_rope_fn(elem_rope_neox_##isa);      \
+    decl_silu_mul_fn(elem_silu_mul_##isa);   \
+    decl_softmax_fn(elem_softmax_##isa);     \
+    decl_convert_fn(elem_f32_to_f16_##isa);  \
+    decl_convert_fn(elem_f16_to_f32_##isa);  \
+    decl_convert_fn(elem_f32_to_bf16_##isa); \
+    decl_convert_fn(elem_bf16_to_f32_##isa); \
+    decl_exp_fn(elem_exp_##isa)
+RESA_ELEM_DECLARE_ISA(c);
+RESA_ELEM_DECLARE_ISA(avx2);
+RESA_ELEM_DECLARE_ISA(avx512);
+RESA_ELEM_DECLARE_ISA(neon);
+/* SLEEF's expf (u10) over an array, for the benchmark; only with HAVE_SLEEF. */
+decl_exp_fn(elem_exp_sleef_avx2);
+decl_exp_fn(elem_exp_sleef_avx512);
 
 #endif

@@ -16,21 +16,14 @@ double resa_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* y = x / rms(x) * w, per row; the sum of squares is accumulated in double. */
+/* y = x / rms(x) * w, per row (the kernel sums the squares in double). */
 static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int dim, float eps,
                          int n_threads)
 {
+    const resa_rmsnorm_fn rmsnorm = resa_elem()->rmsnorm;
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 1)
-    for (int t = 0; t < n; t++) {
-        const float *xr = x + (size_t)t * dim;
-        float *yr = y + (size_t)t * dim;
-        double ss = 0.0;
-        for (int i = 0; i < dim; i++)
-            ss += (double)(xr[i] * xr[i]); /* float square, double sum: as llama.cpp */
-        const float scale = 1.0f / sqrtf((float)(ss / dim) + eps);
-        for (int i = 0; i < dim; i++)
-            yr[i] = (xr[i] * scale) * w[i];
-    }
+    for (int t = 0; t < n; t++)
+        rmsnorm(y + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);
 }
 
 static void add_bias_rows(float *x, const float *b, int n, int dim)
@@ -62,28 +55,27 @@ static void rope_angles(float *cs, int n, int pos0, int n_rot, float base)
 static void rope_rows(float *x, const float *cs, int n, int n_heads, const resa_hparams *hp,
                       int n_threads)
 {
-    const int half = hp->n_rot / 2;
+    const resa_rope_fn rope = hp->rope_style == RESA_ROPE_NEOX ? resa_elem()->rope_neox
+                                                                : resa_elem()->rope_norm;
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 1)
     for (int t = 0; t < n; t++)
-        for (int h = 0; h < n_heads; h++) {
-            float *v = x + ((size_t)t * n_heads + h) * hp->head_dim;
-            const float *c = cs + (size_t)t * hp->n_rot;
-            for (int i = 0; i < half; i++) {
-                const int a = hp->rope_style == RESA_ROPE_NEOX ? i : 2 * i;
-                const int b = hp->rope_style == RESA_ROPE_NEOX ? i + half : 2 * i + 1;
-                const float x0 = v[a], x1 = v[b], cs_ = c[2 * i], sn = c[2 * i + 1];
-                v[a] = x0 * cs_ - x1 * sn;
-                v[b] = x0 * sn + x1 * cs_;
-            }
-        }
+        for (int h = 0; h < n_heads; h++)
+            rope(x + ((size_t)t * n_heads + h) * hp->head_dim, cs + (size_t)t * hp->n_rot, hp->n_rot);
 }
 
-/* hb = silu(hb) * hb2, silu(g) = g / (1 + e^-g) */
+/* hb = silu(hb) * hb2, silu(g) = g / (1 + e^-g). Elementwise, so the rows
+ * are cut into chunks of 4096 (a multiple of every vector width) for the
+ * threads. */
 static void swiglu(float *hb, const float *hb2, size_t n, int n_threads)
 {
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 4096)
-    for (size_t i = 0; i < n; i++)
-        hb[i] = hb[i] / (1.0f + expf(-hb[i])) * hb2[i];
+    enum { CHUNK = 4096 };
+    const resa_silu_mul_fn silu_mul = resa_elem()->silu_mul;
+    const size_t n_chunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n_chunks > 1)
+    for (size_t c = 0; c < n_chunks; c++) {
+        const size_t off = c * CHUNK;
+        silu_mul(hb + off, hb2 + off, (int)(n - off < CHUNK ? n - off : CHUNK));
+    }
 }
 
 static void add_rows(float *x, const float *y, size_t n)

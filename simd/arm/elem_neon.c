@@ -1,2 +1,259 @@
-/* (being written) */
-typedef int resa_placeholder_elem;
+/* "elem" kernels for AArch64 Advanced SIMD (baseline: no flags needed).
+ * Compiled on every arch; empty off aarch64.
+ *
+ * The same contract with the scalar reference as simd/x86/elem_avx2.c: RoPE
+ * and conversions bit-exact, RMSNorm up to the order of its double sum,
+ * silu_mul and softmax up to our exp4(). vld2q/vst2q (de)interleave the RoPE
+ * pairs and the (cos, sin) table for free. FPCR as Linux sets it (round to
+ * nearest, no flush-to-zero, no default NaN) makes vcvt_f16_f32 round and
+ * quiet NaNs as resa_f32_to_f16() does. Tails of the exp kernels go through
+ * a 4-float stack copy, so every element sees the same code. */
+#if defined(__aarch64__)
+
+#include <arm_neon.h>
+#include <math.h>
+#include <string.h>
+
+#include "elem.h"
+#include "types.h"
+
+/* ---- exp ---------------------------------------------------------------------- */
+
+/* As exp8() in simd/x86/elem_avx2.c: the same reduction, polynomial and
+ * two-step scaling by 2^k. vminq/vmaxq return NaN if either input is. */
+#define EXP_LO -104.0f
+#define EXP_HI 89.0f
+#define LOG2E 0x1.715476p+0f
+#define LN2_HI 0x1.62e430p-1f
+#define LN2_LO -0x1.05c610p-29f
+#define EXP_C2 0x1.fffffcp-2f
+#define EXP_C3 0x1.555492p-3f
+#define EXP_C4 0x1.5558f2p-5f
+#define EXP_C5 0x1.1239d4p-7f
+#define EXP_C6 0x1.6a244cp-10f
+
+static inline float32x4_t exp4(float32x4_t x)
+{
+    x = vmaxq_f32(vdupq_n_f32(EXP_LO), vminq_f32(vdupq_n_f32(EXP_HI), x));
+    const float32x4_t k = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(LOG2E)));
+    float32x4_t r = vfmsq_f32(x, k, vdupq_n_f32(LN2_HI));
+    r = vfmsq_f32(r, k, vdupq_n_f32(LN2_LO));
+    float32x4_t q = vfmaq_f32(vdupq_n_f32(EXP_C5), vdupq_n_f32(EXP_C6), r);
+    q = vfmaq_f32(vdupq_n_f32(EXP_C4), q, r);
+    q = vfmaq_f32(vdupq_n_f32(EXP_C3), q, r);
+    q = vfmaq_f32(vdupq_n_f32(EXP_C2), q, r);
+    const float32x4_t p = vaddq_f32(vfmaq_f32(r, q, vmulq_f32(r, r)), vdupq_n_f32(1.0f));
+    const int32x4_t ki = vcvtq_s32_f32(k), k1 = vshrq_n_s32(ki, 1), k2 = vsubq_s32(ki, k1);
+    const int32x4_t bias = vdupq_n_s32(127);
+    const float32x4_t s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(k1, bias), 23));
+    const float32x4_t s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(k2, bias), 23));
+    return vmulq_f32(vmulq_f32(p, s1), s2);
+}
+
+void elem_exp_neon(float *y, const float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(y + i, exp4(vld1q_f32(x + i)));
+    if (i < n) {
+        float t[4] = {0};
+        memcpy(t, x + i, (size_t)(n - i) * sizeof *t);
+        vst1q_f32(t, exp4(vld1q_f32(t)));
+        memcpy(y + i, t, (size_t)(n - i) * sizeof *t);
+    }
+}
+
+/* ---- RMSNorm ------------------------------------------------------------------ */
+
+/* Adds the 4 floats of e, widened to double, to *a (low half) and *b. */
+static inline void add_f64x4(float64x2_t *a, float64x2_t *b, float32x4_t e)
+{
+    *a = vaddq_f64(*a, vcvt_f64_f32(vget_low_f32(e)));
+    *b = vaddq_f64(*b, vcvt_high_f64_f32(e));
+}
+
+void elem_rmsnorm_neon(float *y, const float *x, const float *w, int n, float eps)
+{
+    float64x2_t a0 = vdupq_n_f64(0.0), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const float32x4_t v0 = vld1q_f32(x + i), v1 = vld1q_f32(x + i + 4);
+        add_f64x4(&a0, &a1, vmulq_f32(v0, v0));
+        add_f64x4(&a2, &a3, vmulq_f32(v1, v1));
+    }
+    double ss = vaddvq_f64(vaddq_f64(vaddq_f64(a0, a1), vaddq_f64(a2, a3)));
+    for (; i < n; i++)
+        ss += (double)(x[i] * x[i]);
+
+    const float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+    const float32x4_t vs = vdupq_n_f32(scale);
+    for (i = 0; i + 4 <= n; i += 4)
+        vst1q_f32(y + i, vmulq_f32(vmulq_f32(vld1q_f32(x + i), vs), vld1q_f32(w + i)));
+    for (; i < n; i++)
+        y[i] = (x[i] * scale) * w[i];
+}
+
+/* ---- RoPE ---------------------------------------------------------------------- */
+
+void elem_rope_norm_neon(float *x, const float *cs, int n_rot)
+{
+    int i = 0;
+    for (; i + 8 <= n_rot; i += 8) {
+        const float32x4x2_t v = vld2q_f32(x + i), t = vld2q_f32(cs + i);
+        float32x4x2_t o;
+        o.val[0] = vsubq_f32(vmulq_f32(v.val[0], t.val[0]), vmulq_f32(v.val[1], t.val[1]));
+        o.val[1] = vaddq_f32(vmulq_f32(v.val[0], t.val[1]), vmulq_f32(v.val[1], t.val[0]));
+        vst2q_f32(x + i, o);
+    }
+    for (; i + 1 < n_rot; i += 2) {
+        const float x0 = x[i], x1 = x[i + 1], c = cs[i], s = cs[i + 1];
+        x[i] = x0 * c - x1 * s;
+        x[i + 1] = x0 * s + x1 * c;
+    }
+}
+
+void elem_rope_neox_neon(float *x, const float *cs, int n_rot)
+{
+    const int half = n_rot / 2;
+    int i = 0;
+    for (; i + 4 <= half; i += 4) {
+        const float32x4x2_t t = vld2q_f32(cs + 2 * i);
+        const float32x4_t x0 = vld1q_f32(x + i), x1 = vld1q_f32(x + half + i);
+        vst1q_f32(x + i, vsubq_f32(vmulq_f32(x0, t.val[0]), vmulq_f32(x1, t.val[1])));
+        vst1q_f32(x + half + i, vaddq_f32(vmulq_f32(x0, t.val[1]), vmulq_f32(x1, t.val[0])));
+    }
+    for (; i < half; i++) {
+        const float x0 = x[i], x1 = x[i + half], c = cs[2 * i], s = cs[2 * i + 1];
+        x[i] = x0 * c - x1 * s;
+        x[i + half] = x0 * s + x1 * c;
+    }
+}
+
+/* ---- SwiGLU ---------------------------------------------------------------------- */
+
+static inline float32x4_t silu_mul4(float32x4_t g, float32x4_t u)
+{
+    const float32x4_t e = exp4(vnegq_f32(g));
+    return vmulq_f32(vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e)), u);
+}
+
+void elem_silu_mul_neon(float *g, const float *u, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(g + i, silu_mul4(vld1q_f32(g + i), vld1q_f32(u + i)));
+    if (i < n) {
+        float tg[4] = {0}, tu[4] = {0};
+        memcpy(tg, g + i, (size_t)(n - i) * sizeof *tg);
+        memcpy(tu, u + i, (size_t)(n - i) * sizeof *tu);
+        vst1q_f32(tg, silu_mul4(vld1q_f32(tg), vld1q_f32(tu)));
+        memcpy(g + i, tg, (size_t)(n - i) * sizeof *tg);
+    }
+}
+
+/* ---- softmax ----------------------------------------------------------------------- */
+
+void elem_softmax_neon(float *x, int n, float scale)
+{
+    const int nv = n & ~3, rem = n - nv;
+    float mx = -INFINITY;
+    if (nv) {
+        float32x4_t vmax = vdupq_n_f32(-INFINITY);
+        for (int i = 0; i < nv; i += 4)
+            vmax = vmaxq_f32(vmax, vmulq_n_f32(vld1q_f32(x + i), scale));
+        mx = vmaxvq_f32(vmax);
+    }
+    for (int i = nv; i < n; i++)
+        mx = fmaxf(mx, x[i] * scale);
+
+    /* exp(x*scale - mx) with the reference's two roundings; sum in double */
+    const float32x4_t vm = vdupq_n_f32(mx);
+    float64x2_t a = vdupq_n_f64(0.0), b = a;
+    for (int i = 0; i < nv; i += 4) {
+        const float32x4_t e = exp4(vsubq_f32(vmulq_n_f32(vld1q_f32(x + i), scale), vm));
+        add_f64x4(&a, &b, e);
+        vst1q_f32(x + i, e);
+    }
+    double sum = vaddvq_f64(vaddq_f64(a, b));
+    if (rem) {
+        float t[4] = {0};
+        for (int j = 0; j < rem; j++)
+            t[j] = x[nv + j] * scale - mx;
+        vst1q_f32(t, exp4(vld1q_f32(t)));
+        for (int j = 0; j < rem; j++) {
+            x[nv + j] = t[j];
+            sum += t[j];
+        }
+    }
+
+    const float inv = (float)(1.0 / sum);
+    for (int i = 0; i < nv; i += 4)
+        vst1q_f32(x + i, vmulq_n_f32(vld1q_f32(x + i), inv));
+    for (int i = nv; i < n; i++)
+        x[i] *= inv;
+}
+
+/* ---- conversions ------------------------------------------------------------------ */
+
+void elem_f32_to_f16_neon(const void *src, void *dst, int64_t n)
+{
+    const float *x = src;
+    uint16_t *y = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const float16x8_t h = vcvt_high_f16_f32(vcvt_f16_f32(vld1q_f32(x + i)), vld1q_f32(x + i + 4));
+        vst1q_u16(y + i, vreinterpretq_u16_f16(h));
+    }
+    for (; i < n; i++)
+        y[i] = resa_f32_to_f16(x[i]);
+}
+
+void elem_f16_to_f32_neon(const void *src, void *dst, int64_t n)
+{
+    const uint16_t *x = src;
+    float *y = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(x + i));
+        vst1q_f32(y + i, vcvt_f32_f16(vget_low_f16(h)));
+        vst1q_f32(y + i + 4, vcvt_high_f32_f16(h));
+    }
+    for (; i < n; i++)
+        y[i] = resa_f16_to_f32(x[i]);
+}
+
+/* resa_f32_to_bf16() on 4 lanes. */
+static inline uint16x4_t bf16_round4(float32x4_t v)
+{
+    const uint32x4_t u = vreinterpretq_u32_f32(v), hi = vshrq_n_u32(u, 16);
+    const uint32x4_t r = vshrq_n_u32(vaddq_u32(vaddq_u32(u, vdupq_n_u32(0x7fff)), vandq_u32(hi, vdupq_n_u32(1))), 16);
+    const uint32x4_t nan = vcgtq_u32(vandq_u32(u, vdupq_n_u32(0x7fffffff)), vdupq_n_u32(0x7f800000));
+    return vmovn_u32(vbslq_u32(nan, vorrq_u32(hi, vdupq_n_u32(0x40)), r));
+}
+
+void elem_f32_to_bf16_neon(const void *src, void *dst, int64_t n)
+{
+    const float *x = src;
+    uint16_t *y = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        vst1q_u16(y + i, vcombine_u16(bf16_round4(vld1q_f32(x + i)), bf16_round4(vld1q_f32(x + i + 4))));
+    for (; i < n; i++)
+        y[i] = resa_f32_to_bf16(x[i]);
+}
+
+void elem_bf16_to_f32_neon(const void *src, void *dst, int64_t n)
+{
+    const uint16_t *x = src;
+    float *y = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const uint16x8_t h = vld1q_u16(x + i);
+        vst1q_f32(y + i, vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h), 16)));
+        vst1q_f32(y + i + 4, vreinterpretq_f32_u32(vshll_high_n_u16(h, 16)));
+    }
+    for (; i < n; i++)
+        y[i] = resa_bf16_to_f32(x[i]);
+}
+
+#endif
