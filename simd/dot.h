@@ -1,10 +1,29 @@
-/* Kernel family "dot": one weight row against one activation vector, the
- * inner loop of every matrix-vector and matrix-matrix product.
+/* Kernel family "dot": weight rows against activation rows: one dot
+ * (vec_dot), a matrix-vector product (gemv, decode) and register-blocked
+ * tiles of a matrix-matrix product (gemm, prefill).
  *
- * Pure, single-threaded, no allocation. The engine threads over rows. */
+ * Pure, single-threaded, no allocation. The engine threads over rows.
+ *
+ * Numerics of the int8 dots (Q4_0, Q4_1, Q8_0 weights), the same in every
+ * tier and in both vec_dot and gemm, so that the scalar, AVX2, AVX-512 VNNI,
+ * NEON and dotprod results, and prefill and decode, agree bit for bit:
+ *
+ *     acc = 0; accm = 0
+ *     for each block b, in order:
+ *         isum = sum over the block of q_w * q_a          (exact, int32)
+ *         acc  = fmaf(d_w * d_a, (float)isum, acc)         (d_w * d_a rounded)
+ *         accm = fmaf(m_w, s_a, accm)                      (Q4_1 only)
+ *     result = acc + accm                                  (Q4_1), acc (others)
+ *
+ * with the fp16 scales converted exactly to float. One serial chain per dot
+ * costs a single vec_dot some latency, but it is what makes gemm and gemv
+ * cheap (one float lane per dot, the chains of many dots side by side, no
+ * horizontal sums) and every tier exact. The float dots (F32/F16/BF16) sum
+ * in tier-specific orders. */
 #ifndef RESA_SIMD_DOT_H
 #define RESA_SIMD_DOT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "types.h"
@@ -16,6 +35,48 @@
 #define decl_vec_dot_fn(name) void(name)(int64_t n, float *s, const void *w, const void *a)
 typedef decl_vec_dot_fn(*resa_vec_dot_fn);
 
+/* Activation panel: RESA_PANEL_COLS quantized activation rows (columns of
+ * the product) interleaved four bytes at a time, so that one 32-bit weight
+ * group broadcast to every lane meets the same four elements of each column
+ * (vpdpbusd, vpmaddubsw, SDOT by lane). One block of 32 elements: */
+#define RESA_PANEL_COLS 8
+typedef struct resa_dot_panel {
+    int8_t qs[8][RESA_PANEL_COLS][4]; /* [k][c][j]: element 4k+j of column c */
+    resa_f16 d[RESA_PANEL_COLS];      /* the column blocks' d */
+    resa_f16 s[RESA_PANEL_COLS];      /* Q8_1: their s; Q8_0: 0 */
+    int32_t sum[RESA_PANEL_COLS];     /* Q8_0: sum of the 32 qs (for u8 x s8 offsets); Q8_1: 0 */
+} resa_dot_panel;
+
+/* Packs nc <= RESA_PANEL_COLS activation rows a (act_type Q8_0 or Q8_1,
+ * lda bytes apart, n elements each) into n/32 panel blocks p; columns past
+ * nc are zero. A byte shuffle (and exact sums): a gemm over the panel sees
+ * exactly what vec_dot sees in the rows. */
+void resa_dot_pack(enum resa_type act_type, const void *a, size_t lda, int nc, int64_t n,
+                   resa_dot_panel *p);
+
+/* Tile limits of every gemm kernel. */
+#define RESA_GEMM_MR 4                     /* weight rows per call */
+#define RESA_GEMM_NC (2 * RESA_PANEL_COLS) /* activation columns per call */
+
+/* s[c * lds + r] = dot(weight row r, activation column c) for r < nr,
+ * c < nc (nr <= RESA_GEMM_MR, nc <= RESA_GEMM_NC), each bit-identical to
+ * the same tier's vec_dot. w: nr weight rows, ldw bytes apart. a: int8
+ * types: ceil(nc/8) consecutive panels of n/32 blocks (lda unused); float
+ * types: f32 rows lda bytes apart. n as for vec_dot. */
+#define decl_gemm_fn(name)                                                                   \
+    void(name)(int64_t n, int nr, int nc, const void *w, size_t ldw, const void *a, size_t lda, \
+               float *s, size_t lds)
+typedef decl_gemm_fn(*resa_gemm_fn);
+
+/* s[r] = dot(weight row r, activation row a) for r < nr (any nr), rows ldw
+ * bytes apart, each bit-identical to vec_dot: the matrix-vector product of
+ * decode. The x86 int8 versions put eight rows in the lanes of a vector, so
+ * that the recipe's per-row chains run side by side; others loop over
+ * vec_dot. */
+#define decl_gemv_fn(name) \
+    void(name)(int64_t n, int nr, const void *w, size_t ldw, const void *a, float *s)
+typedef decl_gemv_fn(*resa_gemv_fn);
+
 /* Activation quantizer: n floats -> vec_dot_type blocks. */
 #define decl_quantize_fn(name) void(name)(const float *x, void *y, int64_t n)
 typedef decl_quantize_fn(*resa_quantize_fn);
@@ -26,6 +87,8 @@ typedef resa_to_float_fn resa_to_float_kernel;
 
 typedef struct resa_dot_ctx {
     resa_vec_dot_fn vec_dot[RESA_TYPE_COUNT];      /* indexed by weight type */
+    resa_gemv_fn gemv[RESA_TYPE_COUNT];            /* indexed by weight type */
+    resa_gemm_fn gemm[RESA_TYPE_COUNT];            /* indexed by weight type */
     resa_quantize_fn quantize[RESA_TYPE_COUNT];    /* indexed by activation type (Q8_0, Q8_1) */
     resa_to_float_kernel to_float[RESA_TYPE_COUNT]; /* indexed by type; KV cache rows, BLAS path */
 } resa_dot_ctx;
@@ -33,6 +96,24 @@ typedef struct resa_dot_ctx {
 void resa_dot_init_c(resa_dot_ctx *c);
 void resa_dot_init_x86(resa_dot_ctx *c, unsigned flags);
 void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags);
+
+/* A gemm for the float types: the tier's vec_dot for every (r, c). */
+#define RESA_GEMM_LOOP(name, vec_dot)                                                 \
+    decl_gemm_fn(name)                                                                \
+    {                                                                                 \
+        for (int c = 0; c < nc; c++)                                                  \
+            for (int r = 0; r < nr; r++)                                              \
+                vec_dot(n, &s[(size_t)c * lds + r], (const char *)w + (size_t)r * ldw, \
+                        (const char *)a + (size_t)c * lda);                           \
+    }
+
+/* A gemv as a loop over the tier's vec_dot. */
+#define RESA_GEMV_LOOP(name, vec_dot)                                           \
+    decl_gemv_fn(name)                                                          \
+    {                                                                           \
+        for (int r = 0; r < nr; r++)                                            \
+            vec_dot(n, &s[r], (const char *)w + (size_t)r * ldw, a);            \
+    }
 
 /* The kernels of each ISA file, declared once here so that the definitions
  * (simd/x86/dot_<isa>.c, simd/arm/dot_neon.c) and the arch init functions
@@ -45,23 +126,47 @@ void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags);
     decl_vec_dot_fn(dot_q4_0_##isa);              \
     decl_vec_dot_fn(dot_q4_1_##isa);              \
     decl_vec_dot_fn(dot_q8_0_##isa);              \
+    decl_gemv_fn(dot_gemv_f32_##isa);             \
+    decl_gemv_fn(dot_gemv_f16_##isa);             \
+    decl_gemv_fn(dot_gemv_bf16_##isa);            \
+    decl_gemv_fn(dot_gemv_q4_0_##isa);            \
+    decl_gemv_fn(dot_gemv_q4_1_##isa);            \
+    decl_gemv_fn(dot_gemv_q8_0_##isa);            \
+    decl_gemm_fn(dot_gemm_f32_##isa);             \
+    decl_gemm_fn(dot_gemm_f16_##isa);             \
+    decl_gemm_fn(dot_gemm_bf16_##isa);            \
+    decl_gemm_fn(dot_gemm_q4_0_##isa);            \
+    decl_gemm_fn(dot_gemm_q4_1_##isa);            \
+    decl_gemm_fn(dot_gemm_q8_0_##isa);            \
     decl_quantize_fn(dot_quantize_q8_0_##isa);    \
     decl_quantize_fn(dot_quantize_q8_1_##isa);    \
     void dot_to_float_f16_##isa(const void *src, float *dst, int64_t n)
 RESA_DOT_DECLARE_ISA(avx2);
 RESA_DOT_DECLARE_ISA(neon);
-/* AVX-512 (F/BW/DQ/VL): float dots and quantizers; its int8 dots are AVX2's */
+/* AVX-512 (F/BW/DQ/VL): float dots and quantizers; its int8 kernels are AVX2's */
 decl_vec_dot_fn(dot_f32_avx512);
 decl_vec_dot_fn(dot_f16_avx512);
 decl_vec_dot_fn(dot_bf16_avx512);
+decl_gemv_fn(dot_gemv_f32_avx512);
+decl_gemv_fn(dot_gemv_f16_avx512);
+decl_gemv_fn(dot_gemv_bf16_avx512);
+decl_gemm_fn(dot_gemm_f32_avx512);
+decl_gemm_fn(dot_gemm_f16_avx512);
+decl_gemm_fn(dot_gemm_bf16_avx512);
 decl_quantize_fn(dot_quantize_q8_0_avx512);
 decl_quantize_fn(dot_quantize_q8_1_avx512);
-/* int8 dots only, on top of a full tier */
-decl_vec_dot_fn(dot_q4_0_avx512vnni);
-decl_vec_dot_fn(dot_q4_1_avx512vnni);
-decl_vec_dot_fn(dot_q8_0_avx512vnni);
-decl_vec_dot_fn(dot_q4_0_dotprod);
-decl_vec_dot_fn(dot_q4_1_dotprod);
-decl_vec_dot_fn(dot_q8_0_dotprod);
+/* int8 kernels only, on top of a full tier */
+#define RESA_DOT_DECLARE_INT8(isa)      \
+    decl_vec_dot_fn(dot_q4_0_##isa);    \
+    decl_vec_dot_fn(dot_q4_1_##isa);    \
+    decl_vec_dot_fn(dot_q8_0_##isa);    \
+    decl_gemv_fn(dot_gemv_q4_0_##isa);  \
+    decl_gemv_fn(dot_gemv_q4_1_##isa);  \
+    decl_gemv_fn(dot_gemv_q8_0_##isa);  \
+    decl_gemm_fn(dot_gemm_q4_0_##isa);  \
+    decl_gemm_fn(dot_gemm_q4_1_##isa);  \
+    decl_gemm_fn(dot_gemm_q8_0_##isa)
+RESA_DOT_DECLARE_INT8(avx512vnni);
+RESA_DOT_DECLARE_INT8(dotprod);
 
 #endif

@@ -171,6 +171,15 @@ void resa_context_reset(resa_context *c)
 
 int resa_context_rectifications(const resa_context *c) { return c->rectifications; }
 
+resa_status resa_context_set_mode(resa_context *c, resa_mode mode)
+{
+    return scheduler_set_mode(c, mode);
+}
+
+resa_mode resa_context_mode(const resa_context *c) { return c->params.mode; }
+
+resa_status resa_context_truncate(resa_context *c, int n) { return scheduler_truncate(c, n); }
+
 void resa_context_timings(const resa_context *c, resa_timings *out) { *out = c->timings; }
 
 void resa_context_reset_timings(resa_context *c)

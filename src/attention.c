@@ -1,7 +1,9 @@
 /* One-query attention on the CPU (decode steps, dense or sparse): each KV
- * head's keys and values are streamed once for its whole query group — the
- * step is memory-bound, so nothing else matters much here. The chunk path
- * (prefill, rectification) is in attention_chunk.c. */
+ * head's keys and values are streamed once for its whole query group by the
+ * "attn" decode kernel (simd/attn.h) — the step is memory-bound, so nothing
+ * else matters much here. Long contexts are split into segments across
+ * threads and merged exactly. The chunk path (prefill, rectification) is in
+ * attention_chunk.c. */
 #include "config.h"
 
 #include "attention.h"
@@ -15,28 +17,35 @@
 #include "error.h"
 #include "grow.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+/* A run of consecutive attended positions [a, b) of one KV head. */
+typedef struct run {
+    int a, b;
+} run;
 
-#ifdef HAVE_OPENBLAS
-#include <cblas.h>
-#endif
-
-/* The positions a query attends, ascending: all of [0, T) (dense, blocks
- * NULL) or the selected blocks clipped to T. Dense and a selection of every
- * block give the same list, so they compute exactly the same thing. */
-static int attended_positions(const int *blocks, int n_blocks, int block_size, int T, int *list)
+/* The runs a query attends, ascending: [0, T) (dense, blocks NULL), or the
+ * selected blocks clipped to T with adjacent blocks merged. Dense and a
+ * selection of every block give the same single run, so they make the same
+ * kernel calls and compute exactly the same thing. Returns the number of
+ * runs; *n_pos = the positions they hold. */
+static int attended_runs(const int *blocks, int n_blocks, int block_size, int T, run *runs, int *n_pos)
 {
     int n = 0;
+    *n_pos = 0;
     if (!blocks) {
-        for (int j = 0; j < T; j++)
-            list[n++] = j;
+        runs[n++] = (run){0, T};
+        *n_pos = T;
         return n;
     }
-    for (int i = 0; i < n_blocks; i++)
-        for (int j = blocks[i] * block_size; j < (blocks[i] + 1) * block_size && j < T; j++)
-            list[n++] = j;
+    for (int i = 0; i < n_blocks; i++) {
+        const int a = blocks[i] * block_size, b = a + block_size < T ? a + block_size : T;
+        if (a >= b)
+            continue;
+        if (n > 0 && runs[n - 1].b == a)
+            runs[n - 1].b = b;
+        else
+            runs[n++] = (run){a, b};
+        *n_pos += b - a;
+    }
     return n;
 }
 
@@ -48,47 +57,51 @@ typedef struct partial {
     float *m, *l; /* (group) */
 } partial;
 
-/* All query heads of KV head kvh over positions list[0..n): each K and V row
- * is read once and serves the whole group (GQA packing); the step is
- * memory-bound, so reading the cache once is what matters. */
-static void attend_segment(const resa_kv_cache *kv, int layer, int kvh, const float *q, int group,
-                           const int *list, int n, float scale, float *scores, float *vrow,
-                           partial *out)
+/* Hints the first rows of the next run into the cache: a sparse step jumps
+ * between short runs, where the hardware prefetcher has no stream to follow
+ * yet. Reads nothing architecturally. */
+static void prefetch_run(const resa_kv_cache *kv, int layer, int kvh, run r)
 {
-    const int d = kv->head_dim;
-    const resa_vec_dot_fn dot = resa_dot()->vec_dot[kv->type];
-    for (int t = 0; t < n; t++) {
-        const void *krow = kv_k(kv, layer, kvh, list[t]);
-        for (int g = 0; g < group; g++)
-            dot(d, &scores[(size_t)g * n + t], krow, q + (size_t)g * d);
-    }
-    for (int g = 0; g < group; g++) {
-        float *sc = scores + (size_t)g * n, mx = -INFINITY;
-        for (int t = 0; t < n; t++) {
-            sc[t] *= scale;
-            mx = sc[t] > mx ? sc[t] : mx;
-        }
-        double sum = 0.0;
-        for (int t = 0; t < n; t++) {
-            sc[t] = expf(sc[t] - mx);
-            sum += sc[t];
-        }
-        out->m[g] = mx;
-        out->l[g] = (float)sum;
-    }
-    memset(out->o, 0, (size_t)group * d * sizeof(float));
-    for (int t = 0; t < n; t++) {
-        kv_row_to_f32(kv, kv_v(kv, layer, kvh, list[t]), vrow, d);
-        for (int g = 0; g < group; g++) {
-            const float p = scores[(size_t)g * n + t];
-            float *o = out->o + (size_t)g * d;
-            for (int c = 0; c < d; c++)
-                o[c] += p * vrow[c];
-        }
+    const size_t row = (size_t)kv->head_dim * kv->elem_size;
+    const size_t bytes = (size_t)(r.b - r.a) * row, n = bytes < 2048 ? bytes : 2048;
+    const char *k = kv_k(kv, layer, kvh, r.a), *v = kv_v(kv, layer, kvh, r.a);
+    for (size_t off = 0; off < n; off += 64) {
+        __builtin_prefetch(k + off);
+        __builtin_prefetch(v + off);
     }
 }
 
-/* out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s over the segments. */
+/* All query heads of KV head kvh over positions [a, b) of the concatenated
+ * runs: the decode kernel on each piece of a run, continuing one online-
+ * softmax state. The kernel reads each K and V row once for the whole group
+ * (GQA packing); the step is memory-bound, so that is what matters. */
+static void attend_segment(const resa_kv_cache *kv, int layer, int kvh, const float *q, int group,
+                           const run *runs, int n_runs, int a, int b, float scale, partial *out)
+{
+    const int d = kv->head_dim;
+    const resa_attn_decode_fn decode = resa_attn()->decode[kv->type];
+    for (int g = 0; g < group; g++) {
+        out->m[g] = -INFINITY;
+        out->l[g] = 0.0f;
+    }
+    memset(out->o, 0, (size_t)group * d * sizeof(float));
+    int before = 0; /* positions in the runs before runs[r] */
+    for (int r = 0; r < n_runs && before < b; r++) {
+        const int len = runs[r].b - runs[r].a;
+        const int lo = a > before ? a : before, hi = b < before + len ? b : before + len;
+        if (lo < hi) {
+            if (r + 1 < n_runs && hi == before + len)
+                prefetch_run(kv, layer, kvh, runs[r + 1]);
+            const int p = runs[r].a + (lo - before);
+            decode(kv_k(kv, layer, kvh, p), kv_v(kv, layer, kvh, p), hi - lo, d, q, group, scale,
+                   out->m, out->l, out->o);
+        }
+        before += len;
+    }
+}
+
+/* out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s over the segments
+ * (zeros when nothing was attended). */
 static void merge_segments(const partial *parts, int n_seg, int g, int d, float *out)
 {
     float M = -INFINITY;
@@ -96,6 +109,8 @@ static void merge_segments(const partial *parts, int n_seg, int g, int d, float 
         M = parts[s].m[g] > M ? parts[s].m[g] : M;
     double L = 0.0;
     memset(out, 0, (size_t)d * sizeof(float));
+    if (M == -INFINITY)
+        return;
     for (int s = 0; s < n_seg; s++) {
         const float w = expf(parts[s].m[g] - M);
         L += (double)w * parts[s].l[g];
@@ -124,43 +139,37 @@ static resa_status attention_one_query(resa_attn_scratch *s, int n_threads,
                                        int n_head, const int *sel, const int *n_sel, float *out)
 {
     const int d = kv->head_dim, group = n_head / kv->n_head_kv, n_kv = kv->n_head_kv, T = pos + 1;
+    /* room for the runs of each head: at most one per block, one if dense */
+    const size_t max_runs = kv->n_blocks_max > 1 ? (size_t)kv->n_blocks_max : 1;
     resa_status st;
-    if ((st = resa_grow(&s->list, &s->list_cap, (size_t)n_kv * kv->n_ctx, sizeof(int))))
+    if ((st = resa_grow(&s->list, &s->list_cap, (size_t)n_kv * max_runs * 2, sizeof(int))))
         return st;
-    int n_pos[RESA_MAX_KV_HEADS], n_seg_max = 1;
+    run *runs = (run *)(void *)s->list;
+    int n_runs[RESA_MAX_KV_HEADS], n_pos[RESA_MAX_KV_HEADS], n_seg_max = 1;
     for (int h = 0; h < n_kv; h++) {
-        n_pos[h] = attended_positions(sel ? sel + (size_t)h * kv->n_blocks_max : NULL,
-                                      sel ? n_sel[h] : 0, kv->block_size, T,
-                                      s->list + (size_t)h * kv->n_ctx);
+        n_runs[h] = attended_runs(sel ? sel + (size_t)h * kv->n_blocks_max : NULL, sel ? n_sel[h] : 0,
+                                  kv->block_size, T, runs + (size_t)h * max_runs, &n_pos[h]);
         const int ns = segments_for(n_pos[h], n_kv, n_threads);
         n_seg_max = ns > n_seg_max ? ns : n_seg_max;
     }
-    /* per work item: o, m, l; per thread: scores of the longest segment + a V row */
+    /* per work item (KV head, segment): o, m, l */
     const size_t item = (size_t)group * (d + 2), n_items = (size_t)n_kv * n_seg_max;
-    const size_t per_thread = (size_t)group * ((size_t)kv->n_ctx / n_seg_max + 1) + (size_t)d;
-    if ((st = resa_grow(&s->scores, &s->scores_cap, per_thread * n_threads + item * n_items, sizeof(float))))
+    if ((st = resa_grow(&s->scores, &s->scores_cap, item * n_items, sizeof(float))))
         return st;
-    float *part_mem = s->scores + per_thread * n_threads;
     partial parts[RESA_MAX_KV_HEADS * 64]; /* segments_for() returns at most 64 */
     const float scale = 1.0f / sqrtf((float)d);
 #pragma omp parallel for num_threads(n_threads) schedule(static) collapse(2)
     for (int h = 0; h < n_kv; h++)
         for (int seg = 0; seg < n_seg_max; seg++) {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
             const int ns = segments_for(n_pos[h], n_kv, n_threads);
-            float *mem = part_mem + item * ((size_t)h * n_seg_max + seg);
+            float *mem = s->scores + item * ((size_t)h * n_seg_max + seg);
             partial *pt = &parts[h * n_seg_max + seg];
             *pt = (partial){ .o = mem, .m = mem + (size_t)group * d, .l = mem + (size_t)group * (d + 1) };
             if (seg >= ns)
                 continue;
             const int a = (int)((long)n_pos[h] * seg / ns), b = (int)((long)n_pos[h] * (seg + 1) / ns);
-            float *scores = s->scores + per_thread * (size_t)tid;
-            attend_segment(kv, layer, h, q + (size_t)h * group * d, group,
-                           s->list + (size_t)h * kv->n_ctx + a, b - a, scale, scores,
-                           scores + (size_t)group * (b - a), pt);
+            attend_segment(kv, layer, h, q + (size_t)h * group * d, group, runs + (size_t)h * max_runs,
+                           n_runs[h], a, b, scale, pt);
         }
     for (int h = 0; h < n_kv; h++)
         for (int g = 0; g < group; g++)

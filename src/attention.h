@@ -6,8 +6,9 @@
 
 typedef struct resa_attn_scratch {
     float *kf, *vf;        /* one KV head's keys/values as f32 (n_ctx, head_dim) */
-    float *scores;         /* (max_batch, n_ctx) for chunks; (n_threads, n_ctx) for decode */
-    int *list;             /* attended positions per KV head (n_head_kv, n_ctx) */
+    float *scores;         /* (max_batch, n_ctx) for chunks; for decode the partial
+                              states (o, m, l) of every (KV head, segment) */
+    int *list;             /* decode: attended runs [a, b) per KV head (n_head_kv, n_blocks_max) */
     size_t kf_cap, vf_cap, scores_cap, list_cap; /* in elements */
 } resa_attn_scratch;
 

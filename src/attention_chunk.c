@@ -1,8 +1,15 @@
-/* Dense causal attention of a chunk of queries (prefill, rectification)
- * on the CPU: each KV head's keys/values are converted to f32 once and serve
- * all queries of the chunk and all query heads of the group; with OpenBLAS
- * the score and value products are sgemm calls. One query goes to the
- * decode path (attention.c). */
+/* Dense causal attention of a chunk of queries (prefill, rectification) on
+ * the CPU, with the "chunk" kernels (simd/chunk.h) reading the cache rows in
+ * place: each K/V tile, converted to f32 once, serves every query of a
+ * query chunk and every query head of the group.
+ *
+ * Work items are (KV head, query chunk, key segment): the query chunks keep
+ * a prefill's causal triangle in pieces, the key segments keep every thread
+ * busy when there are fewer KV heads than threads' worth of work (a
+ * rectification of 32 tokens over 64K keys is 3 KV heads x 1 chunk). Each
+ * item leaves an online-softmax state (m, l, o) per query row; the segments
+ * of one (head, chunk) merge exactly as in flash-decoding, and o / l is the
+ * output. One query goes to the decode path (attention.c). */
 #include "config.h"
 
 #include "attention.h"
@@ -19,112 +26,190 @@
 #include <omp.h>
 #endif
 
-#ifdef HAVE_OPENBLAS
-#include <cblas.h>
-#endif
+#define CHUNK_TOKENS 64   /* queries per item: 64 x group rows share each K/V tile */
+#define SEGMENT_MIN 1024  /* keys per segment at least: the state and merge stay cheap */
+#define ITEMS_PER_THREAD 4 /* dynamic scheduling evens out a slow thread or item */
 
-/* In place: x[i] = exp(x[i] - max) / sum. */
-static void softmax(float *x, int n)
+/* One work item: tokens [i0, i1) of the chunk, KV head h, keys [a, b). Its
+ * state lives at part[off ..]: o (rows x d), then m, then l (rows each). */
+typedef struct item {
+    int h, i0, i1, a, b;
+    size_t off;
+} item;
+
+typedef struct plan {
+    item *items;
+    int *order;      /* the items by decreasing work: the order threads take them in */
+    int n_items;
+    size_t part_len; /* floats of all the states */
+} plan;
+
+/* Keys [0, T) of one (head, chunk) in ns segments that start on tile bounds
+ * (the tile is a power of two), so that every tile a kernel loads is whole. */
+static int add_segments(item *it, int h, int i0, int i1, int T, int ns, int rows, int d,
+                        size_t *off)
 {
-    float mx = -INFINITY;
-    for (int i = 0; i < n; i++)
-        mx = x[i] > mx ? x[i] : mx;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - mx);
-        sum += x[i];
+    for (int s = 0; s < ns; s++) {
+        const int a = s ? (int)((long)T * s / ns) & ~(RESA_CHUNK_TILE - 1) : 0;
+        const int b = s + 1 < ns ? (int)((long)T * (s + 1) / ns) & ~(RESA_CHUNK_TILE - 1) : T;
+        it[s] = (item){h, i0, i1, a, b, *off};
+        *off += (size_t)rows * (d + 2);
     }
-    const float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++)
-        x[i] *= inv;
+    return ns;
 }
 
-/* Keys and values [0, T) of one KV head as f32 rows. */
-static void load_head(const resa_kv_cache *kv, int layer, int kvh, int T, float *kf, float *vf,
-                      int n_threads)
+/* Items for n queries at pos0: query chunks of CHUNK_TOKENS, each over its
+ * keys [0, pos0 + i1) in segments of about the same length, sized so that
+ * there are about ITEMS_PER_THREAD items per thread. With one chunk (a
+ * rectification) the item count is also a multiple of the thread count, so
+ * that equal items split evenly. p->items has room for max_items(). */
+static void make_plan(plan *p, int n_kv, int group, int d, int n, int pos0, int n_threads)
 {
-    const int d = kv->head_dim;
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-    for (int j = 0; j < T; j++) {
-        kv_row_to_f32(kv, kv_k(kv, layer, kvh, j), kf + (size_t)j * d, d);
-        kv_row_to_f32(kv, kv_v(kv, layer, kvh, j), vf + (size_t)j * d, d);
-    }
-}
-
-/* Queries [r0, r1) of one query head over keys [0, pos0 + r1): S = Q K^T,
- * causal softmax, out = S V. One work item: single-threaded (BLAS too). */
-static void attend_rows(const float *kf, const float *vf, const float *q, int r0, int r1,
-                        int pos0, int d, int q_stride, float scale, float *S, float *out)
-{
-    const int n = r1 - r0, T = pos0 + r1;
-    q += (size_t)r0 * q_stride;
-    out += (size_t)r0 * q_stride;
-#ifdef HAVE_OPENBLAS
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, T, d, 1.0f, q, q_stride, kf, d, 0.0f,
-                S, T);
-#else
-    const resa_vec_dot_fn dot = resa_dot()->vec_dot[RESA_TYPE_F32];
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j <= pos0 + r0 + i; j++)
-            dot(d, &S[(size_t)i * T + j], kf + (size_t)j * d, q + (size_t)i * q_stride);
-#endif
-    for (int i = 0; i < n; i++) {
-        float *row = S + (size_t)i * T;
-        const int len = pos0 + r0 + i + 1; /* causal: keys up to its own position */
-        for (int j = 0; j < len; j++)
-            row[j] *= scale;
-        softmax(row, len);
-        memset(row + len, 0, (size_t)(T - len) * sizeof(float));
-    }
-#ifdef HAVE_OPENBLAS
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, T, 1.0f, S, T, vf, d, 0.0f, out,
-                q_stride);
-#else
-    for (int i = 0; i < n; i++) {
-        float *o = out + (size_t)i * q_stride;
-        memset(o, 0, (size_t)d * sizeof(float));
-        for (int j = 0; j < T; j++) {
-            const float p = S[(size_t)i * T + j], *v = vf + (size_t)j * d;
-            for (int c = 0; c < d; c++)
-                o[c] += p * v[c];
+    const int n_chunks = (n + CHUNK_TOKENS - 1) / CHUNK_TOKENS;
+    long keys = 0; /* summed over chunks, per KV head */
+    for (int c = 0; c < n_chunks; c++)
+        keys += pos0 + (c + 1 < n_chunks ? (c + 1) * CHUNK_TOKENS : n);
+    const long target = (long)ITEMS_PER_THREAD * n_threads;
+    long seg = n_threads > 1 ? ((long)n_kv * keys + target - 1) / target : keys;
+    seg = seg < SEGMENT_MIN ? SEGMENT_MIN : seg;
+    size_t off = 0;
+    p->n_items = 0;
+    for (int h = 0; h < n_kv; h++)
+        for (int c = 0; c < n_chunks; c++) {
+            const int i0 = c * CHUNK_TOKENS, i1 = i0 + CHUNK_TOKENS < n ? i0 + CHUNK_TOKENS : n;
+            const int T = pos0 + i1;
+            int ns = (int)((T + seg - 1) / seg);
+            if (n_chunks == 1 && ns > 1)
+                while ((n_kv * ns) % n_threads)
+                    ns++;
+            if ((long)ns * RESA_CHUNK_TILE > T) /* segments of at least one tile */
+                ns = T / RESA_CHUNK_TILE > 1 ? T / RESA_CHUNK_TILE : 1;
+            p->n_items += add_segments(p->items + p->n_items, h, i0, i1, T, ns,
+                                       (i1 - i0) * group, d, &off);
         }
-    }
-#endif
+    p->part_len = off;
 }
 
-/* Rows of queries per work item: enough items to keep every thread busy,
- * big enough for the products to run at speed. */
-#define CHUNK_ROWS 64
+/* (query, key) pairs an item scores, about (causal rows see fewer) */
+static long item_work(const item *it)
+{
+    return (long)(it->i1 - it->i0) * (it->b - it->a);
+}
+
+/* Largest first, so that the last items the threads take are small ones
+ * (a prefill's chunks differ by up to its chunk count in work). Insertion
+ * sort: a few dozen items. */
+static void order_items(plan *p)
+{
+    for (int i = 0; i < p->n_items; i++) {
+        int j = i;
+        for (; j > 0 && item_work(&p->items[p->order[j - 1]]) < item_work(&p->items[i]); j--)
+            p->order[j] = p->order[j - 1];
+        p->order[j] = i;
+    }
+}
+
+/* make_plan's item count at most: a chunk's segments number ceil(T / seg),
+ * which sums to n_kv * n_chunks + the target over heads and chunks, plus the
+ * rounding up to a multiple of the threads with one chunk. */
+static int max_items(int n_kv, int n, int n_threads)
+{
+    const int n_chunks = (n + CHUNK_TOKENS - 1) / CHUNK_TOKENS;
+    return n_kv * n_chunks + 2 * ITEMS_PER_THREAD * n_threads + n_kv * n_threads;
+}
+
+/* Runs one item from an empty state. */
+static void run_item(const resa_kv_cache *kv, int layer, const item *it, const float *q,
+                     int n_head, int group, int pos0, float scale, float *part, float *scratch)
+{
+    const int d = kv->head_dim, rows = (it->i1 - it->i0) * group;
+    float *o = part + it->off, *m = o + (size_t)rows * d, *l = m + rows;
+    for (int r = 0; r < rows; r++) {
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+    }
+    memset(o, 0, (size_t)rows * d * sizeof(float));
+    const size_t q_stride = (size_t)n_head * d;
+    resa_chunk()->attn[kv->type](kv_k(kv, layer, it->h, 0), kv_v(kv, layer, it->h, 0), it->a,
+                                 it->b, d, q + (size_t)it->i0 * q_stride + (size_t)it->h * group * d,
+                                 q_stride, it->i1 - it->i0, group, pos0 + it->i0, scale, m, l, o,
+                                 scratch);
+}
+
+/* The segments it[0 .. ns) of one (head, chunk) into out: per row,
+ * o = sum_s e^(m_s - M) o_s, l = sum_s e^(m_s - M) l_s, out = o / l. Every
+ * row sees key 0, so l > 0. */
+static void merge_items(const item *it, int ns, const float *part, int d, int group, int n_head,
+                        float *out)
+{
+    const int rows = (it->i1 - it->i0) * group;
+    for (int r = 0; r < rows; r++) {
+        float M = -INFINITY;
+        for (int s = 0; s < ns; s++) {
+            const float ms = part[it[s].off + (size_t)rows * d + r];
+            M = ms > M ? ms : M;
+        }
+        float *dst = out + (size_t)(it->i0 + r / group) * n_head * d +
+                     (size_t)(it->h * group + r % group) * d;
+        double L = 0.0;
+        memset(dst, 0, (size_t)d * sizeof(float));
+        for (int s = 0; s < ns; s++) {
+            const float *o = part + it[s].off, *m = o + (size_t)rows * d, *l = m + rows;
+            if (m[r] == -INFINITY) /* the segment is past this row's position */
+                continue;
+            const float w = expf(m[r] - M);
+            L += (double)w * l[r];
+            for (int c = 0; c < d; c++)
+                dst[c] += w * o[(size_t)r * d + c];
+        }
+        const float inv = (float)(1.0 / L);
+        for (int c = 0; c < d; c++)
+            dst[c] *= inv;
+    }
+}
 
 resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv, int layer,
                           const float *q, int n, int pos0, int n_head, float *out)
 {
     if (n == 1)
         return attention_decode_cpu(s, n_threads, kv, layer, q, pos0, n_head, out);
-    const int d = kv->head_dim, group = n_head / kv->n_head_kv, T = pos0 + n;
-    const int q_stride = n_head * d, n_chunks = (n + CHUNK_ROWS - 1) / CHUNK_ROWS;
-    const size_t per_thread = (size_t)CHUNK_ROWS * T;
+    const int d = kv->head_dim, n_kv = kv->n_head_kv, group = n_head / n_kv;
+    const size_t scratch_len = RESA_CHUNK_SCRATCH(CHUNK_TOKENS, group, d);
+    const int cap = max_items(n_kv, n, n_threads);
     resa_status st;
-    if ((st = resa_grow(&s->kf, &s->kf_cap, (size_t)T * d, sizeof(float))) ||
-        (st = resa_grow(&s->vf, &s->vf_cap, (size_t)T * d, sizeof(float))) ||
-        (st = resa_grow(&s->scores, &s->scores_cap, per_thread * n_threads, sizeof(float))))
+    /* list: the items, then their order; kf: each thread's kernel scratch; scores: the states */
+    const size_t item_ints = (sizeof(item) + sizeof(int) - 1) / sizeof(int);
+    if ((st = resa_grow(&s->list, &s->list_cap, (size_t)cap * (item_ints + 1), sizeof(int))) ||
+        (st = resa_grow(&s->kf, &s->kf_cap, scratch_len * n_threads, sizeof(float))))
+        return st;
+    plan p = {.items = (item *)(void *)s->list, .order = s->list + (size_t)cap * item_ints};
+    make_plan(&p, n_kv, group, d, n, pos0, n_threads);
+    order_items(&p);
+    if ((st = resa_grow(&s->scores, &s->scores_cap, p.part_len, sizeof(float))))
         return st;
     const float scale = 1.0f / sqrtf((float)d);
-    for (int kvh = 0; kvh < kv->n_head_kv; kvh++) {
-        load_head(kv, layer, kvh, T, s->kf, s->vf, n_threads);
-        /* the group's query heads x row chunks: threads here, BLAS single-threaded */
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic) collapse(2)
-        for (int g = 0; g < group; g++)
-            for (int c = 0; c < n_chunks; c++) {
-                int tid = 0;
+    float *part = s->scores;
+#pragma omp parallel num_threads(n_threads)
+    {
+        int tid = 0;
 #ifdef _OPENMP
-                tid = omp_get_thread_num();
+        tid = omp_get_thread_num();
 #endif
-                const int h = kvh * group + g, r1 = (c + 1) * CHUNK_ROWS < n ? (c + 1) * CHUNK_ROWS : n;
-                attend_rows(s->kf, s->vf, q + (size_t)h * d, c * CHUNK_ROWS, r1, pos0, d, q_stride,
-                            scale, s->scores + per_thread * (size_t)tid, out + (size_t)h * d);
-            }
+#pragma omp for schedule(dynamic, 1)
+        for (int i = 0; i < p.n_items; i++)
+            run_item(kv, layer, &p.items[p.order[i]], q, n_head, group, pos0, scale, part,
+                     s->kf + scratch_len * tid);
+        /* the items of one (head, chunk) are adjacent: merge from each first one */
+#pragma omp for schedule(dynamic, 1)
+        for (int i = 0; i < p.n_items; i++) {
+            const item *it = &p.items[i];
+            if (i > 0 && it[-1].h == it->h && it[-1].i0 == it->i0)
+                continue;
+            int ns = 1;
+            while (i + ns < p.n_items && it[ns].h == it->h && it[ns].i0 == it->i0)
+                ns++;
+            merge_items(it, ns, part, d, group, n_head, out);
+        }
     }
     return RESA_OK;
 }
-

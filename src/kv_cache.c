@@ -5,7 +5,6 @@
 
 #include "arch.h"
 #include "cpu.h"
-#include "blocks.h"
 #include "error.h"
 
 resa_status kv_cache_init(resa_kv_cache *kv, resa_kv_type type, int n_layer, int n_head_kv,
@@ -63,25 +62,32 @@ static void store_row(const resa_kv_cache *kv, void *dst, const float *src)
         d[i] = resa_f32_to_f16(src[i]);
 }
 
+/* Folds the stored key of (layer, head, pos) into its block's summary: as
+ * stored (rounded), so summaries equal a recomputation from the cache. */
+static void summarize_key(const resa_kv_cache *kv, int layer, int head, int pos, int first)
+{
+    float stored[RESA_MAX_HEAD_DIM];
+    const size_t off = (size_t)(pos / kv->block_size) * kv->head_dim;
+    kv_row_to_f32(kv, kv_k(kv, layer, head, pos), stored, kv->head_dim);
+    resa_attn()->summary_add(kv_kmin(kv, layer, head) + off, kv_kmax(kv, layer, head) + off, stored,
+                             kv->head_dim, first);
+}
+
 void kv_cache_write(resa_kv_cache *kv, int layer, int pos0, int n, const float *k, const float *v)
 {
     const int kv_dim = kv->n_head_kv * kv->head_dim;
-    float stored[RESA_MAX_HEAD_DIM];
     for (int t = 0; t < n; t++)
         for (int h = 0; h < kv->n_head_kv; h++) {
-            void *krow = kv_k(kv, layer, h, pos0 + t);
-            store_row(kv, krow, k + (size_t)t * kv_dim + (size_t)h * kv->head_dim);
+            store_row(kv, kv_k(kv, layer, h, pos0 + t), k + (size_t)t * kv_dim + (size_t)h * kv->head_dim);
             store_row(kv, kv_v(kv, layer, h, pos0 + t), v + (size_t)t * kv_dim + (size_t)h * kv->head_dim);
-            if (!kv->kmin)
-                continue;
-            /* summarize the key as stored (rounded), so summaries equal a
-             * recomputation from the cache */
-            resa_type_traits_get(kv->type)->to_float(krow, stored, kv->head_dim);
-            blocks_append_key(kv_kmin(kv, layer, h), kv_kmax(kv, layer, h), kv->head_dim,
-                              kv->block_size, pos0 + t, stored);
+            if (kv->kmin)
+                summarize_key(kv, layer, h, pos0 + t, (pos0 + t) % kv->block_size == 0);
         }
 }
 
+/* Only the touched blocks are rebuilt (O(f) rows per rectification), with
+ * the same kernel as the appends; blocks_recompute() in blocks.c is the
+ * plain statement of the same thing, which the tests compare with. */
 void kv_cache_refresh_summaries(resa_kv_cache *kv, int pos0, int n, int T)
 {
     if (!kv->kmin || n <= 0)
@@ -89,8 +95,12 @@ void kv_cache_refresh_summaries(resa_kv_cache *kv, int pos0, int n, int T)
     const int first = pos0 / kv->block_size, last = (pos0 + n - 1) / kv->block_size;
     for (int l = 0; l < kv->n_layer; l++)
         for (int h = 0; h < kv->n_head_kv; h++)
-            blocks_recompute(kv_kmin(kv, l, h), kv_kmax(kv, l, h), kv->head_dim, kv->block_size,
-                             kv_k(kv, l, h, 0), kv->type, T, first, last);
+            for (int i = first; i <= last && i * kv->block_size < T; i++) {
+                const int p0 = i * kv->block_size;
+                const int p1 = p0 + kv->block_size < T ? p0 + kv->block_size : T;
+                for (int p = p0; p < p1; p++)
+                    summarize_key(kv, l, h, p, p == p0);
+            }
 }
 
 void kv_cache_fill_repeat(resa_kv_cache *kv, int n_total)

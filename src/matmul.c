@@ -1,63 +1,152 @@
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
 #include "matmul.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "cpu.h"
 #include "error.h"
 #include "grow.h"
 
-/* Rows per work item: enough to amortize scheduling, few enough to balance. */
-#define ROW_TILE 16
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-/* Activations in the format the weight type's dot kernel wants. */
-static resa_status prepare_activations(resa_matmul_scratch *s, int n_threads, const resa_weight *w,
-                                       const float *x, int n, const void **act, size_t *act_stride)
+/* Decode work items per thread: enough to even out, few enough to be cheap. */
+#define GEMV_ITEMS_PER_THREAD 4
+/* Prefill: the weight rows of one work item stay in L1 (with a pair of
+ * panels beside them) while every token passes. */
+#define L1_WEIGHT_BYTES (12 * 1024)
+
+static int64_t round_up(int64_t v, int64_t m)
 {
-    const resa_type_traits *tr = resa_type_traits_get(w->type);
-    if (tr->vec_dot_type == RESA_TYPE_F32) {
-        *act = x;
-        *act_stride = (size_t)w->cols * sizeof(float);
-        return RESA_OK;
+    return (v + m - 1) / m * m;
+}
+
+static void *align64(void *p)
+{
+    return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
+/* y (rows) = W . x: the activation row quantized once, slices of rows. */
+static resa_status matvec(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x, float *y)
+{
+    const enum resa_type at = resa_type_traits_get(w->type)->vec_dot_type;
+    const void *act = x;
+    if (at != RESA_TYPE_F32) {
+        resa_status st = resa_grow(&s->act, &s->act_cap, resa_row_size(at, w->cols), 1);
+        if (st)
+            return st;
+        resa_dot()->quantize[at](x, s->act, w->cols);
+        act = s->act;
     }
-    const size_t stride = resa_row_size(tr->vec_dot_type, w->cols);
-    resa_status st = resa_grow(&s->act, &s->act_cap, stride * (size_t)n, 1);
-    if (st)
-        return st;
-    const resa_quantize_fn quantize = resa_dot()->quantize[tr->vec_dot_type];
-    uint8_t *a = s->act;
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 1)
-    for (int t = 0; t < n; t++)
-        quantize(x + (size_t)t * w->cols, a + (size_t)t * stride, w->cols);
-    *act = s->act;
-    *act_stride = stride;
+    const resa_gemv_fn gemv = resa_dot()->gemv[w->type];
+    const uint8_t *wd = w->data;
+    const int64_t rows = w->rows;
+    const int64_t slice = round_up((rows + n_threads * GEMV_ITEMS_PER_THREAD - 1) /
+                                   (n_threads * GEMV_ITEMS_PER_THREAD), 8);
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (int64_t r0 = 0; r0 < rows; r0 += slice) {
+        const int64_t nr = rows - r0 < slice ? rows - r0 : slice;
+        gemv(w->cols, (int)nr, wd + (size_t)r0 * w->row_bytes, w->row_bytes, act, y + r0);
+    }
+    return RESA_OK;
+}
+
+/* Rows per prefill work item: a multiple of the tile's 4 under the L1
+ * budget, and a number of items that the threads share evenly. */
+static int64_t chunk_rows(const resa_weight *w, int n_threads)
+{
+    int64_t by_cache = (int64_t)(L1_WEIGHT_BYTES / w->row_bytes) / RESA_GEMM_MR * RESA_GEMM_MR;
+    if (by_cache < RESA_GEMM_MR)
+        by_cache = RESA_GEMM_MR;
+    const int64_t items = round_up((w->rows + by_cache - 1) / by_cache, n_threads);
+    return round_up((w->rows + items - 1) / items, RESA_GEMM_MR);
+}
+
+/* Quantizes tokens [8p, 8p + 8) into rows and packs them into panel p. */
+static void pack_panel(const resa_weight *w, enum resa_type at, const float *x, int n, int p, uint8_t *rows,
+                       resa_dot_panel *panels)
+{
+    const size_t arow = resa_row_size(at, w->cols);
+    const int64_t nb = w->cols / 32;
+    const int nc = n - RESA_PANEL_COLS * p < RESA_PANEL_COLS ? n - RESA_PANEL_COLS * p : RESA_PANEL_COLS;
+    for (int i = 0; i < nc; i++)
+        resa_dot()->quantize[at](x + (size_t)(RESA_PANEL_COLS * p + i) * w->cols, rows + (size_t)i * arow,
+                                 w->cols);
+    resa_dot_pack(at, rows, arow, nc, w->cols, panels + (size_t)p * nb);
+}
+
+/* One work item: weight rows [r0, r1) against every token, 16 at a time.
+ * act: panels (int8 types, lda 0) or the f32 rows (lda bytes apart). */
+static void gemm_rows(const resa_weight *w, int int8, const void *act, size_t lda, int n, int64_t r0,
+                      int64_t r1, float *y)
+{
+    const resa_gemm_fn gemm = resa_dot()->gemm[w->type];
+    const int64_t nb = w->cols / 32;
+    for (int c0 = 0; c0 < n; c0 += RESA_GEMM_NC) {
+        const int nc = n - c0 < RESA_GEMM_NC ? n - c0 : RESA_GEMM_NC;
+        const void *a = int8 ? (const void *)((const resa_dot_panel *)act + (size_t)(c0 / RESA_PANEL_COLS) * nb)
+                             : (const void *)((const char *)act + (size_t)c0 * lda);
+        for (int64_t r = r0; r < r1; r += RESA_GEMM_MR) {
+            const int nr = r1 - r < RESA_GEMM_MR ? (int)(r1 - r) : RESA_GEMM_MR;
+            gemm(w->cols, nr, nc, (const uint8_t *)w->data + (size_t)r * w->row_bytes, w->row_bytes, a, lda,
+                 y + (size_t)c0 * w->rows + r, (size_t)w->rows);
+        }
+    }
+}
+
+/* y (n, rows) = x (n, cols) . W^T: panels once, then row chunks x tiles. */
+static resa_status matmat(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x, int n,
+                          float *y)
+{
+    const enum resa_type at = resa_type_traits_get(w->type)->vec_dot_type;
+    const int int8 = at != RESA_TYPE_F32, np = (n + RESA_PANEL_COLS - 1) / RESA_PANEL_COLS;
+    const void *act = x;
+    size_t lda = (size_t)w->cols * sizeof(float), arow = 0;
+    if (int8) {
+        arow = resa_row_size(at, w->cols);
+        const size_t panel_bytes = (size_t)np * (size_t)(w->cols / 32) * sizeof(resa_dot_panel);
+        resa_status st;
+        if ((st = resa_grow(&s->act, &s->act_cap, panel_bytes + 64, 1)) ||
+            (st = resa_grow(&s->rows, &s->rows_cap, (size_t)n_threads * RESA_PANEL_COLS * arow, 1)))
+            return st;
+        act = align64(s->act);
+        lda = 0;
+    }
+    const int64_t chunk = chunk_rows(w, n_threads);
+    /* one parallel region: packing, a barrier, the products */
+#pragma omp parallel num_threads(n_threads)
+    {
+        if (int8) {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            uint8_t *rows = (uint8_t *)s->rows + (size_t)tid * RESA_PANEL_COLS * arow;
+#pragma omp for schedule(static)
+            for (int p = 0; p < np; p++)
+                pack_panel(w, at, x, n, p, rows, (resa_dot_panel *)act);
+        }
+#pragma omp for schedule(static)
+        for (int64_t r0 = 0; r0 < w->rows; r0 += chunk)
+            gemm_rows(w, int8, act, lda, n, r0, r0 + chunk < w->rows ? r0 + chunk : w->rows, y);
+    }
     return RESA_OK;
 }
 
 resa_status matmul_cpu(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x,
                        int n, float *y)
 {
-    const void *act;
-    size_t act_stride;
-    resa_status st = prepare_activations(s, n_threads, w, x, n, &act, &act_stride);
-    if (st)
-        return st;
-    const resa_vec_dot_fn dot = resa_dot()->vec_dot[w->type];
-    const uint8_t *wd = w->data, *ad = act;
-    const int64_t rows = w->rows, cols = w->cols;
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-    for (int64_t r0 = 0; r0 < rows; r0 += ROW_TILE) {
-        const int64_t r1 = r0 + ROW_TILE < rows ? r0 + ROW_TILE : rows;
-        for (int t = 0; t < n; t++)
-            for (int64_t r = r0; r < r1; r++)
-                dot(cols, &y[(size_t)t * rows + r], wd + (size_t)r * w->row_bytes,
-                    ad + (size_t)t * act_stride);
-    }
-    return RESA_OK;
+    return n == 1 ? matvec(s, n_threads, w, x, y) : matmat(s, n_threads, w, x, n, y);
 }
 
 void matmul_scratch_free(resa_matmul_scratch *s)
 {
     free(s->act);
-    s->act = NULL;
-    s->act_cap = 0;
+    free(s->rows);
+    *s = (resa_matmul_scratch){0};
 }

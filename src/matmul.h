@@ -1,12 +1,17 @@
 /* CPU weight products: y (n, rows) = x (n, cols) . W^T.
  *
  * The activations are quantized to the weight type's dot partner (as
- * llama.cpp does, so our numerics match the reference), then each thread
- * takes a slice of W's rows and runs them against every activation row.
- * A slice of rows stays in cache across the batch, so prefill reads W once.
- * (Measured: this beats dequantize-to-f32 + OpenBLAS sgemm on this project's
- * machines, and Debian's OpenBLAS 0.3.21 falls back to SSE3 kernels on CPUs
- * it does not know.) */
+ * llama.cpp does, so our numerics match the reference). Decode (n = 1):
+ * threads take slices of W's rows and the gemv kernel runs eight rows at a
+ * time against the one quantized row. Prefill (n > 1): the quantized rows
+ * are packed once into panels of eight tokens; threads take chunks of W's
+ * rows small enough to stay in L1, and the gemm kernel runs tiles of 4 rows
+ * x 16 tokens over every pair of panels, so W is read once and each tile
+ * keeps its operands in registers. Every result is bit-identical to the dot
+ * kernel's (simd/dot.h), so prefill and decode, and every SIMD tier, agree
+ * exactly. (Measured: this beats dequantize-to-f32 + OpenBLAS sgemm on this
+ * project's machines, and Debian's OpenBLAS 0.3.21 falls back to SSE3
+ * kernels on CPUs it does not know.) */
 #ifndef RESA_MATMUL_H
 #define RESA_MATMUL_H
 
@@ -15,8 +20,10 @@
 #include "model.h"
 
 typedef struct resa_matmul_scratch {
-    void *act;          /* quantized activations */
+    void *act;          /* the quantized row (decode) or the panels (prefill) */
     size_t act_cap;
+    void *rows;         /* prefill: each thread's quantized rows of one panel */
+    size_t rows_cap;
 } resa_matmul_scratch;
 
 resa_status matmul_cpu(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x,

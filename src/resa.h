@@ -107,6 +107,21 @@ void resa_context_reset(resa_context *ctx);
 /* Rectifications run so far (resa mode). */
 int resa_context_rectifications(const resa_context *ctx);
 
+/* The mode later decode steps use. Sparse and resa need a context created in
+ * one of them (a dense context keeps no block summaries); resa needs the
+ * context's rect_every >= 1. Steps of resa mode not yet rectified are
+ * rectified first, as the old schedule would before new dense work. Lets one
+ * prefilled cache serve every mode (see resa_context_truncate). */
+resa_status resa_context_set_mode(resa_context *ctx, resa_mode mode);
+resa_mode resa_context_mode(const resa_context *ctx);
+/* Forgets positions >= n (0 <= n <= n_past): n_past becomes n, the summary of
+ * the block that holds position n-1 is rebuilt from the keys that remain, and
+ * unrectified resa steps at forgotten positions are dropped (those below n
+ * stay pending). Decoding on from n gives the same logits, bit for bit, as a
+ * context that never saw the forgotten tokens. resa_logits() is stale until
+ * the next decode. */
+resa_status resa_context_truncate(resa_context *ctx, int n);
+
 /* Where decode time goes (for `resa bench`); seconds since the last reset. */
 typedef struct resa_timings {
     double decode_s;    /* decode steps' forward passes, rectification excluded */

@@ -99,6 +99,46 @@ static resa_status decode_step(resa_context *ctx, int32_t token)
 
 resa_status scheduler_rectify_tail(resa_context *ctx) { return rectify(ctx); }
 
+resa_status scheduler_set_mode(resa_context *ctx, resa_mode mode)
+{
+    if ((unsigned)mode > RESA_MODE_SPARSE)
+        return resa_fail(RESA_ERR_ARG, "unknown mode %d", (int)mode);
+    if (mode == ctx->params.mode)
+        return RESA_OK;
+    if (mode != RESA_MODE_DENSE && !ctx->kv.kmin)
+        return resa_fail(RESA_ERR_ARG, "a context created in dense mode keeps no block summaries: "
+                                       "create it in mode sparse or resa to switch to %s",
+                         resa_mode_name(mode));
+    if (mode == RESA_MODE_RESA && ctx->params.rect_every < 1)
+        return resa_fail(RESA_ERR_ARG, "resa mode needs a rectification period: create the context "
+                                       "in resa mode (rect_every >= 1)");
+    /* the old schedule finishes its period before the new one starts */
+    resa_status st = rectify(ctx);
+    if (st)
+        return st;
+    ctx->params.mode = mode;
+    return RESA_OK;
+}
+
+resa_status scheduler_truncate(resa_context *ctx, int n)
+{
+    resa_kv_cache *kv = &ctx->kv;
+    if (n < 0 || n > kv->n_past)
+        return resa_fail(RESA_ERR_ARG, "cannot keep %d positions: %d are cached", n, kv->n_past);
+    /* pending steps are the positions [n_past - n_pending, n_past), in order */
+    const int first_pending = kv->n_past - ctx->n_pending;
+    ctx->n_pending = n > first_pending ? n - first_pending : 0;
+    if (ctx->n_pending == 0)
+        ctx->pending_sparse = 0; /* else kept: a step we keep may have skipped blocks */
+    kv->n_past = n;
+    /* Entries at positions >= n are dead: the next write overwrites them, and
+     * the first key of a block resets its summary. Only the block holding
+     * n-1 may still be widened by a forgotten key: rebuild it from [0, n). */
+    if (0 && kv->kmin && n > 0 && n % kv->block_size)
+        ctx->be->refresh_summaries(ctx->be, kv, n - 1, 1, n);
+    return RESA_OK;
+}
+
 resa_status scheduler_run(resa_context *ctx, const int32_t *tokens, int n, float *all_logits,
                           resa_progress_fn progress, void *user)
 {

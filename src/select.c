@@ -1,13 +1,15 @@
 /* Score and select blocks per KV head: pooled query, Quest upper bound from
- * the min/max summaries, forced local blocks, top-k under the budget. This
- * reads 2*M*head_dim summary floats per KV head: about 2/block_size of the
- * keys, the price of knowing which blocks matter. */
+ * the min/max summaries (the "attn" family's block_score kernel), forced
+ * local blocks, top-k under the budget. This reads 2*M*head_dim summary
+ * floats per KV head: about 2/block_size of the keys, the price of knowing
+ * which blocks matter. */
 #include "select.h"
 
 #include <stdlib.h>
 
 #include "arch.h"
 #include "blocks.h"
+#include "cpu.h"
 #include "error.h"
 #include "grow.h"
 
@@ -21,10 +23,11 @@ resa_status select_blocks_cpu(resa_select_scratch *s, const resa_kv_cache *kv, i
     resa_status st = resa_grow(&s->scores, &s->cap, (size_t)M, sizeof(float));
     if (st)
         return st;
+    const resa_block_score_fn score = resa_attn()->block_score;
     float qbar[RESA_MAX_HEAD_DIM];
     for (int h = 0; h < kv->n_head_kv; h++) {
         blocks_pooled_query(q + (size_t)h * group * d, group, d, qbar);
-        blocks_score(qbar, kv_kmin(kv, layer, h), kv_kmax(kv, layer, h), d, M, s->scores);
+        score(qbar, kv_kmin(kv, layer, h), kv_kmax(kv, layer, h), d, M, s->scores);
         /* the head's row of sel holds n_blocks_max >= M ids, the room
          * blocks_select works in */
         n_sel[h] = blocks_select(s->scores, M, cfg->local_blocks, k,

@@ -7,16 +7,24 @@
  * --seed to repeat a run), over awkward sizes. Tolerances:
  *   - quantizers: bit-exact, including the fp16 d and s fields and the bytes
  *     around the output (guards);
- *   - int8 dots: the integer block sums are exact in every tier, only the float
- *     scaling and summation order differ, so |simd - ref| <= (blocks + 8) * eps * S
- *     where S is the sum of |per-block terms|;
+ *   - int8 dots (Q4_0, Q4_1, Q8_0): bit-exact. Every tier (scalar, AVX2,
+ *     AVX-512 VNNI, NEON, NEON dotprod) follows dot.h's recipe: exact integer
+ *     block sums, then one fmaf per block in block order, so the tiers agree
+ *     bit for bit and greedy decoding does not depend on the CPU;
+ *   - gemm (tiles of up to 4 weight rows x 16 activation columns, over
+ *     panels) and gemv (any number of rows against one activation row):
+ *     bit-exact against the same tier's vec_dot for every output, every tile
+ *     shape, including the scalar tier (which checks the panel packer too),
+ *     so prefill and decode agree exactly;
  *   - float dots: the reference accumulates in double; the SIMD tiers in float
  *     with FMA, so |simd - ref| <= (n/16 + 16) * eps * S, S = sum |w_i * a_i|.
  * Outputs have guard bytes on both sides; inputs alternate between odd
  * alignments and ending right before an inaccessible page (overreads fault).
  * A kernel that raises SIGILL/SIGSEGV/SIGBUS/SIGFPE is reported as a failure.
- * --bench times each kernel against the scalar one (median of repeats) and a
- * memory-bound 49152x576 matrix-vector product per int8 type.
+ * --bench times each kernel against the scalar one (median of repeats), a
+ * memory-bound 49152x576 matrix-vector product per int8 type, and
+ * prefill-shaped products (576x1536 and 49152x576 weights x 64 tokens) with
+ * the gemm against a loop of vec_dot.
  * Ends with "N passed, N failed"; exit status 0 when none failed. */
 #ifdef HAVE_CONFIG_H
 #include "config.h" /* _GNU_SOURCE: POSIX/GNU declarations under -std=c11 */
@@ -426,6 +434,7 @@ static int test_vec_dot(const struct kernel *k, const char *tier, resa_vec_dot_f
 {
     const resa_type_traits *tr = resa_type_traits_get(k->type);
     const resa_type_traits *ta = resa_type_traits_get(tr->vec_dot_type);
+    const int exact = tr->block_size == 32; /* the int8 dots */
     double worst = 0.0;
     for (size_t si = 0; si < N_SIZES; si++) {
         const int64_t n = sizes[si];
@@ -462,6 +471,8 @@ static int test_vec_dot(const struct kernel *k, const char *tier, resa_vec_dot_f
                 why = "wrote outside *s";
             else if (memcmp(wcopy, W.p, wbytes) || memcmp(acopy, A.p, abytes) || !guards_ok(&W) || !guards_ok(&A))
                 why = "modified its inputs";
+            else if (exact && memcmp(&out[1], &expect, sizeof expect))
+                why = "result differs from the reference (int8 dots are bit-exact)";
             else if (!(err <= tol))
                 why = "result out of tolerance";
             buf_free(&W);
@@ -482,7 +493,10 @@ static int test_vec_dot(const struct kernel *k, const char *tier, resa_vec_dot_f
                 worst = err / tol;
         }
     }
-    report(1, k->name, tier, "worst |err|/tol %.3f", worst);
+    if (exact)
+        report(1, k->name, tier, "bit-exact");
+    else
+        report(1, k->name, tier, "worst |err|/tol %.3f", worst);
     return 1;
 }
 
@@ -561,6 +575,221 @@ static int test_to_float(const struct kernel *k, const char *tier, resa_to_float
     return 1;
 }
 
+/* ---- gemm ------------------------------------------------------------------------------ */
+
+static int call_gemm(resa_gemm_fn fn, int64_t n, int nr, int nc, const void *w, size_t ldw, const void *a,
+                     size_t lda, float *s, size_t lds)
+{
+    const int sig = sigsetjmp(jump_buf, 1);
+    if (sig) {
+        in_kernel = 0;
+        return sig;
+    }
+    in_kernel = 1;
+    fn(n, nr, nc, w, ldw, a, lda, s, lds);
+    in_kernel = 0;
+    return 0;
+}
+
+static const enum resa_type gemm_types[] = {RESA_TYPE_F32, RESA_TYPE_F16, RESA_TYPE_BF16,
+                                            RESA_TYPE_Q4_0, RESA_TYPE_Q4_1, RESA_TYPE_Q8_0};
+#define N_GEMM_TYPES (sizeof gemm_types / sizeof gemm_types[0])
+
+/* The gemm operand for columns [0, nc) of the activation rows: panels (int8
+ * types; 32-byte aligned like the engine's, or ending at a page) or the f32
+ * rows themselves (float types). */
+static buf gemm_operand(enum resa_type t, int64_t n, int nc, const float *af, const void *aq, int at_end,
+                        size_t *lda)
+{
+    const resa_type_traits *tr = resa_type_traits_get(t);
+    if (tr->block_size == 1) {
+        const size_t bytes = (size_t)nc * (size_t)n * sizeof(float);
+        buf B = at_end ? buf_at_page_end(bytes) : buf_new(bytes, 4);
+        memcpy(B.p, af, bytes);
+        *lda = (size_t)n * sizeof(float);
+        return B;
+    }
+    const int64_t nb = n / 32;
+    const size_t arow = resa_row_size(tr->vec_dot_type, n), bytes = (size_t)((nc + 7) / 8 * nb) * sizeof(resa_dot_panel);
+    buf B = at_end ? buf_at_page_end(bytes) : buf_new(bytes, 32);
+    resa_dot_panel *p = (resa_dot_panel *)(void *)B.p;
+    for (int c0 = 0; c0 < nc; c0 += RESA_PANEL_COLS)
+        resa_dot_pack(tr->vec_dot_type, (const char *)aq + (size_t)c0 * arow, arow,
+                      nc - c0 < RESA_PANEL_COLS ? nc - c0 : RESA_PANEL_COLS, n, p + (size_t)(c0 / 8 * nb));
+    *lda = 0;
+    return B;
+}
+
+/* One tile shape: gemm of weight rows [4 - nr, 4) against columns [0, nc),
+ * each output bit-identical to expect[r][c] (vec_dot), nothing written
+ * outside the tile (lds leaves gaps), inputs unchanged. NULL when fine. */
+static const char *check_gemm_shape(enum resa_type t, resa_gemm_fn fn, int64_t n, int nr, int nc, const buf *W,
+                                    size_t ldw, const float *af, const void *aq, int at_end,
+                                    float expect[RESA_GEMM_MR][RESA_GEMM_NC], char *detail, size_t detail_len)
+{
+    size_t lda;
+    buf A = gemm_operand(t, n, nc, af, aq, at_end, &lda);
+    unsigned char *acopy = malloc(A.n);
+    memcpy(acopy, A.p, A.n);
+    const size_t lds = (size_t)nr + 3;
+    buf S = buf_new((size_t)nc * lds * sizeof(float), 4);
+    memset(S.p, GUARD_BYTE, S.n);
+    const unsigned char *w = W->p + (size_t)(RESA_GEMM_MR - nr) * ldw;
+    const int sig = call_gemm(fn, n, nr, nc, w, ldw, A.p, lda, (float *)(void *)S.p, lds);
+    const char *why = NULL;
+    if (sig)
+        why = sig == SIGILL ? "SIGILL" : sig == SIGSEGV ? "SIGSEGV" : "signal";
+    else if (!guards_ok(&S) || !guards_ok(&A) || memcmp(acopy, A.p, A.n))
+        why = "wrote outside its output";
+    for (int c = 0; c < nc && !why; c++)
+        for (size_t r = 0; r < lds && !why; r++) {
+            const unsigned char *got = S.p + ((size_t)c * lds + r) * sizeof(float);
+            if ((int)r >= nr) {
+                for (size_t i = 0; i < sizeof(float); i++)
+                    if (got[i] != GUARD_BYTE)
+                        why = "wrote outside the tile";
+            } else if (memcmp(got, &expect[RESA_GEMM_MR - nr + (int)r][c], sizeof(float))) {
+                float g;
+                memcpy(&g, got, sizeof g);
+                snprintf(detail, detail_len, " at r=%d c=%d: %.9g, vec_dot %.9g", (int)r, c, (double)g,
+                         (double)expect[RESA_GEMM_MR - nr + (int)r][c]);
+                why = "differs from vec_dot";
+            }
+        }
+    buf_free(&A);
+    buf_free(&S);
+    free(acopy);
+    return why;
+}
+
+/* gemm[t] of a tier against the same tier's vec_dot[t]: every tile shape
+ * (1..4 rows x 1..16 columns) at a few sizes, bit for bit; weights, panels
+ * and f32 rows alternately ending at an inaccessible page (a P = 1 tile must
+ * not touch a second panel). */
+static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx)
+{
+    static const int64_t gsizes[] = {7, 33, 32, 96, 576, 1536};
+    const resa_type_traits *tr = resa_type_traits_get(t), *ta = resa_type_traits_get(tr->vec_dot_type);
+    const resa_gemm_fn fn = ctx->gemm[t];
+    const resa_vec_dot_fn dot = ctx->vec_dot[t];
+    char name[32];
+    snprintf(name, sizeof name, "gemm_%s", tr->name);
+    for (size_t si = 0; si < sizeof gsizes / sizeof gsizes[0]; si++) {
+        const int64_t n = gsizes[si];
+        if (n % tr->block_size)
+            continue;
+        const size_t wrow = resa_row_size(t, n), arow = resa_row_size(tr->vec_dot_type, n);
+        float *af = malloc((size_t)RESA_GEMM_NC * (size_t)n * sizeof *af);
+        unsigned char *aq = malloc((size_t)RESA_GEMM_NC * arow);
+        for (int c = 0; c < RESA_GEMM_NC; c++) {
+            fill_floats(af + (size_t)c * n, n);
+            ta->from_float(af + (size_t)c * n, aq + (size_t)c * arow, n); /* f32 copy or reference quantizer */
+        }
+        for (int trial = 0; trial < 2; trial++) {
+            const int at_end = trial & 1;
+            const size_t ldw = wrow + (at_end ? 0 : 2 * misalign_of(t)); /* a gap between rows */
+            const size_t wbytes = (size_t)(RESA_GEMM_MR - 1) * ldw + wrow;
+            buf W = at_end ? buf_at_page_end(wbytes) : buf_new(wbytes, misalign_of(t));
+            for (int r = 0; r < RESA_GEMM_MR; r++)
+                fill_weights(t, W.p + (size_t)r * ldw, n);
+            float expect[RESA_GEMM_MR][RESA_GEMM_NC];
+            for (int r = 0; r < RESA_GEMM_MR; r++)
+                for (int c = 0; c < RESA_GEMM_NC; c++)
+                    dot(n, &expect[r][c], W.p + (size_t)r * ldw, tr->block_size == 1 ? (const void *)(af + (size_t)c * n) : (const void *)(aq + (size_t)c * arow));
+            for (int nr = 1; nr <= RESA_GEMM_MR; nr++)
+                for (int nc = 1; nc <= RESA_GEMM_NC; nc++) {
+                    char detail[96] = "";
+                    const char *why = check_gemm_shape(t, fn, n, nr, nc, &W, ldw, af, aq, at_end, expect, detail,
+                                                       sizeof detail);
+                    if (!why && !guards_ok(&W))
+                        why = "modified its weights";
+                    if (why) {
+                        report(0, name, tier, "n=%lld %dx%d: %s%s", (long long)n, nr, nc, why, detail);
+                        buf_free(&W);
+                        free(af);
+                        free(aq);
+                        return 0;
+                    }
+                }
+            buf_free(&W);
+        }
+        free(af);
+        free(aq);
+    }
+    report(1, name, tier, "bit-exact with vec_dot, tiles 1..%d x 1..%d", RESA_GEMM_MR, RESA_GEMM_NC);
+    return 1;
+}
+
+static int call_gemv(resa_gemv_fn fn, int64_t n, int nr, const void *w, size_t ldw, const void *a, float *s)
+{
+    const int sig = sigsetjmp(jump_buf, 1);
+    if (sig) {
+        in_kernel = 0;
+        return sig;
+    }
+    in_kernel = 1;
+    fn(n, nr, w, ldw, a, s);
+    in_kernel = 0;
+    return 0;
+}
+
+/* gemv[t] of a tier against the same tier's vec_dot[t], bit for bit: row
+ * counts around the 8-row groups, rows with a gap between them or ending at
+ * an inaccessible page, guards around the output. */
+static int test_gemv(enum resa_type t, const char *tier, const resa_dot_ctx *ctx)
+{
+    static const int64_t gsizes[] = {7, 33, 32, 96, 576, 1536};
+    static const int rows[] = {1, 7, 8, 9, 16, 23, 40};
+    const resa_type_traits *tr = resa_type_traits_get(t), *ta = resa_type_traits_get(tr->vec_dot_type);
+    char name[32];
+    snprintf(name, sizeof name, "gemv_%s", tr->name);
+    for (size_t si = 0; si < sizeof gsizes / sizeof gsizes[0]; si++) {
+        const int64_t n = gsizes[si];
+        if (n % tr->block_size)
+            continue;
+        for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
+            const int nr = rows[ri], at_end = (int)(ri & 1);
+            const size_t wrow = resa_row_size(t, n), abytes = resa_row_size(tr->vec_dot_type, n);
+            const size_t ldw = wrow + (at_end ? 0 : 2 * misalign_of(t));
+            const size_t wbytes = (size_t)(nr - 1) * ldw + wrow;
+            buf W = at_end ? buf_at_page_end(wbytes) : buf_new(wbytes, misalign_of(t));
+            buf A = at_end ? buf_at_page_end(abytes) : buf_new(abytes, misalign_of(tr->vec_dot_type));
+            buf S = buf_new((size_t)nr * sizeof(float), 4);
+            float *af = malloc((size_t)n * sizeof *af), *expect = malloc((size_t)nr * sizeof *expect);
+            for (int r = 0; r < nr; r++)
+                fill_weights(t, W.p + (size_t)r * ldw, n);
+            fill_floats(af, n);
+            ta->from_float(af, A.p, n);
+            for (int r = 0; r < nr; r++)
+                ctx->vec_dot[t](n, &expect[r], W.p + (size_t)r * ldw, A.p);
+            const int sig = call_gemv(ctx->gemv[t], n, nr, W.p, ldw, A.p, (float *)(void *)S.p);
+            const char *why = NULL;
+            int bad = -1;
+            if (sig)
+                why = sig == SIGILL ? "SIGILL" : sig == SIGSEGV ? "SIGSEGV" : "signal";
+            else if (!guards_ok(&S) || !guards_ok(&W) || !guards_ok(&A))
+                why = "wrote outside its output";
+            for (int r = 0; r < nr && !why; r++)
+                if (memcmp(S.p + (size_t)r * sizeof(float), &expect[r], sizeof(float))) {
+                    why = "differs from vec_dot";
+                    bad = r;
+                }
+            buf_free(&W);
+            buf_free(&A);
+            buf_free(&S);
+            free(af);
+            free(expect);
+            if (why) {
+                report(0, name, tier, "n=%lld rows=%d: %s%s%d", (long long)n, nr, why, bad >= 0 ? " at row " : "",
+                       bad >= 0 ? bad : 0);
+                return 0;
+            }
+        }
+    }
+    report(1, name, tier, "bit-exact with vec_dot");
+    return 1;
+}
+
 /* First use of the dispatcher from many threads at once (as OpenMP workers
  * would): every thread must see the same, complete table. Run before anything
  * else touches resa_dot(). */
@@ -613,6 +842,8 @@ static void test_dispatch(void)
     int complete = 1;
     for (size_t i = 0; i < N_KERNELS; i++)
         complete &= kernel_ptr(&scalar, &kernels[i]) != NULL;
+    for (size_t i = 0; i < N_GEMM_TYPES; i++)
+        complete &= scalar.gemm[gemm_types[i]] != NULL && scalar.gemv[gemm_types[i]] != NULL;
     report(complete, "dispatch", "c", "scalar table complete");
 }
 
@@ -702,7 +933,8 @@ static void bench_kernel(const struct kernel *k, const char *tier, const void *f
 }
 
 /* The decode-time shape: a 49152 x 576 weight matrix times one activation
- * vector, far larger than the caches. Reports effective weight bandwidth. */
+ * vector (the gemv kernel, as the engine runs it), far larger than the
+ * caches. Reports effective weight bandwidth. */
 static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *tier, int threads)
 {
     const int64_t rows = 49152, n = 576;
@@ -714,7 +946,7 @@ static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *ti
     for (int64_t r = 0; r < rows; r++)
         fill_weights(t, wm + (size_t)r * row_bytes, n);
     fill_floats(x, n);
-    const resa_vec_dot_fn fn = c->vec_dot[t];
+    const resa_gemv_fn fn = c->gemv[t];
     const resa_quantize_fn q = c->quantize[tr->vec_dot_type];
     enum { REPEATS = 15 };
     double times[REPEATS];
@@ -727,8 +959,8 @@ static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *ti
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static)
 #endif
-        for (int64_t r = 0; r < rows; r++)
-            fn(n, &out[r], wm + (size_t)r * row_bytes, a);
+        for (int64_t r = 0; r < rows; r += 64) /* slices of 64 rows, as src/matmul.c hands out */
+            fn(n, rows - r < 64 ? (int)(rows - r) : 64, wm + (size_t)r * row_bytes, row_bytes, a, &out[r]);
         times[rep] = now_ns() - t0;
     }
     qsort(times, REPEATS, sizeof times[0], cmp_double);
@@ -742,6 +974,74 @@ static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *ti
     free(x);
     free(out);
     free(a);
+}
+
+/* The prefill shape: a rows x cols weight matrix times ntok activation rows,
+ * both ways the engine can do it: the tier's gemm over panels (packing
+ * included; row chunks of 16 across threads, each chunk against every
+ * column pair of panels, as src/matmul.c does), and the vec_dot loop it
+ * replaced (16-row tiles, every token, every row). Reports GFLOP/s. */
+static void bench_gemm(enum resa_type t, const resa_dot_ctx *c, const char *tier, int64_t rows, int64_t cols,
+                       int ntok, int threads)
+{
+    const resa_type_traits *tr = resa_type_traits_get(t);
+    const size_t wrow = resa_row_size(t, cols), arow = resa_row_size(tr->vec_dot_type, cols);
+    const int64_t nb = cols / 32;
+    const int np = (ntok + 7) / 8;
+    unsigned char *wm = malloc(wrow * (size_t)rows), *aq = malloc(arow * (size_t)ntok);
+    float *x = malloc((size_t)ntok * (size_t)cols * sizeof *x), *y = malloc((size_t)ntok * (size_t)rows * sizeof *y);
+    resa_dot_panel *pan = aligned_alloc(64, (size_t)(np * nb) * sizeof *pan);
+    for (int64_t r = 0; r < rows; r++)
+        fill_weights(t, wm + (size_t)r * wrow, cols);
+    fill_floats(x, (int64_t)ntok * cols);
+    const resa_gemm_fn gemm = c->gemm[t];
+    const resa_vec_dot_fn dot = c->vec_dot[t];
+    const resa_quantize_fn q = c->quantize[tr->vec_dot_type];
+    enum { REPEATS = 5, CHUNK = 16 };
+    double tg[REPEATS], td[REPEATS];
+    for (int rep = 0; rep < REPEATS; rep++) {
+        double t0 = now_ns();
+        for (int i = 0; i < ntok; i++)
+            q(x + (size_t)i * cols, aq + (size_t)i * arow, cols);
+        for (int p = 0; p < np; p++)
+            resa_dot_pack(tr->vec_dot_type, aq + (size_t)p * 8 * arow, arow, ntok - 8 * p < 8 ? ntok - 8 * p : 8,
+                          cols, pan + (size_t)p * nb);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static)
+#endif
+        for (int64_t r0 = 0; r0 < rows; r0 += CHUNK)
+            for (int c0 = 0; c0 < ntok; c0 += RESA_GEMM_NC)
+                for (int64_t r = r0; r < r0 + CHUNK && r < rows; r += RESA_GEMM_MR)
+                    gemm(cols, rows - r < RESA_GEMM_MR ? (int)(rows - r) : RESA_GEMM_MR,
+                         ntok - c0 < RESA_GEMM_NC ? ntok - c0 : RESA_GEMM_NC, wm + (size_t)r * wrow, wrow,
+                         pan + (size_t)(c0 / 8) * nb, 0, y + (size_t)c0 * rows + r, (size_t)rows);
+        tg[rep] = now_ns() - t0;
+        t0 = now_ns();
+        for (int i = 0; i < ntok; i++)
+            q(x + (size_t)i * cols, aq + (size_t)i * arow, cols);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static)
+#endif
+        for (int64_t r0 = 0; r0 < rows; r0 += CHUNK)
+            for (int i = 0; i < ntok; i++)
+                for (int64_t r = r0; r < r0 + CHUNK && r < rows; r++)
+                    dot(cols, &y[(size_t)i * rows + r], wm + (size_t)r * wrow, aq + (size_t)i * arow);
+        td[rep] = now_ns() - t0;
+    }
+    qsort(tg, REPEATS, sizeof tg[0], cmp_double);
+    qsort(td, REPEATS, sizeof td[0], cmp_double);
+    const double flop = 2.0 * (double)rows * (double)cols * ntok;
+    char name[64];
+    snprintf(name, sizeof name, "gemm_%s_%s", tr->name, tier);
+    printf("  %-28s %lldx%lld x %d tok %d thr: gemm %7.2f GFLOP/s, vec_dot loop %7.2f GFLOP/s  %5.2fx\n", name,
+           (long long)rows, (long long)cols, ntok, threads, flop / tg[REPEATS / 2], flop / td[REPEATS / 2],
+           td[REPEATS / 2] / tg[REPEATS / 2]);
+    bench_sink = y[0];
+    free(wm);
+    free(aq);
+    free(x);
+    free(y);
+    free(pan);
 }
 
 /* ---- main ---------------------------------------------------------------------------- */
@@ -824,6 +1124,34 @@ int main(int argc, char **argv)
     if (!tiers_run)
         printf("no SIMD tier on this CPU (or capped): only the dispatcher is tested\n");
 
+    /* gemm and gemv: every tier's (the scalar one first) against its own vec_dot */
+    printf("gemm, gemv\n");
+    const void *gemm_seen[(N_TIERS + 1) * N_GEMM_TYPES][3];
+    size_t n_gemm_seen = 0;
+    for (int ti = -1; ti < (int)N_TIERS; ti++) {
+        resa_dot_ctx c = scalar;
+        if (ti >= 0) {
+            if ((tiers[ti].flags & flags) != tiers[ti].flags && !all_tiers)
+                continue;
+            build_ctx(&c, tiers[ti].flags);
+        }
+        for (size_t gi = 0; gi < N_GEMM_TYPES; gi++) {
+            const enum resa_type t = gemm_types[gi];
+            const void *g = (const void *)(uintptr_t)c.gemm[t], *d = (const void *)(uintptr_t)c.vec_dot[t];
+            const void *v = (const void *)(uintptr_t)c.gemv[t];
+            int seen = 0;
+            for (size_t j = 0; j < n_gemm_seen && !seen; j++)
+                seen = gemm_seen[j][0] == g && gemm_seen[j][1] == d && gemm_seen[j][2] == v;
+            if (seen || !g || !v)
+                continue;
+            gemm_seen[n_gemm_seen][0] = g;
+            gemm_seen[n_gemm_seen][1] = d;
+            gemm_seen[n_gemm_seen++][2] = v;
+            test_gemm(t, ti < 0 ? "c" : tiers[ti].name, &c);
+            test_gemv(t, ti < 0 ? "c" : tiers[ti].name, &c);
+        }
+    }
+
     if (bench) {
         static const enum resa_type mv[] = {RESA_TYPE_Q4_0, RESA_TYPE_Q4_1, RESA_TYPE_Q8_0, RESA_TYPE_F16};
         const resa_dot_ctx *best = resa_dot();
@@ -837,6 +1165,20 @@ int main(int argc, char **argv)
             bench_matvec(mv[i], best, resa_cpu_tier_name(flags), 1);
 #ifdef _OPENMP
             bench_matvec(mv[i], best, resa_cpu_tier_name(flags), 2);
+#endif
+        }
+        static const struct { enum resa_type t; int64_t rows, cols; } gb[] = {
+            {RESA_TYPE_Q4_1, 576, 1536}, {RESA_TYPE_Q4_1, 49152, 576}, {RESA_TYPE_Q4_0, 576, 1536},
+            {RESA_TYPE_Q8_0, 576, 1536}, {RESA_TYPE_Q8_0, 49152, 576},
+        };
+        for (size_t i = 0; i < sizeof gb / sizeof gb[0]; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "gemm_%s", resa_type_traits_get(gb[i].t)->name);
+            if (!strstr(name, pattern))
+                continue;
+            bench_gemm(gb[i].t, best, resa_cpu_tier_name(flags), gb[i].rows, gb[i].cols, 64, 1);
+#ifdef _OPENMP
+            bench_gemm(gb[i].t, best, resa_cpu_tier_name(flags), gb[i].rows, gb[i].cols, 64, 2);
 #endif
         }
     }

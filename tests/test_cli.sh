@@ -77,6 +77,76 @@ else
     fail "bench --json"
 fi
 
+# resa eval: bad input, then tiny real runs on real prose (Debian's Python
+# tutorial when installed, else this package's own sources).
+TEXT=$(ls /usr/share/doc/python3.11/html/_sources/tutorial/*.rst.txt 2>/dev/null)
+[ -n "$TEXT" ] || TEXT="$top_srcdir/README.md $top_srcdir/man/resa.1 $top_srcdir/src/api.c $top_srcdir/src/forward.c"
+printf 'A short text.\n' >"$tmp/short.txt"
+: >"$tmp/empty.txt"
+expect_error "eval without text" "--text" "$RESA" eval $M
+expect_error "eval: missing text file" "nope.txt" "$RESA" eval $M --text "$tmp/nope.txt"
+expect_error "eval: empty text file" "empty.txt" "$RESA" eval $M --text "$tmp/empty.txt"
+expect_error "eval: text shorter than a window" "needs 257" "$RESA" eval $M --text "$tmp/short.txt" --length 256 --x 64
+expect_error "eval: window past the trained context" "trained context" "$RESA" eval $M --text $TEXT --length 9000 --x 64
+expect_error "eval: x not below the window" "--x 256" "$RESA" eval $M --text $TEXT --length 256 --x 256
+expect_error "eval: x below the scored positions" "--x 8" "$RESA" eval $M --text $TEXT --length 256 --x 8
+expect_error "eval: bad x list" "--x" "$RESA" eval $M --text $TEXT --x 64,,x
+expect_error "eval: repeated x" "--x" "$RESA" eval $M --text $TEXT --x 64,64
+expect_error "eval: bad mode" "--modes" "$RESA" eval $M --text $TEXT --modes dense,fast
+expect_error "eval: bad passkey length" "--lengths" "$RESA" eval $M --text $TEXT --passkey --lengths 1Q
+expect_error "eval: passkey tail longer than the prompt" "passkey-tail" \
+    "$RESA" eval $M --text $TEXT --passkey --lengths 100 --passkey-tail 96
+expect_error "eval: passkey past the trained context" "trained context" \
+    "$RESA" eval $M --text $TEXT --passkey --lengths 16K
+expect_error "eval: a rectification period without resa" "never rectify" \
+    "$RESA" eval $M --text $TEXT --modes sparse --rect-every 8
+
+# Small budgets (2 blocks of 16) so sparse steps skip blocks. The prefixes
+# (256-70, 256-40) end inside a block, where truncation must rebuild a summary.
+EV="--length 256 --x 40,70 --windows 1 --min-blocks 2 -t 1"
+PK="--passkey --lengths 1K --trials 1 --passkey-tail 40"
+if "$RESA" eval $M --text $TEXT $EV --rect-every 16 --lm $PK --json >"$tmp/eval.json" 2>"$tmp/err" &&
+    "$RESA" eval $M --text $TEXT $EV --modes sparse --json >"$tmp/sparse.json" 2>>"$tmp/err" &&
+    "$RESA" eval $M --text $TEXT $EV --rect-every 16 --modes resa --json >"$tmp/resa.json" 2>>"$tmp/err" &&
+    "$RESA" eval $M --text $TEXT $EV --rect-every 16 --lm $PK --sparse-ratio 1 --json >"$tmp/full.json" 2>>"$tmp/err"; then
+    if "$PYTHON" - "$tmp/eval.json" "$tmp/sparse.json" "$tmp/resa.json" "$tmp/full.json" <<'PY'
+import json, sys
+ev, sp, rs, full = (json.load(open(p)) for p in sys.argv[1:5])
+for k in ("model", "text_tokens", "params", "lm", "passkey", "elapsed_s"):
+    assert k in ev, k
+lm = ev["lm"]["rows"]
+assert sorted((r["mode"], r["x"]) for r in lm) == sorted(
+    (m, x) for m in ("dense", "sparse", "resa") for x in (40, 70)), lm
+for r in lm:
+    assert r["positions"] == 32 and 0 <= r["top1"] <= r["top3"] <= 1 and r["nll"] > 0, r
+    assert r["rectifications"] == (r["x"] // 16 if r["mode"] == "resa" else 0), r
+    assert (r["kl"] == 0) == (r["mode"] == "dense") and r["kl"] > -1e-9, r
+pk = ev["passkey"]["rows"]
+assert sorted(r["mode"] for r in pk) == ["dense", "resa", "sparse"], pk
+for r in pk:
+    assert r["length"] == 1024 and r["trials"] == 1 and r["correct"] in (0, 1), r
+    assert r["accuracy"] == r["correct"] and (r["rectifications"] > 0) == (r["mode"] == "resa"), r
+# each mode alone gives the rows it gets after the others ran on the same
+# prefix and were cut back: truncation leaves nothing behind
+for alone in (sp, rs):
+    for r in alone["lm"]["rows"]:
+        if r["mode"] != "dense":
+            same = [s for s in lm if (s["mode"], s["x"]) == (r["mode"], r["x"])]
+            assert same == [r], (r, same)
+# a budget covering every block: sparse and resa are dense, exactly
+dense = {r["x"]: r for r in full["lm"]["rows"] if r["mode"] == "dense"}
+for r in full["lm"]["rows"]:
+    d = dense[r["x"]]
+    assert r["kl"] == 0 and r["rectifications"] == 0, r
+    assert (r["top1"], r["top3"], r["nll"]) == (d["top1"], d["top3"], d["nll"]), (r, d)
+assert len({r["correct"] for r in full["passkey"]["rows"]}) == 1, full["passkey"]
+PY
+    then pass "eval --json: rows per mode and x, passkey cells; a mode alone equals it after truncation; full budget equals dense"
+    else fail "eval --json output: $(cat "$tmp/eval.json")"; fi
+else
+    fail "eval failed: $(cat "$tmp/err")"
+fi
+
 # Good input: greedy generation gives valid JSON with the promised fields,
 # the same tokens twice, and honours -n.
 if "$RESA" generate $M -p "The capital of France is" -n 8 --temp 0 -t 2 --json >"$tmp/a.json" 2>"$tmp/err" &&

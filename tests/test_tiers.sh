@@ -3,6 +3,7 @@
 # the tier capped at scalar and at every tier this CPU has (issue 3). Kernels
 # of different tiers may round differently, but not enough to change a greedy
 # choice on these prompts; a kernel bug does.
+# Not in make check yet: the tiers still differ (see issue 3), so it fails.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/common.sh"
 [ -f "$MODEL" ] || need "model $MODEL not found (run models/fetch)"
 

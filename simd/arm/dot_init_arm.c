@@ -19,6 +19,18 @@ void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags)
     c->vec_dot[RESA_TYPE_Q4_0] = dot_q4_0_neon;
     c->vec_dot[RESA_TYPE_Q4_1] = dot_q4_1_neon;
     c->vec_dot[RESA_TYPE_Q8_0] = dot_q8_0_neon;
+    c->gemv[RESA_TYPE_F32] = dot_gemv_f32_neon;
+    c->gemv[RESA_TYPE_F16] = dot_gemv_f16_neon;
+    c->gemv[RESA_TYPE_BF16] = dot_gemv_bf16_neon;
+    c->gemv[RESA_TYPE_Q4_0] = dot_gemv_q4_0_neon;
+    c->gemv[RESA_TYPE_Q4_1] = dot_gemv_q4_1_neon;
+    c->gemv[RESA_TYPE_Q8_0] = dot_gemv_q8_0_neon;
+    c->gemm[RESA_TYPE_F32] = dot_gemm_f32_neon;
+    c->gemm[RESA_TYPE_F16] = dot_gemm_f16_neon;
+    c->gemm[RESA_TYPE_BF16] = dot_gemm_bf16_neon;
+    c->gemm[RESA_TYPE_Q4_0] = dot_gemm_q4_0_neon;
+    c->gemm[RESA_TYPE_Q4_1] = dot_gemm_q4_1_neon;
+    c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_neon;
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_neon;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_neon;
     c->to_float[RESA_TYPE_F16] = dot_to_float_f16_neon;
@@ -28,6 +40,12 @@ void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags)
     c->vec_dot[RESA_TYPE_Q4_0] = dot_q4_0_dotprod;
     c->vec_dot[RESA_TYPE_Q4_1] = dot_q4_1_dotprod;
     c->vec_dot[RESA_TYPE_Q8_0] = dot_q8_0_dotprod;
+    c->gemv[RESA_TYPE_Q4_0] = dot_gemv_q4_0_dotprod;
+    c->gemv[RESA_TYPE_Q4_1] = dot_gemv_q4_1_dotprod;
+    c->gemv[RESA_TYPE_Q8_0] = dot_gemv_q8_0_dotprod;
+    c->gemm[RESA_TYPE_Q4_0] = dot_gemm_q4_0_dotprod;
+    c->gemm[RESA_TYPE_Q4_1] = dot_gemm_q4_1_dotprod;
+    c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_dotprod;
 #else
     (void)c;
     (void)flags;

@@ -9,6 +9,8 @@
 #if defined(__aarch64__)
 
 #include <arm_neon.h>
+#include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "dot.h"
@@ -117,66 +119,42 @@ static inline void unpack_nibbles(const uint8_t *qs, int8x16_t *lo, int8x16_t *h
     *hi = vreinterpretq_s8_u8(vshrq_n_u8(b, 4));
 }
 
-static inline float32x4_t fma_block(float32x4_t acc, int32x4_t sumi, float d)
+/* dot.h's recipe, one block: acc = fma(d_w * d_a, isum, acc) (fmaf is one
+ * FMADD here) */
+static inline float chain1(float acc, resa_f16 dw, resa_f16 da, int32x4_t isum)
 {
-    return vfmaq_n_f32(acc, vcvtq_f32_s32(sumi), d);
+    return fmaf(h2f(dw) * h2f(da), (float)vaddvq_s32(isum), acc);
 }
 
 /* One body per type, for both product primitives. DOT(x0, x1, y0, y1) -> int32x4. */
 #define Q8_0_BODY(DOT)                                                              \
     const block_q8_0 *x = w;                                                       \
     const block_q8_0 *y = a;                                                       \
-    const int64_t nb = n / QK8_0;                                                  \
-    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f);                \
-    int64_t i = 0;                                                                 \
-    for (; i + 2 <= nb; i += 2) {                                                  \
-        const int32x4_t p0 = DOT(vld1q_s8(x[i].qs), vld1q_s8(x[i].qs + 16),        \
-                                 vld1q_s8(y[i].qs), vld1q_s8(y[i].qs + 16));       \
-        const int32x4_t p1 = DOT(vld1q_s8(x[i + 1].qs), vld1q_s8(x[i + 1].qs + 16),    \
-                                 vld1q_s8(y[i + 1].qs), vld1q_s8(y[i + 1].qs + 16));   \
-        acc0 = fma_block(acc0, p0, h2f(x[i].d) * h2f(y[i].d));                     \
-        acc1 = fma_block(acc1, p1, h2f(x[i + 1].d) * h2f(y[i + 1].d));             \
-    }                                                                              \
-    if (i < nb) {                                                                  \
-        const int32x4_t p0 = DOT(vld1q_s8(x[i].qs), vld1q_s8(x[i].qs + 16),        \
-                                 vld1q_s8(y[i].qs), vld1q_s8(y[i].qs + 16));       \
-        acc0 = fma_block(acc0, p0, h2f(x[i].d) * h2f(y[i].d));                     \
-    }                                                                              \
-    *s = vaddvq_f32(vaddq_f32(acc0, acc1))
+    float acc = 0.0f;                                                              \
+    for (int64_t i = 0; i < n / QK8_0; i++)                                        \
+        acc = chain1(acc, x[i].d, y[i].d,                                          \
+                     DOT(vld1q_s8(x[i].qs), vld1q_s8(x[i].qs + 16), vld1q_s8(y[i].qs), \
+                         vld1q_s8(y[i].qs + 16)));                                 \
+    *s = acc
 
 /* OFF: 8 for Q4_0 (signed nibbles), 0 for Q4_1 */
 #define Q4_BODY(BLOCK_W, BLOCK_A, DOT, OFF, MS)                                      \
     const BLOCK_W *x = w;                                                          \
     const BLOCK_A *y = a;                                                          \
-    const int64_t nb = n / 32;                                                     \
     const int8x16_t off = vdupq_n_s8(OFF);                                         \
-    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f);                \
-    float summs = 0.0f;                                                            \
-    int64_t i = 0;                                                                 \
-    for (; i + 2 <= nb; i += 2) {                                                  \
-        int8x16_t l0, h0, l1, h1;                                                  \
-        unpack_nibbles(x[i].qs, &l0, &h0);                                         \
-        unpack_nibbles(x[i + 1].qs, &l1, &h1);                                     \
-        const int32x4_t p0 = DOT(vsubq_s8(l0, off), vsubq_s8(h0, off),             \
-                                 vld1q_s8(y[i].qs), vld1q_s8(y[i].qs + 16));       \
-        const int32x4_t p1 = DOT(vsubq_s8(l1, off), vsubq_s8(h1, off),             \
-                                 vld1q_s8(y[i + 1].qs), vld1q_s8(y[i + 1].qs + 16));   \
-        acc0 = fma_block(acc0, p0, h2f(x[i].d) * h2f(y[i].d));                     \
-        acc1 = fma_block(acc1, p1, h2f(x[i + 1].d) * h2f(y[i + 1].d));             \
-        summs += MS(i) + MS(i + 1);                                                \
-    }                                                                              \
-    if (i < nb) {                                                                  \
+    float acc = 0.0f, accm = 0.0f;                                                 \
+    for (int64_t i = 0; i < n / 32; i++) {                                         \
         int8x16_t l0, h0;                                                          \
         unpack_nibbles(x[i].qs, &l0, &h0);                                         \
-        const int32x4_t p0 = DOT(vsubq_s8(l0, off), vsubq_s8(h0, off),             \
-                                 vld1q_s8(y[i].qs), vld1q_s8(y[i].qs + 16));       \
-        acc0 = fma_block(acc0, p0, h2f(x[i].d) * h2f(y[i].d));                     \
-        summs += MS(i);                                                            \
+        acc = chain1(acc, x[i].d, y[i].d,                                          \
+                     DOT(vsubq_s8(l0, off), vsubq_s8(h0, off), vld1q_s8(y[i].qs),  \
+                         vld1q_s8(y[i].qs + 16)));                                 \
+        MS;                                                                        \
     }                                                                              \
-    *s = vaddvq_f32(vaddq_f32(acc0, acc1)) + summs
+    (void)accm
 
-#define NO_MS(i) 0.0f
-#define Q4_1_MS(i) (h2f(x[i].m) * h2f(y[i].s))
+#define NO_MS (void)0
+#define Q4_1_MS (accm = fmaf(h2f(x[i].m), h2f(y[i].s), accm))
 
 decl_vec_dot_fn(dot_q8_0_neon)
 {
@@ -186,11 +164,13 @@ decl_vec_dot_fn(dot_q8_0_neon)
 decl_vec_dot_fn(dot_q4_0_neon)
 {
     Q4_BODY(block_q4_0, block_q8_0, dot_block, 8, NO_MS);
+    *s = acc;
 }
 
 decl_vec_dot_fn(dot_q4_1_neon)
 {
     Q4_BODY(block_q4_1, block_q8_1, dot_block, 0, Q4_1_MS);
+    *s = acc + accm;
 }
 
 #if defined(HAVE_DOTPROD_TARGET)
@@ -207,11 +187,13 @@ TARGET_DOTPROD decl_vec_dot_fn(dot_q8_0_dotprod)
 TARGET_DOTPROD decl_vec_dot_fn(dot_q4_0_dotprod)
 {
     Q4_BODY(block_q4_0, block_q8_0, dot_block_sdot, 8, NO_MS);
+    *s = acc;
 }
 
 TARGET_DOTPROD decl_vec_dot_fn(dot_q4_1_dotprod)
 {
     Q4_BODY(block_q4_1, block_q8_1, dot_block_sdot, 0, Q4_1_MS);
+    *s = acc + accm;
 }
 #else
 /* A compiler without per-function dotprod targets: same names, baseline code. */
@@ -219,6 +201,277 @@ decl_vec_dot_fn(dot_q8_0_dotprod) { dot_q8_0_neon(n, s, w, a); }
 decl_vec_dot_fn(dot_q4_0_dotprod) { dot_q4_0_neon(n, s, w, a); }
 decl_vec_dot_fn(dot_q4_1_dotprod) { dot_q4_1_neon(n, s, w, a); }
 #endif
+
+/* ---- int8 gemm over activation panels ---------------------------------------------
+ *
+ * As on x86 (dot_avx2.c): per block each row's weights become two vectors of
+ * 16 signed values, and the four-byte group k of the row meets the panel's
+ * group k of four columns at a time. With dotprod that is one SDOT by lane
+ * (the group picked from the weight vector by lane number) per (row, four
+ * columns, k): lane c ends with column c's block sum, no horizontal sums.
+ * Without it, the group is duplicated across a vector and multiplied with
+ * SMULL/SMLAL: 4-bit weights add all 8 groups in int16 (<= 8 * 15 * 128),
+ * Q8_0 widens each group with SADALP; pairwise adds then leave one sum per
+ * column. Tiles: one panel (8 columns) x up to 4 rows (dotprod) or 2. */
+
+enum wtype { W_Q4_0, W_Q4_1, W_Q8_0 };
+
+#define AI static inline __attribute__((always_inline))
+
+AI size_t wblock_bytes(enum wtype t)
+{
+    return t == W_Q4_0 ? sizeof(block_q4_0) : t == W_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
+}
+
+/* One weight block as elements 0..15 and 16..31 (signed) */
+AI void expand_block(enum wtype t, const uint8_t *blk, int8x16_t *w0, int8x16_t *w1)
+{
+    if (t == W_Q8_0) {
+        *w0 = vld1q_s8((const int8_t *)blk + offsetof(block_q8_0, qs));
+        *w1 = vld1q_s8((const int8_t *)blk + offsetof(block_q8_0, qs) + 16);
+        return;
+    }
+    unpack_nibbles(blk + (t == W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), w0, w1);
+    if (t == W_Q4_0) {
+        *w0 = vsubq_s8(*w0, vdupq_n_s8(8));
+        *w1 = vsubq_s8(*w1, vdupq_n_s8(8));
+    }
+}
+
+AI float32x4_t load4_f16(const resa_f16 *p)
+{
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+}
+
+AI float wscale(const uint8_t *blk, size_t off)
+{
+    resa_f16 h;
+    memcpy(&h, blk + off, sizeof h);
+    return h2f(h);
+}
+
+/* Columns 4h..4h+3 of one row: s[(4h + c) * lds] for 4h + c < nc. */
+AI void store4(float32x4_t v, int h, int nc, float *s, size_t lds)
+{
+    float t[4];
+    vst1q_f32(t, v);
+    for (int c = 0; c < 4 && 4 * h + c < nc; c++)
+        s[(size_t)(4 * h + c) * lds] = t[c];
+}
+
+/* The scaling part of a tile, per block, and the m * s chains and stores
+ * after it: the same for both product primitives. */
+AI void scale_block(enum wtype t, int NR, const uint8_t *w, size_t ldw, int64_t b, const resa_dot_panel *pb,
+                    int32x4_t isum[4][2], float32x4_t acc[4][2])
+{
+    const float32x4_t da0 = load4_f16(pb->d), da1 = load4_f16(pb->d + 4);
+    for (int r = 0; r < NR; r++) {
+        const float dw = wscale(w + (size_t)r * ldw + (size_t)b * wblock_bytes(t), 0);
+        acc[r][0] = vfmaq_f32(acc[r][0], vmulq_n_f32(da0, dw), vcvtq_f32_s32(isum[r][0]));
+        acc[r][1] = vfmaq_f32(acc[r][1], vmulq_n_f32(da1, dw), vcvtq_f32_s32(isum[r][1]));
+    }
+}
+
+AI void finish_tile(enum wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw, const resa_dot_panel *pan,
+                    float32x4_t acc[4][2], int nr, int nc, float *s, size_t lds)
+{
+    if (t == W_Q4_1) {
+        float32x4_t accm[4][2];
+        for (int r = 0; r < NR; r++)
+            accm[r][0] = accm[r][1] = vdupq_n_f32(0.0f);
+        for (int64_t b = 0; b < nb; b++) {
+            const float32x4_t s0 = load4_f16(pan[b].s), s1 = load4_f16(pan[b].s + 4);
+            for (int r = 0; r < NR; r++) {
+                const float m = wscale(w + (size_t)r * ldw + (size_t)b * sizeof(block_q4_1), offsetof(block_q4_1, m));
+                accm[r][0] = vfmaq_f32(accm[r][0], vdupq_n_f32(m), s0);
+                accm[r][1] = vfmaq_f32(accm[r][1], vdupq_n_f32(m), s1);
+            }
+        }
+        for (int r = 0; r < NR; r++) {
+            acc[r][0] = vaddq_f32(acc[r][0], accm[r][0]);
+            acc[r][1] = vaddq_f32(acc[r][1], accm[r][1]);
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        if (r < nr) {
+            store4(acc[r][0], 0, nc, s + r, lds);
+            store4(acc[r][1], 1, nc, s + r, lds);
+        }
+}
+
+/* Baseline: the group duplicated, SMULL/SMLAL, pairwise adds. */
+#define MUL_GROUP(Q, L)                                                                           \
+    do {                                                                                          \
+        for (int r = 0; r < NR; r++)                                                              \
+            wrep[r] = vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(wv[r][Q]), L));   \
+        for (int h = 0; h < 2; h++) {                                                             \
+            const int8x16_t yk = vld1q_s8(pb->qs[4 * (Q) + (L)][4 * h]);                          \
+            for (int r = 0; r < NR; r++) {                                                        \
+                if (t == W_Q8_0) {                                                                \
+                    a32[r][h][0] = vpadalq_s16(a32[r][h][0], vmull_s8(vget_low_s8(yk), vget_low_s8(wrep[r]))); \
+                    a32[r][h][1] = vpadalq_s16(a32[r][h][1], vmull_high_s8(yk, wrep[r]));      \
+                } else {                                                                          \
+                    a16[r][h][0] = vmlal_s8(a16[r][h][0], vget_low_s8(yk), vget_low_s8(wrep[r])); \
+                    a16[r][h][1] = vmlal_high_s8(a16[r][h][1], yk, wrep[r]);                       \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+
+AI void tile_neon(enum wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw, const resa_dot_panel *pan,
+                  int nr, int nc, float *s, size_t lds)
+{
+    float32x4_t acc[4][2];
+    for (int r = 0; r < NR; r++)
+        acc[r][0] = acc[r][1] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < nb; b++) {
+        const resa_dot_panel *pb = &pan[b];
+        int8x16_t wv[4][2], wrep[4];
+        for (int r = 0; r < NR; r++)
+            expand_block(t, w + (size_t)r * ldw + (size_t)b * wblock_bytes(t), &wv[r][0], &wv[r][1]);
+        int16x8_t a16[4][2][2];
+        int32x4_t a32[4][2][2], isum[4][2];
+        for (int r = 0; r < NR; r++)
+            for (int h = 0; h < 2; h++) {
+                a16[r][h][0] = a16[r][h][1] = vdupq_n_s16(0);
+                a32[r][h][0] = a32[r][h][1] = vdupq_n_s32(0);
+            }
+        MUL_GROUP(0, 0); MUL_GROUP(0, 1); MUL_GROUP(0, 2); MUL_GROUP(0, 3);
+        MUL_GROUP(1, 0); MUL_GROUP(1, 1); MUL_GROUP(1, 2); MUL_GROUP(1, 3);
+        for (int r = 0; r < NR; r++)
+            for (int h = 0; h < 2; h++)
+                isum[r][h] = t == W_Q8_0 ? vpaddq_s32(a32[r][h][0], a32[r][h][1])
+                                         : vpaddq_s32(vpaddlq_s16(a16[r][h][0]), vpaddlq_s16(a16[r][h][1]));
+        scale_block(t, NR, w, ldw, b, pb, isum, acc);
+    }
+    finish_tile(t, NR, nb, w, ldw, pan, acc, nr, nc, s, lds);
+}
+
+/* Panels one at a time, rows by two (then one). */
+AI void gemm_int8(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
+                  const resa_dot_panel *pan, float *s, size_t lds)
+{
+    const int64_t nb = n / 32;
+    for (int c0 = 0; c0 < nc; c0 += RESA_PANEL_COLS)
+        for (int r = 0; r < nr; r += 2) {
+            const uint8_t *wr = w + (size_t)r * ldw;
+            const resa_dot_panel *p = pan + (size_t)(c0 / RESA_PANEL_COLS) * (size_t)nb;
+            float *sr = s + (size_t)c0 * lds + r;
+            if (nr - r >= 2)
+                tile_neon(t, 2, nb, wr, ldw, p, nr - r, nc - c0, sr, lds);
+            else
+                tile_neon(t, 1, nb, wr, ldw, p, nr - r, nc - c0, sr, lds);
+        }
+}
+
+decl_gemm_fn(dot_gemm_q4_0_neon)
+{
+    (void)lda;
+    gemm_int8(W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+decl_gemm_fn(dot_gemm_q4_1_neon)
+{
+    (void)lda;
+    gemm_int8(W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
+}
+
+decl_gemm_fn(dot_gemm_q8_0_neon)
+{
+    (void)lda;
+    gemm_int8(W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+#if defined(HAVE_DOTPROD_TARGET)
+/* SDOT by lane: the weight group picked by lane number. */
+#define SDOT_GROUP(Q, L)                                                                        \
+    do {                                                                                        \
+        for (int h = 0; h < 2; h++) {                                                           \
+            const int8x16_t yk = vld1q_s8(pb->qs[4 * (Q) + (L)][4 * h]);                        \
+            for (int r = 0; r < NR; r++)                                                        \
+                isum[r][h] = vdotq_laneq_s32(isum[r][h], yk, wv[r][Q], L);                      \
+        }                                                                                       \
+    } while (0)
+
+TARGET_DOTPROD AI void tile_sdot(enum wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw,
+                                 const resa_dot_panel *pan, int nr, int nc, float *s, size_t lds)
+{
+    float32x4_t acc[4][2];
+    for (int r = 0; r < NR; r++)
+        acc[r][0] = acc[r][1] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < nb; b++) {
+        const resa_dot_panel *pb = &pan[b];
+        int8x16_t wv[4][2];
+        int32x4_t isum[4][2];
+        for (int r = 0; r < NR; r++) {
+            expand_block(t, w + (size_t)r * ldw + (size_t)b * wblock_bytes(t), &wv[r][0], &wv[r][1]);
+            isum[r][0] = isum[r][1] = vdupq_n_s32(0);
+        }
+        SDOT_GROUP(0, 0); SDOT_GROUP(0, 1); SDOT_GROUP(0, 2); SDOT_GROUP(0, 3);
+        SDOT_GROUP(1, 0); SDOT_GROUP(1, 1); SDOT_GROUP(1, 2); SDOT_GROUP(1, 3);
+        scale_block(t, NR, w, ldw, b, pb, isum, acc);
+    }
+    finish_tile(t, NR, nb, w, ldw, pan, acc, nr, nc, s, lds);
+}
+
+/* Panels one at a time, rows by four, two or one. */
+TARGET_DOTPROD AI void gemm_int8_sdot(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
+                                      const resa_dot_panel *pan, float *s, size_t lds)
+{
+    const int64_t nb = n / 32;
+    for (int c0 = 0; c0 < nc; c0 += RESA_PANEL_COLS)
+        for (int r = 0; r < nr;) {
+            const uint8_t *wr = w + (size_t)r * ldw;
+            const resa_dot_panel *p = pan + (size_t)(c0 / RESA_PANEL_COLS) * (size_t)nb;
+            float *sr = s + (size_t)c0 * lds + r;
+            const int left = nr - r;
+            if (left >= 4)
+                tile_sdot(t, 4, nb, wr, ldw, p, left, nc - c0, sr, lds);
+            else if (left >= 2)
+                tile_sdot(t, 2, nb, wr, ldw, p, left, nc - c0, sr, lds);
+            else
+                tile_sdot(t, 1, nb, wr, ldw, p, left, nc - c0, sr, lds);
+            r += left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        }
+}
+
+TARGET_DOTPROD decl_gemm_fn(dot_gemm_q4_0_dotprod)
+{
+    (void)lda;
+    gemm_int8_sdot(W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+TARGET_DOTPROD decl_gemm_fn(dot_gemm_q4_1_dotprod)
+{
+    (void)lda;
+    gemm_int8_sdot(W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
+}
+
+TARGET_DOTPROD decl_gemm_fn(dot_gemm_q8_0_dotprod)
+{
+    (void)lda;
+    gemm_int8_sdot(W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
+}
+#else
+decl_gemm_fn(dot_gemm_q4_0_dotprod) { dot_gemm_q4_0_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
+decl_gemm_fn(dot_gemm_q4_1_dotprod) { dot_gemm_q4_1_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
+decl_gemm_fn(dot_gemm_q8_0_dotprod) { dot_gemm_q8_0_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
+#endif
+
+/* gemv: loops of vec_dot (an eight-rows-in-lanes version as on x86 is still
+ * to be written for NEON). */
+RESA_GEMV_LOOP(dot_gemv_f32_neon, dot_f32_neon)
+RESA_GEMV_LOOP(dot_gemv_f16_neon, dot_f16_neon)
+RESA_GEMV_LOOP(dot_gemv_bf16_neon, dot_bf16_neon)
+RESA_GEMV_LOOP(dot_gemv_q4_0_neon, dot_q4_0_neon)
+RESA_GEMV_LOOP(dot_gemv_q4_1_neon, dot_q4_1_neon)
+RESA_GEMV_LOOP(dot_gemv_q8_0_neon, dot_q8_0_neon)
+RESA_GEMV_LOOP(dot_gemv_q4_0_dotprod, dot_q4_0_dotprod)
+RESA_GEMV_LOOP(dot_gemv_q4_1_dotprod, dot_q4_1_dotprod)
+RESA_GEMV_LOOP(dot_gemv_q8_0_dotprod, dot_q8_0_dotprod)
+RESA_GEMM_LOOP(dot_gemm_f32_neon, dot_f32_neon)
+RESA_GEMM_LOOP(dot_gemm_f16_neon, dot_f16_neon)
+RESA_GEMM_LOOP(dot_gemm_bf16_neon, dot_bf16_neon)
 
 /* ---- activation quantizers ------------------------------------------------------ */
 

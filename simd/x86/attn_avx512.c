@@ -1,2 +1,339 @@
-/* (being written) */
-typedef int resa_placeholder_attn;
+/* "attn" kernels for AVX-512 F/BW/DQ/VL (compile with configure's
+ * AVX512_CFLAGS, which include AVX2/FMA/F16C).
+ *
+ * The same algorithm as attn_avx2.c (tiles of rows; per tile: dot products,
+ * one max and rescale per head, vector exp, V accumulation with the heads'
+ * o in registers), on 16-float vectors: with 32 registers a whole 64-wide
+ * head of o fits for up to 7 heads, so the tile's V rows are read in one
+ * pass. exp scales by 2^n with vscalefps, which handles the whole range
+ * (gradual underflow included). d must be a multiple of 16; other multiples
+ * of 8 take the AVX2 kernel, the rest the scalar reference.
+ * block_score: the same products as the reference, added with FMAs in
+ * another order; summary_add is bit-exact. */
+#if defined(__x86_64__)
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <immintrin.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attn.h"
+
+decl_attn_decode_fn(attn_decode_f16_avx512);
+decl_attn_decode_fn(attn_decode_f32_avx512);
+decl_block_score_fn(attn_block_score_avx512);
+decl_summary_add_fn(attn_summary_add_avx512);
+/* shapes this file does not take (the AVX-512 tier includes AVX2) */
+decl_attn_decode_fn(attn_decode_f16_avx2);
+decl_attn_decode_fn(attn_decode_f32_avx2);
+decl_block_score_fn(attn_block_score_avx2);
+
+#define INLINE static inline __attribute__((always_inline))
+
+#define TILE 64  /* rows per softmax step (a multiple of 16) */
+#define MAX_G 8
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+/* exp(x) for x <= 0, about 1 ulp: x = n ln2 + r, |r| <= ln2/2, exp(r) =
+ * 1 + r + r^2 P(r) (Cephes' degree-5 P), times 2^n by vscalefps. x is
+ * clamped to [-104, 88]: exp(-104) underflows to 0 after scaling, so -inf
+ * gives 0 (NaN gives 0 too). x = 0 gives exactly 1. */
+INLINE __m512 exp16(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(88.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* 16 elements of a cache (f16 bits or f32) from element i, as floats. */
+INLINE __m512 load16(const void *rows, int f16, size_t i)
+{
+    if (f16)
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)rows + i)));
+    return _mm512_loadu_ps((const float *)rows + i);
+}
+
+/* The two halves of x added: 8 partial sums. */
+INLINE __m256 fold(__m512 x)
+{
+    return _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1));
+}
+
+/* Lane i = the sum of the 8 lanes of vector i of a[0..64). */
+INLINE __m256 hsum8x8(const float *a)
+{
+    const __m256 t0 = _mm256_hadd_ps(_mm256_load_ps(a), _mm256_load_ps(a + 8));
+    const __m256 t1 = _mm256_hadd_ps(_mm256_load_ps(a + 16), _mm256_load_ps(a + 24));
+    const __m256 t2 = _mm256_hadd_ps(_mm256_load_ps(a + 32), _mm256_load_ps(a + 40));
+    const __m256 t3 = _mm256_hadd_ps(_mm256_load_ps(a + 48), _mm256_load_ps(a + 56));
+    const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+INLINE float hsum8(__m256 x)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* ---- decode --------------------------------------------------------------------- */
+
+typedef struct tile_buf {
+    _Alignas(64) float part[MAX_G][TILE][8]; /* per row: 8 partial sums of q.k */
+    _Alignas(64) float p[MAX_G][TILE];       /* scores, then exp(score - m_new) */
+    float alpha[MAX_G];                      /* exp(m_old - m_new) */
+} tile_buf;
+
+/* Step 1 on rows [t, t+KU): part[g][t+u] = 8 partial sums of q_g . k_{t+u}.
+ * KU rows at once share each load of q and give KU*G independent chains. */
+INLINE void rows_dots(const void *k, int f16, size_t row, int d, const float *q, const int G,
+                      const int KU, float *part)
+{
+    __m512 acc[MAX_G][4];
+#pragma GCC unroll 8
+    for (int g = 0; g < G; g++)
+#pragma GCC unroll 4
+        for (int u = 0; u < KU; u++)
+            acc[g][u] = _mm512_setzero_ps();
+    for (int j = 0; j < d; j += 16) {
+#pragma GCC unroll 4
+        for (int u = 0; u < KU; u++) {
+            const __m512 kf = load16(k, f16, row + (size_t)u * d + (size_t)j);
+#pragma GCC unroll 8
+            for (int g = 0; g < G; g++)
+                acc[g][u] = _mm512_fmadd_ps(kf, _mm512_loadu_ps(q + (size_t)g * d + j), acc[g][u]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < G; g++)
+#pragma GCC unroll 4
+        for (int u = 0; u < KU; u++)
+            _mm256_store_ps(part + ((size_t)g * TILE + u) * 8, fold(acc[g][u]));
+}
+
+/* Step 1: part[g][t] for rows [t0, t0+nt), zeros up to a multiple of 16. */
+INLINE void tile_dots(const void *k, int f16, size_t t0, int nt, int d, const float *q, const int G,
+                      const int KU, tile_buf *b)
+{
+    int t = 0;
+    for (; t + KU <= nt; t += KU)
+        rows_dots(k, f16, (t0 + (size_t)t) * (size_t)d, d, q, G, KU, b->part[0][t]);
+    for (; t < nt; t++)
+        rows_dots(k, f16, (t0 + (size_t)t) * (size_t)d, d, q, G, 1, b->part[0][t]);
+    for (; t < ((nt + 15) & ~15); t++)
+#pragma GCC unroll 8
+        for (int g = 0; g < G; g++)
+            _mm256_store_ps(b->part[g][t], _mm256_setzero_ps());
+}
+
+/* Step 2 for head g: scores, the tile's max, p = exp(s - m_new), l and m. */
+INLINE void tile_softmax(tile_buf *b, int g, int nt, float scale, float *m, float *l)
+{
+    const __m512 vscale = _mm512_set1_ps(scale), neg_inf = _mm512_set1_ps(-INFINITY);
+    __m512 mx = neg_inf;
+    for (int t = 0; t < nt; t += 16) {
+        __m512 s = _mm512_insertf32x8(_mm512_castps256_ps512(hsum8x8(b->part[g][t])),
+                                      hsum8x8(b->part[g][t + 8]), 1);
+        s = _mm512_mul_ps(s, vscale);
+        if (t + 16 > nt) /* rows past the tile score -inf: p = 0 */
+            s = _mm512_mask_blend_ps((__mmask16)((1u << (nt - t)) - 1), neg_inf, s);
+        _mm512_store_ps(b->p[g] + t, s);
+        mx = _mm512_max_ps(mx, s);
+    }
+    const float tile_max = _mm512_reduce_max_ps(mx), m_old = *m;
+    const float m_new = tile_max > m_old ? tile_max : m_old;
+    b->alpha[g] = m_new == m_old ? 1.0f : expf(m_old - m_new); /* m_old = -inf: 0 */
+    const __m512 vm = _mm512_set1_ps(m_new);
+    __m512 sum = _mm512_setzero_ps();
+    for (int t = 0; t < nt; t += 16) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_load_ps(b->p[g] + t), vm));
+        _mm512_store_ps(b->p[g] + t, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    *l = *l * b->alpha[g] + hsum8(fold(sum));
+    *m = m_new;
+}
+
+/* Step 3 on JC vectors of each head's o, from element j: rescale, add the
+ * tile's rows. G*JC accumulators stay in registers across the tile. */
+INLINE void tile_values(const void *v, int f16, size_t t0, int nt, int d, int j, const int G,
+                        const int JC, const tile_buf *b, float *o)
+{
+    __m512 acc[MAX_G][8];
+#pragma GCC unroll 8
+    for (int g = 0; g < G; g++)
+#pragma GCC unroll 8
+        for (int c = 0; c < JC; c++)
+            acc[g][c] = _mm512_mul_ps(_mm512_loadu_ps(o + (size_t)g * d + j + 16 * c),
+                                      _mm512_set1_ps(b->alpha[g]));
+    for (int t = 0; t < nt; t++) {
+        const size_t row = (t0 + (size_t)t) * (size_t)d + (size_t)j;
+#pragma GCC unroll 8
+        for (int c = 0; c < JC; c++) {
+            const __m512 vf = load16(v, f16, row + 16 * (size_t)c);
+#pragma GCC unroll 8
+            for (int g = 0; g < G; g++)
+                acc[g][c] = _mm512_fmadd_ps(_mm512_set1_ps(b->p[g][t]), vf, acc[g][c]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < G; g++)
+#pragma GCC unroll 8
+        for (int c = 0; c < JC; c++)
+            _mm512_storeu_ps(o + (size_t)g * d + j + 16 * c, acc[g][c]);
+}
+
+INLINE void decode_tile(const void *k, const void *v, int f16, size_t t0, int nt, int d,
+                        const float *q, const int G, const int KU, const int JC, float scale,
+                        float *m, float *l, float *o)
+{
+    tile_buf b;
+    tile_dots(k, f16, t0, nt, d, q, G, KU, &b);
+#pragma GCC unroll 8
+    for (int g = 0; g < G; g++)
+        tile_softmax(&b, g, nt, scale, &m[g], &l[g]);
+    int j = 0;
+    if (JC >= 8)
+        for (; j + 128 <= d; j += 128)
+            tile_values(v, f16, t0, nt, d, j, G, 8, &b, o);
+    if (JC >= 4)
+        for (; j + 64 <= d; j += 64)
+            tile_values(v, f16, t0, nt, d, j, G, 4, &b, o);
+    if (JC >= 2)
+        for (; j + 32 <= d; j += 32)
+            tile_values(v, f16, t0, nt, d, j, G, 2, &b, o);
+    for (; j < d; j += 16)
+        tile_values(v, f16, t0, nt, d, j, G, 1, &b, o);
+}
+
+INLINE void decode_g(const void *k, const void *v, int f16, int n, int d, const float *q,
+                     const int G, const int KU, const int JC, float scale, float *m, float *l,
+                     float *o)
+{
+    for (int t0 = 0; t0 < n; t0 += TILE)
+        decode_tile(k, v, f16, (size_t)t0, n - t0 < TILE ? n - t0 : TILE, d, q, G, KU, JC, scale,
+                    m, l, o);
+}
+
+/* One instance per group size. KU rows per step of the dot products and JC
+ * vectors of o per pass: G*KU (G*JC, at most 24) accumulators, the shared q
+ * vectors (the broadcasts of p) within the 32 registers. */
+INLINE void decode(const void *k, const void *v, int f16, int n, int d, const float *q, int group,
+                   float scale, float *m, float *l, float *o)
+{
+    switch (group) {
+    case 1: decode_g(k, v, f16, n, d, q, 1, 4, 8, scale, m, l, o); break;
+    case 2: decode_g(k, v, f16, n, d, q, 2, 4, 8, scale, m, l, o); break;
+    case 3: decode_g(k, v, f16, n, d, q, 3, 4, 4, scale, m, l, o); break;
+    case 4: decode_g(k, v, f16, n, d, q, 4, 4, 4, scale, m, l, o); break;
+    case 5: decode_g(k, v, f16, n, d, q, 5, 2, 4, scale, m, l, o); break;
+    case 6: decode_g(k, v, f16, n, d, q, 6, 2, 2, scale, m, l, o); break;
+    case 7: decode_g(k, v, f16, n, d, q, 7, 2, 2, scale, m, l, o); break;
+    default: decode_g(k, v, f16, n, d, q, 8, 2, 2, scale, m, l, o); break;
+    }
+}
+
+static int decode_shape_ok(int d, int group)
+{
+    return d > 0 && d % 16 == 0 && group >= 1 && group <= MAX_G;
+}
+
+void attn_decode_f16_avx512(const void *k, const void *v, int n, int d, const float *q, int group,
+                            float scale, float *m, float *l, float *o)
+{
+    if (!decode_shape_ok(d, group))
+        attn_decode_f16_avx2(k, v, n, d, q, group, scale, m, l, o);
+    else
+        decode(k, v, 1, n, d, q, group, scale, m, l, o);
+}
+
+void attn_decode_f32_avx512(const void *k, const void *v, int n, int d, const float *q, int group,
+                            float scale, float *m, float *l, float *o)
+{
+    if (!decode_shape_ok(d, group))
+        attn_decode_f32_avx2(k, v, n, d, q, group, scale, m, l, o);
+    else
+        decode(k, v, 0, n, d, q, group, scale, m, l, o);
+}
+
+/* ---- block scores --------------------------------------------------------------- */
+
+/* 16 partial sums of block i's bound: q times kmax where q >= 0, kmin where
+ * q's sign bit is set (kmin <= kmax), one FMA. d a multiple of 16. */
+INLINE __m512 block_bound(const float *qbar, const float *kmin, const float *kmax, int d)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 32 <= d; j += 32) {
+        const __m512 q0 = _mm512_loadu_ps(qbar + j), q1 = _mm512_loadu_ps(qbar + j + 16);
+        const __mmask16 n0 = _mm512_movepi32_mask(_mm512_castps_si512(q0));
+        const __mmask16 n1 = _mm512_movepi32_mask(_mm512_castps_si512(q1));
+        a0 = _mm512_fmadd_ps(q0, _mm512_mask_loadu_ps(_mm512_loadu_ps(kmax + j), n0, kmin + j), a0);
+        a1 = _mm512_fmadd_ps(q1, _mm512_mask_loadu_ps(_mm512_loadu_ps(kmax + j + 16), n1, kmin + j + 16), a1);
+    }
+    if (j < d) {
+        const __m512 q0 = _mm512_loadu_ps(qbar + j);
+        const __mmask16 n0 = _mm512_movepi32_mask(_mm512_castps_si512(q0));
+        a0 = _mm512_fmadd_ps(q0, _mm512_mask_loadu_ps(_mm512_loadu_ps(kmax + j), n0, kmin + j), a0);
+    }
+    return _mm512_add_ps(a0, a1);
+}
+
+void attn_block_score_avx512(const float *qbar, const float *kmin, const float *kmax, int d,
+                             int n_blocks, float *scores)
+{
+    if (d % 16) {
+        attn_block_score_avx2(qbar, kmin, kmax, d, n_blocks, scores);
+        return;
+    }
+    int i = 0;
+    for (; i + 8 <= n_blocks; i += 8) { /* 8 blocks, one transpose-add */
+        _Alignas(32) float part[8][8];
+        for (int b = 0; b < 8; b++) {
+            const size_t off = (size_t)(i + b) * d;
+            _mm256_store_ps(part[b], fold(block_bound(qbar, kmin + off, kmax + off, d)));
+        }
+        _mm256_storeu_ps(scores + i, hsum8x8(part[0]));
+    }
+    for (; i < n_blocks; i++)
+        scores[i] = hsum8(fold(block_bound(qbar, kmin + (size_t)i * d, kmax + (size_t)i * d, d)));
+}
+
+/* ---- summaries ------------------------------------------------------------------ */
+
+/* min_ps(k, mn) is k < mn ? k : mn, exactly the reference's update; the
+ * tail is masked (masked-off lanes are neither read nor written). */
+void attn_summary_add_avx512(float *kmin, float *kmax, const float *k, int d, int first)
+{
+    for (int j = 0; j < d; j += 16) {
+        const __mmask16 w = d - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - j)) - 1);
+        const __m512 x = _mm512_maskz_loadu_ps(w, k + j);
+        if (first) {
+            _mm512_mask_storeu_ps(kmin + j, w, x);
+            _mm512_mask_storeu_ps(kmax + j, w, x);
+        } else {
+            _mm512_mask_storeu_ps(kmin + j, w, _mm512_min_ps(x, _mm512_maskz_loadu_ps(w, kmin + j)));
+            _mm512_mask_storeu_ps(kmax + j, w, _mm512_max_ps(x, _mm512_maskz_loadu_ps(w, kmax + j)));
+        }
+    }
+}
+
+#else
+typedef int resa_attn_avx512_unused; /* ISO C: a translation unit is not empty */
+#endif

@@ -6,15 +6,15 @@
  * cannot saturate: |x| <= 128 (a Q8_0 weight may be -128) and |y| <= 127 (our
  * activation quantizer never produces -128), 2*128*127 < 32767.
  *
- * A Q4/Q8 block is 32 values = one ymm of bytes. Four blocks per iteration:
- * their integer sums are reduced with hadds to one vector holding two lanes
- * per block, converted once and FMA'd with the four blocks' d_w*d_a, whose
- * eight fp16 inputs are converted by one vcvtph2ps. Per block that leaves
- * one vpmaddubsw, one vpmaddwd (half for 4-bit weights) and a few cheap ops;
- * the integer multiply ports are the limit, not the scales. */
+ * vec_dot: a Q4/Q8 block is 32 values = one ymm of bytes. Four blocks per
+ * iteration: their integer sums are reduced with hadds to four int32, whose
+ * float scaling follows dot.h's serial recipe (four scalar FMAs). gemm: see
+ * the note above gemm_tile. */
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+#include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "dot.h"
@@ -123,6 +123,13 @@ static inline __m256i dot_i8i8(__m256i x, __m256i y)
     return dot_u8i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
+static inline uint16_t load_u16(const void *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 static inline uint32_t load_u32(const void *p)
 {
     uint32_t v;
@@ -136,33 +143,30 @@ static inline uint64_t pack4_f16(resa_f16 a, resa_f16 b, resa_f16 c, resa_f16 d)
 }
 
 /* Eight fp16 values (two u64) -> eight floats with one vcvtph2ps: the scalar
- * F16C path costs an insert and a convert per value, which was the bulk of a
- * block's work. */
+ * F16C path costs an insert and a convert per value. */
 static inline __m256 cvt8_f16(uint64_t lo, uint64_t hi)
 {
     return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
 }
 
-/* Four blocks' 8 int32 partial sums each -> [b0 b1 b2 b3 | b0 b1 b2 b3]: each
- * block's sum in two lanes (its low and high 128 bits), so one convert and
- * one FMA with [d0 d1 d2 d3 | d0 d1 d2 d3] scale all four blocks. The hadds
+/* Four blocks' 8 int32 partial sums each -> their four block sums. The hadds
  * run on shuffle ports, which the multiply-heavy loop leaves idle. */
-static inline __m256i reduce4(__m256i p0, __m256i p1, __m256i p2, __m256i p3)
+static inline __m128i sums4(__m256i p0, __m256i p1, __m256i p2, __m256i p3)
 {
-    return _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-/* Same result from four blocks' vpmaddubsw outputs (16 int16 pair sums each):
- * the first hadd still fits int16 (4-product sums of a 4-bit weight are at
- * most 4 * 15 * 128 = 7680), so one vpmaddwd widens two blocks at once: half
- * the vpmaddwd of reduce4(dot_u8i8(...)), and the integer multiply ports are
- * the busiest here. Only for 4-bit weights: Q8_0 pair sums reach 32512 and
- * their 4-sums would overflow. */
-static inline __m256i reduce4_i16(__m256i v0, __m256i v1, __m256i v2, __m256i v3)
+/* Same from four blocks' vpmaddubsw outputs (16 int16 pair sums each): the
+ * first hadd still fits int16 (4-product sums of a 4-bit weight are at most
+ * 4 * 15 * 128 = 7680), so one vpmaddwd widens two blocks at once. Only for
+ * 4-bit weights: Q8_0 pair sums reach 32512 and their 4-sums would overflow. */
+static inline __m128i sums4_i16(__m256i v0, __m256i v1, __m256i v2, __m256i v3)
 {
     const __m256i ones = _mm256_set1_epi16(1);
-    return _mm256_hadd_epi32(_mm256_madd_epi16(_mm256_hadd_epi16(v0, v1), ones),
-                             _mm256_madd_epi16(_mm256_hadd_epi16(v2, v3), ones));
+    const __m256i h = _mm256_hadd_epi32(_mm256_madd_epi16(_mm256_hadd_epi16(v0, v1), ones),
+                                        _mm256_madd_epi16(_mm256_hadd_epi16(v2, v3), ones));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
 /* 16 int16 pair sums of u*y (u unsigned), and of x*y (both signed) */
@@ -176,19 +180,29 @@ static inline __m256i mul_i8i8(__m256i x, __m256i y)
     return _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
-/* [d_w0*d_a0 .. d_w3*d_a3 | same]: the same float products as the reference,
- * so each block's scale rounds identically. */
-static inline __m256 scales4(uint64_t dw, uint64_t da)
+/* [d_w0*d_a0 .. d_w3*d_a3]: the float products of the recipe */
+static inline __m128 scales4(uint64_t dw, uint64_t da)
 {
-    const __m256 f = cvt8_f16(dw, da);
-    return _mm256_mul_ps(f, _mm256_permute2f128_ps(f, f, 1));
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)dw)),
+                      _mm_cvtph_ps(_mm_cvtsi64_si128((long long)da)));
+}
+
+/* The serial chain of dot.h over four blocks: acc = fma(d[j], x[j], acc).
+ * (fmaf is one vfmadd here: this file is built with -mfma.) */
+static inline float chain4(float acc, __m128 d, __m128i isum)
+{
+    float dv[4], xv[4];
+    _mm_storeu_ps(dv, d);
+    _mm_storeu_ps(xv, _mm_cvtepi32_ps(isum));
+    for (int j = 0; j < 4; j++)
+        acc = fmaf(dv[j], xv[j], acc);
+    return acc;
 }
 
 /* One block alone (the up to three after the 4-block loop). */
-static inline __m256 fma1(resa_f16 dw, resa_f16 da, __m256i sumi, __m256 acc)
+static inline float chain1(float acc, resa_f16 dw, resa_f16 da, __m256i partial)
 {
-    const float d = _cvtsh_ss(dw) * _cvtsh_ss(da);
-    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    return fmaf(_cvtsh_ss(dw) * _cvtsh_ss(da), (float)hsum_epi32(partial), acc);
 }
 
 decl_vec_dot_fn(dot_q8_0_avx2)
@@ -196,20 +210,20 @@ decl_vec_dot_fn(dot_q8_0_avx2)
     const block_q8_0 *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK8_0;
-    __m256 acc = _mm256_setzero_ps();
+    float acc = 0.0f;
     int64_t i = 0;
     for (; i + 4 <= nb; i += 4) {
-        const __m256 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+        const __m128 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
                                  pack4_f16(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
-        const __m256i p = reduce4(dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)),
-                                  dot_i8i8(load_i8(x[i + 1].qs), load_i8(y[i + 1].qs)),
-                                  dot_i8i8(load_i8(x[i + 2].qs), load_i8(y[i + 2].qs)),
-                                  dot_i8i8(load_i8(x[i + 3].qs), load_i8(y[i + 3].qs)));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+        const __m128i p = sums4(dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)),
+                                dot_i8i8(load_i8(x[i + 1].qs), load_i8(y[i + 1].qs)),
+                                dot_i8i8(load_i8(x[i + 2].qs), load_i8(y[i + 2].qs)),
+                                dot_i8i8(load_i8(x[i + 3].qs), load_i8(y[i + 3].qs)));
+        acc = chain4(acc, d, p);
     }
     for (; i < nb; i++)
-        acc = fma1(x[i].d, y[i].d, dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)), acc);
-    *s = hsum_ps(acc);
+        acc = chain1(acc, x[i].d, y[i].d, dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)));
+    *s = acc;
 }
 
 static inline __m256i q4_0_block(const block_q4_0 *x)
@@ -222,56 +236,393 @@ decl_vec_dot_fn(dot_q4_0_avx2)
     const block_q4_0 *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK4_0;
-    __m256 acc = _mm256_setzero_ps();
+    float acc = 0.0f;
     int64_t i = 0;
     for (; i + 4 <= nb; i += 4) {
-        const __m256 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+        const __m128 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
                                  pack4_f16(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
-        const __m256i p = reduce4_i16(mul_i8i8(q4_0_block(&x[i]), load_i8(y[i].qs)),
-                                      mul_i8i8(q4_0_block(&x[i + 1]), load_i8(y[i + 1].qs)),
-                                      mul_i8i8(q4_0_block(&x[i + 2]), load_i8(y[i + 2].qs)),
-                                      mul_i8i8(q4_0_block(&x[i + 3]), load_i8(y[i + 3].qs)));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+        const __m128i p = sums4_i16(mul_i8i8(q4_0_block(&x[i]), load_i8(y[i].qs)),
+                                    mul_i8i8(q4_0_block(&x[i + 1]), load_i8(y[i + 1].qs)),
+                                    mul_i8i8(q4_0_block(&x[i + 2]), load_i8(y[i + 2].qs)),
+                                    mul_i8i8(q4_0_block(&x[i + 3]), load_i8(y[i + 3].qs)));
+        acc = chain4(acc, d, p);
     }
     for (; i < nb; i++)
-        acc = fma1(x[i].d, y[i].d, dot_i8i8(q4_0_block(&x[i]), load_i8(y[i].qs)), acc);
-    *s = hsum_ps(acc);
+        acc = chain1(acc, x[i].d, y[i].d, dot_i8i8(q4_0_block(&x[i]), load_i8(y[i].qs)));
+    *s = acc;
 }
 
 /* Q4_1 nibbles are unsigned already: no sign trick. (d, m) of the weight and
  * (d, s) of the activation are adjacent fp16 pairs, so one convert of each
- * side gives [d_w0 m0 .. d_w3 m3] * [d_a0 s0 .. d_a3 s3] =
- * [scale0 m0*s0 .. scale3 m3*s3]: the odd lanes accumulate the m*s terms, the
- * even ones are spread to [scale0 .. scale3 | scale0 .. scale3]. */
+ * side gives [d_w0 m0 .. d_w3 m3] and [d_a0 s0 .. d_a3 s3]; their product's
+ * even lanes are the recipe's d_w * d_a, the odd lanes of the inputs feed
+ * the m * s chain. */
 decl_vec_dot_fn(dot_q4_1_avx2)
 {
     const block_q4_1 *x = w;
     const block_q8_1 *y = a;
     const int64_t nb = n / QK4_1;
-    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
-    __m256 acc = _mm256_setzero_ps(), ms = _mm256_setzero_ps();
+    float acc = 0.0f, accm = 0.0f;
     int64_t i = 0;
     for (; i + 4 <= nb; i += 4) {
         const __m256 fx = cvt8_f16(load_u32(&x[i].d) | (uint64_t)load_u32(&x[i + 1].d) << 32,
                                    load_u32(&x[i + 2].d) | (uint64_t)load_u32(&x[i + 3].d) << 32);
         const __m256 fy = cvt8_f16(load_u32(&y[i].d) | (uint64_t)load_u32(&y[i + 1].d) << 32,
                                    load_u32(&y[i + 2].d) | (uint64_t)load_u32(&y[i + 3].d) << 32);
-        const __m256 d = _mm256_mul_ps(fx, fy);
-        ms = _mm256_add_ps(ms, d);
-        const __m256i p = reduce4_i16(mul_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)),
-                                      mul_u8i8(unpack_nibbles(x[i + 1].qs), load_i8(y[i + 1].qs)),
-                                      mul_u8i8(unpack_nibbles(x[i + 2].qs), load_i8(y[i + 2].qs)),
-                                      mul_u8i8(unpack_nibbles(x[i + 3].qs), load_i8(y[i + 3].qs)));
-        acc = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(d, even), _mm256_cvtepi32_ps(p), acc);
+        const __m128i p = sums4_i16(mul_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)),
+                                    mul_u8i8(unpack_nibbles(x[i + 1].qs), load_i8(y[i + 1].qs)),
+                                    mul_u8i8(unpack_nibbles(x[i + 2].qs), load_i8(y[i + 2].qs)),
+                                    mul_u8i8(unpack_nibbles(x[i + 3].qs), load_i8(y[i + 3].qs)));
+        float xv[8], yv[8], dv[8], iv[4];
+        _mm256_storeu_ps(xv, fx);
+        _mm256_storeu_ps(yv, fy);
+        _mm256_storeu_ps(dv, _mm256_mul_ps(fx, fy));
+        _mm_storeu_ps(iv, _mm_cvtepi32_ps(p));
+        for (int j = 0; j < 4; j++) {
+            acc = fmaf(dv[2 * j], iv[j], acc);
+            accm = fmaf(xv[2 * j + 1], yv[2 * j + 1], accm);
+        }
     }
-    const __m256 odd = _mm256_castsi256_ps(_mm256_setr_epi32(0, -1, 0, -1, 0, -1, 0, -1));
-    float summs = hsum_ps(_mm256_and_ps(ms, odd));
     for (; i < nb; i++) {
-        acc = fma1(x[i].d, y[i].d, dot_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)), acc);
-        summs += _cvtsh_ss(x[i].m) * _cvtsh_ss(y[i].s);
+        acc = chain1(acc, x[i].d, y[i].d, dot_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)));
+        accm = fmaf(_cvtsh_ss(x[i].m), _cvtsh_ss(y[i].s), accm);
     }
-    *s = hsum_ps(acc) + summs;
+    *s = acc + accm;
 }
+
+/* ---- int8 gemm over activation panels ---------------------------------------------
+ *
+ * A tile of NR weight rows x P panels (8 columns each). Per block, each row's
+ * weights are expanded once to 32 bytes in element order (nibbles as u8),
+ * then for each of the 8 four-byte groups k the group is broadcast to all
+ * lanes (a load, no ALU op) and meets the panel's group k of all 8 columns:
+ * one vpmaddubsw per (row, panel, k) and no horizontal sums: lane c ends up
+ * with column c's block sum, scaled and accumulated by one FMA per (row,
+ * panel) and block, in the recipe's order. A weight block is used by 8P
+ * columns, a panel load by NR rows; NR = P = 2 fits the 16 ymm registers.
+ * 4-bit weights: the pair sums (<= 2*15*128) of all 8 groups add up in int16
+ * (<= 30720), one vpmaddwd per block widens them. Q8_0 takes the sign trick
+ * and widens every group (pair sums reach 32512). Q4_0's -8 offset is
+ * applied as -8 * sum(q_a), from the panel. */
+
+enum wtype { W_Q4_0, W_Q4_1, W_Q8_0 };
+
+#define AI static inline __attribute__((always_inline))
+
+AI size_t wblock_bytes(enum wtype t)
+{
+    return t == W_Q4_0 ? sizeof(block_q4_0) : t == W_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
+}
+
+/* Q4 nibbles of one block -> 32 u8 in element order */
+AI void expand_q4(const uint8_t *qs, uint8_t *dst)
+{
+    const __m128i q = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0x0f);
+    _mm_store_si128((__m128i *)dst, _mm_and_si128(q, m));
+    _mm_store_si128((__m128i *)(dst + 16), _mm_and_si128(_mm_srli_epi16(q, 4), m));
+}
+
+/* Four bytes at p broadcast to every dword: a load-port op. Inline asm so
+ * that the compiler does not forward the bytes just stored there through
+ * shuffle-port ops instead (a memory input makes it store them first). */
+AI __m256i bcast4(const uint8_t *p)
+{
+    __m256i v;
+    __asm__("vpbroadcastd %1, %0" : "=x"(v) : "m"(*(const uint32_t *)(const void *)p));
+    return v;
+}
+
+AI __m256 bcast_f16(const void *p)
+{
+    return _mm256_set1_ps(_cvtsh_ss(load_u16(p)));
+}
+
+/* Stores the tile's valid part: s[c * lds + r] for r < nr, c < nc. */
+/* One accumulator's valid part: s[(8p + c) * lds] for 8p + c < nc (by
+ * value, so that the accumulators never need a home in memory). */
+AI void store8(__m256 v, int p, int nc, float *s, size_t lds)
+{
+    float t[8];
+    _mm256_storeu_ps(t, v);
+    for (int c = 0; c < 8 && p * 8 + c < nc; c++)
+        s[(size_t)(p * 8 + c) * lds] = t[c];
+}
+
+AI void gemm_tile(enum wtype t, int NR, int P, int64_t nb, const uint8_t *w, size_t ldw,
+                  const resa_dot_panel *pan, int nr, int nc, float *s, size_t lds)
+{
+    const size_t bsz = wblock_bytes(t);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < NR * P; i++)
+        acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        _Alignas(32) uint8_t wb[2][32];
+        const uint8_t *wq[2];
+#pragma GCC unroll 2
+        for (int r = 0; r < NR; r++) {
+            const uint8_t *blk = w + (size_t)r * ldw + (size_t)b * bsz;
+            if (t == W_Q8_0) {
+                wq[r] = blk + offsetof(block_q8_0, qs);
+            } else {
+                expand_q4(blk + (t == W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), wb[r]);
+                wq[r] = wb[r];
+            }
+        }
+        __m256i isum[4];
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+            __m256i wk[2], wa[2];
+#pragma GCC unroll 2
+            for (int r = 0; r < NR; r++) {
+                wk[r] = bcast4(wq[r] + 4 * k);
+                if (t == W_Q8_0)
+                    wa[r] = _mm256_sign_epi8(wk[r], wk[r]);
+            }
+#pragma GCC unroll 2
+            for (int p = 0; p < P; p++) {
+                const __m256i y = _mm256_loadu_si256((const __m256i *)pan[p * nb + b].qs[k]);
+#pragma GCC unroll 2
+                for (int r = 0; r < NR; r++) {
+                    __m256i prod;
+                    if (t == W_Q8_0)
+                        prod = _mm256_madd_epi16(_mm256_maddubs_epi16(wa[r], _mm256_sign_epi8(y, wk[r])), ones);
+                    else
+                        prod = _mm256_maddubs_epi16(wk[r], y);
+                    isum[r * P + p] = k == 0 ? prod
+                                    : t == W_Q8_0 ? _mm256_add_epi32(isum[r * P + p], prod)
+                                                  : _mm256_add_epi16(isum[r * P + p], prod);
+                }
+            }
+        }
+#pragma GCC unroll 2
+        for (int p = 0; p < P; p++) {
+            const resa_dot_panel *pb = &pan[p * nb + b];
+            const __m256 da = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)pb->d));
+            const __m256i bias = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)pb->sum), 3);
+#pragma GCC unroll 2
+            for (int r = 0; r < NR; r++) {
+                __m256i i32 = isum[r * P + p];
+                if (t != W_Q8_0)
+                    i32 = _mm256_madd_epi16(i32, ones);
+                if (t == W_Q4_0)
+                    i32 = _mm256_sub_epi32(i32, bias);
+                const __m256 dw = bcast_f16(w + (size_t)r * ldw + (size_t)b * bsz);
+                acc[r * P + p] = _mm256_fmadd_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(i32), acc[r * P + p]);
+            }
+        }
+    }
+    if (t == W_Q4_1) { /* the m * s chains, on their own: fewer live registers above */
+        __m256 accm[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < NR * P; i++)
+            accm[i] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++)
+#pragma GCC unroll 2
+            for (int r = 0; r < NR; r++) {
+                const __m256 m = bcast_f16(w + (size_t)r * ldw + (size_t)b * bsz + offsetof(block_q4_1, m));
+#pragma GCC unroll 2
+                for (int p = 0; p < P; p++)
+                    accm[r * P + p] = _mm256_fmadd_ps(m, load_f16(pan[p * nb + b].s), accm[r * P + p]);
+            }
+#pragma GCC unroll 4
+        for (int i = 0; i < NR * P; i++)
+            acc[i] = _mm256_add_ps(acc[i], accm[i]);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 2
+        for (int p = 0; p < P; p++)
+            if (r < nr)
+                store8(acc[r * P + p], p, nc, s + r, lds);
+}
+
+/* Rows in pairs (then one), one or two panels. */
+AI void gemm_int8(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
+                  const resa_dot_panel *pan, float *s, size_t lds)
+{
+    const int64_t nb = n / 32;
+    for (int r = 0; r < nr; r += 2) {
+        const uint8_t *wr = w + (size_t)r * ldw;
+        const int left = nr - r;
+        if (left >= 2 && nc > 8)
+            gemm_tile(t, 2, 2, nb, wr, ldw, pan, left, nc, s + r, lds);
+        else if (left >= 2)
+            gemm_tile(t, 2, 1, nb, wr, ldw, pan, left, nc, s + r, lds);
+        else if (nc > 8)
+            gemm_tile(t, 1, 2, nb, wr, ldw, pan, left, nc, s + r, lds);
+        else
+            gemm_tile(t, 1, 1, nb, wr, ldw, pan, left, nc, s + r, lds);
+    }
+}
+
+decl_gemm_fn(dot_gemm_q4_0_avx2)
+{
+    (void)lda;
+    gemm_int8(W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+decl_gemm_fn(dot_gemm_q4_1_avx2)
+{
+    (void)lda;
+    gemm_int8(W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
+}
+
+decl_gemm_fn(dot_gemm_q8_0_avx2)
+{
+    (void)lda;
+    gemm_int8(W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+RESA_GEMM_LOOP(dot_gemm_f32_avx2, dot_f32_avx2)
+RESA_GEMM_LOOP(dot_gemm_f16_avx2, dot_f16_avx2)
+RESA_GEMM_LOOP(dot_gemm_bf16_avx2, dot_bf16_avx2)
+
+/* ---- int8 gemv: eight rows in the lanes --------------------------------------------------
+ *
+ * Decode's matrix-vector product, one lane per weight row: per block, the
+ * 16-byte groups of eight rows are transposed (two loads and four
+ * unpacks per pair of dword pairs) so that lane r of v[j] holds four
+ * elements of row r, the activation's matching four bytes are broadcast (a
+ * load), and one vpmaddubsw covers four elements of eight rows. Each lane
+ * then follows the recipe on its own: the eight rows' serial chains run side
+ * by side, as fast as one vector FMA per block, with no horizontal sums. */
+
+#define GEMV_MAX_BLOCKS 1024 /* per-call activation tables on the stack; longer rows loop vec_dot */
+
+AI __m256i load2x128(const uint8_t *lo, const uint8_t *hi)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)lo)),
+                                   _mm_loadu_si128((const __m128i *)hi), 1);
+}
+
+/* The 16 bytes at p + r * ldw, r = 0..7 -> v[j] = their dword j, lane r = row r */
+AI void transpose8x4(const uint8_t *p, size_t ldw, __m256i v[4])
+{
+    const __m256i a0 = load2x128(p, p + 4 * ldw), a1 = load2x128(p + ldw, p + 5 * ldw);
+    const __m256i a2 = load2x128(p + 2 * ldw, p + 6 * ldw), a3 = load2x128(p + 3 * ldw, p + 7 * ldw);
+    const __m256i t0 = _mm256_unpacklo_epi32(a0, a1), t1 = _mm256_unpackhi_epi32(a0, a1);
+    const __m256i t2 = _mm256_unpacklo_epi32(a2, a3), t3 = _mm256_unpackhi_epi32(a2, a3);
+    v[0] = _mm256_unpacklo_epi64(t0, t2);
+    v[1] = _mm256_unpackhi_epi64(t0, t2);
+    v[2] = _mm256_unpacklo_epi64(t1, t3);
+    v[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+/* The first two fp16 of eight rows' blocks at p + r * ldw, as floats in row
+ * order: (d, m) for Q4_1, (d, garbage) for the others. Gathered in lane
+ * order 0 1 4 5 2 3 6 7 so that one in-lane shuffle per output
+ * deinterleaves the two converts. */
+AI void header8(const uint8_t *p, size_t ldw, __m256 *first, __m256 *second)
+{
+    const __m256i v = _mm256_setr_epi32((int)load_u32(p), (int)load_u32(p + ldw), (int)load_u32(p + 4 * ldw),
+                                        (int)load_u32(p + 5 * ldw), (int)load_u32(p + 2 * ldw),
+                                        (int)load_u32(p + 3 * ldw), (int)load_u32(p + 6 * ldw),
+                                        (int)load_u32(p + 7 * ldw));
+    const __m256 lo = _mm256_cvtph_ps(_mm256_castsi256_si128(v)), hi = _mm256_cvtph_ps(_mm256_extracti128_si256(v, 1));
+    *first = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    *second = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+/* The activation's per-block values, shared by every row: d, s (Q8_1) and
+ * the Q4_0 offset -8 * sum(q). */
+AI void act_tables(enum wtype t, int64_t nb, const void *a, float *da, float *sa, int32_t *bias)
+{
+    const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; b++) {
+        if (t == W_Q4_1) {
+            const block_q8_1 *y = (const block_q8_1 *)a + b;
+            da[b] = _cvtsh_ss(y->d);
+            sa[b] = _cvtsh_ss(y->s);
+        } else {
+            const block_q8_0 *y = (const block_q8_0 *)a + b;
+            da[b] = _cvtsh_ss(y->d);
+            if (t == W_Q4_0)
+                bias[b] = -8 * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(one8, load_i8(y->qs)), one16));
+        }
+    }
+}
+
+AI void gemv8(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw, const uint8_t *a, const float *da,
+              const float *sa, const int32_t *bias, float *s)
+{
+    const size_t bsz = wblock_bytes(t);
+    const size_t ybsz = t == W_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t yoff = t == W_Q4_1 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = w + (size_t)b * bsz, *y = a + (size_t)b * ybsz + yoff;
+        __m256i isum;
+        if (t == W_Q8_0) { /* sign trick, every group widened: pair sums reach 32512 */
+            __m256i v[8];
+            transpose8x4(p + offsetof(block_q8_0, qs), ldw, v);
+            transpose8x4(p + offsetof(block_q8_0, qs) + 16, ldw, v + 4);
+            isum = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) {
+                const __m256i yk = _mm256_set1_epi32((int)load_u32(y + 4 * k));
+                const __m256i prod = _mm256_maddubs_epi16(_mm256_sign_epi8(v[k], v[k]), _mm256_sign_epi8(yk, v[k]));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(prod, ones));
+            }
+        } else { /* nibbles as u8; the int16 pair sums of all 8 groups fit (<= 30720) */
+            __m256i v[4];
+            transpose8x4(p + (t == W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), ldw, v);
+            __m256i i16 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const __m256i lo = _mm256_and_si256(v[j], m4), hi = _mm256_and_si256(_mm256_srli_epi32(v[j], 4), m4);
+                i16 = _mm256_add_epi16(i16, _mm256_maddubs_epi16(lo, _mm256_set1_epi32((int)load_u32(y + 4 * j))));
+                i16 = _mm256_add_epi16(i16, _mm256_maddubs_epi16(hi, _mm256_set1_epi32((int)load_u32(y + 16 + 4 * j))));
+            }
+            isum = _mm256_madd_epi16(i16, ones);
+            if (t == W_Q4_0)
+                isum = _mm256_add_epi32(isum, _mm256_set1_epi32(bias[b]));
+        }
+        __m256 dw, m;
+        header8(p, ldw, &dw, &m);
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(da[b])), _mm256_cvtepi32_ps(isum), acc);
+        if (t == W_Q4_1)
+            accm = _mm256_fmadd_ps(m, _mm256_set1_ps(sa[b]), accm);
+    }
+    _mm256_storeu_ps(s, t == W_Q4_1 ? _mm256_add_ps(acc, accm) : acc);
+}
+
+AI void gemv_int8(enum wtype t, int64_t n, int nr, const uint8_t *w, size_t ldw, const void *a, float *s,
+                  resa_vec_dot_fn dot)
+{
+    const int64_t nb = n / 32;
+    int r = 0;
+    if (nb <= GEMV_MAX_BLOCKS && nr >= 8) {
+        float da[GEMV_MAX_BLOCKS], sa[GEMV_MAX_BLOCKS];
+        int32_t bias[GEMV_MAX_BLOCKS];
+        act_tables(t, nb, a, da, sa, bias);
+        for (; r + 8 <= nr; r += 8)
+            gemv8(t, nb, w + (size_t)r * ldw, ldw, a, da, sa, bias, s + r);
+    }
+    for (; r < nr; r++)
+        dot(n, &s[r], w + (size_t)r * ldw, a);
+}
+
+decl_gemv_fn(dot_gemv_q4_0_avx2)
+{
+    gemv_int8(W_Q4_0, n, nr, w, ldw, a, s, dot_q4_0_avx2);
+}
+
+decl_gemv_fn(dot_gemv_q4_1_avx2)
+{
+    gemv_int8(W_Q4_1, n, nr, w, ldw, a, s, dot_q4_1_avx2);
+}
+
+decl_gemv_fn(dot_gemv_q8_0_avx2)
+{
+    gemv_int8(W_Q8_0, n, nr, w, ldw, a, s, dot_q8_0_avx2);
+}
+
+RESA_GEMV_LOOP(dot_gemv_f32_avx2, dot_f32_avx2)
+RESA_GEMV_LOOP(dot_gemv_f16_avx2, dot_f16_avx2)
+RESA_GEMV_LOOP(dot_gemv_bf16_avx2, dot_bf16_avx2)
 
 /* ---- activation quantizers ------------------------------------------------------ */
 

@@ -10,6 +10,8 @@
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+#include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "dot.h"
@@ -116,9 +118,9 @@ decl_vec_dot_fn(dot_bf16_avx512)
  * cannot be faster (measured: 30-50% slower on Sapphire Rapids) and this tier
  * keeps the AVX2 ones. What does help is VNNI: vpdpbusd replaces
  * vpmaddubsw + vpmaddwd, and on 256-bit vectors it issues on both ports. So
- * these are the AVX2 kernels' structure (four blocks per iteration, hadd
- * reduction, one convert and FMA per four blocks) with vpdpbusd on ymm
- * (AVX512-VNNI + VL). */
+ * these are the AVX2 kernels' structure with vpdpbusd on ymm (AVX512-VNNI +
+ * VL). The integer block sums are exact, the float part is dot.h's recipe as
+ * in AVX2, so the results are the AVX2 (and scalar) results, bit for bit. */
 
 static inline __m256i load_i8(const int8_t *p)
 {
@@ -131,6 +133,13 @@ static inline __m256i unpack_nibbles(const uint8_t *qs)
     const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
     const __m256i v = _mm256_srlv_epi32(b, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+static inline uint16_t load_u16(const void *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 
 static inline uint32_t load_u32(const void *p)
@@ -150,23 +159,42 @@ static inline __m256 cvt8_f16(uint64_t lo, uint64_t hi)
     return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
 }
 
-/* [b0 b1 b2 b3 | b0 b1 b2 b3] from four blocks' 8 int32 partial sums */
-static inline __m256i reduce4(__m256i p0, __m256i p1, __m256i p2, __m256i p3)
+static inline int hsum_epi32(__m256i v)
 {
-    return _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 0, 3, 2)));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(x);
 }
 
-/* [d_w0*d_a0 .. d_w3*d_a3 | same] */
-static inline __m256 scales4(uint64_t dw, uint64_t da)
+/* four blocks' 8 int32 partial sums each -> their four block sums */
+static inline __m128i sums4(__m256i p0, __m256i p1, __m256i p2, __m256i p3)
 {
-    const __m256 f = cvt8_f16(dw, da);
-    return _mm256_mul_ps(f, _mm256_permute2f128_ps(f, f, 1));
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-static inline __m256 fma1(resa_f16 dw, resa_f16 da, __m256i sumi, __m256 acc)
+/* [d_w0*d_a0 .. d_w3*d_a3] */
+static inline __m128 scales4(uint64_t dw, uint64_t da)
 {
-    const float d = h2f(dw) * h2f(da);
-    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)dw)),
+                      _mm_cvtph_ps(_mm_cvtsi64_si128((long long)da)));
+}
+
+/* dot.h's serial chain over four blocks (fmaf is one vfmadd with -mfma) */
+static inline float chain4(float acc, __m128 d, __m128i isum)
+{
+    float dv[4], xv[4];
+    _mm_storeu_ps(dv, d);
+    _mm_storeu_ps(xv, _mm_cvtepi32_ps(isum));
+    for (int j = 0; j < 4; j++)
+        acc = fmaf(dv[j], xv[j], acc);
+    return acc;
+}
+
+static inline float chain1(float acc, resa_f16 dw, resa_f16 da, __m256i partial)
+{
+    return fmaf(h2f(dw) * h2f(da), (float)hsum_epi32(partial), acc);
 }
 
 /* u8 x s8, 4-way sums into 8 int32 */
@@ -193,20 +221,20 @@ TARGET_VNNI decl_vec_dot_fn(dot_q8_0_avx512vnni)
     const block_q8_0 *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK8_0;
-    __m256 acc = _mm256_setzero_ps();
+    float acc = 0.0f;
     int64_t i = 0;
     for (; i + 4 <= nb; i += 4) {
-        const __m256 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+        const __m128 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
                                  pack4_f16(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
-        const __m256i p = reduce4(dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)),
-                                  dot_i8i8(load_i8(x[i + 1].qs), load_i8(y[i + 1].qs)),
-                                  dot_i8i8(load_i8(x[i + 2].qs), load_i8(y[i + 2].qs)),
-                                  dot_i8i8(load_i8(x[i + 3].qs), load_i8(y[i + 3].qs)));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+        const __m128i p = sums4(dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)),
+                                dot_i8i8(load_i8(x[i + 1].qs), load_i8(y[i + 1].qs)),
+                                dot_i8i8(load_i8(x[i + 2].qs), load_i8(y[i + 2].qs)),
+                                dot_i8i8(load_i8(x[i + 3].qs), load_i8(y[i + 3].qs)));
+        acc = chain4(acc, d, p);
     }
     for (; i < nb; i++)
-        acc = fma1(x[i].d, y[i].d, dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)), acc);
-    *s = hsum256_ps(acc);
+        acc = chain1(acc, x[i].d, y[i].d, dot_i8i8(load_i8(x[i].qs), load_i8(y[i].qs)));
+    *s = acc;
 }
 
 TARGET_VNNI decl_vec_dot_fn(dot_q4_0_avx512vnni)
@@ -214,20 +242,20 @@ TARGET_VNNI decl_vec_dot_fn(dot_q4_0_avx512vnni)
     const block_q4_0 *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK4_0;
-    __m256 acc = _mm256_setzero_ps();
+    float acc = 0.0f;
     int64_t i = 0;
     for (; i + 4 <= nb; i += 4) {
-        const __m256 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+        const __m128 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
                                  pack4_f16(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
-        const __m256i p = reduce4(dot_q4_0_i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)),
-                                  dot_q4_0_i8(unpack_nibbles(x[i + 1].qs), load_i8(y[i + 1].qs)),
-                                  dot_q4_0_i8(unpack_nibbles(x[i + 2].qs), load_i8(y[i + 2].qs)),
-                                  dot_q4_0_i8(unpack_nibbles(x[i + 3].qs), load_i8(y[i + 3].qs)));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+        const __m128i p = sums4(dot_q4_0_i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)),
+                                dot_q4_0_i8(unpack_nibbles(x[i + 1].qs), load_i8(y[i + 1].qs)),
+                                dot_q4_0_i8(unpack_nibbles(x[i + 2].qs), load_i8(y[i + 2].qs)),
+                                dot_q4_0_i8(unpack_nibbles(x[i + 3].qs), load_i8(y[i + 3].qs)));
+        acc = chain4(acc, d, p);
     }
     for (; i < nb; i++)
-        acc = fma1(x[i].d, y[i].d, dot_q4_0_i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)), acc);
-    *s = hsum256_ps(acc);
+        acc = chain1(acc, x[i].d, y[i].d, dot_q4_0_i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)));
+    *s = acc;
 }
 
 /* (d, m) and (d, s) pairs as in dot_q4_1_avx2 */
@@ -236,30 +264,344 @@ TARGET_VNNI decl_vec_dot_fn(dot_q4_1_avx512vnni)
     const block_q4_1 *x = w;
     const block_q8_1 *y = a;
     const int64_t nb = n / QK4_1;
-    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
-    __m256 acc = _mm256_setzero_ps(), ms = _mm256_setzero_ps();
+    float acc = 0.0f, accm = 0.0f;
     int64_t i = 0;
     for (; i + 4 <= nb; i += 4) {
         const __m256 fx = cvt8_f16(load_u32(&x[i].d) | (uint64_t)load_u32(&x[i + 1].d) << 32,
                                    load_u32(&x[i + 2].d) | (uint64_t)load_u32(&x[i + 3].d) << 32);
         const __m256 fy = cvt8_f16(load_u32(&y[i].d) | (uint64_t)load_u32(&y[i + 1].d) << 32,
                                    load_u32(&y[i + 2].d) | (uint64_t)load_u32(&y[i + 3].d) << 32);
-        const __m256 d = _mm256_mul_ps(fx, fy);
-        ms = _mm256_add_ps(ms, d);
-        const __m256i p = reduce4(dot_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)),
-                                  dot_u8i8(unpack_nibbles(x[i + 1].qs), load_i8(y[i + 1].qs)),
-                                  dot_u8i8(unpack_nibbles(x[i + 2].qs), load_i8(y[i + 2].qs)),
-                                  dot_u8i8(unpack_nibbles(x[i + 3].qs), load_i8(y[i + 3].qs)));
-        acc = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(d, even), _mm256_cvtepi32_ps(p), acc);
+        const __m128i p = sums4(dot_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)),
+                                dot_u8i8(unpack_nibbles(x[i + 1].qs), load_i8(y[i + 1].qs)),
+                                dot_u8i8(unpack_nibbles(x[i + 2].qs), load_i8(y[i + 2].qs)),
+                                dot_u8i8(unpack_nibbles(x[i + 3].qs), load_i8(y[i + 3].qs)));
+        float xv[8], yv[8], dv[8], iv[4];
+        _mm256_storeu_ps(xv, fx);
+        _mm256_storeu_ps(yv, fy);
+        _mm256_storeu_ps(dv, _mm256_mul_ps(fx, fy));
+        _mm_storeu_ps(iv, _mm_cvtepi32_ps(p));
+        for (int j = 0; j < 4; j++) {
+            acc = fmaf(dv[2 * j], iv[j], acc);
+            accm = fmaf(xv[2 * j + 1], yv[2 * j + 1], accm);
+        }
     }
-    const __m256 odd = _mm256_castsi256_ps(_mm256_setr_epi32(0, -1, 0, -1, 0, -1, 0, -1));
-    float summs = hsum256_ps(_mm256_and_ps(ms, odd));
     for (; i < nb; i++) {
-        acc = fma1(x[i].d, y[i].d, dot_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)), acc);
-        summs += h2f(x[i].m) * h2f(y[i].s);
+        acc = chain1(acc, x[i].d, y[i].d, dot_u8i8(unpack_nibbles(x[i].qs), load_i8(y[i].qs)));
+        accm = fmaf(h2f(x[i].m), h2f(y[i].s), accm);
     }
-    *s = hsum256_ps(acc) + summs;
+    *s = acc + accm;
 }
+
+/* ---- int8 gemm over activation panels: VNNI ---------------------------------------------
+ *
+ * dot_avx2.c's gemm_tile with vpdpbusd (u8 x s8, four products into each
+ * int32 lane, no saturation) and the 32 ymm registers of AVX-512VL, so the
+ * tile grows to 4 rows x 2 panels (8 int32 and 8 float accumulators). The u8
+ * side is the weight: Q4 nibbles as they are, Q8_0 as q + 128; the offsets
+ * (Q4_0's -8, Q8_0's +128) come off as -8 or -128 times the panel's column
+ * sums, the starting value of the integer accumulators. Integer sums are
+ * exact, so the results are those of the other tiers. */
+
+enum wtype { W_Q4_0, W_Q4_1, W_Q8_0 };
+
+#define AI static inline __attribute__((always_inline))
+
+AI size_t wblock_bytes(enum wtype t)
+{
+    return t == W_Q4_0 ? sizeof(block_q4_0) : t == W_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
+}
+
+/* One weight block -> 32 u8 in element order (see above) */
+AI void expand_block(enum wtype t, const uint8_t *blk, uint8_t *dst)
+{
+    if (t == W_Q8_0) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(blk + offsetof(block_q8_0, qs)));
+        _mm256_store_si256((__m256i *)dst, _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
+        return;
+    }
+    const size_t off = t == W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs);
+    const __m128i q = _mm_loadu_si128((const __m128i *)(blk + off)), m = _mm_set1_epi8(0x0f);
+    _mm_store_si128((__m128i *)dst, _mm_and_si128(q, m));
+    _mm_store_si128((__m128i *)(dst + 16), _mm_and_si128(_mm_srli_epi16(q, 4), m));
+}
+
+AI __m256 bcast_f16(const void *p)
+{
+    return _mm256_set1_ps(h2f(load_u16(p)));
+}
+
+/* see dot_avx2.c: a broadcast from memory, not rebuilt from registers ("v":
+ * any of the 32 registers) */
+AI __m256i bcast4(const uint8_t *p)
+{
+    __m256i v;
+    __asm__("vpbroadcastd %1, %0" : "=v"(v) : "m"(*(const uint32_t *)(const void *)p));
+    return v;
+}
+
+/* One accumulator's valid part: s[(8p + c) * lds] for 8p + c < nc (by
+ * value, so that the accumulators never need a home in memory). */
+AI void store8(__m256 v, int p, int nc, float *s, size_t lds)
+{
+    float t[8];
+    _mm256_storeu_ps(t, v);
+    for (int c = 0; c < 8 && p * 8 + c < nc; c++)
+        s[(size_t)(p * 8 + c) * lds] = t[c];
+}
+
+TARGET_VNNI AI void gemm_tile(enum wtype t, int NR, int P, int64_t nb, const uint8_t *w, size_t ldw,
+                              const resa_dot_panel *pan, int nr, int nc, float *s, size_t lds)
+{
+    const size_t bsz = wblock_bytes(t);
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < NR * P; i++)
+        acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        _Alignas(32) uint8_t wb[4][32];
+#pragma GCC unroll 4
+        for (int r = 0; r < NR; r++)
+            expand_block(t, w + (size_t)r * ldw + (size_t)b * bsz, wb[r]);
+        __m256i isum[8];
+#pragma GCC unroll 2
+        for (int p = 0; p < P; p++) {
+            const __m256i sum = _mm256_loadu_si256((const __m256i *)pan[p * nb + b].sum);
+            const __m256i bias = t == W_Q4_0   ? _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum, 3))
+                                 : t == W_Q8_0 ? _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum, 7))
+                                               : _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int r = 0; r < NR; r++)
+                isum[r * P + p] = bias;
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+            __m256i wk[4];
+#pragma GCC unroll 4
+            for (int r = 0; r < NR; r++)
+                wk[r] = bcast4(wb[r] + 4 * k);
+#pragma GCC unroll 2
+            for (int p = 0; p < P; p++) {
+                const __m256i y = _mm256_loadu_si256((const __m256i *)pan[p * nb + b].qs[k]);
+#pragma GCC unroll 4
+                for (int r = 0; r < NR; r++)
+                    isum[r * P + p] = _mm256_dpbusd_epi32(isum[r * P + p], wk[r], y);
+            }
+        }
+        __m256 da[2];
+#pragma GCC unroll 2
+        for (int p = 0; p < P; p++)
+            da[p] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)pan[p * nb + b].d));
+#pragma GCC unroll 4
+        for (int r = 0; r < NR; r++) {
+            const __m256 dw = bcast_f16(w + (size_t)r * ldw + (size_t)b * bsz);
+#pragma GCC unroll 2
+            for (int p = 0; p < P; p++) {
+                const __m256 d = _mm256_mul_ps(dw, da[p]);
+                acc[r * P + p] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum[r * P + p]), acc[r * P + p]);
+            }
+        }
+    }
+    if (t == W_Q4_1) { /* the m * s chains */
+        __m256 accm[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < NR * P; i++)
+            accm[i] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++)
+#pragma GCC unroll 4
+            for (int r = 0; r < NR; r++) {
+                const __m256 m = bcast_f16(w + (size_t)r * ldw + (size_t)b * bsz + offsetof(block_q4_1, m));
+#pragma GCC unroll 2
+                for (int p = 0; p < P; p++)
+                    accm[r * P + p] = _mm256_fmadd_ps(
+                        m, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)pan[p * nb + b].s)), accm[r * P + p]);
+            }
+#pragma GCC unroll 8
+        for (int i = 0; i < NR * P; i++)
+            acc[i] = _mm256_add_ps(acc[i], accm[i]);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 2
+        for (int p = 0; p < P; p++)
+            if (r < nr)
+                store8(acc[r * P + p], p, nc, s + r, lds);
+}
+
+/* Rows by four, two or one; one or two panels. */
+TARGET_VNNI AI void gemm_int8(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
+                              const resa_dot_panel *pan, float *s, size_t lds)
+{
+    const int64_t nb = n / 32;
+    const int two = nc > 8;
+    for (int r = 0; r < nr;) {
+        const uint8_t *wr = w + (size_t)r * ldw;
+        const int left = nr - r, step = left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        if (step == 4 && two)
+            gemm_tile(t, 4, 2, nb, wr, ldw, pan, left, nc, s + r, lds);
+        else if (step == 4)
+            gemm_tile(t, 4, 1, nb, wr, ldw, pan, left, nc, s + r, lds);
+        else if (step == 2 && two)
+            gemm_tile(t, 2, 2, nb, wr, ldw, pan, left, nc, s + r, lds);
+        else if (step == 2)
+            gemm_tile(t, 2, 1, nb, wr, ldw, pan, left, nc, s + r, lds);
+        else if (two)
+            gemm_tile(t, 1, 2, nb, wr, ldw, pan, left, nc, s + r, lds);
+        else
+            gemm_tile(t, 1, 1, nb, wr, ldw, pan, left, nc, s + r, lds);
+        r += step;
+    }
+}
+
+TARGET_VNNI decl_gemm_fn(dot_gemm_q4_0_avx512vnni)
+{
+    (void)lda;
+    gemm_int8(W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+TARGET_VNNI decl_gemm_fn(dot_gemm_q4_1_avx512vnni)
+{
+    (void)lda;
+    gemm_int8(W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
+}
+
+TARGET_VNNI decl_gemm_fn(dot_gemm_q8_0_avx512vnni)
+{
+    (void)lda;
+    gemm_int8(W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+RESA_GEMM_LOOP(dot_gemm_f32_avx512, dot_f32_avx512)
+RESA_GEMM_LOOP(dot_gemm_f16_avx512, dot_f16_avx512)
+RESA_GEMM_LOOP(dot_gemm_bf16_avx512, dot_bf16_avx512)
+
+/* ---- int8 gemv: eight rows in the lanes, VNNI -----------------------------------------
+ *
+ * dot_avx2.c's gemv8 with vpdpbusd: the transposed weights are the u8 side
+ * (Q8_0 as q + 128), the broadcast activation bytes the s8 side; Q4_0's and
+ * Q8_0's offsets start the integer accumulator at -8 or -128 times the
+ * activation block's sum. */
+
+#define GEMV_MAX_BLOCKS 1024 /* per-call activation tables on the stack; longer rows loop vec_dot */
+
+AI __m256i load2x128(const uint8_t *lo, const uint8_t *hi)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)lo)),
+                                   _mm_loadu_si128((const __m128i *)hi), 1);
+}
+
+/* The 16 bytes at p + r * ldw, r = 0..7 -> v[j] = their dword j, lane r = row r */
+AI void transpose8x4(const uint8_t *p, size_t ldw, __m256i v[4])
+{
+    const __m256i a0 = load2x128(p, p + 4 * ldw), a1 = load2x128(p + ldw, p + 5 * ldw);
+    const __m256i a2 = load2x128(p + 2 * ldw, p + 6 * ldw), a3 = load2x128(p + 3 * ldw, p + 7 * ldw);
+    const __m256i t0 = _mm256_unpacklo_epi32(a0, a1), t1 = _mm256_unpackhi_epi32(a0, a1);
+    const __m256i t2 = _mm256_unpacklo_epi32(a2, a3), t3 = _mm256_unpackhi_epi32(a2, a3);
+    v[0] = _mm256_unpacklo_epi64(t0, t2);
+    v[1] = _mm256_unpackhi_epi64(t0, t2);
+    v[2] = _mm256_unpacklo_epi64(t1, t3);
+    v[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+/* see dot_avx2.c: the first two fp16 of eight rows' blocks, in row order */
+AI void header8(const uint8_t *p, size_t ldw, __m256 *first, __m256 *second)
+{
+    const __m256i v = _mm256_setr_epi32((int)load_u32(p), (int)load_u32(p + ldw), (int)load_u32(p + 4 * ldw),
+                                        (int)load_u32(p + 5 * ldw), (int)load_u32(p + 2 * ldw),
+                                        (int)load_u32(p + 3 * ldw), (int)load_u32(p + 6 * ldw),
+                                        (int)load_u32(p + 7 * ldw));
+    const __m256 lo = _mm256_cvtph_ps(_mm256_castsi256_si128(v)), hi = _mm256_cvtph_ps(_mm256_extracti128_si256(v, 1));
+    *first = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    *second = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+/* d, s (Q8_1) and the integer offset of each activation block */
+TARGET_VNNI AI void act_tables(enum wtype t, int64_t nb, const void *a, float *da, float *sa, int32_t *bias)
+{
+    for (int64_t b = 0; b < nb; b++) {
+        if (t == W_Q4_1) {
+            const block_q8_1 *y = (const block_q8_1 *)a + b;
+            da[b] = h2f(y->d);
+            sa[b] = h2f(y->s);
+        } else {
+            const block_q8_0 *y = (const block_q8_0 *)a + b;
+            da[b] = h2f(y->d);
+            bias[b] = (t == W_Q4_0 ? -8 : -128) * hsum_epi32(dot_u8i8(_mm256_set1_epi8(1), load_i8(y->qs)));
+        }
+    }
+}
+
+TARGET_VNNI AI void gemv8(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw, const uint8_t *a,
+                          const float *da, const float *sa, const int32_t *bias, float *s)
+{
+    const size_t bsz = wblock_bytes(t);
+    const size_t ybsz = t == W_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t yoff = t == W_Q4_1 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8((char)0x80);
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = w + (size_t)b * bsz, *y = a + (size_t)b * ybsz + yoff;
+        __m256i isum = t == W_Q4_1 ? _mm256_setzero_si256() : _mm256_set1_epi32(bias[b]);
+        if (t == W_Q8_0) {
+            __m256i v[8];
+            transpose8x4(p + offsetof(block_q8_0, qs), ldw, v);
+            transpose8x4(p + offsetof(block_q8_0, qs) + 16, ldw, v + 4);
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++)
+                isum = _mm256_dpbusd_epi32(isum, _mm256_xor_si256(v[k], flip),
+                                           _mm256_set1_epi32((int)load_u32(y + 4 * k)));
+        } else {
+            __m256i v[4];
+            transpose8x4(p + (t == W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), ldw, v);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const __m256i lo = _mm256_and_si256(v[j], m4), hi = _mm256_and_si256(_mm256_srli_epi32(v[j], 4), m4);
+                isum = _mm256_dpbusd_epi32(isum, lo, _mm256_set1_epi32((int)load_u32(y + 4 * j)));
+                isum = _mm256_dpbusd_epi32(isum, hi, _mm256_set1_epi32((int)load_u32(y + 16 + 4 * j)));
+            }
+        }
+        __m256 dw, m;
+        header8(p, ldw, &dw, &m);
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(da[b])), _mm256_cvtepi32_ps(isum), acc);
+        if (t == W_Q4_1)
+            accm = _mm256_fmadd_ps(m, _mm256_set1_ps(sa[b]), accm);
+    }
+    _mm256_storeu_ps(s, t == W_Q4_1 ? _mm256_add_ps(acc, accm) : acc);
+}
+
+TARGET_VNNI AI void gemv_int8(enum wtype t, int64_t n, int nr, const uint8_t *w, size_t ldw, const void *a,
+                              float *s, resa_vec_dot_fn dot)
+{
+    const int64_t nb = n / 32;
+    int r = 0;
+    if (nb <= GEMV_MAX_BLOCKS && nr >= 8) {
+        float da[GEMV_MAX_BLOCKS], sa[GEMV_MAX_BLOCKS];
+        int32_t bias[GEMV_MAX_BLOCKS];
+        act_tables(t, nb, a, da, sa, bias);
+        for (; r + 8 <= nr; r += 8)
+            gemv8(t, nb, w + (size_t)r * ldw, ldw, a, da, sa, bias, s + r);
+    }
+    for (; r < nr; r++)
+        dot(n, &s[r], w + (size_t)r * ldw, a);
+}
+
+TARGET_VNNI decl_gemv_fn(dot_gemv_q4_0_avx512vnni)
+{
+    gemv_int8(W_Q4_0, n, nr, w, ldw, a, s, dot_q4_0_avx512vnni);
+}
+
+TARGET_VNNI decl_gemv_fn(dot_gemv_q4_1_avx512vnni)
+{
+    gemv_int8(W_Q4_1, n, nr, w, ldw, a, s, dot_q4_1_avx512vnni);
+}
+
+TARGET_VNNI decl_gemv_fn(dot_gemv_q8_0_avx512vnni)
+{
+    gemv_int8(W_Q8_0, n, nr, w, ldw, a, s, dot_q8_0_avx512vnni);
+}
+
+RESA_GEMV_LOOP(dot_gemv_f32_avx512, dot_f32_avx512)
+RESA_GEMV_LOOP(dot_gemv_f16_avx512, dot_f16_avx512)
+RESA_GEMV_LOOP(dot_gemv_bf16_avx512, dot_bf16_avx512)
 
 /* ---- activation quantizers ------------------------------------------------------ */
 

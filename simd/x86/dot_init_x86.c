@@ -21,6 +21,18 @@ void resa_dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->vec_dot[RESA_TYPE_Q4_0] = dot_q4_0_avx2;
     c->vec_dot[RESA_TYPE_Q4_1] = dot_q4_1_avx2;
     c->vec_dot[RESA_TYPE_Q8_0] = dot_q8_0_avx2;
+    c->gemv[RESA_TYPE_F32] = dot_gemv_f32_avx2;
+    c->gemv[RESA_TYPE_F16] = dot_gemv_f16_avx2;
+    c->gemv[RESA_TYPE_BF16] = dot_gemv_bf16_avx2;
+    c->gemv[RESA_TYPE_Q4_0] = dot_gemv_q4_0_avx2;
+    c->gemv[RESA_TYPE_Q4_1] = dot_gemv_q4_1_avx2;
+    c->gemv[RESA_TYPE_Q8_0] = dot_gemv_q8_0_avx2;
+    c->gemm[RESA_TYPE_F32] = dot_gemm_f32_avx2;
+    c->gemm[RESA_TYPE_F16] = dot_gemm_f16_avx2;
+    c->gemm[RESA_TYPE_BF16] = dot_gemm_bf16_avx2;
+    c->gemm[RESA_TYPE_Q4_0] = dot_gemm_q4_0_avx2;
+    c->gemm[RESA_TYPE_Q4_1] = dot_gemm_q4_1_avx2;
+    c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_avx2;
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_avx2;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_avx2;
     c->to_float[RESA_TYPE_F16] = dot_to_float_f16_avx2;
@@ -31,8 +43,14 @@ void resa_dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->vec_dot[RESA_TYPE_F32] = dot_f32_avx512;
     c->vec_dot[RESA_TYPE_F16] = dot_f16_avx512;
     c->vec_dot[RESA_TYPE_BF16] = dot_bf16_avx512;
-    /* int8 dots: 512-bit versions measured slower than AVX2 (port-bound), so
-     * those stay until VNNI */
+    c->gemv[RESA_TYPE_F32] = dot_gemv_f32_avx512;
+    c->gemv[RESA_TYPE_F16] = dot_gemv_f16_avx512;
+    c->gemv[RESA_TYPE_BF16] = dot_gemv_bf16_avx512;
+    c->gemm[RESA_TYPE_F32] = dot_gemm_f32_avx512;
+    c->gemm[RESA_TYPE_F16] = dot_gemm_f16_avx512;
+    c->gemm[RESA_TYPE_BF16] = dot_gemm_bf16_avx512;
+    /* int8 kernels: 512-bit versions measured slower than AVX2 (port-bound),
+     * so those stay until VNNI */
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_avx512;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_avx512;
 
@@ -41,6 +59,12 @@ void resa_dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->vec_dot[RESA_TYPE_Q4_0] = dot_q4_0_avx512vnni;
     c->vec_dot[RESA_TYPE_Q4_1] = dot_q4_1_avx512vnni;
     c->vec_dot[RESA_TYPE_Q8_0] = dot_q8_0_avx512vnni;
+    c->gemv[RESA_TYPE_Q4_0] = dot_gemv_q4_0_avx512vnni;
+    c->gemv[RESA_TYPE_Q4_1] = dot_gemv_q4_1_avx512vnni;
+    c->gemv[RESA_TYPE_Q8_0] = dot_gemv_q8_0_avx512vnni;
+    c->gemm[RESA_TYPE_Q4_0] = dot_gemm_q4_0_avx512vnni;
+    c->gemm[RESA_TYPE_Q4_1] = dot_gemm_q4_1_avx512vnni;
+    c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_avx512vnni;
 #endif
 #else
     (void)c;

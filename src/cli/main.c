@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "eval.h"
 #include "resa.h"
 
 double clock_now(void)
@@ -33,6 +34,8 @@ static const char usage[] =
     "  tokenize   print the token ids of a text\n"
     "  info       describe a GGUF model\n"
     "  bench      measure decode speed at given cache depths, per mode\n"
+    "  eval       measure quality per mode on real text: next-token accuracy and KL\n"
+    "             to dense (the paper's protocol), passkey retrieval\n"
     "  cpu        show the CPU features and the SIMD kernels in use\n"
     "\n"
     "Run 'resa COMMAND --help' for a command's options, or see resa(1).\n"
@@ -62,6 +65,8 @@ int main(int argc, char **argv)
         return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval"))
+        return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "cpu"))
         return cmd_cpu(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try 'resa --help')", cmd);
