@@ -134,7 +134,7 @@ resa_status scheduler_truncate(resa_context *ctx, int n)
     /* Entries at positions >= n are dead: the next write overwrites them, and
      * the first key of a block resets its summary. Only the block holding
      * n-1 may still be widened by a forgotten key: rebuild it from [0, n). */
-    if (0 && kv->kmin && n > 0 && n % kv->block_size)
+    if (kv->kmin && n > 0 && n % kv->block_size)
         ctx->be->refresh_summaries(ctx->be, kv, n - 1, 1, n);
     return RESA_OK;
 }

@@ -295,9 +295,11 @@ __attribute__((target("avx512f"))) static double fma_loop_avx512(long iters)
     __m512 a[12], x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-3f);
     for (int i = 0; i < 12; i++)
         a[i] = _mm512_set1_ps((float)i);
-    for (long k = 0; k < iters; k++)
+    for (long k = 0; k < iters; k++) {
+#pragma GCC unroll 12 /* all 12 in registers: a loop over a memory array is latency-bound */
         for (int i = 0; i < 12; i++)
             a[i] = _mm512_fmadd_ps(a[i], x, y);
+    }
     float s = 0;
     for (int i = 0; i < 12; i++)
         s += _mm512_reduce_add_ps(a[i]);
@@ -310,9 +312,11 @@ __attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iters)
     __m256 a[12], x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-3f);
     for (int i = 0; i < 12; i++)
         a[i] = _mm256_set1_ps((float)i);
-    for (long k = 0; k < iters; k++)
+    for (long k = 0; k < iters; k++) {
+#pragma GCC unroll 12
         for (int i = 0; i < 12; i++)
             a[i] = _mm256_fmadd_ps(a[i], x, y);
+    }
     float buf[8], s = 0;
     for (int i = 0; i < 12; i++) {
         _mm256_storeu_ps(buf, a[i]);
@@ -328,9 +332,11 @@ static double fma_loop_neon(long iters)
     float32x4_t a[12], x = vdupq_n_f32(0.999f), y = vdupq_n_f32(1e-3f);
     for (int i = 0; i < 12; i++)
         a[i] = vdupq_n_f32((float)i);
-    for (long k = 0; k < iters; k++)
+    for (long k = 0; k < iters; k++) {
+#pragma GCC unroll 12
         for (int i = 0; i < 12; i++)
             a[i] = vfmaq_f32(y, a[i], x);
+    }
     float s = 0;
     for (int i = 0; i < 12; i++)
         s += vaddvq_f32(a[i]);
