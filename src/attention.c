@@ -193,8 +193,7 @@ resa_status attention_sparse_cpu(resa_attn_scratch *s, int n_threads, const resa
 
 void attn_scratch_free(resa_attn_scratch *s)
 {
-    free(s->kf);
-    free(s->vf);
+    free(s->chunk);
     free(s->scores);
     free(s->list);
     memset(s, 0, sizeof *s);

@@ -5,11 +5,12 @@
 #include "kv_cache.h"
 
 typedef struct resa_attn_scratch {
-    float *kf, *vf;        /* one KV head's keys/values as f32 (n_ctx, head_dim) */
-    float *scores;         /* (max_batch, n_ctx) for chunks; for decode the partial
-                              states (o, m, l) of every (KV head, segment) */
-    int *list;             /* decode: attended runs [a, b) per KV head (n_head_kv, n_blocks_max) */
-    size_t kf_cap, vf_cap, scores_cap, list_cap; /* in elements */
+    float *chunk;          /* chunks: each thread's chunk-kernel scratch */
+    float *scores;         /* the partial states (o, m, l) of every work item: for chunks
+                              (KV head, query chunk, key segment), for decode (KV head, segment) */
+    int *list;             /* chunks: the work items and their order; decode: attended
+                              runs [a, b) per KV head (n_head_kv, n_blocks_max) */
+    size_t chunk_cap, scores_cap, list_cap; /* in elements */
 } resa_attn_scratch;
 
 /* Dense causal attention of n queries (attention_chunk.c; n = 1 goes to

@@ -177,10 +177,10 @@ resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cac
     const size_t scratch_len = RESA_CHUNK_SCRATCH(CHUNK_TOKENS, group, d);
     const int cap = max_items(n_kv, n, n_threads);
     resa_status st;
-    /* list: the items, then their order; kf: each thread's kernel scratch; scores: the states */
+    /* list: the items, then their order; chunk: each thread's kernel scratch; scores: the states */
     const size_t item_ints = (sizeof(item) + sizeof(int) - 1) / sizeof(int);
     if ((st = resa_grow(&s->list, &s->list_cap, (size_t)cap * (item_ints + 1), sizeof(int))) ||
-        (st = resa_grow(&s->kf, &s->kf_cap, scratch_len * n_threads, sizeof(float))))
+        (st = resa_grow(&s->chunk, &s->chunk_cap, scratch_len * n_threads, sizeof(float))))
         return st;
     plan p = {.items = (item *)(void *)s->list, .order = s->list + (size_t)cap * item_ints};
     make_plan(&p, n_kv, group, d, n, pos0, n_threads);
@@ -198,7 +198,7 @@ resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cac
 #pragma omp for schedule(dynamic, 1)
         for (int i = 0; i < p.n_items; i++)
             run_item(kv, layer, &p.items[p.order[i]], q, n_head, group, pos0, scale, part,
-                     s->kf + scratch_len * tid);
+                     s->chunk + scratch_len * tid);
         /* the items of one (head, chunk) are adjacent: merge from each first one */
 #pragma omp for schedule(dynamic, 1)
         for (int i = 0; i < p.n_items; i++) {

@@ -74,9 +74,6 @@ resa_status resa_backend_cpu_new(int n_threads, resa_backend **out)
     c->base.refresh_summaries = cpu_refresh_summaries;
     c->base.free = cpu_free;
     c->n_threads = n_threads > 0 ? n_threads : resa_cpu_count();
-    /* BLAS runs inside our parallel regions (one product per thread): one
-     * BLAS thread, or the two pools fight over the cores */
-    resa_blas_set_threads(1);
     *out = &c->base;
     return RESA_OK;
 }

@@ -152,7 +152,7 @@ int ca_finish(void)
 /* ---- buffers ------------------------------------------------------------------- */
 
 #define GUARD 64
-#define GUARD_BYTE 0xa5
+#define GUARD_BYTE CA_GUARD_BYTE
 
 ca_buf ca_buf_new(size_t n, size_t misalign)
 {

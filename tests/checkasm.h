@@ -53,6 +53,8 @@ void ca_report(int ok, const char *kernel, const char *tier, const char *fmt, ..
 
 /* ---- buffers: n bytes misalign bytes past a 64-byte boundary, guard bytes on
  * both sides; or (inputs) ending right before an inaccessible page ---- */
+/* the value of the guard bytes (outputs can be pre-filled with it too) */
+#define CA_GUARD_BYTE 0xa5
 typedef struct ca_buf {
     unsigned char *base, *p;
     size_t n, map_len;

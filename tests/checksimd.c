@@ -46,87 +46,57 @@
 #include <omp.h>
 #endif
 
+#include "checkasm.h"
 #include "cpu.h"
-#include "sampling.h"
 
-static int n_pass, n_fail, verbose;
+/* ---- guarded kernel calls (SIGILL/SIGSEGV -> failure, via ca_call) ------------- */
 
-/* ---- RNG (splitmix64) ----------------------------------------------------------- */
+static uint64_t rnd(void) { return ca_rnd(); }
+static float rndf(void) { return ca_rndf(); }
 
-static uint64_t rng_state;
+/* One call of a dot-family kernel, its arguments, and the thunk ca_call runs. */
+typedef struct kcall {
+    enum { CALL_VEC_DOT, CALL_QUANTIZE, CALL_TO_FLOAT, CALL_GEMM, CALL_GEMV } kind;
+    const void *fn;
+    int64_t n;
+    int nr, nc;
+    const void *w, *a;
+    size_t ldw, lda, lds;
+    void *y;
+    float *s;
+} kcall;
 
-/* the project's seeded generator (splitmix64) */
-static uint64_t rnd(void) { return resa_rng_next(&rng_state); }
-
-/* uniform in [-1, 1) */
-static float rndf(void)
+static void run_kcall(void *arg)
 {
-    return (float)((double)(rnd() >> 11) * 0x1p-52 - 1.0);
+    const kcall *c = arg;
+    switch (c->kind) {
+    case CALL_VEC_DOT: ((resa_vec_dot_fn)(uintptr_t)c->fn)(c->n, c->s, c->w, c->a); break;
+    case CALL_QUANTIZE: ((resa_quantize_fn)(uintptr_t)c->fn)(c->a, c->y, c->n); break;
+    case CALL_TO_FLOAT: ((resa_to_float_fn)(uintptr_t)c->fn)(c->a, c->s, c->n); break;
+    case CALL_GEMM:
+        ((resa_gemm_fn)(uintptr_t)c->fn)(c->n, c->nr, c->nc, c->w, c->ldw, c->a, c->lda, c->s, c->lds);
+        break;
+    case CALL_GEMV: ((resa_gemv_fn)(uintptr_t)c->fn)(c->n, c->nr, c->w, c->ldw, c->a, c->s); break;
+    }
 }
 
-/* ---- signals ------------------------------------------------------------------- */
-
-static sigjmp_buf jump_buf;
-static volatile sig_atomic_t in_kernel;
-
-static void on_signal(int sig)
-{
-    if (in_kernel)
-        siglongjmp(jump_buf, sig);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void install_handlers(void)
-{
-    static const int sigs[] = {SIGILL, SIGSEGV, SIGBUS, SIGFPE};
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_NODEFER;
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
-}
-
-/* Both return 0, or the signal the kernel raised. */
+/* Each returns 0, or the signal the kernel raised. */
 static int call_vec_dot(resa_vec_dot_fn fn, int64_t n, float *s, const void *w, const void *a)
 {
-    const int sig = sigsetjmp(jump_buf, 1);
-    if (sig) {
-        in_kernel = 0;
-        return sig;
-    }
-    in_kernel = 1;
-    fn(n, s, w, a);
-    in_kernel = 0;
-    return 0;
+    kcall c = {.kind = CALL_VEC_DOT, .fn = (const void *)(uintptr_t)fn, .n = n, .s = s, .w = w, .a = a};
+    return ca_call(run_kcall, &c);
 }
 
 static int call_quantize(resa_quantize_fn fn, const float *x, void *y, int64_t n)
 {
-    const int sig = sigsetjmp(jump_buf, 1);
-    if (sig) {
-        in_kernel = 0;
-        return sig;
-    }
-    in_kernel = 1;
-    fn(x, y, n);
-    in_kernel = 0;
-    return 0;
+    kcall c = {.kind = CALL_QUANTIZE, .fn = (const void *)(uintptr_t)fn, .a = x, .y = y, .n = n};
+    return ca_call(run_kcall, &c);
 }
 
 static int call_to_float(resa_to_float_fn fn, const void *x, float *y, int64_t n)
 {
-    const int sig = sigsetjmp(jump_buf, 1);
-    if (sig) {
-        in_kernel = 0;
-        return sig;
-    }
-    in_kernel = 1;
-    fn(x, y, n);
-    in_kernel = 0;
-    return 0;
+    kcall c = {.kind = CALL_TO_FLOAT, .fn = (const void *)(uintptr_t)fn, .a = x, .s = y, .n = n};
+    return ca_call(run_kcall, &c);
 }
 
 /* ---- kernels and tiers -------------------------------------------------------- */
@@ -150,19 +120,10 @@ static const struct kernel {
 };
 #define N_KERNELS (sizeof kernels / sizeof kernels[0])
 
-/* Each tier is tested through the same init functions the dispatcher uses;
- * a kernel is tested under the first tier that installs it. */
-static const struct tier {
-    const char *name;
-    unsigned flags;
-} tiers[] = {
-    {"avx2", RESA_CPU_AVX2},
-    {"avx512", RESA_CPU_AVX2 | RESA_CPU_AVX512},
-    {"avx512vnni", RESA_CPU_AVX2 | RESA_CPU_AVX512 | RESA_CPU_AVX512_VNNI},
-    {"neon", RESA_CPU_NEON},
-    {"dotprod", RESA_CPU_NEON | RESA_CPU_DOTPROD},
-};
-#define N_TIERS (sizeof tiers / sizeof tiers[0])
+/* Each tier (ca_tiers) is tested through the same init functions the
+ * dispatcher uses; a kernel is tested under the first tier that installs it. */
+#define N_TIERS ((size_t)ca_n_tiers)
+#define tiers ca_tiers
 
 static void build_ctx(resa_dot_ctx *c, unsigned flags)
 {
@@ -181,73 +142,13 @@ static void *kernel_ptr(const resa_dot_ctx *c, const struct kernel *k)
     }
 }
 
-/* ---- buffers ------------------------------------------------------------------ */
+/* ---- buffers: the harness's (guard bytes, or ending at an inaccessible page) - */
 
-#define GUARD 64
-#define GUARD_BYTE 0xa5
-
-/* A buffer of n bytes at a deliberately odd-but-legal alignment (misalign
- * bytes past a 64-byte boundary), with guard bytes on both sides; or (inputs,
- * every other trial) ending exactly where an inaccessible page begins, so
- * that reading past the end raises SIGSEGV. */
-typedef struct {
-    unsigned char *base;
-    unsigned char *p;
-    size_t n;
-    size_t map_len; /* nonzero: mmap'd, ends at a guard page, no guard bytes */
-} buf;
-
-static buf buf_new(size_t n, size_t misalign)
-{
-    buf b;
-    b.base = aligned_alloc(64, (GUARD + 64 + n + GUARD + 63) / 64 * 64);
-    if (!b.base) {
-        fprintf(stderr, "checksimd: out of memory\n");
-        exit(99);
-    }
-    b.p = b.base + GUARD + misalign;
-    b.n = n;
-    b.map_len = 0;
-    memset(b.base, GUARD_BYTE, GUARD + misalign);
-    memset(b.p + n, GUARD_BYTE, GUARD);
-    return b;
-}
-
-static buf buf_at_page_end(size_t n)
-{
-    const size_t pg = (size_t)sysconf(_SC_PAGESIZE), data = (n + pg - 1) / pg * pg;
-    buf b;
-    b.map_len = data + pg;
-    b.base = mmap(NULL, b.map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (b.base == MAP_FAILED || mprotect(b.base + data, pg, PROT_NONE)) {
-        fprintf(stderr, "checksimd: mmap/mprotect failed\n");
-        exit(99);
-    }
-    b.p = b.base + data - n;
-    b.n = n;
-    return b;
-}
-
-static void buf_free(buf *b)
-{
-    if (b->map_len)
-        munmap(b->base, b->map_len);
-    else
-        free(b->base);
-}
-
-static int guards_ok(const buf *b)
-{
-    if (b->map_len)
-        return 1;
-    for (unsigned char *q = b->base; q < b->p; q++)
-        if (*q != GUARD_BYTE)
-            return 0;
-    for (size_t i = 0; i < GUARD; i++)
-        if (b->p[b->n + i] != GUARD_BYTE)
-            return 0;
-    return 1;
-}
+typedef ca_buf buf;
+#define buf_new ca_buf_new
+#define buf_at_page_end ca_buf_at_page_end
+#define buf_free ca_buf_free
+#define guards_ok ca_guards_ok
 
 static size_t misalign_of(enum resa_type t)
 {
@@ -403,31 +304,7 @@ static double dot_tolerance(enum resa_type t, int64_t n, double S)
 
 /* ---- tests ------------------------------------------------------------------------- */
 
-#if defined(__GNUC__)
-static void report(int ok, const char *kernel, const char *tier, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-#endif
-
-static void report(int ok, const char *kernel, const char *tier, const char *fmt, ...)
-{
-    if (ok)
-        n_pass++;
-    else
-        n_fail++;
-    if (ok && !verbose)
-        return;
-    char name[64];
-    snprintf(name, sizeof name, "%s_%s", kernel, tier);
-    printf("  %-28s %s", name, ok ? "OK" : "FAILED");
-    if (fmt && *fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        printf("  ");
-        vprintf(fmt, ap);
-        va_end(ap);
-    }
-    printf("\n");
-}
+#define report ca_report
 
 /* Returns 1 when every size passed. */
 static int test_vec_dot(const struct kernel *k, const char *tier, resa_vec_dot_fn fn, resa_vec_dot_fn ref)
@@ -454,13 +331,13 @@ static int test_vec_dot(const struct kernel *k, const char *tier, resa_vec_dot_f
             memcpy(acopy, A.p, abytes);
 
             float expect, out[3];
-            memset(out, GUARD_BYTE, sizeof out);
+            memset(out, CA_GUARD_BYTE, sizeof out);
             ref(n, &expect, W.p, A.p);
             const int sig = call_vec_dot(fn, n, &out[1], W.p, A.p);
             uint32_t g0, g2, pattern;
             memcpy(&g0, &out[0], 4);
             memcpy(&g2, &out[2], 4);
-            memset(&pattern, GUARD_BYTE, 4);
+            memset(&pattern, CA_GUARD_BYTE, 4);
             const double S = dot_magnitude(k->type, n, W.p, A.p);
             const double err = fabs((double)out[1] - expect), tol = dot_tolerance(k->type, n, S);
 
@@ -580,15 +457,9 @@ static int test_to_float(const struct kernel *k, const char *tier, resa_to_float
 static int call_gemm(resa_gemm_fn fn, int64_t n, int nr, int nc, const void *w, size_t ldw, const void *a,
                      size_t lda, float *s, size_t lds)
 {
-    const int sig = sigsetjmp(jump_buf, 1);
-    if (sig) {
-        in_kernel = 0;
-        return sig;
-    }
-    in_kernel = 1;
-    fn(n, nr, nc, w, ldw, a, lda, s, lds);
-    in_kernel = 0;
-    return 0;
+    kcall c = {.kind = CALL_GEMM, .fn = (const void *)(uintptr_t)fn, .n = n, .nr = nr, .nc = nc,
+               .w = w, .ldw = ldw, .a = a, .lda = lda, .s = s, .lds = lds};
+    return ca_call(run_kcall, &c);
 }
 
 static const enum resa_type gemm_types[] = {RESA_TYPE_F32, RESA_TYPE_F16, RESA_TYPE_BF16,
@@ -633,7 +504,7 @@ static const char *check_gemm_shape(enum resa_type t, resa_gemm_fn fn, int64_t n
     memcpy(acopy, A.p, A.n);
     const size_t lds = (size_t)nr + 3;
     buf S = buf_new((size_t)nc * lds * sizeof(float), 4);
-    memset(S.p, GUARD_BYTE, S.n);
+    memset(S.p, CA_GUARD_BYTE, S.n);
     const unsigned char *w = W->p + (size_t)(RESA_GEMM_MR - nr) * ldw;
     const int sig = call_gemm(fn, n, nr, nc, w, ldw, A.p, lda, (float *)(void *)S.p, lds);
     const char *why = NULL;
@@ -646,7 +517,7 @@ static const char *check_gemm_shape(enum resa_type t, resa_gemm_fn fn, int64_t n
             const unsigned char *got = S.p + ((size_t)c * lds + r) * sizeof(float);
             if ((int)r >= nr) {
                 for (size_t i = 0; i < sizeof(float); i++)
-                    if (got[i] != GUARD_BYTE)
+                    if (got[i] != CA_GUARD_BYTE)
                         why = "wrote outside the tile";
             } else if (memcmp(got, &expect[RESA_GEMM_MR - nr + (int)r][c], sizeof(float))) {
                 float g;
@@ -722,15 +593,9 @@ static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
 
 static int call_gemv(resa_gemv_fn fn, int64_t n, int nr, const void *w, size_t ldw, const void *a, float *s)
 {
-    const int sig = sigsetjmp(jump_buf, 1);
-    if (sig) {
-        in_kernel = 0;
-        return sig;
-    }
-    in_kernel = 1;
-    fn(n, nr, w, ldw, a, s);
-    in_kernel = 0;
-    return 0;
+    kcall c = {.kind = CALL_GEMV, .fn = (const void *)(uintptr_t)fn, .n = n, .nr = nr, .w = w,
+               .ldw = ldw, .a = a, .s = s};
+    return ca_call(run_kcall, &c);
 }
 
 /* gemv[t] of a tier against the same tier's vec_dot[t], bit for bit: row
@@ -1048,43 +913,10 @@ static void bench_gemm(enum resa_type t, const resa_dot_ctx *c, const char *tier
 
 int main(int argc, char **argv)
 {
-    uint64_t seed;
-    {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
-        seed %= 1000000000ull;
-    }
-    int bench = 0, all_tiers = 0;
-    const char *pattern = "";
-    for (int i = 1; i < argc; i++) {
-        if (!strncmp(argv[i], "--seed=", 7)) {
-            seed = strtoull(argv[i] + 7, NULL, 10);
-        } else if (!strncmp(argv[i], "--cpu=", 6)) {
-            if (resa_cpu_set_cap(argv[i] + 6) < 0) {
-                fprintf(stderr, "checksimd: unknown --cpu %s\n", argv[i] + 6);
-                return 99;
-            }
-        } else if (!strcmp(argv[i], "--bench")) {
-            bench = 1;
-        } else if (!strncmp(argv[i], "--bench=", 8)) {
-            bench = 1;
-            pattern = argv[i] + 8;
-        } else if (!strcmp(argv[i], "--all-tiers")) {
-            all_tiers = 1; /* also tiers the CPU lacks: shows SIGILL is caught */
-        } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
-            verbose = 1;
-        } else {
-            fprintf(stderr, "usage: checksimd [--seed=N] [--cpu=NAME] [--bench[=PATTERN]] [--all-tiers] [-v]\n");
-            return 99;
-        }
-    }
-    rng_state = seed;
-    install_handlers();
-
-    const unsigned flags = resa_cpu_flags();
-    printf("checksimd: seed %llu (--seed=%llu repeats this run), cpu flags 0x%x, best tier %s\n",
-           (unsigned long long)seed, (unsigned long long)seed, flags, resa_cpu_tier_name(flags));
+    ca_init(argc, argv, "checksimd");
+    const unsigned flags = ca_opt.flags;
+    const int bench = ca_opt.bench, all_tiers = ca_opt.all_tiers;
+    const char *pattern = ca_opt.pattern;
     test_dispatch_threads(); /* first, while resa_dot() is still unbuilt */
 
     resa_dot_ctx scalar;
@@ -1185,6 +1017,5 @@ int main(int argc, char **argv)
 
     test_dispatch(); /* last: it changes the cap */
 
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    return ca_finish();
 }
