@@ -25,9 +25,15 @@
 typedef decl_attn_decode_fn(*resa_attn_decode_fn);
 
 /* scores[i] = sum_j max(qbar[j]*kmax[i*d+j], qbar[j]*kmin[i*d+j]), i < n_blocks:
- * the Quest upper bound of qbar.k over the keys of block i. */
+ * the Quest upper bound of qbar.k over the keys of block i. kmin and kmax
+ * hold floats of the summary type (f16 raw bits or f32; an f16 cache keeps
+ * f16 summaries, exact since its keys are f16). Every tier computes one
+ * recipe, bit for bit (issue 3: selection must not depend on the tier):
+ * 16 lanes, element j in lane j%16, each lane a chain of fmaf(qbar[j], key,
+ * lane) in order of j where key is kmin[j] if qbar[j]'s sign bit is set,
+ * else kmax[j]; then lanes l += l+8, l += l+4, l += l+2, l += l+1. */
 #define decl_block_score_fn(name)                                                            \
-    void(name)(const float *qbar, const float *kmin, const float *kmax, int d, int n_blocks, \
+    void(name)(const float *qbar, const void *kmin, const void *kmax, int d, int n_blocks,  \
                float *scores)
 typedef decl_block_score_fn(*resa_block_score_fn);
 
@@ -38,7 +44,7 @@ typedef decl_summary_add_fn(*resa_summary_add_fn);
 
 typedef struct resa_attn_ctx {
     resa_attn_decode_fn decode[RESA_TYPE_COUNT]; /* indexed by cache type: F16, F32 */
-    resa_block_score_fn block_score;
+    resa_block_score_fn block_score[RESA_TYPE_COUNT]; /* by summary type: F16, F32 */
     resa_summary_add_fn summary_add;
 } resa_attn_ctx;
 

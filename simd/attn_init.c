@@ -18,7 +18,8 @@
 #define ATTN_DECLARE(isa)                          \
     decl_attn_decode_fn(attn_decode_f16_##isa);    \
     decl_attn_decode_fn(attn_decode_f32_##isa);    \
-    decl_block_score_fn(attn_block_score_##isa);   \
+    decl_block_score_fn(attn_block_score_f16_##isa); \
+    decl_block_score_fn(attn_block_score_f32_##isa); \
     decl_summary_add_fn(attn_summary_add_##isa)
 ATTN_DECLARE(c);
 ATTN_DECLARE(avx2);
@@ -29,7 +30,8 @@ ATTN_DECLARE(neon);
     do {                                                    \
         (c)->decode[RESA_TYPE_F16] = attn_decode_f16_##isa; \
         (c)->decode[RESA_TYPE_F32] = attn_decode_f32_##isa; \
-        (c)->block_score = attn_block_score_##isa;          \
+        (c)->block_score[RESA_TYPE_F16] = attn_block_score_f16_##isa; \
+        (c)->block_score[RESA_TYPE_F32] = attn_block_score_f32_##isa; \
         (c)->summary_add = attn_summary_add_##isa;          \
     } while (0)
 
@@ -65,7 +67,7 @@ static void init_arm(resa_attn_ctx *c, unsigned flags)
 void resa_attn_init(resa_attn_ctx *c, unsigned flags)
 {
     for (int t = 0; t < RESA_TYPE_COUNT; t++)
-        c->decode[t] = 0; /* only the cache types F16 and F32 have a decode kernel */
+        c->decode[t] = 0, c->block_score[t] = 0; /* only F16 and F32 caches have kernels */
     ATTN_INSTALL(c, c);
     init_x86(c, flags);
     init_arm(c, flags);

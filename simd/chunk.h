@@ -4,7 +4,9 @@
  * every query head of the group. Compute-bound: FMA throughput is what counts.
  *
  * Pure, single-threaded, no allocation (the caller passes scratch). Scalar
- * reference in simd/chunk_c.c; resa_chunk_init() fills the tiers.
+ * reference in simd/chunk_c.c, whose recipe (tiles, fma order, exponential)
+ * every tier computes bit for bit (issue 3); resa_chunk_init() fills the
+ * tiers.
  *
  * How the SIMD tiers tile it (one layout for all of them): the queries are
  * transposed once per call into qT[d][rows] (scaled), so that for a tile of

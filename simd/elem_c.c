@@ -1,22 +1,98 @@
 /* Scalar references of the "elem" family: the specification the SIMD tiers
  * are tested against, and the kernels of machines without one.
  *
- * The order of operations is part of the spec where the tiers reproduce it
- * bit for bit (RoPE: two products, then one add or subtract, never fused;
- * RMSNorm's (x * scale) * w). Compiled with -std=c11, which keeps GCC from
- * contracting a*b - c*d into an FMA (-ffp-contract=off). */
+ * The order of operations is part of the spec, and every tier reproduces it
+ * bit for bit (issue 3: greedy tokens must not depend on the SIMD tier):
+ *   - RoPE: two products, then one add or subtract, never fused;
+ *   - RMSNorm: the float squares summed in double over 16 lanes (element i
+ *     into lane i % 16, in order of i), the lanes added by sum16()'s tree,
+ *     then (x * scale) * w;
+ *   - silu_mul, softmax: exp_recipe() below, the same in every tier; the
+ *     softmax sum over 16 double lanes as RMSNorm's.
+ * Compiled with -std=c11, which keeps GCC from contracting a*b - c*d into an
+ * FMA (-ffp-contract=off); the FMAs of the recipe are explicit fmaf() calls. */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "elem.h"
 #include "types.h"
+
+/* The sum of 16 lanes as every tier adds them (and as the attn family's
+ * block scores and decode do): halves folded onto halves, 16 -> 8 -> 4 -> 2
+ * -> 1, lane i + lane i+w for w = 8, 4, 2, 1. */
+static double sum16(double *a)
+{
+    for (int w = 8; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++)
+            a[i] += a[i + w];
+    return a[0];
+}
+
+/* ---- exp ---------------------------------------------------------------------- */
+
+/* The exp of every tier (x86: exp8/exp16 in simd/x86/elem_*.c and
+ * attn_*.c; NEON: exp4), step for step: clamp x to [-104, 89] (NaN passes);
+ * k = round-to-nearest-even(x * log2 e); r = x - k ln2 with ln2 in two parts
+ * (two FMAs); exp(r) = (q(r) r^2 + r) + 1 with q of degree 4 by Horner's FMAs;
+ * then the scaling by 2^k as two normal powers of two 2^(k>>1) * 2^(k-(k>>1)),
+ * so that a subnormal result rounds once (the first product is exact), as
+ * AVX-512's vscalefps does. At most 1 ulp from libm's expf on every float in
+ * [-110, 95]; exp(-104) and below give 0, x = 0 gives exactly 1. */
+#define EXP_LO -104.0f
+#define EXP_HI 89.0f
+#define LOG2E 0x1.715476p+0f
+#define LN2_HI 0x1.62e430p-1f
+#define LN2_LO -0x1.05c610p-29f
+#define EXP_C2 0x1.fffffcp-2f
+#define EXP_C3 0x1.555492p-3f
+#define EXP_C4 0x1.5558f2p-5f
+#define EXP_C5 0x1.1239d4p-7f
+#define EXP_C6 0x1.6a244cp-10f
+
+static float pow2i(int e) /* 2^e, e in [-126, 127], from the exponent bits */
+{
+    const uint32_t u = (uint32_t)(e + 127) << 23;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline float exp_recipe(float x)
+{
+    x = x > EXP_HI ? EXP_HI : x;
+    x = x < EXP_LO ? EXP_LO : x;
+    const float k = rintf(x * LOG2E);
+    float r = fmaf(-k, LN2_HI, x);
+    r = fmaf(-k, LN2_LO, r);
+    float q = fmaf(EXP_C6, r, EXP_C5);
+    q = fmaf(q, r, EXP_C4);
+    q = fmaf(q, r, EXP_C3);
+    q = fmaf(q, r, EXP_C2);
+    const float p = fmaf(q, r * r, r) + 1.0f;
+    const int ki = k == k ? (int)k : 0; /* NaN: p is NaN anyway */
+    const int k1 = ki >> 1;              /* floor(k / 2), as the tiers' arithmetic shifts */
+    return (p * pow2i(k1)) * pow2i(ki - k1);
+}
+
+/* The tiers' exp over an array: the scalar kernels' exp, and the hook the
+ * tests and benchmarks (and the scalar attention) use. */
+void elem_exp_c(float *y, const float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] = exp_recipe(x[i]);
+}
+
+/* ---- kernels ------------------------------------------------------------------ */
 
 /* The sum of float squares is accumulated in double, as llama.cpp does: with
  * rows of thousands of activations a float sum would lose low bits. */
 void elem_rmsnorm_c(float *y, const float *x, const float *w, int n, float eps)
 {
-    double ss = 0.0;
+    double lane[16] = {0};
     for (int i = 0; i < n; i++)
-        ss += (double)(x[i] * x[i]);
+        lane[i % 16] += (double)(x[i] * x[i]);
+    const double ss = sum16(lane);
     const float scale = 1.0f / sqrtf((float)(ss / n) + eps);
     for (int i = 0; i < n; i++)
         y[i] = (x[i] * scale) * w[i];
@@ -46,21 +122,22 @@ void elem_rope_neox_c(float *x, const float *cs, int n_rot)
 void elem_silu_mul_c(float *g, const float *u, int n)
 {
     for (int i = 0; i < n; i++)
-        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        g[i] = g[i] / (1.0f + exp_recipe(-g[i])) * u[i];
 }
 
 /* max first, so that every exponent is <= 0 and nothing overflows; the sum in
- * double; one reciprocal, n multiplies. */
+ * double over 16 lanes; one reciprocal, n multiplies. */
 void elem_softmax_c(float *x, int n, float scale)
 {
     float mx = x[0] * scale;
     for (int i = 1; i < n; i++)
         mx = fmaxf(mx, x[i] * scale);
-    double sum = 0.0;
+    double lane[16] = {0};
     for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] * scale - mx);
-        sum += x[i];
+        x[i] = exp_recipe(x[i] * scale - mx);
+        lane[i % 16] += x[i];
     }
+    const double sum = sum16(lane);
     const float inv = (float)(1.0 / sum);
     for (int i = 0; i < n; i++)
         x[i] *= inv;
@@ -96,10 +173,4 @@ void elem_bf16_to_f32_c(const void *src, void *dst, int64_t n)
     float *y = dst;
     for (int64_t i = 0; i < n; i++)
         y[i] = resa_bf16_to_f32(x[i]);
-}
-
-void elem_exp_c(float *y, const float *x, int n)
-{
-    for (int i = 0; i < n; i++)
-        y[i] = expf(x[i]);
 }

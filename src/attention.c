@@ -57,7 +57,11 @@ typedef struct partial {
     float *m, *l; /* (group) */
 } partial;
 
-/* Hints the first rows of the next run into the cache: a sparse step jumps
+/* How many runs ahead a segment hints: one 16-row run is too short to
+ * hide the latency of the next one's first lines. */
+#define PREFETCH_RUNS 2
+
+/* Hints the first rows of a later run into the cache: a sparse step jumps
  * between short runs, where the hardware prefetcher has no stream to follow
  * yet. Reads nothing architecturally. */
 static void prefetch_run(const resa_kv_cache *kv, int layer, int kvh, run r)
@@ -90,8 +94,10 @@ static void attend_segment(const resa_kv_cache *kv, int layer, int kvh, const fl
         const int len = runs[r].b - runs[r].a;
         const int lo = a > before ? a : before, hi = b < before + len ? b : before + len;
         if (lo < hi) {
-            if (r + 1 < n_runs && hi == before + len)
+            if (lo == a && r + 1 < n_runs)
                 prefetch_run(kv, layer, kvh, runs[r + 1]);
+            if (r + PREFETCH_RUNS < n_runs && hi == before + len)
+                prefetch_run(kv, layer, kvh, runs[r + PREFETCH_RUNS]);
             const int p = runs[r].a + (lo - before);
             decode(kv_k(kv, layer, kvh, p), kv_v(kv, layer, kvh, p), hi - lo, d, q, group, scale,
                    out->m, out->l, out->o);

@@ -35,7 +35,7 @@ static resa_status cpu_select_blocks(resa_backend *be, const resa_kv_cache *kv, 
                                      const resa_sparse_cfg *cfg, int *sel, int *n_sel)
 {
     cpu_backend *c = (cpu_backend *)be;
-    return select_blocks_cpu(&c->select, kv, layer, q, pos, n_head, cfg, sel, n_sel);
+    return select_blocks_cpu(&c->select, c->n_threads, kv, layer, q, pos, n_head, cfg, sel, n_sel);
 }
 
 static resa_status cpu_attention_sparse(resa_backend *be, const resa_kv_cache *kv, int layer,

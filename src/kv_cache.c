@@ -30,12 +30,12 @@ resa_status kv_cache_init(resa_kv_cache *kv, resa_kv_type type, int n_layer, int
         kv->block_size = block_size;
         kv->n_blocks_max = (n_ctx + block_size - 1) / block_size;
         const size_t n = (size_t)n_layer * n_head_kv * kv->n_blocks_max * head_dim;
-        kv->kmin = malloc(n * sizeof(float));
-        kv->kmax = malloc(n * sizeof(float));
+        kv->kmin = malloc(n * kv->elem_size);
+        kv->kmax = malloc(n * kv->elem_size);
         if (!kv->kmin || !kv->kmax) {
             kv_cache_free(kv);
             return resa_fail(RESA_ERR_NOMEM, "cannot allocate block summaries (%.1f MiB)",
-                             2.0 * (double)n * sizeof(float) / (1 << 20));
+                             2.0 * (double)n * kv->elem_size / (1 << 20));
         }
     }
     return RESA_OK;
@@ -66,11 +66,24 @@ static void store_row(const resa_kv_cache *kv, void *dst, const float *src)
  * stored (rounded), so summaries equal a recomputation from the cache. */
 static void summarize_key(const resa_kv_cache *kv, int layer, int head, int pos, int first)
 {
+    const int d = kv->head_dim;
+    const size_t off = (size_t)(pos / kv->block_size) * d * kv->elem_size;
+    uint8_t *mn = (uint8_t *)kv_kmin(kv, layer, head) + off, *mx = (uint8_t *)kv_kmax(kv, layer, head) + off;
     float stored[RESA_MAX_HEAD_DIM];
-    const size_t off = (size_t)(pos / kv->block_size) * kv->head_dim;
-    kv_row_to_f32(kv, kv_k(kv, layer, head, pos), stored, kv->head_dim);
-    resa_attn()->summary_add(kv_kmin(kv, layer, head) + off, kv_kmax(kv, layer, head) + off, stored,
-                             kv->head_dim, first);
+    kv_row_to_f32(kv, kv_k(kv, layer, head, pos), stored, d);
+    if (kv->type == RESA_TYPE_F32) {
+        resa_attn()->summary_add((float *)(void *)mn, (float *)(void *)mx, stored, d, first);
+        return;
+    }
+    /* f16: widen in floats and store back, exactly (f16 in, f16 out) */
+    float fmn[RESA_MAX_HEAD_DIM], fmx[RESA_MAX_HEAD_DIM];
+    if (!first) {
+        kv_row_to_f32(kv, mn, fmn, d);
+        kv_row_to_f32(kv, mx, fmx, d);
+    }
+    resa_attn()->summary_add(fmn, fmx, stored, d, first);
+    store_row(kv, mn, fmn);
+    store_row(kv, mx, fmx);
 }
 
 void kv_cache_write(resa_kv_cache *kv, int layer, int pos0, int n, const float *k, const float *v)

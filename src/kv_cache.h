@@ -20,9 +20,11 @@ typedef struct resa_kv_cache {
     int n_past;            /* positions [0, n_past) hold valid entries */
     uint8_t *k, *v;
     /* Block summaries for sparse attention (NULL in dense mode): element-wise
-     * min and max of the stored keys of each block, [layer][kv_head][block][head_dim]. */
+     * min and max of the stored keys of each block, [layer][kv_head][block][head_dim],
+     * in the cache's type (f16 keys have f16 minima and maxima: exact, and
+     * half the bytes a sparse step's scoring reads). */
     int block_size, n_blocks_max;
-    float *kmin, *kmax;
+    void *kmin, *kmax;
 } resa_kv_cache;
 
 /* block_size 0: no summaries (dense mode). */
@@ -44,14 +46,26 @@ static inline void *kv_v(const resa_kv_cache *kv, int layer, int head, int pos)
     return kv->v + kv_row_offset(kv, layer, head, pos);
 }
 
-/* Summaries of (layer, head): n_blocks_max rows of head_dim floats. */
-static inline float *kv_kmin(const resa_kv_cache *kv, int layer, int head)
+/* Summaries of (layer, head): n_blocks_max rows of head_dim elements of the
+ * cache's type. */
+static inline size_t kv_summary_offset(const resa_kv_cache *kv, int layer, int head)
 {
-    return kv->kmin + ((size_t)layer * kv->n_head_kv + head) * kv->n_blocks_max * kv->head_dim;
+    return ((size_t)layer * kv->n_head_kv + head) * kv->n_blocks_max * kv->head_dim * kv->elem_size;
 }
-static inline float *kv_kmax(const resa_kv_cache *kv, int layer, int head)
+static inline void *kv_kmin(const resa_kv_cache *kv, int layer, int head)
 {
-    return kv->kmax + ((size_t)layer * kv->n_head_kv + head) * kv->n_blocks_max * kv->head_dim;
+    return (uint8_t *)kv->kmin + kv_summary_offset(kv, layer, head);
+}
+static inline void *kv_kmax(const resa_kv_cache *kv, int layer, int head)
+{
+    return (uint8_t *)kv->kmax + kv_summary_offset(kv, layer, head);
+}
+/* Element i of a summary row array (kv_kmin/kv_kmax of a head) as a float. */
+static inline float kv_summary_value(const resa_kv_cache *kv, const void *summary, size_t i)
+{
+    if (kv->type == RESA_TYPE_F32)
+        return ((const float *)summary)[i];
+    return resa_f16_to_f32(((const resa_f16 *)summary)[i]);
 }
 
 /* Stores n positions starting at pos0 of one layer: k and v are

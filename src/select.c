@@ -1,8 +1,10 @@
 /* Score and select blocks per KV head: pooled query, Quest upper bound from
  * the min/max summaries (the "attn" family's block_score kernel), forced
  * local blocks, top-k under the budget. This reads 2*M*head_dim summary
- * floats per KV head: about 2/block_size of the keys, the price of knowing
- * which blocks matter. */
+ * elements per KV head: 2/block_size of the keys, the price of knowing
+ * which blocks matter. At long context that is the largest read of a
+ * sparse step after the selected keys themselves, so it is split over the
+ * threads like the attention is. */
 #include "select.h"
 
 #include <stdlib.h>
@@ -13,25 +15,43 @@
 #include "error.h"
 #include "grow.h"
 
-resa_status select_blocks_cpu(resa_select_scratch *s, const resa_kv_cache *kv, int layer,
-                              const float *q, int pos, int n_head, const resa_sparse_cfg *cfg,
-                              int *sel, int *n_sel)
+/* Blocks per scoring work item: big enough that a thread streams, small
+ * enough that 2 threads share even a few thousand blocks. */
+#define SCORE_SPAN 512
+
+resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_kv_cache *kv,
+                              int layer, const float *q, int pos, int n_head,
+                              const resa_sparse_cfg *cfg, int *sel, int *n_sel)
 {
-    const int d = kv->head_dim, group = n_head / kv->n_head_kv;
+    const int d = kv->head_dim, group = n_head / kv->n_head_kv, n_kv = kv->n_head_kv;
     const int T = pos + 1, M = (T + cfg->block_size - 1) / cfg->block_size;
     const int k = blocks_budget(M, cfg->ratio, cfg->min_blocks);
-    resa_status st = resa_grow(&s->scores, &s->cap, (size_t)M, sizeof(float));
+    /* scratch: the scores of every head, then the pooled queries */
+    resa_status st = resa_grow(&s->scores, &s->cap, (size_t)n_kv * (M + d), sizeof(float));
     if (st)
         return st;
-    const resa_block_score_fn score = resa_attn()->block_score;
-    float qbar[RESA_MAX_HEAD_DIM];
-    for (int h = 0; h < kv->n_head_kv; h++) {
-        blocks_pooled_query(q + (size_t)h * group * d, group, d, qbar);
-        score(qbar, kv_kmin(kv, layer, h), kv_kmax(kv, layer, h), d, M, s->scores);
+    const resa_block_score_fn score = resa_attn()->block_score[kv->type];
+    float *scores = s->scores, *qbar = s->scores + (size_t)n_kv * M;
+    for (int h = 0; h < n_kv; h++)
+        blocks_pooled_query(q + (size_t)h * group * d, group, d, qbar + (size_t)h * d);
+    const int spans = (M + SCORE_SPAN - 1) / SCORE_SPAN;
+    const size_t row = (size_t)d * kv->elem_size;
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1 && (long)M * n_kv >= 2 * SCORE_SPAN)
+    {
+#pragma omp for schedule(static) collapse(2)
+        for (int h = 0; h < n_kv; h++)
+            for (int sp = 0; sp < spans; sp++) {
+                const int a = sp * SCORE_SPAN, n = M - a < SCORE_SPAN ? M - a : SCORE_SPAN;
+                score(qbar + (size_t)h * d, (const uint8_t *)kv_kmin(kv, layer, h) + (size_t)a * row,
+                      (const uint8_t *)kv_kmax(kv, layer, h) + (size_t)a * row, d, n,
+                      scores + (size_t)h * M + a);
+            }
         /* the head's row of sel holds n_blocks_max >= M ids, the room
          * blocks_select works in */
-        n_sel[h] = blocks_select(s->scores, M, cfg->local_blocks, k,
-                                 sel + (size_t)h * kv->n_blocks_max);
+#pragma omp for schedule(static)
+        for (int h = 0; h < n_kv; h++)
+            n_sel[h] = blocks_select(scores + (size_t)h * M, M, cfg->local_blocks, k,
+                                     sel + (size_t)h * kv->n_blocks_max);
     }
     return RESA_OK;
 }

@@ -5,13 +5,13 @@
 #include "backend.h"
 
 typedef struct resa_select_scratch {
-    float *scores;    /* one score per block */
-    size_t cap;       /* blocks */
+    float *scores;    /* one score per block and KV head */
+    size_t cap;       /* floats */
 } resa_select_scratch;
 
-resa_status select_blocks_cpu(resa_select_scratch *s, const resa_kv_cache *kv, int layer,
-                              const float *q, int pos, int n_head, const resa_sparse_cfg *cfg,
-                              int *sel, int *n_sel);
+resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_kv_cache *kv,
+                              int layer, const float *q, int pos, int n_head,
+                              const resa_sparse_cfg *cfg, int *sel, int *n_sel);
 void select_scratch_free(resa_select_scratch *s);
 
 #endif

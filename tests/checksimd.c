@@ -797,12 +797,13 @@ static void bench_kernel(const struct kernel *k, const char *tier, const void *f
     free(y);
 }
 
-/* The decode-time shape: a 49152 x 576 weight matrix times one activation
- * vector (the gemv kernel, as the engine runs it), far larger than the
- * caches. Reports effective weight bandwidth. */
-static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *tier, int threads)
+/* The decode-time shape: a 262144 x 576 weight matrix (94 MB of Q4_1, far
+ * larger than the caches) times one activation vector, the gemv kernel as
+ * the engine runs it. Reports the effective weight bandwidth and its
+ * fraction of the read bandwidth measured in the same run (bw, GB/s). */
+static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *tier, int threads, double bw)
 {
-    const int64_t rows = 49152, n = 576;
+    const int64_t rows = 262144, n = 576;
     const resa_type_traits *tr = resa_type_traits_get(t);
     const size_t row_bytes = resa_row_size(t, n);
     unsigned char *wm = malloc(row_bytes * (size_t)rows);
@@ -832,8 +833,9 @@ static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *ti
     const double med = times[REPEATS / 2];
     char name[64];
     snprintf(name, sizeof name, "matvec_%s_%s", tr->name, tier);
-    printf("  %-28s %lldx%lld %d thr %8.3f ms  %6.2f GB/s\n", name, (long long)rows, (long long)n, threads,
-           med * 1e-6, (double)row_bytes * (double)rows / med);
+    const double gbs = (double)row_bytes * (double)rows / med;
+    printf("  %-28s %lldx%lld %d thr %8.3f ms  %6.2f GB/s  %4.0f%% of read bandwidth\n", name, (long long)rows,
+           (long long)n, threads, med * 1e-6, gbs, 100 * gbs / bw);
     bench_sink = out[rows / 2];
     free(wm);
     free(x);
@@ -987,17 +989,30 @@ int main(int argc, char **argv)
     if (bench) {
         static const enum resa_type mv[] = {RESA_TYPE_Q4_0, RESA_TYPE_Q4_1, RESA_TYPE_Q8_0, RESA_TYPE_F16};
         const resa_dot_ctx *best = resa_dot();
+        int want_mv = 0;
         for (size_t i = 0; i < sizeof mv / sizeof mv[0]; i++) {
-            const char *tn = resa_type_traits_get(mv[i])->name;
             char name[32];
-            snprintf(name, sizeof name, "matvec_%s", tn);
-            if (!strstr(name, pattern))
-                continue;
-            bench_matvec(mv[i], &scalar, "c", 1);
-            bench_matvec(mv[i], best, resa_cpu_tier_name(flags), 1);
-#ifdef _OPENMP
-            bench_matvec(mv[i], best, resa_cpu_tier_name(flags), 2);
-#endif
+            snprintf(name, sizeof name, "matvec_%s", resa_type_traits_get(mv[i])->name);
+            want_mv |= strstr(name, pattern) != NULL;
+        }
+        for (int threads = 1; threads <= 2 && want_mv; threads++) {
+            const double bw = ca_read_bandwidth(threads);
+            printf("  %d thread%s: read bandwidth %.1f GB/s\n", threads, threads > 1 ? "s" : "", bw);
+            for (size_t i = 0; i < sizeof mv / sizeof mv[0]; i++) {
+                char name[32];
+                snprintf(name, sizeof name, "matvec_%s", resa_type_traits_get(mv[i])->name);
+                if (!strstr(name, pattern))
+                    continue;
+                bench_matvec(mv[i], &scalar, "c", threads, bw);
+                for (size_t ti = 0; ti < N_TIERS; ti++) { /* every tier this CPU runs */
+                    if ((tiers[ti].flags & flags) != tiers[ti].flags)
+                        continue;
+                    resa_dot_ctx c;
+                    build_ctx(&c, tiers[ti].flags);
+                    if (c.gemv[mv[i]] != scalar.gemv[mv[i]])
+                        bench_matvec(mv[i], &c, tiers[ti].name, threads, bw);
+                }
+            }
         }
         static const struct { enum resa_type t; int64_t rows, cols; } gb[] = {
             {RESA_TYPE_Q4_1, 576, 1536}, {RESA_TYPE_Q4_1, 49152, 576}, {RESA_TYPE_Q4_0, 576, 1536},

@@ -11,9 +11,15 @@
  * code); rows past 1000 with half the groups. Scales 1/sqrt(d), 1 and 0.03;
  * scores random, with one huge score (head 0 at one row is +40), all equal
  * (identical keys), or rising (a new max in every tile). Each case runs as
- * one call and as three calls on split ranges that continue the state; both
- * must match.
- * Tolerance, per head g and output element c, with S_c = the sum over the
+ * one call and as three calls on split ranges that continue the state (the
+ * same cut points for every tier).
+ * Tiers against the scalar code: bit-exact (m, l and o), one call against
+ * one call and split against split. Issue 3: greedy tokens must not depend
+ * on the SIMD tier, so every tier computes simd/attn_c.c's one recipe (the
+ * same tiles, 16-lane sums and trees, exp, FMA order); a tier that drifts
+ * by one ulp fails.
+ * The scalar code against attention in double, per head g and output
+ * element c, with S_c = the sum over the
  * state and the rows of p|v_c| / L (p = exp(score - max), L = sum p, so S_c is
  * the size of what is averaged) and E = (d + 8) eps max_t scale*sum_j|q_j k_tj|
  * (the rounding bound of a score computed in float, any summation order):
@@ -22,14 +28,16 @@
  * relative, the weighted mean by at most 2e S; exp is within 2 ulps; l and o
  * are float sums of n terms, in any order within n eps of their magnitude
  * (and "all equal" scores, l growing by 1 per row, do round the same way
- * every time). 2R for a tier against the scalar code (both within R of the
- * truth). Bugs that move one row of 4097 hide under that bound, not under
- * the bounds of the short cases, which run the same code paths. The
+ * every time). 2R for the split calls against the one call (both within R
+ * of the truth; their tiles differ). The
  * total mass log(l) + m must agree within R, m within E. n = 0 must leave
  * the state bit-identical.
- * block_score: d 8..256 (and 4, 12: the scalar path), n_blocks up to 4095;
- * the tiers add the reference's products in another order, with FMAs, so
- * |s - s'| <= (d + 4) eps sum_j |term_j|.
+ * block_score: d 8..256 (and 4, 12: the scalar path), n_blocks up to 4095,
+ * f32 and f16 summaries; every tier computes the family's one recipe
+ * (attn.h), so a tier must equal the scalar code bit for bit (issue 3: the
+ * blocks a step reads must not depend on the tier); the scalar code is
+ * checked against a double sum, |s - s'| <= (d + 4) eps sum_j |term_j|, and
+ * its f16 variant must equal its f32 variant on the same values.
  * summary_add: bit-exact, NaN, +-0 and inf keys included.
  * Outputs carry guard bytes; inputs alternate between odd alignments and
  * ending right before an inaccessible page. A kernel that raises
@@ -67,7 +75,7 @@
 typedef struct impl {
     const char *name;
     resa_attn_ctx c;
-    int new_decode[2], new_score, new_summary;
+    int new_decode[2], new_score[2], new_summary;
 } impl;
 
 #define MAX_IMPLS 8
@@ -97,14 +105,18 @@ static void setup_impls(void)
                     t->new_decode[f] = 0;
             any |= t->new_decode[f];
         }
-        t->new_score = t->new_summary = 1;
+        t->new_score[0] = t->new_score[1] = t->new_summary = 1;
         for (int j = 0; j < n_impls; j++) {
-            if (same_fn((const void *)(uintptr_t)impls[j].c.block_score, (const void *)(uintptr_t)t->c.block_score))
-                t->new_score = 0;
+            for (int f = 0; f < 2; f++) {
+                const int type = f ? RESA_TYPE_F16 : RESA_TYPE_F32;
+                if (same_fn((const void *)(uintptr_t)impls[j].c.block_score[type],
+                            (const void *)(uintptr_t)t->c.block_score[type]))
+                    t->new_score[f] = 0;
+            }
             if (same_fn((const void *)(uintptr_t)impls[j].c.summary_add, (const void *)(uintptr_t)t->c.summary_add))
                 t->new_summary = 0;
         }
-        if (any || t->new_score || t->new_summary)
+        if (any || t->new_score[0] || t->new_score[1] || t->new_summary)
             n_impls++;
     }
 }
@@ -319,9 +331,10 @@ static void compare(verdict *v, const dcase *c, const truth *tr, const result *a
     }
 }
 
-/* Runs fn on the case (split or not) into a guarded state; returns the state. */
+/* Runs fn on the case (as one call, or split at cuts[0], cuts[1]) into a
+ * guarded state; returns the state. */
 static void run_case(verdict *v, resa_attn_decode_fn fn, const dcase *c, const dinput *in,
-                     const void *k, const void *vv, int split, float *m, float *l, float *o)
+                     const void *k, const void *vv, const int *cuts, float *m, float *l, float *o)
 {
     const int G = c->group, d = c->d;
     ca_buf bm = ca_buf_new(sizeof(float) * G, 4), bl = ca_buf_new(sizeof(float) * G, 8);
@@ -332,9 +345,9 @@ static void run_case(verdict *v, resa_attn_decode_fn fn, const dcase *c, const d
     memcpy(so, in->o0, sizeof(float) * (size_t)G * d);
     dcall call = {.fn = fn, .k = k, .v = vv, .row_bytes = (size_t)d * (c->f16 ? 2 : 4), .n = c->n,
                   .d = d, .group = G, .q = in->q, .scale = c->scale, .m = sm, .l = sl, .o = so};
-    if (split && c->n >= 3) { /* awkward cut points: not multiples of a tile */
-        call.cuts[0] = 1 + (int)(ca_rnd() % (unsigned)(c->n / 2));
-        call.cuts[1] = call.cuts[0] + 1 + (int)(ca_rnd() % (unsigned)(c->n - call.cuts[0] - 1));
+    if (cuts) {
+        call.cuts[0] = cuts[0];
+        call.cuts[1] = cuts[1];
         call.n_cuts = 2;
     }
     const int sig = ca_call(run_decode, &call);
@@ -351,7 +364,7 @@ static void run_case(verdict *v, resa_attn_decode_fn fn, const dcase *c, const d
 }
 
 /* One case through the scalar code (against the truth) and every tier
- * (against the scalar result), as one call and split. */
+ * (bit for bit against the scalar state), as one call and split. */
 static void test_decode_case(const dcase *c, verdict *vs, int trial)
 {
     const int n = c->n, d = c->d, G = c->group, type = c->f16 ? RESA_TYPE_F16 : RESA_TYPE_F32;
@@ -368,20 +381,43 @@ static void test_decode_case(const dcase *c, verdict *vs, int trial)
     truth *tr = malloc(sizeof *tr);
     compute_truth(c, &in, tr);
     float m[8], l[8], *o = malloc(sizeof(float) * (size_t)G * d);
+    float rm[2][8], rl[2][8], *ro = malloc(sizeof(float) * 2 * (size_t)G * d); /* the scalar states */
     result *ref = malloc(sizeof *ref), *got = malloc(sizeof *got);
+    int cuts[2] = {0, 0}; /* awkward cut points: not multiples of a tile */
+    if (n >= 3) {
+        cuts[0] = 1 + (int)(ca_rnd() % (unsigned)(n / 2));
+        cuts[1] = cuts[0] + 1 + (int)(ca_rnd() % (unsigned)(n - cuts[0] - 1));
+    }
     for (int i = 0; i < n_impls; i++) {
         if (i > 0 && !impls[i].new_decode[c->f16])
             continue;
         for (int split = 0; split < 2; split++) {
-            run_case(&vs[i], impls[i].c.decode[type], c, &in, bk.p, bv.p, split, m, l, o);
+            float *rs_o = ro + (size_t)split * G * d;
+            run_case(&vs[i], impls[i].c.decode[type], c, &in, bk.p, bv.p, split && n >= 3 ? cuts : NULL,
+                     m, l, o);
             if (n == 0) { /* nothing to fold: the state stays bit-identical */
                 if (memcmp(m, in.m0, sizeof(float) * G) || memcmp(l, in.l0, sizeof(float) * G) ||
                     memcmp(o, in.o0, sizeof(float) * (size_t)G * d))
                     fail(&vs[i], CASE_FMT, c, "state changed", 0, 0);
                 continue;
             }
-            state_result(c, m, l, o, i == 0 && split == 0 ? ref : got);
-            if (i == 0 && split == 0)
+            if (i > 0) { /* one recipe in every tier (issue 3): bit for bit */
+                for (int g = 0; g < G; g++) {
+                    if (memcmp(&m[g], &rm[split][g], sizeof(float)))
+                        fail(&vs[i], CASE_FMT " (m, not bit-exact)", c, split ? "split" : "one call", m[g], rm[split][g]);
+                    if (memcmp(&l[g], &rl[split][g], sizeof(float)))
+                        fail(&vs[i], CASE_FMT " (l, not bit-exact)", c, split ? "split" : "one call", l[g], rl[split][g]);
+                }
+                for (size_t j = 0; j < (size_t)G * d; j++)
+                    if (memcmp(&o[j], &rs_o[j], sizeof(float)))
+                        fail(&vs[i], CASE_FMT " (o, not bit-exact)", c, split ? "split" : "one call", o[j], rs_o[j]);
+                continue;
+            }
+            memcpy(rm[split], m, sizeof(float) * G);
+            memcpy(rl[split], l, sizeof(float) * G);
+            memcpy(rs_o, o, sizeof(float) * (size_t)G * d);
+            state_result(c, m, l, o, split == 0 ? ref : got);
+            if (split == 0)
                 compare(&vs[i], c, tr, ref, &tr->r, 1.0);
             else
                 compare(&vs[i], c, tr, got, ref, 2.0);
@@ -389,6 +425,7 @@ static void test_decode_case(const dcase *c, verdict *vs, int trial)
     }
     free(ref);
     free(got);
+    free(ro);
     free(o);
     free(tr);
     ca_buf_free(&bk);
@@ -451,7 +488,8 @@ static void test_decode(void)
 
 typedef struct scall {
     resa_block_score_fn fn;
-    const float *q, *kmin, *kmax;
+    const float *q;
+    const void *kmin, *kmax;
     int d, n;
     float *out;
 } scall;
@@ -466,58 +504,89 @@ static void test_block_score(void)
 {
     static const int ds[] = {8, 16, 24, 32, 40, 64, 128, 136, 256, 4, 12};
     static const int nbs[] = {0, 1, 7, 8, 9, 17, 100, 4095};
-    verdict vs[MAX_IMPLS];
+    verdict vs[2][MAX_IMPLS], ref[2];
     memset(vs, 0, sizeof vs);
+    memset(ref, 0, sizeof ref);
     int trial = 0;
     for (size_t id = 0; id < sizeof ds / sizeof ds[0]; id++)
         for (size_t ib = 0; ib < sizeof nbs / sizeof nbs[0]; ib++, trial++) {
             const int d = ds[id], nb = nbs[ib];
-            const size_t sz = sizeof(float) * (size_t)nb * d;
+            const size_t n = (size_t)nb * d, sz = sizeof(float) * n;
             ca_buf bq = in_buf(sizeof(float) * d, 4, trial), bmin = in_buf(sz, 8, trial + 1),
-                   bmax = in_buf(sz, 12, trial);
+                   bmax = in_buf(sz, 12, trial), hmin = in_buf(sz / 2, 2, trial), hmax = in_buf(sz / 2, 6, trial + 1);
             float *q = (float *)(void *)bq.p, *kmin = (float *)(void *)bmin.p, *kmax = (float *)(void *)bmax.p;
+            resa_f16 *kmin16 = (resa_f16 *)(void *)hmin.p, *kmax16 = (resa_f16 *)(void *)hmax.p;
             const float amp = rnd_range(0.1f, 10.0f);
             for (int j = 0; j < d; j++) /* zeros of both signs too */
                 q[j] = ca_rnd() % 16 ? ca_rndf() * amp : (ca_rnd() & 1 ? 0.0f : -0.0f);
-            for (size_t i = 0; i < (size_t)nb * d; i++) {
-                const float a = ca_rndf(), b = ca_rnd() % 8 ? ca_rndf() : a; /* some min == max */
+            for (size_t i = 0; i < n; i++) { /* f16 values, so both types hold the same summaries */
+                const float a = resa_f16_to_f32(resa_f32_to_f16(ca_rndf()));
+                const float b = ca_rnd() % 8 ? resa_f16_to_f32(resa_f32_to_f16(ca_rndf())) : a; /* some min == max */
                 kmin[i] = fminf(a, b);
                 kmax[i] = fmaxf(a, b);
+                kmin16[i] = resa_f32_to_f16(kmin[i]);
+                kmax16[i] = resa_f32_to_f16(kmax[i]);
             }
-            float *want = malloc(sizeof(float) * (size_t)(nb + 1));
-            impls[0].c.block_score(q, kmin, kmax, d, nb, want);
-            for (int i = 1; i < n_impls; i++) {
-                if (!impls[i].new_score)
-                    continue;
-                ca_buf bo = ca_buf_new(sizeof(float) * (size_t)nb, 4);
-                scall c = {impls[i].c.block_score, q, kmin, kmax, d, nb, (float *)(void *)bo.p};
-                const int sig = ca_call(run_score, &c);
-                if (sig && !vs[i].sig)
-                    vs[i].sig = sig;
-                if (!ca_guards_ok(&bo))
-                    vs[i].guards = 1;
-                for (int b = 0; b < nb && !sig; b++) {
-                    double S = 0;
-                    for (int j = 0; j < d; j++)
-                        S += fmax(fabs((double)q[j] * kmax[(size_t)b * d + j]), fabs((double)q[j] * kmin[(size_t)b * d + j]));
-                    const double tol = (d + 4) * EPS * S + 1e-30, err = fabs((double)c.out[b] - want[b]);
-                    if (!(err <= tol) && !vs[i].failed) {
-                        snprintf(vs[i].first, sizeof vs[i].first, "d=%d n_blocks=%d block %d: %.9g, want %.9g",
-                                 d, nb, b, (double)c.out[b], (double)want[b]);
-                        vs[i].failed = 1;
-                    }
-                    vs[i].worst = fmax(vs[i].worst, err / tol);
+            float *want = malloc(sizeof(float) * (size_t)(nb + 1)), *want16 = malloc(sizeof(float) * (size_t)(nb + 1));
+            impls[0].c.block_score[RESA_TYPE_F32](q, kmin, kmax, d, nb, want);
+            impls[0].c.block_score[RESA_TYPE_F16](q, kmin16, kmax16, d, nb, want16);
+            for (int b = 0; b < nb; b++) { /* the reference against double, and f16 == f32 */
+                double S = 0, T = 0;
+                for (int j = 0; j < d; j++) {
+                    const double hi = (double)q[j] * kmax[(size_t)b * d + j], lo = (double)q[j] * kmin[(size_t)b * d + j];
+                    S += fmax(fabs(hi), fabs(lo));
+                    T += fmax(hi, lo);
                 }
-                ca_buf_free(&bo);
+                const double tol = (d + 4) * EPS * S + 1e-30, err = fabs((double)want[b] - T);
+                if (!(err <= tol) && !ref[0].failed) {
+                    snprintf(ref[0].first, sizeof ref[0].first, "d=%d n_blocks=%d block %d: %.9g, double sum %.9g",
+                             d, nb, b, (double)want[b], T);
+                    ref[0].failed = 1;
+                }
+                ref[0].worst = fmax(ref[0].worst, err / tol);
+                if (memcmp(&want[b], &want16[b], sizeof(float)) && !ref[1].failed) {
+                    snprintf(ref[1].first, sizeof ref[1].first, "d=%d n_blocks=%d block %d: f16 %.9g, f32 %.9g",
+                             d, nb, b, (double)want16[b], (double)want[b]);
+                    ref[1].failed = 1;
+                }
             }
+            for (int f = 0; f < 2; f++)
+                for (int i = 1; i < n_impls; i++) {
+                    if (!impls[i].new_score[f])
+                        continue;
+                    ca_buf bo = ca_buf_new(sizeof(float) * (size_t)nb, 4);
+                    const int type = f ? RESA_TYPE_F16 : RESA_TYPE_F32;
+                    scall c = {impls[i].c.block_score[type], q, f ? (const void *)kmin16 : kmin,
+                               f ? (const void *)kmax16 : kmax, d, nb, (float *)(void *)bo.p};
+                    const float *w = f ? want16 : want;
+                    const int sig = ca_call(run_score, &c);
+                    verdict *v = &vs[f][i];
+                    if (sig && !v->sig)
+                        v->sig = sig;
+                    if (!ca_guards_ok(&bo))
+                        v->guards = 1;
+                    for (int b = 0; b < nb && !sig; b++)
+                        if (memcmp(&c.out[b], &w[b], sizeof(float)) && !v->failed) {
+                            snprintf(v->first, sizeof v->first, "d=%d n_blocks=%d block %d: %.9g, want %.9g (bit-exact)",
+                                     d, nb, b, (double)c.out[b], (double)w[b]);
+                            v->failed = 1;
+                        }
+                    ca_buf_free(&bo);
+                }
             free(want);
+            free(want16);
             ca_buf_free(&bq);
             ca_buf_free(&bmin);
             ca_buf_free(&bmax);
+            ca_buf_free(&hmin);
+            ca_buf_free(&hmax);
         }
-    for (int i = 1; i < n_impls; i++)
-        if (impls[i].new_score)
-            report(&vs[i], "block_score", impls[i].name);
+    report(&ref[0], "block_score_f32 vs double", "c");
+    report(&ref[1], "block_score_f16 = f32", "c");
+    for (int f = 0; f < 2; f++)
+        for (int i = 1; i < n_impls; i++)
+            if (impls[i].new_score[f])
+                report(&vs[f][i], f ? "block_score_f16" : "block_score_f32", impls[i].name);
 }
 
 /* ---- summary_add ------------------------------------------------------------------- */
@@ -715,13 +784,13 @@ static void bench_score(void *arg)
 {
     bench *b = arg;
     const int copy = b->next++ % b->n_sum_copies, parts = b->threads;
-    const float *base = (const float *)(b->pool + (size_t)copy * b->sum_copy);
+    const resa_f16 *base = (const resa_f16 *)(b->pool + (size_t)copy * b->sum_copy);
 #pragma omp parallel for num_threads(b->threads) schedule(static) collapse(2)
     for (int h = 0; h < B_HEADS; h++)
         for (int s = 0; s < parts; s++) {
             const int a = B_BLOCKS * s / parts, e = B_BLOCKS * (s + 1) / parts;
-            const float *kmin = base + (size_t)h * 2 * B_BLOCKS * B_D, *kmax = kmin + (size_t)B_BLOCKS * B_D;
-            b->c.block_score(b->qbar + h * B_D, kmin + (size_t)a * B_D, kmax + (size_t)a * B_D, B_D,
+            const resa_f16 *kmin = base + (size_t)h * 2 * B_BLOCKS * B_D, *kmax = kmin + (size_t)B_BLOCKS * B_D;
+            b->c.block_score[RESA_TYPE_F16](b->qbar + h * B_D, kmin + (size_t)a * B_D, kmax + (size_t)a * B_D, B_D,
                              e - a, b->scores + h * B_BLOCKS + a);
         }
     bench_sink = b->scores[0];
@@ -782,11 +851,11 @@ static void run_benchmarks(void)
         return;
     }
     b->kv_copy = (size_t)2 * B_HEADS * B_KEYS * B_D * sizeof(uint16_t);
-    b->sum_copy = (size_t)2 * B_HEADS * B_BLOCKS * B_D * sizeof(float);
+    b->sum_copy = (size_t)2 * B_HEADS * B_BLOCKS * B_D * sizeof(resa_f16); /* f16 summaries, as the engine's f16 cache */
     b->n_kv_copies = (int)(POOL_BYTES / b->kv_copy);
     b->n_sum_copies = (int)(POOL_BYTES / b->sum_copy);
-    /* keys and values as f16 of random [-1, 1) (the summaries reinterpret
-     * them as floats below: any finite values will do) */
+    /* keys, values and summaries: f16 of random [-1, 1) (the scores do not
+     * need kmin <= kmax to cost the same) */
     uint16_t *h16 = (uint16_t *)b->pool;
     for (size_t i = 0; i < POOL_BYTES / 2; i++)
         h16[i] = resa_f32_to_f16(ca_rndf());

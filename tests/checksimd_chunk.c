@@ -1,8 +1,8 @@
 /* checksimd_chunk: the "chunk" kernels (causal attention of n tokens x a
  * query group against keys [j0, j1) of one KV head, continuing per-row
  * online-softmax states) of every tier this CPU has, against the scalar
- * reference; the scalar reference itself against a double-precision oracle
- * written here, which also gives the bounds.
+ * reference bit for bit; the scalar reference itself against a
+ * double-precision oracle written here, within bounds.
  *
  *   checksimd_chunk [--seed=N] [--cpu=NAME] [--bench[=PATTERN]] [--all-tiers] [-v]
  *
@@ -15,18 +15,22 @@
  * nothing: their state must come back bit for bit), end at or past the
  * diagonal; the cache rows no query may see are NaN. Initial states are
  * empty or a random mix of empty and non-empty rows; q rows sit at a stride
- * wider than the group. Every SIMD tier also runs each range split in two
- * at a random key: once continuing the state, once as two independent
- * states merged as flash-decoding does.
+ * wider than the group. Each range also runs split in two at a random key:
+ * once continuing the state, once as two independent states merged as
+ * flash-decoding does.
  *
- * Tolerance, per row that sees keys, on the normalized output o/l (what the
- * engine uses) for each element c:
+ * SIMD tiers: m, l and o equal to the scalar reference's, bit for bit, for
+ * each of the three ways: one recipe for all tiers (simd/chunk_c.c), so that
+ * the model's greedy tokens do not depend on the tier (issue 3).
+ *
+ * Scalar reference, against the oracle: per row that sees keys, on the
+ * normalized output o/l (what the engine uses) for each element c:
  *   |out - out_ref| <= E * A_c,  A_c = (alpha|o0_c| + sum_j p_j |v_jc|) / l,
  *   E = 4 ds + (2K + 32) eps,    ds = (d + 4) eps * max_j scale sum_c |q_c k_jc|,
  * where ds bounds a score's error (float dot in any order against double),
  * which moves each weight p_j = exp(s_j - m) by a factor up to exp(2 ds),
  * and (2K + 32) eps covers float sums over K keys and the exponential (about
- * 1 ulp) in the SIMD tiers. m must agree within 2 ds, and l after rescaling
+ * 1 ulp). m must agree within 2 ds, and l after rescaling
  * to the reference's m within E relative. Inputs end right before an
  * inaccessible page on even trials (overreads fault) and sit at odd
  * alignments on odd ones; m, l, o and the scratch (exactly
@@ -276,18 +280,6 @@ static void expect_oracle(expect *x, const tcase *tc, const inputs *in)
     free(s);
 }
 
-/* The expected values become those of a reference state (the bounds stay). */
-static void expect_from_state(expect *x, const state *ref, int rows)
-{
-    const float *m = (const float *)ref->mb.p, *l = (const float *)ref->lb.p, *o = (const float *)ref->ob.p;
-    for (int r = 0; r < rows; r++) {
-        x->m[r] = m[r];
-        x->L[r] = l[r];
-        for (int c = 0; c < x->d; c++)
-            x->out[(size_t)r * x->d + c] = (double)o[(size_t)r * x->d + c] / l[r];
-    }
-}
-
 static void expect_free(expect *x)
 {
     free(x->seen);
@@ -373,65 +365,99 @@ static void report(int ok, const tcase *tc, const char *tier, const char *how, d
 {
     char name[48];
     snprintf(name, sizeof name, "attn_chunk_%s", type_name(tc->type));
-    ca_report(ok, name, tier, "n %d group %d d %d pos0 %d [%d,%d) %s%s%s worst %.2f%s%s", tc->n,
+    char res[32] = "bit-exact";
+    if (worst >= 0.0) /* the reference against the oracle: the largest error / bound */
+        snprintf(res, sizeof res, "worst %.2f", worst);
+    ca_report(ok, name, tier, "n %d group %d d %d pos0 %d [%d,%d) %s%s%s %s%s%s", tc->n,
               tc->group, tc->d, tc->pos0, tc->j0, tc->j1, how, tc->states ? " states" : "",
-              tc->at_page_end ? " page-end" : "", worst, ok ? "" : ": ", ok ? "" : why);
+              tc->at_page_end ? " page-end" : "", res, ok ? "" : ": ", ok ? "" : why);
+}
+
+/* A tier's state against the scalar reference's, bit for bit: every tier
+ * computes the one recipe of simd/chunk_c.c (same tiles, same fma order,
+ * same exponential), so that the model's greedy tokens do not depend on the
+ * tier (issue 3). Any drift, even one ulp, fails. */
+static int check_same(const tcase *tc, const inputs *in, const state *ref, const state *s,
+                      char *why, size_t why_len)
+{
+    const int d = tc->d;
+    const float *m = (const float *)s->mb.p, *l = (const float *)s->lb.p, *o = (const float *)s->ob.p;
+    const float *rm = (const float *)ref->mb.p, *rl = (const float *)ref->lb.p,
+                *ro = (const float *)ref->ob.p;
+    for (int r = 0; r < in->rows; r++) {
+        if (memcmp(&m[r], &rm[r], 4) || memcmp(&l[r], &rl[r], 4)) {
+            snprintf(why, why_len, "row %d: m %a l %a, reference m %a l %a", r, m[r], l[r], rm[r],
+                     rl[r]);
+            return 0;
+        }
+        for (int c = 0; c < d; c++)
+            if (memcmp(&o[(size_t)r * d + c], &ro[(size_t)r * d + c], 4)) {
+                snprintf(why, why_len, "row %d col %d: o %a, reference %a", r, c,
+                         o[(size_t)r * d + c], ro[(size_t)r * d + c]);
+                return 0;
+            }
+    }
+    if (!state_guards_ok(s)) {
+        snprintf(why, why_len, "guard bytes overwritten (m, l, o or scratch)");
+        return 0;
+    }
+    return 1;
 }
 
 /* The three ways of covering [j0, j1): one call, two calls continuing the
- * state, two independent states merged. The scalar reference (is_ref) is
- * checked on the one call only, whose result becomes the expectation of the
- * tiers tested next. */
-static void test_fn(resa_attn_chunk_fn fn, const char *tier, const tcase *tc, const inputs *in,
-                    expect *x, int is_ref)
+ * state, two independent states merged (tmp holds the second). A call's
+ * tiles start at its j0, so each way has its own result. Returns the
+ * signal, -1 for overwritten guards of tmp, 0 if none. */
+enum { WAY_ONE, WAY_CONTINUED, WAY_MERGED, N_WAYS };
+static const char *const way_name[N_WAYS] = {"one call", "split, continued", "split, merged"};
+
+static int run_way(resa_attn_chunk_fn fn, const tcase *tc, const inputs *in, int way, state *s,
+                   state *tmp)
 {
-    char why[160] = "";
-    double worst = 0.0;
-    state one = state_new(tc, in), s = state_new(tc, in), s2 = state_new(tc, in);
-    int sig, ok;
-
-    state_set(&one, tc, in, 0);
-    sig = run(fn, tc, in, &one, tc->j0, tc->j1);
-    ok = !sig && check_state(tc, in, x, &one, &worst, why, sizeof why);
-    if (sig)
-        snprintf(why, sizeof why, "signal %d", sig);
-    report(ok, tc, tier, "one call", worst, why);
-    if (is_ref) {
-        if (ok)
-            expect_from_state(x, &one, in->rows);
-        state_free(&one);
-        state_free(&s);
-        state_free(&s2);
-        return;
-    }
-
-    state_set(&s, tc, in, 0);
-    sig = run(fn, tc, in, &s, tc->j0, tc->jm);
+    state_set(s, tc, in, 0);
+    if (way == WAY_ONE)
+        return run(fn, tc, in, s, tc->j0, tc->j1);
+    int sig = run(fn, tc, in, s, tc->j0, tc->jm);
+    if (way == WAY_CONTINUED)
+        return sig ? sig : run(fn, tc, in, s, tc->jm, tc->j1);
+    state_set(tmp, tc, in, 1);
     if (!sig)
-        sig = run(fn, tc, in, &s, tc->jm, tc->j1);
-    ok = !sig && check_state(tc, in, x, &s, &worst, why, sizeof why);
-    if (sig)
-        snprintf(why, sizeof why, "signal %d", sig);
-    report(ok, tc, tier, "split, continued", worst, why);
-
-    state_set(&s, tc, in, 0);
-    state_set(&s2, tc, in, 1);
-    sig = run(fn, tc, in, &s, tc->j0, tc->jm);
+        sig = run(fn, tc, in, tmp, tc->jm, tc->j1);
+    if (!sig && !state_guards_ok(tmp))
+        return -1;
     if (!sig)
-        sig = run(fn, tc, in, &s2, tc->jm, tc->j1);
-    ok = !sig && state_guards_ok(&s2);
-    if (ok) {
-        merge_states(tc, in, &s, &s2);
-        ok = check_state(tc, in, x, &s, &worst, why, sizeof why);
-    } else if (sig) {
-        snprintf(why, sizeof why, "signal %d", sig);
-    } else {
-        snprintf(why, sizeof why, "guard bytes overwritten");
+        merge_states(tc, in, s, tmp);
+    return sig;
+}
+
+/* Each way of fn: the scalar reference (ref == NULL) against the oracle
+ * within the bounds, its states kept in out; a tier against those states
+ * bit for bit. */
+static void test_fn(resa_attn_chunk_fn fn, const char *tier, const tcase *tc, const inputs *in,
+                    const expect *x, const state *ref, state *out)
+{
+    state tmp = state_new(tc, in);
+    for (int way = 0; way < N_WAYS; way++) {
+        char why[160] = "";
+        double worst = 0.0;
+        state s = state_new(tc, in);
+        const int sig = run_way(fn, tc, in, way, &s, &tmp);
+        int ok = !sig;
+        if (sig > 0)
+            snprintf(why, sizeof why, "signal %d", sig);
+        else if (sig < 0)
+            snprintf(why, sizeof why, "guard bytes overwritten");
+        else if (ref)
+            ok = check_same(tc, in, &ref[way], &s, why, sizeof why);
+        else
+            ok = check_state(tc, in, x, &s, &worst, why, sizeof why);
+        report(ok, tc, tier, way_name[way], ref ? -1.0 : worst, why);
+        if (out)
+            out[way] = s;
+        else
+            state_free(&s);
     }
-    report(ok, tc, tier, "split, merged", worst, why);
-    state_free(&one);
-    state_free(&s);
-    state_free(&s2);
+    state_free(&tmp);
 }
 
 /* The scalar reference against the oracle, then each tier's kernel against
@@ -444,17 +470,20 @@ static void test_case(const tcase *tc)
     expect x;
     expect_oracle(&x, tc, &in);
     resa_chunk_ctx ref, prev;
+    state ref_states[N_WAYS];
     resa_chunk_init(&ref, 0);
-    test_fn(ref.attn[tc->type], "c", tc, &in, &x, 1);
+    test_fn(ref.attn[tc->type], "c", tc, &in, &x, NULL, ref_states);
     prev = ref;
     for (int t = 0; t < ca_n_tiers; t++) {
         resa_chunk_ctx c;
         resa_chunk_init(&c, ca_tiers[t].flags);
         if (!ca_tier_enabled(&ca_tiers[t]) || c.attn[tc->type] == prev.attn[tc->type])
             continue;
-        test_fn(c.attn[tc->type], ca_tiers[t].name, tc, &in, &x, 0);
+        test_fn(c.attn[tc->type], ca_tiers[t].name, tc, &in, &x, ref_states, NULL);
         prev = c;
     }
+    for (int way = 0; way < N_WAYS; way++)
+        state_free(&ref_states[way]);
     expect_free(&x);
     inputs_free(&in);
 }

@@ -96,7 +96,7 @@ static int same_cache(const resa_kv_cache *a, const resa_kv_cache *b)
             if (memcmp(kv_k(a, l, h, 0), kv_k(b, l, h, 0), row * a->n_past) ||
                 memcmp(kv_v(a, l, h, 0), kv_v(b, l, h, 0), row * a->n_past))
                 return 0;
-            const size_t ns = (size_t)n_blocks * a->head_dim * sizeof(float);
+            const size_t ns = (size_t)n_blocks * a->head_dim * a->elem_size;
             if (a->kmin && (memcmp(kv_kmin(a, l, h), kv_kmin(b, l, h), ns) ||
                             memcmp(kv_kmax(a, l, h), kv_kmax(b, l, h), ns)))
                 return 0;

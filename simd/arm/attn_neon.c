@@ -3,12 +3,15 @@
  *
  * The same algorithm as simd/x86/attn_avx2.c, on 4-float vectors: tiles of
  * rows; per tile the dot products (each K row converted once with fcvtl and
- * FMA'd for every head; 4 rows' lanes summed by one pairwise-add tree), one
- * max and rescale per head, a vector exp, then the V rows converted once and
- * accumulated into the heads' o, kept in registers JC vectors at a time. d
- * must be a multiple of 8 (else the scalar reference).
- * block_score adds the reference's products with FMAs in another order;
- * summary_add is bit-exact (compare + select, not fmin/fmax, which treat NaN
+ * FMA'd for every head, in two passes for the recipe's lanes 0-7 and 8-15;
+ * 4 rows' lanes summed by one add tree), one max and rescale per head, a
+ * vector exp, then the V rows converted once and accumulated into the heads'
+ * o, kept in registers JC vectors at a time. d must be a multiple of 8 (else
+ * the scalar reference). decode is bit-exact with the scalar reference: the
+ * recipe of simd/attn_c.c (same TILE, 16 lanes and tree, exp, FMA order;
+ * issue 3), as the x86 tiers.
+ * block_score follows the family's one recipe (attn.h), bit-exact with the
+ * scalar reference; summary_add is bit-exact (compare + select, not fmin/fmax, which treat NaN
  * and -0 differently from the reference's comparisons). */
 #if defined(__aarch64__)
 
@@ -21,12 +24,14 @@
 
 decl_attn_decode_fn(attn_decode_f16_neon);
 decl_attn_decode_fn(attn_decode_f32_neon);
-decl_block_score_fn(attn_block_score_neon);
+decl_block_score_fn(attn_block_score_f16_neon);
+decl_block_score_fn(attn_block_score_f32_neon);
 decl_summary_add_fn(attn_summary_add_neon);
 /* the scalar references, for shapes the vector code does not take */
 decl_attn_decode_fn(attn_decode_f16_c);
 decl_attn_decode_fn(attn_decode_f32_c);
-decl_block_score_fn(attn_block_score_c);
+decl_block_score_fn(attn_block_score_f16_c);
+decl_block_score_fn(attn_block_score_f32_c);
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -35,28 +40,38 @@ decl_block_score_fn(attn_block_score_c);
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* exp(x) for x <= 0, about 1 ulp: x = n ln2 + r, |r| <= ln2/2, exp(r) =
- * 1 + r + r^2 P(r) (Cephes' degree-5 P), times 2^n through the exponent
- * bits. Below -87.33 (n < -126) the result is 0, -inf and NaN included;
- * x = 0 gives exactly 1. */
+/* exp(x), the recipe of every tier (elem_c.c's exp_recipe(), elem_neon.c's
+ * exp4()): clamp to [-104, 89], k = round(x log2 e), r = x - k ln2 (ln2 in
+ * two parts), exp(r) = (q(r) r^2 + r) + 1, q of degree 4 by Horner's FMAs,
+ * times 2^(k>>1) then 2^(k-(k>>1)) (a subnormal result rounds once; FPCR as
+ * Linux sets it, no flush to zero). -inf gives 0, 0 gives exactly 1. */
+#define EXP_LO -104.0f
+#define EXP_HI 89.0f
+#define LOG2E 0x1.715476p+0f
+#define LN2_HI 0x1.62e430p-1f
+#define LN2_LO -0x1.05c610p-29f
+#define EXP_C2 0x1.fffffcp-2f
+#define EXP_C3 0x1.555492p-3f
+#define EXP_C4 0x1.5558f2p-5f
+#define EXP_C5 0x1.1239d4p-7f
+#define EXP_C6 0x1.6a244cp-10f
+
 INLINE float32x4_t exp4(float32x4_t x)
 {
-    const float32x4_t lo = vdupq_n_f32(-87.33f);
-    const uint32x4_t keep = vcgeq_f32(x, lo);
-    x = vminq_f32(vmaxq_f32(x, lo), vdupq_n_f32(88.0f));
-    const float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504f));
-    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
-    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
-    float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
-    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
-    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), p, vmulq_f32(r, r));
-    const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
-    const float32x4_t y = vmulq_f32(p, vreinterpretq_f32_s32(e));
-    return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(y), keep));
+    x = vmaxq_f32(vdupq_n_f32(EXP_LO), vminq_f32(vdupq_n_f32(EXP_HI), x));
+    const float32x4_t k = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(LOG2E)));
+    float32x4_t r = vfmsq_f32(x, k, vdupq_n_f32(LN2_HI));
+    r = vfmsq_f32(r, k, vdupq_n_f32(LN2_LO));
+    float32x4_t q = vfmaq_f32(vdupq_n_f32(EXP_C5), vdupq_n_f32(EXP_C6), r);
+    q = vfmaq_f32(vdupq_n_f32(EXP_C4), q, r);
+    q = vfmaq_f32(vdupq_n_f32(EXP_C3), q, r);
+    q = vfmaq_f32(vdupq_n_f32(EXP_C2), q, r);
+    const float32x4_t p = vaddq_f32(vfmaq_f32(r, q, vmulq_f32(r, r)), vdupq_n_f32(1.0f));
+    const int32x4_t ki = vcvtq_s32_f32(k), k1 = vshrq_n_s32(ki, 1), k2 = vsubq_s32(ki, k1);
+    const int32x4_t bias = vdupq_n_s32(127);
+    const float32x4_t s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(k1, bias), 23));
+    const float32x4_t s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(k2, bias), 23));
+    return vmulq_f32(vmulq_f32(p, s1), s2);
 }
 
 /* 8 elements of a cache (f16 bits or f32) from element i, as two vectors. */
@@ -72,49 +87,76 @@ INLINE void load8(const void *rows, int f16, size_t i, float32x4_t *lo, float32x
     }
 }
 
-/* Lane i = the sum of the 4 lanes of vector i of a[0..16). */
-INLINE float32x4_t hsum4x4(const float *a)
+/* Lane i = the sum of the 8 lanes of row i of a[0..32) (8 floats a row) in
+ * the recipe's tree: lane j + lane j+4, then j + j+2, then j + j+1. */
+INLINE float32x4_t tree4x8(const float *a)
 {
-    return vpaddq_f32(vpaddq_f32(vld1q_f32(a), vld1q_f32(a + 4)),
-                      vpaddq_f32(vld1q_f32(a + 8), vld1q_f32(a + 12)));
+    float32x4_t x[4];
+    for (int r = 0; r < 4; r++)
+        x[r] = vaddq_f32(vld1q_f32(a + 8 * r), vld1q_f32(a + 8 * r + 4));
+    const float32x4_t ab = vaddq_f32(vcombine_f32(vget_low_f32(x[0]), vget_low_f32(x[1])),
+                                     vcombine_f32(vget_high_f32(x[0]), vget_high_f32(x[1])));
+    const float32x4_t cd = vaddq_f32(vcombine_f32(vget_low_f32(x[2]), vget_low_f32(x[3])),
+                                     vcombine_f32(vget_high_f32(x[2]), vget_high_f32(x[3])));
+    return vpaddq_f32(ab, cd);
+}
+
+/* The recipe's sum of 16 lanes a[0..4) (lanes 4c..4c+3 in a[c]). */
+INLINE float tree16(const float32x4_t *a)
+{
+    const float32x4_t h = vaddq_f32(vaddq_f32(a[0], a[2]), vaddq_f32(a[1], a[3]));
+    const float32x2_t u = vadd_f32(vget_low_f32(h), vget_high_f32(h));
+    return vget_lane_f32(u, 0) + vget_lane_f32(u, 1);
 }
 
 /* ---- decode --------------------------------------------------------------------- */
 
 typedef struct tile_buf {
-    float part[MAX_G][TILE][4]; /* per row: 4 partial sums of q.k */
+    float part[MAX_G][TILE][8]; /* per row: lane i + lane i+8 of q.k */
     float p[MAX_G][TILE];       /* scores, then exp(score - m_new) */
     float alpha[MAX_G];         /* exp(m_old - m_new) */
 } tile_buf;
 
-/* Step 1 on rows [t, t+KU): part[g][t+u] = 4 partial sums of q_g . k_{t+u}.
- * KU rows at once share each load of q and give KU*G independent chains. */
+/* Step 1 on rows [t, t+KU): the recipe's 16 lanes of q_g . k_{t+u}, element
+ * j in lane j % 16, and part[g][t+u] = lanes 0-7 + lanes 8-15. Two passes
+ * over the rows, lanes 0-7 (the chunks j = 0, 16, ...) then 8-15 (j = 8,
+ * 24, ...), so that 2*G*KU accumulators suffice; KU rows at once share each
+ * load of q. */
 INLINE void rows_dots(const void *k, int f16, size_t row, int d, const float *q, const int G,
                       const int KU, float *part)
 {
-    float32x4_t a0[MAX_G][4], a1[MAX_G][4];
+    for (int h = 0; h < 2; h++) {
+        float32x4_t a0[MAX_G][4], a1[MAX_G][4];
 #pragma GCC unroll 8
-    for (int g = 0; g < G; g++)
+        for (int g = 0; g < G; g++)
 #pragma GCC unroll 4
-        for (int u = 0; u < KU; u++)
-            a0[g][u] = a1[g][u] = vdupq_n_f32(0.0f);
-    for (int j = 0; j < d; j += 8) {
+            for (int u = 0; u < KU; u++)
+                a0[g][u] = a1[g][u] = vdupq_n_f32(0.0f);
+        for (int j = 8 * h; j < d; j += 16) {
 #pragma GCC unroll 4
-        for (int u = 0; u < KU; u++) {
-            float32x4_t lo, hi;
-            load8(k, f16, row + (size_t)u * d + (size_t)j, &lo, &hi);
+            for (int u = 0; u < KU; u++) {
+                float32x4_t lo, hi;
+                load8(k, f16, row + (size_t)u * d + (size_t)j, &lo, &hi);
 #pragma GCC unroll 8
-            for (int g = 0; g < G; g++) {
-                a0[g][u] = vfmaq_f32(a0[g][u], lo, vld1q_f32(q + (size_t)g * d + j));
-                a1[g][u] = vfmaq_f32(a1[g][u], hi, vld1q_f32(q + (size_t)g * d + j + 4));
+                for (int g = 0; g < G; g++) {
+                    a0[g][u] = vfmaq_f32(a0[g][u], lo, vld1q_f32(q + (size_t)g * d + j));
+                    a1[g][u] = vfmaq_f32(a1[g][u], hi, vld1q_f32(q + (size_t)g * d + j + 4));
+                }
             }
         }
-    }
 #pragma GCC unroll 8
-    for (int g = 0; g < G; g++)
+        for (int g = 0; g < G; g++)
 #pragma GCC unroll 4
-        for (int u = 0; u < KU; u++)
-            vst1q_f32(part + ((size_t)g * TILE + u) * 4, vaddq_f32(a0[g][u], a1[g][u]));
+            for (int u = 0; u < KU; u++) {
+                float *dst = part + ((size_t)g * TILE + u) * 8;
+                if (h) {
+                    a0[g][u] = vaddq_f32(vld1q_f32(dst), a0[g][u]);
+                    a1[g][u] = vaddq_f32(vld1q_f32(dst + 4), a1[g][u]);
+                }
+                vst1q_f32(dst, a0[g][u]);
+                vst1q_f32(dst + 4, a1[g][u]);
+            }
+    }
 }
 
 /* Step 1: part[g][t] for rows [t0, t0+nt), zeros up to a multiple of 4. */
@@ -128,8 +170,10 @@ INLINE void tile_dots(const void *k, int f16, size_t t0, int nt, int d, const fl
         rows_dots(k, f16, (t0 + (size_t)t) * (size_t)d, d, q, G, 1, b->part[0][t]);
     for (; t < ((nt + 3) & ~3); t++)
 #pragma GCC unroll 8
-        for (int g = 0; g < G; g++)
+        for (int g = 0; g < G; g++) {
             vst1q_f32(b->part[g][t], vdupq_n_f32(0.0f));
+            vst1q_f32(b->part[g][t] + 4, vdupq_n_f32(0.0f));
+        }
 }
 
 /* Step 2 for head g: scores, the tile's max, p = exp(s - m_new), l and m. */
@@ -139,23 +183,23 @@ INLINE void tile_softmax(tile_buf *b, int g, int nt, float scale, float *m, floa
     const uint32x4_t lane = {0, 1, 2, 3};
     float32x4_t mx = neg_inf;
     for (int t = 0; t < nt; t += 4) {
-        float32x4_t s = vmulq_n_f32(hsum4x4(b->part[g][t]), scale);
+        float32x4_t s = vmulq_n_f32(tree4x8(b->part[g][t]), scale);
         if (t + 4 > nt) /* rows past the tile score -inf: p = 0 */
             s = vbslq_f32(vcltq_u32(lane, vdupq_n_u32((uint32_t)(nt - t))), s, neg_inf);
         vst1q_f32(b->p[g] + t, s);
         mx = vmaxq_f32(mx, s);
     }
-    const float tile_max = vmaxvq_f32(mx), m_old = *m;
+    const float tile_max = vmaxvq_f32(mx) + 0.0f, m_old = *m; /* -0 -> +0, as the recipe */
     const float m_new = tile_max > m_old ? tile_max : m_old;
-    b->alpha[g] = m_new == m_old ? 1.0f : expf(m_old - m_new); /* m_old = -inf: 0 */
+    b->alpha[g] = m_new == m_old ? 1.0f : vgetq_lane_f32(exp4(vdupq_n_f32(m_old - m_new)), 0); /* m_old = -inf: 0 */
     const float32x4_t vm = vdupq_n_f32(m_new);
-    float32x4_t sum = vdupq_n_f32(0.0f);
-    for (int t = 0; t < nt; t += 4) {
+    float32x4_t sum[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+    for (int t = 0; t < nt; t += 4) { /* row t in lane t % 16; rows past nt have p = 0 */
         const float32x4_t e = exp4(vsubq_f32(vld1q_f32(b->p[g] + t), vm));
         vst1q_f32(b->p[g] + t, e);
-        sum = vaddq_f32(sum, e);
+        sum[(t >> 2) & 3] = vaddq_f32(sum[(t >> 2) & 3], e);
     }
-    *l = *l * b->alpha[g] + vaddvq_f32(sum);
+    *l = *l * b->alpha[g] + tree16(sum);
     *m = m_new;
 }
 
@@ -261,39 +305,50 @@ void attn_decode_f32_neon(const void *k, const void *v, int n, int d, const floa
 
 /* ---- block scores --------------------------------------------------------------- */
 
-/* 4 partial sums of block i's bound: q times kmax where q >= 0, kmin where
- * q's sign bit is set (kmin <= kmax), one FMA. d a multiple of 8. */
-INLINE float32x4_t block_bound(const float *qbar, const float *kmin, const float *kmax, int d)
+/* The 16 lanes of block i's bound (attn.h's recipe) in four vectors a[0..4)
+ * (lanes 4r..4r+3 in a[r]): fma of q times kmin where q's sign bit is set,
+ * else kmax. d a multiple of 8. Then the recipe's tree. */
+INLINE float block_bound(const float *qbar, const void *kmin, const void *kmax, int f16, size_t i, int d)
 {
-    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = vdupq_n_f32(0.0f);
+    float32x4_t a[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
     for (int j = 0; j < d; j += 8) {
+        const size_t e = i * (size_t)d + (size_t)j;
+        float32x4_t mn0, mn1, mx0, mx1;
+        load8(kmin, f16, e, &mn0, &mn1);
+        load8(kmax, f16, e, &mx0, &mx1);
         const float32x4_t q0 = vld1q_f32(qbar + j), q1 = vld1q_f32(qbar + j + 4);
         const uint32x4_t n0 = vreinterpretq_u32_s32(vshrq_n_s32(vreinterpretq_s32_f32(q0), 31));
         const uint32x4_t n1 = vreinterpretq_u32_s32(vshrq_n_s32(vreinterpretq_s32_f32(q1), 31));
-        a0 = vfmaq_f32(a0, q0, vbslq_f32(n0, vld1q_f32(kmin + j), vld1q_f32(kmax + j)));
-        a1 = vfmaq_f32(a1, q1, vbslq_f32(n1, vld1q_f32(kmin + j + 4), vld1q_f32(kmax + j + 4)));
+        const int r = j % 16 ? 2 : 0;
+        a[r] = vfmaq_f32(a[r], q0, vbslq_f32(n0, mn0, mx0));
+        a[r + 1] = vfmaq_f32(a[r + 1], q1, vbslq_f32(n1, mn1, mx1));
     }
-    return vaddq_f32(a0, a1);
+    return tree16(a);
 }
 
-void attn_block_score_neon(const float *qbar, const float *kmin, const float *kmax, int d,
-                           int n_blocks, float *scores)
+INLINE void block_score(const float *qbar, const void *kmin, const void *kmax, int f16, int d,
+                        int n_blocks, float *scores)
 {
-    if (d % 8) {
-        attn_block_score_c(qbar, kmin, kmax, d, n_blocks, scores);
-        return;
-    }
-    int i = 0;
-    for (; i + 4 <= n_blocks; i += 4) { /* 4 blocks, one pairwise-add tree */
-        float part[4][4];
-        for (int b = 0; b < 4; b++) {
-            const size_t off = (size_t)(i + b) * d;
-            vst1q_f32(part[b], block_bound(qbar, kmin + off, kmax + off, d));
-        }
-        vst1q_f32(scores + i, hsum4x4(part[0]));
-    }
-    for (; i < n_blocks; i++)
-        scores[i] = vaddvq_f32(block_bound(qbar, kmin + (size_t)i * d, kmax + (size_t)i * d, d));
+    for (int i = 0; i < n_blocks; i++)
+        scores[i] = block_bound(qbar, kmin, kmax, f16, (size_t)i, d);
+}
+
+void attn_block_score_f16_neon(const float *qbar, const void *kmin, const void *kmax, int d,
+                               int n_blocks, float *scores)
+{
+    if (d % 8)
+        attn_block_score_f16_c(qbar, kmin, kmax, d, n_blocks, scores);
+    else
+        block_score(qbar, kmin, kmax, 1, d, n_blocks, scores);
+}
+
+void attn_block_score_f32_neon(const float *qbar, const void *kmin, const void *kmax, int d,
+                               int n_blocks, float *scores)
+{
+    if (d % 8)
+        attn_block_score_f32_c(qbar, kmin, kmax, d, n_blocks, scores);
+    else
+        block_score(qbar, kmin, kmax, 0, d, n_blocks, scores);
 }
 
 /* ---- summaries ------------------------------------------------------------------ */

@@ -10,7 +10,11 @@
  * vectors = 16 accumulators; per 4 dimensions, one K vector per key and
  * 4 qT vectors per dimension (20 loads for 64 FMAs). P V: 4 rows x 4
  * vectors of d = 16 accumulators; per key, 4 V vectors and one vector of
- * the 4 rows' probabilities (5 loads for 16 FMAs). d is a multiple of 8. */
+ * the 4 rows' probabilities (5 loads for 16 FMAs). d is a multiple of 8.
+ *
+ * Bit for bit the recipe of simd/chunk_c.c, as every tier (issue 3): FMA by
+ * lane is still one fused step per dimension in order (lane L of the K
+ * vector is dimension c + L), and vfmaq_n_f32 is fused like the rest. */
 #if defined(__aarch64__)
 
 #include <arm_neon.h>
@@ -29,10 +33,10 @@
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 16")
 
-/* exp(x) for x <= 0; -inf, NaN and x < -64 give 0 exactly. As in the x86
- * files: Cody-Waite reduction, degree-6 Taylor polynomial (about 1 ulp), 2^n
- * added into the exponent field; the cutoff keeps p and p*v clear of
- * subnormals. maxnm, not max: a NaN must not survive the clamp. */
+/* exp(x) for x <= 0; -inf, NaN and x < -64 give 0 exactly. The recipe of
+ * simd/chunk_c.c: Cody-Waite reduction, degree-6 Taylor polynomial (about
+ * 1 ulp), 2^n added into the exponent field; the cutoff keeps p and p*v
+ * clear of subnormals. maxnm, not max: a NaN must not survive the clamp. */
 INLINE float32x4_t exp_neg(float32x4_t x)
 {
     const float32x4_t lo = vdupq_n_f32(-64.0f), magic = vdupq_n_f32(0x1.8p23f);

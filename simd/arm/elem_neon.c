@@ -1,9 +1,9 @@
 /* "elem" kernels for AArch64 Advanced SIMD (baseline: no flags needed).
  * Compiled on every arch; empty off aarch64.
  *
- * The same contract with the scalar reference as simd/x86/elem_avx2.c: RoPE
- * and conversions bit-exact, RMSNorm up to the order of its double sum,
- * silu_mul and softmax up to our exp4(). vld2q/vst2q (de)interleave the RoPE
+ * The same contract with the scalar reference as simd/x86/elem_avx2.c: every
+ * kernel bit-exact (the reference's exp recipe, its 16 double lanes and sum
+ * tree; issue 3). vld2q/vst2q (de)interleave the RoPE
  * pairs and the (cos, sin) table for free. FPCR as Linux sets it (round to
  * nearest, no flush-to-zero, no default NaN) makes vcvt_f16_f32 round and
  * quiet NaNs as resa_f32_to_f16() does. Tails of the exp kernels go through
@@ -19,8 +19,8 @@
 
 /* ---- exp ---------------------------------------------------------------------- */
 
-/* As exp8() in simd/x86/elem_avx2.c: the same reduction, polynomial and
- * two-step scaling by 2^k. vminq/vmaxq return NaN if either input is. */
+/* exp_recipe() of simd/elem_c.c, as exp8() in simd/x86/elem_avx2.c: the
+ * same reduction, polynomial and two-step scaling by 2^k. vminq/vmaxq return NaN if either input is. */
 #define EXP_LO -104.0f
 #define EXP_HI 89.0f
 #define LOG2E 0x1.715476p+0f
@@ -72,18 +72,41 @@ static inline void add_f64x4(float64x2_t *a, float64x2_t *b, float32x4_t e)
     *b = vaddq_f64(*b, vcvt_high_f64_f32(e));
 }
 
+/* 16 double lanes a[0..8) (a[k]: lanes 2k, 2k+1) added in the reference's
+ * sum16() tree: halves folded onto halves, lane i + lane i+w, w = 8, 4, 2, 1. */
+static inline double sum16_f64(const float64x2_t *a)
+{
+    const float64x2_t h0 = vaddq_f64(a[0], a[4]), h1 = vaddq_f64(a[1], a[5]);
+    const float64x2_t h2 = vaddq_f64(a[2], a[6]), h3 = vaddq_f64(a[3], a[7]);
+    const float64x2_t s = vaddq_f64(vaddq_f64(h0, h2), vaddq_f64(h1, h3));
+    return vgetq_lane_f64(s, 0) + vgetq_lane_f64(s, 1);
+}
+
+/* Adds 16 floats from x to the 16 lanes. */
+static inline void add_f64x16(float64x2_t *a, const float *x, int square)
+{
+    for (int c = 0; c < 4; c++) {
+        float32x4_t v = vld1q_f32(x + 4 * c);
+        if (square)
+            v = vmulq_f32(v, v);
+        add_f64x4(&a[2 * c], &a[2 * c + 1], v);
+    }
+}
+
 void elem_rmsnorm_neon(float *y, const float *x, const float *w, int n, float eps)
 {
-    float64x2_t a0 = vdupq_n_f64(0.0), a1 = a0, a2 = a0, a3 = a0;
+    float64x2_t a[8];
+    for (int c = 0; c < 8; c++)
+        a[c] = vdupq_n_f64(0.0);
     int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const float32x4_t v0 = vld1q_f32(x + i), v1 = vld1q_f32(x + i + 4);
-        add_f64x4(&a0, &a1, vmulq_f32(v0, v0));
-        add_f64x4(&a2, &a3, vmulq_f32(v1, v1));
+    for (; i + 16 <= n; i += 16)
+        add_f64x16(a, x + i, 1);
+    if (i < n) { /* zeros past the row: +0 squares add exactly nothing */
+        float t[16] = {0};
+        memcpy(t, x + i, (size_t)(n - i) * sizeof *t);
+        add_f64x16(a, t, 1);
     }
-    double ss = vaddvq_f64(vaddq_f64(vaddq_f64(a0, a1), vaddq_f64(a2, a3)));
-    for (; i < n; i++)
-        ss += (double)(x[i] * x[i]);
+    const double ss = sum16_f64(a);
 
     const float scale = 1.0f / sqrtf((float)(ss / n) + eps);
     const float32x4_t vs = vdupq_n_f32(scale);
@@ -166,25 +189,31 @@ void elem_softmax_neon(float *x, int n, float scale)
     for (int i = nv; i < n; i++)
         mx = fmaxf(mx, x[i] * scale);
 
-    /* exp(x*scale - mx) with the reference's two roundings; sum in double */
+    /* exp(x*scale - mx) with the reference's two roundings; the sum in 16
+     * double lanes (vector i/4 into a[2*(i/4 % 4)], a[2*(i/4 % 4) + 1]) */
     const float32x4_t vm = vdupq_n_f32(mx);
-    float64x2_t a = vdupq_n_f64(0.0), b = a;
+    float64x2_t a[8];
+    for (int c = 0; c < 8; c++)
+        a[c] = vdupq_n_f64(0.0);
     for (int i = 0; i < nv; i += 4) {
         const float32x4_t e = exp4(vsubq_f32(vmulq_n_f32(vld1q_f32(x + i), scale), vm));
-        add_f64x4(&a, &b, e);
+        const int c = (i >> 2) & 3;
+        add_f64x4(&a[2 * c], &a[2 * c + 1], e);
         vst1q_f32(x + i, e);
     }
-    double sum = vaddvq_f64(vaddq_f64(a, b));
-    if (rem) {
+    if (rem) { /* the lanes past the row add +0 */
         float t[4] = {0};
         for (int j = 0; j < rem; j++)
             t[j] = x[nv + j] * scale - mx;
         vst1q_f32(t, exp4(vld1q_f32(t)));
-        for (int j = 0; j < rem; j++) {
+        for (int j = rem; j < 4; j++)
+            t[j] = 0.0f;
+        const int c = (nv >> 2) & 3;
+        add_f64x4(&a[2 * c], &a[2 * c + 1], vld1q_f32(t));
+        for (int j = 0; j < rem; j++)
             x[nv + j] = t[j];
-            sum += t[j];
-        }
     }
+    const double sum = sum16_f64(a);
 
     const float inv = (float)(1.0 / sum);
     for (int i = 0; i < nv; i += 4)

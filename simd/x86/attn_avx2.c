@@ -2,12 +2,13 @@
  *
  * decode works on tiles of up to TILE rows, so that the softmax bookkeeping
  * is paid once per tile instead of once per row:
- *   1. partial dot products: each K row is converted to f32 once and FMA'd
- *      into one accumulator per query head (KU rows at a time, sharing each
- *      load of q); the 8 lanes of 8 rows are summed together by one
- *      transpose-add (hsum8x8);
+ *   1. dot products: each K row is converted to f32 once and FMA'd into
+ *      one accumulator per query head (KU rows at a time, sharing each load
+ *      of q), in two passes for the recipe's lanes 0-7 and 8-15; the lanes
+ *      of 8 rows are summed together by one transpose-add (hsum8x8);
  *   2. per head: the tile's max, one rescale factor alpha = exp(m - m_new),
- *      and p = exp(s - m_new) for the whole tile with a vector exp;
+ *      and p = exp(s - m_new) for the whole tile with a vector exp, their
+ *      sum over 16 lanes;
  *   3. o = alpha*o + sum_t p_t v_t: each V row is converted once and serves
  *      every head; the heads' o is kept in registers JC vectors at a time
  *      (group*JC accumulators), the rescale folded into their load.
@@ -15,11 +16,11 @@
  * accumulators live in registers. d must be a multiple of 8 (other shapes
  * take the scalar reference); group at most 8.
  *
- * Differences from the scalar reference: the order of the dot product sums
- * (about d/8 roundings less), our exp (about 1 ulp) instead of libm's, and
- * the order in which the rows' terms of l and o are added (tile by tile).
- * block_score computes the same products as the reference but adds them
- * with FMAs in another order; summary_add is bit-exact. */
+ * decode is bit-exact with the scalar reference: it computes the recipe of
+ * simd/attn_c.c (same TILE, same 16 lanes and tree for the dots and for l,
+ * the same exp, the same FMA order for o), as the other tiers do (issue 3).
+ * block_score follows the family's one recipe (attn.h), bit-exact with the
+ * scalar reference; summary_add is bit-exact. */
 #if defined(__x86_64__)
 
 #ifdef HAVE_CONFIG_H
@@ -35,12 +36,14 @@
 
 decl_attn_decode_fn(attn_decode_f16_avx2);
 decl_attn_decode_fn(attn_decode_f32_avx2);
-decl_block_score_fn(attn_block_score_avx2);
+decl_block_score_fn(attn_block_score_f16_avx2);
+decl_block_score_fn(attn_block_score_f32_avx2);
 decl_summary_add_fn(attn_summary_add_avx2);
 /* the scalar references, for shapes the vector code does not take */
 decl_attn_decode_fn(attn_decode_f16_c);
 decl_attn_decode_fn(attn_decode_f32_c);
-decl_block_score_fn(attn_block_score_c);
+decl_block_score_fn(attn_block_score_f16_c);
+decl_block_score_fn(attn_block_score_f32_c);
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -49,30 +52,39 @@ decl_block_score_fn(attn_block_score_c);
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* exp(x) for x <= 0 (scores minus their running max), about 1 ulp:
- * x = n ln2 + r with |r| <= ln2/2 (ln2 in two parts, so n*ln2_hi is exact),
- * exp(r) = 1 + r + r^2 P(r) with Cephes' degree-5 P, then 2^n through the
- * exponent bits. Below -87.3 (n < -126, where the bit trick fails) the
- * result is 0: next to the row of the max (p = 1), such a p is invisible;
- * -inf and NaN give 0 too. x = 0 gives exactly 1. */
+/* exp(x), the recipe of every tier (elem_c.c's exp_recipe(), elem_avx2.c's
+ * exp8()): clamp to [-104, 89], k = round(x log2 e), r = x - k ln2 (ln2 in
+ * two parts), exp(r) = (q(r) r^2 + r) + 1, q of degree 4 by Horner's FMAs,
+ * times 2^(k>>1) then 2^(k-(k>>1)) (a subnormal result rounds once). At most
+ * 1 ulp from libm's expf; -inf gives 0, 0 gives exactly 1. */
+#define EXP_LO -104.0f
+#define EXP_HI 89.0f
+#define LOG2E 0x1.715476p+0f
+#define LN2_HI 0x1.62e430p-1f
+#define LN2_LO -0x1.05c610p-29f
+#define EXP_C2 0x1.fffffcp-2f
+#define EXP_C3 0x1.555492p-3f
+#define EXP_C4 0x1.5558f2p-5f
+#define EXP_C5 0x1.1239d4p-7f
+#define EXP_C6 0x1.6a244cp-10f
+
 INLINE __m256 exp8(__m256 x)
 {
-    const __m256 lo = _mm256_set1_ps(-87.33f);
-    const __m256 keep = _mm256_cmp_ps(x, lo, _CMP_GE_OQ);
-    x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.0f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+    x = _mm256_max_ps(_mm256_set1_ps(EXP_LO), _mm256_min_ps(_mm256_set1_ps(EXP_HI), x));
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)),
                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), keep);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(LN2_HI), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(LN2_LO), r);
+    __m256 q = _mm256_fmadd_ps(_mm256_set1_ps(EXP_C6), r, _mm256_set1_ps(EXP_C5));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(EXP_C4));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(EXP_C3));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(EXP_C2));
+    const __m256 p = _mm256_add_ps(_mm256_fmadd_ps(q, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    const __m256i ki = _mm256_cvtps_epi32(k), k1 = _mm256_srai_epi32(ki, 1), k2 = _mm256_sub_epi32(ki, k1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
 /* 8 elements of a cache (f16 bits or f32) from element i, as floats. */
@@ -83,17 +95,26 @@ INLINE __m256 load8(const void *rows, int f16, size_t i)
     return _mm256_loadu_ps((const float *)rows + i);
 }
 
-/* Lane i = the sum of the 8 lanes of vector i of a[0..64). */
+/* Lane r = the sum of the 8 lanes of vector r of a[0..64), in the recipe's
+ * tree (lane i + lane i+4, then i + i+2, then i + i+1), 8 rows at once:
+ * rows r and r+4 share a vector for the first step, then shuffles pair the
+ * lanes of rows (r, r+1 | r+4, r+5) and finally put the rows in order. */
 INLINE __m256 hsum8x8(const float *a)
 {
-    const __m256 t0 = _mm256_hadd_ps(_mm256_load_ps(a), _mm256_load_ps(a + 8));
-    const __m256 t1 = _mm256_hadd_ps(_mm256_load_ps(a + 16), _mm256_load_ps(a + 24));
-    const __m256 t2 = _mm256_hadd_ps(_mm256_load_ps(a + 32), _mm256_load_ps(a + 40));
-    const __m256 t3 = _mm256_hadd_ps(_mm256_load_ps(a + 48), _mm256_load_ps(a + 56));
-    const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3); /* (a0..a3 | a4..a7) halves */
-    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+    __m256 u[4]; /* (row r: 4 sums | row r+4: 4 sums) */
+    for (int r = 0; r < 4; r++) {
+        const __m256 x = _mm256_load_ps(a + 8 * r), y = _mm256_load_ps(a + 8 * (r + 4));
+        u[r] = _mm256_add_ps(_mm256_permute2f128_ps(x, y, 0x20), _mm256_permute2f128_ps(x, y, 0x31));
+    }
+    const __m256 w01 = _mm256_add_ps(_mm256_shuffle_ps(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm256_shuffle_ps(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m256 w23 = _mm256_add_ps(_mm256_shuffle_ps(u[2], u[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm256_shuffle_ps(u[2], u[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm256_add_ps(_mm256_shuffle_ps(w01, w23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm256_shuffle_ps(w01, w23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
+/* The sum of 8 lanes in the recipe's tree: i + i+4, i + i+2, i + i+1. */
 INLINE float hsum(__m256 x)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
@@ -112,36 +133,43 @@ INLINE float hmax(__m256 x)
 
 /* Scratch of one tile, per head. */
 typedef struct tile_buf {
-    _Alignas(32) float part[MAX_G][TILE][8]; /* per row: 8 partial sums of q.k */
+    _Alignas(32) float part[MAX_G][TILE][8]; /* per row: lane i + lane i+8 of q.k */
     _Alignas(32) float p[MAX_G][TILE];       /* scores, then exp(score - m_new) */
     float alpha[MAX_G];                      /* exp(m_old - m_new) */
 } tile_buf;
 
-/* Step 1 on rows [t, t+KU): part[g][t+u] = the 8 lane sums of q_g * k_{t+u}.
- * KU rows at once share each load of q and give KU*G independent chains. */
+/* Step 1 on rows [t, t+KU): the recipe's 16 lanes of q_g . k_{t+u}, element
+ * j in lane j % 16, and part[g][t+u] = lanes 0-7 + lanes 8-15 (the tree's
+ * first step). Two passes over the rows, lanes 0-7 (the chunks j = 0, 16,
+ * ...) then 8-15 (j = 8, 24, ...), so that G*KU accumulators suffice: KU
+ * rows at once share each load of q and give KU*G independent chains. */
 INLINE void rows_dots(const void *k, int f16, size_t row, int d, const float *q, const int G,
                       const int KU, float *part)
 {
-    __m256 acc[MAX_G][4];
+    for (int h = 0; h < 2; h++) {
+        __m256 acc[MAX_G][4];
 #pragma GCC unroll 8
-    for (int g = 0; g < G; g++)
+        for (int g = 0; g < G; g++)
 #pragma GCC unroll 4
-        for (int u = 0; u < KU; u++)
-            acc[g][u] = _mm256_setzero_ps();
-    for (int j = 0; j < d; j += 8) {
+            for (int u = 0; u < KU; u++)
+                acc[g][u] = _mm256_setzero_ps();
+        for (int j = 8 * h; j < d; j += 16) {
 #pragma GCC unroll 4
-        for (int u = 0; u < KU; u++) {
-            const __m256 kf = load8(k, f16, row + (size_t)u * d + (size_t)j);
+            for (int u = 0; u < KU; u++) {
+                const __m256 kf = load8(k, f16, row + (size_t)u * d + (size_t)j);
 #pragma GCC unroll 8
-            for (int g = 0; g < G; g++)
-                acc[g][u] = _mm256_fmadd_ps(kf, _mm256_loadu_ps(q + (size_t)g * d + j), acc[g][u]);
+                for (int g = 0; g < G; g++)
+                    acc[g][u] = _mm256_fmadd_ps(kf, _mm256_loadu_ps(q + (size_t)g * d + j), acc[g][u]);
+            }
         }
-    }
 #pragma GCC unroll 8
-    for (int g = 0; g < G; g++)
+        for (int g = 0; g < G; g++)
 #pragma GCC unroll 4
-        for (int u = 0; u < KU; u++)
-            _mm256_store_ps(part + ((size_t)g * TILE + u) * 8, acc[g][u]);
+            for (int u = 0; u < KU; u++) {
+                float *dst = part + ((size_t)g * TILE + u) * 8;
+                _mm256_store_ps(dst, h ? _mm256_add_ps(_mm256_load_ps(dst), acc[g][u]) : acc[g][u]);
+            }
+    }
 }
 
 /* Step 1: part[g][t] for rows [t0, t0+nt), zeros up to a multiple of 8. */
@@ -173,17 +201,22 @@ INLINE void tile_softmax(tile_buf *b, int g, int nt, float scale, float *m, floa
         _mm256_store_ps(b->p[g] + t, s);
         mx = _mm256_max_ps(mx, s);
     }
-    const float tile_max = hmax(mx), m_old = *m;
+    const float tile_max = hmax(mx) + 0.0f, m_old = *m; /* -0 -> +0, as the recipe */
     const float m_new = tile_max > m_old ? tile_max : m_old;
-    b->alpha[g] = m_new == m_old ? 1.0f : expf(m_old - m_new); /* m_old = -inf: 0 */
+    b->alpha[g] = m_new == m_old ? 1.0f : _mm256_cvtss_f32(exp8(_mm256_set1_ps(m_old - m_new))); /* m_old = -inf: 0 */
     const __m256 vm = _mm256_set1_ps(m_new);
-    __m256 sum = _mm256_setzero_ps();
-    for (int t = 0; t < nt; t += 8) {
-        const __m256 e = exp8(_mm256_sub_ps(_mm256_load_ps(b->p[g] + t), vm));
-        _mm256_store_ps(b->p[g] + t, e);
-        sum = _mm256_add_ps(sum, e);
+    __m256 sum0 = _mm256_setzero_ps(), sum1 = sum0; /* the 16 lanes of l's sum: row t in lane t % 16 */
+    for (int t = 0; t < nt; t += 16) { /* rows past nt have p = 0 */
+        const __m256 e0 = exp8(_mm256_sub_ps(_mm256_load_ps(b->p[g] + t), vm));
+        _mm256_store_ps(b->p[g] + t, e0);
+        sum0 = _mm256_add_ps(sum0, e0);
+        if (t + 8 < nt) {
+            const __m256 e1 = exp8(_mm256_sub_ps(_mm256_load_ps(b->p[g] + t + 8), vm));
+            _mm256_store_ps(b->p[g] + t + 8, e1);
+            sum1 = _mm256_add_ps(sum1, e1);
+        }
     }
-    *l = *l * b->alpha[g] + hsum(sum);
+    *l = *l * b->alpha[g] + hsum(_mm256_add_ps(sum0, sum1));
     *m = m_new;
 }
 
@@ -296,43 +329,54 @@ void attn_decode_f32_avx2(const void *k, const void *v, int n, int d, const floa
 
 /* ---- block scores --------------------------------------------------------------- */
 
-/* 8 partial sums of block i's bound. max(q*kmax, q*kmin) is q times kmax
- * where q >= 0 and kmin where q < 0 (kmin <= kmax): a blend on q's sign
- * bit, then one FMA. d a multiple of 8. */
-INLINE __m256 block_bound(const float *qbar, const float *kmin, const float *kmax, int d)
+/* The 16 lanes of block i's bound (attn.h's recipe) in two vectors: lanes
+ * 0-7 in *lo, 8-15 in *hi; fma of q times kmin where q's sign bit is set,
+ * else kmax (a blend on the sign bit). d a multiple of 8. */
+INLINE void block_lanes(const float *qbar, const void *kmin, const void *kmax, int f16, size_t i, int d,
+                        __m256 *lo, __m256 *hi)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int j = 0;
-    for (; j + 16 <= d; j += 16) {
-        const __m256 q0 = _mm256_loadu_ps(qbar + j), q1 = _mm256_loadu_ps(qbar + j + 8);
-        a0 = _mm256_fmadd_ps(q0, _mm256_blendv_ps(_mm256_loadu_ps(kmax + j), _mm256_loadu_ps(kmin + j), q0), a0);
-        a1 = _mm256_fmadd_ps(q1, _mm256_blendv_ps(_mm256_loadu_ps(kmax + j + 8), _mm256_loadu_ps(kmin + j + 8), q1), a1);
+    for (; j < d; j += 16) {
+        size_t e = i * (size_t)d + (size_t)j;
+        __m256 q = _mm256_loadu_ps(qbar + j);
+        a0 = _mm256_fmadd_ps(q, _mm256_blendv_ps(load8(kmax, f16, e), load8(kmin, f16, e), q), a0);
+        if (j + 8 == d)
+            break; /* d % 16 == 8: lanes 8-15 get no last element */
+        e += 8;
+        q = _mm256_loadu_ps(qbar + j + 8);
+        a1 = _mm256_fmadd_ps(q, _mm256_blendv_ps(load8(kmax, f16, e), load8(kmin, f16, e), q), a1);
     }
-    if (j < d) {
-        const __m256 q0 = _mm256_loadu_ps(qbar + j);
-        a0 = _mm256_fmadd_ps(q0, _mm256_blendv_ps(_mm256_loadu_ps(kmax + j), _mm256_loadu_ps(kmin + j), q0), a0);
-    }
-    return _mm256_add_ps(a0, a1);
+    *lo = a0;
+    *hi = a1;
 }
 
-void attn_block_score_avx2(const float *qbar, const float *kmin, const float *kmax, int d,
-                           int n_blocks, float *scores)
+INLINE void block_score(const float *qbar, const void *kmin, const void *kmax, int f16, int d,
+                        int n_blocks, float *scores)
 {
-    if (d % 8) {
-        attn_block_score_c(qbar, kmin, kmax, d, n_blocks, scores);
-        return;
+    for (int i = 0; i < n_blocks; i++) {
+        __m256 lo, hi;
+        block_lanes(qbar, kmin, kmax, f16, (size_t)i, d, &lo, &hi);
+        scores[i] = hsum(_mm256_add_ps(lo, hi)); /* the recipe's tree */
     }
-    int i = 0;
-    for (; i + 8 <= n_blocks; i += 8) { /* 8 blocks, one transpose-add */
-        _Alignas(32) float part[8][8];
-        for (int b = 0; b < 8; b++) {
-            const size_t off = (size_t)(i + b) * d;
-            _mm256_store_ps(part[b], block_bound(qbar, kmin + off, kmax + off, d));
-        }
-        _mm256_storeu_ps(scores + i, hsum8x8(part[0]));
-    }
-    for (; i < n_blocks; i++)
-        scores[i] = hsum(block_bound(qbar, kmin + (size_t)i * d, kmax + (size_t)i * d, d));
+}
+
+void attn_block_score_f16_avx2(const float *qbar, const void *kmin, const void *kmax, int d,
+                               int n_blocks, float *scores)
+{
+    if (d % 8)
+        attn_block_score_f16_c(qbar, kmin, kmax, d, n_blocks, scores);
+    else
+        block_score(qbar, kmin, kmax, 1, d, n_blocks, scores);
+}
+
+void attn_block_score_f32_avx2(const float *qbar, const void *kmin, const void *kmax, int d,
+                               int n_blocks, float *scores)
+{
+    if (d % 8)
+        attn_block_score_f32_c(qbar, kmin, kmax, d, n_blocks, scores);
+    else
+        block_score(qbar, kmin, kmax, 0, d, n_blocks, scores);
 }
 
 /* ---- summaries ------------------------------------------------------------------ */

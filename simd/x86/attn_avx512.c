@@ -5,11 +5,13 @@
  * one max and rescale per head, vector exp, V accumulation with the heads'
  * o in registers), on 16-float vectors: with 32 registers a whole 64-wide
  * head of o fits for up to 7 heads, so the tile's V rows are read in one
- * pass. exp scales by 2^n with vscalefps, which handles the whole range
- * (gradual underflow included). d must be a multiple of 16; other multiples
- * of 8 take the AVX2 kernel, the rest the scalar reference.
- * block_score: the same products as the reference, added with FMAs in
- * another order; summary_add is bit-exact. */
+ * pass. decode is bit-exact with the scalar reference (the recipe of
+ * simd/attn_c.c: same TILE, 16 lanes and tree, exp, FMA order; issue 3); its
+ * exp scales by 2^k with vscalefps, one rounding, as the recipe's two
+ * products. d must be a multiple of 16; other multiples of 8 take the AVX2
+ * kernel, the rest the scalar reference (the same results).
+ * block_score follows the family's one recipe (attn.h), bit-exact with the
+ * scalar reference; summary_add is bit-exact. */
 #if defined(__x86_64__)
 
 #ifdef HAVE_CONFIG_H
@@ -25,12 +27,14 @@
 
 decl_attn_decode_fn(attn_decode_f16_avx512);
 decl_attn_decode_fn(attn_decode_f32_avx512);
-decl_block_score_fn(attn_block_score_avx512);
+decl_block_score_fn(attn_block_score_f16_avx512);
+decl_block_score_fn(attn_block_score_f32_avx512);
 decl_summary_add_fn(attn_summary_add_avx512);
 /* shapes this file does not take (the AVX-512 tier includes AVX2) */
 decl_attn_decode_fn(attn_decode_f16_avx2);
 decl_attn_decode_fn(attn_decode_f32_avx2);
-decl_block_score_fn(attn_block_score_avx2);
+decl_block_score_fn(attn_block_score_f16_avx2);
+decl_block_score_fn(attn_block_score_f32_avx2);
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -39,25 +43,35 @@ decl_block_score_fn(attn_block_score_avx2);
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* exp(x) for x <= 0, about 1 ulp: x = n ln2 + r, |r| <= ln2/2, exp(r) =
- * 1 + r + r^2 P(r) (Cephes' degree-5 P), times 2^n by vscalefps. x is
- * clamped to [-104, 88]: exp(-104) underflows to 0 after scaling, so -inf
- * gives 0 (NaN gives 0 too). x = 0 gives exactly 1. */
+/* exp(x), the recipe of every tier (elem_c.c's exp_recipe()): clamp to
+ * [-104, 89], k = round(x log2 e), r = x - k ln2 (ln2 in two parts),
+ * exp(r) = (q(r) r^2 + r) + 1, q of degree 4 by Horner's FMAs, times 2^k by
+ * vscalefps, which rounds once as the recipe's exact-then-rounding products
+ * do. -inf gives 0, 0 gives exactly 1. */
+#define EXP_LO -104.0f
+#define EXP_HI 89.0f
+#define LOG2E 0x1.715476p+0f
+#define LN2_HI 0x1.62e430p-1f
+#define LN2_LO -0x1.05c610p-29f
+#define EXP_C2 0x1.fffffcp-2f
+#define EXP_C3 0x1.555492p-3f
+#define EXP_C4 0x1.5558f2p-5f
+#define EXP_C5 0x1.1239d4p-7f
+#define EXP_C6 0x1.6a244cp-10f
+
 INLINE __m512 exp16(__m512 x)
 {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(88.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+    x = _mm512_max_ps(_mm512_set1_ps(EXP_LO), _mm512_min_ps(_mm512_set1_ps(EXP_HI), x));
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)),
                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_HI), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_LO), r);
+    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(EXP_C6), r, _mm512_set1_ps(EXP_C5));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_C4));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_C3));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_C2));
+    const __m512 p = _mm512_add_ps(_mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, k);
 }
 
 /* 16 elements of a cache (f16 bits or f32) from element i, as floats. */
@@ -68,23 +82,30 @@ INLINE __m512 load16(const void *rows, int f16, size_t i)
     return _mm512_loadu_ps((const float *)rows + i);
 }
 
-/* The two halves of x added: 8 partial sums. */
+/* The two halves of x added: 8 partial sums (the recipe's lane i + i+8). */
 INLINE __m256 fold(__m512 x)
 {
     return _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1));
 }
 
-/* Lane i = the sum of the 8 lanes of vector i of a[0..64). */
+/* Lane r = the sum of the 8 lanes of vector r of a[0..64), in the recipe's
+ * tree (lane i + lane i+4, then i + i+2, then i + i+1), as attn_avx2.c's. */
 INLINE __m256 hsum8x8(const float *a)
 {
-    const __m256 t0 = _mm256_hadd_ps(_mm256_load_ps(a), _mm256_load_ps(a + 8));
-    const __m256 t1 = _mm256_hadd_ps(_mm256_load_ps(a + 16), _mm256_load_ps(a + 24));
-    const __m256 t2 = _mm256_hadd_ps(_mm256_load_ps(a + 32), _mm256_load_ps(a + 40));
-    const __m256 t3 = _mm256_hadd_ps(_mm256_load_ps(a + 48), _mm256_load_ps(a + 56));
-    const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
-    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+    __m256 u[4]; /* (row r: 4 sums | row r+4: 4 sums) */
+    for (int r = 0; r < 4; r++) {
+        const __m256 x = _mm256_load_ps(a + 8 * r), y = _mm256_load_ps(a + 8 * (r + 4));
+        u[r] = _mm256_add_ps(_mm256_permute2f128_ps(x, y, 0x20), _mm256_permute2f128_ps(x, y, 0x31));
+    }
+    const __m256 w01 = _mm256_add_ps(_mm256_shuffle_ps(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm256_shuffle_ps(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m256 w23 = _mm256_add_ps(_mm256_shuffle_ps(u[2], u[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm256_shuffle_ps(u[2], u[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm256_add_ps(_mm256_shuffle_ps(w01, w23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm256_shuffle_ps(w01, w23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
+/* The sum of 8 lanes in the recipe's tree: i + i+4, i + i+2, i + i+1. */
 INLINE float hsum8(__m256 x)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
@@ -95,12 +116,13 @@ INLINE float hsum8(__m256 x)
 /* ---- decode --------------------------------------------------------------------- */
 
 typedef struct tile_buf {
-    _Alignas(64) float part[MAX_G][TILE][8]; /* per row: 8 partial sums of q.k */
+    _Alignas(64) float part[MAX_G][TILE][8]; /* per row: lane i + lane i+8 of q.k */
     _Alignas(64) float p[MAX_G][TILE];       /* scores, then exp(score - m_new) */
     float alpha[MAX_G];                      /* exp(m_old - m_new) */
 } tile_buf;
 
-/* Step 1 on rows [t, t+KU): part[g][t+u] = 8 partial sums of q_g . k_{t+u}.
+/* Step 1 on rows [t, t+KU): the recipe's 16 lanes of q_g . k_{t+u} (element
+ * j in lane j % 16), folded to 8 in part[g][t+u].
  * KU rows at once share each load of q and give KU*G independent chains. */
 INLINE void rows_dots(const void *k, int f16, size_t row, int d, const float *q, const int G,
                       const int KU, float *part)
@@ -156,9 +178,9 @@ INLINE void tile_softmax(tile_buf *b, int g, int nt, float scale, float *m, floa
         _mm512_store_ps(b->p[g] + t, s);
         mx = _mm512_max_ps(mx, s);
     }
-    const float tile_max = _mm512_reduce_max_ps(mx), m_old = *m;
+    const float tile_max = _mm512_reduce_max_ps(mx) + 0.0f, m_old = *m; /* -0 -> +0, as the recipe */
     const float m_new = tile_max > m_old ? tile_max : m_old;
-    b->alpha[g] = m_new == m_old ? 1.0f : expf(m_old - m_new); /* m_old = -inf: 0 */
+    b->alpha[g] = m_new == m_old ? 1.0f : _mm512_cvtss_f32(exp16(_mm512_set1_ps(m_old - m_new))); /* m_old = -inf: 0 */
     const __m512 vm = _mm512_set1_ps(m_new);
     __m512 sum = _mm512_setzero_ps();
     for (int t = 0; t < nt; t += 16) {
@@ -166,7 +188,7 @@ INLINE void tile_softmax(tile_buf *b, int g, int nt, float scale, float *m, floa
         _mm512_store_ps(b->p[g] + t, e);
         sum = _mm512_add_ps(sum, e);
     }
-    *l = *l * b->alpha[g] + hsum8(fold(sum));
+    *l = *l * b->alpha[g] + hsum8(fold(sum)); /* row t in lane t % 16, the recipe's tree */
     *m = m_new;
 }
 
@@ -274,45 +296,43 @@ void attn_decode_f32_avx512(const void *k, const void *v, int n, int d, const fl
 
 /* ---- block scores --------------------------------------------------------------- */
 
-/* 16 partial sums of block i's bound: q times kmax where q >= 0, kmin where
- * q's sign bit is set (kmin <= kmax), one FMA. d a multiple of 16. */
-INLINE __m512 block_bound(const float *qbar, const float *kmin, const float *kmax, int d)
+/* The 16 lanes of block i's bound (attn.h's recipe): fma of q times kmin
+ * where q's sign bit is set, else kmax; d a multiple of 16. */
+INLINE __m512 block_lanes(const float *qbar, const void *kmin, const void *kmax, int f16, size_t i, int d)
 {
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    int j = 0;
-    for (; j + 32 <= d; j += 32) {
-        const __m512 q0 = _mm512_loadu_ps(qbar + j), q1 = _mm512_loadu_ps(qbar + j + 16);
-        const __mmask16 n0 = _mm512_movepi32_mask(_mm512_castps_si512(q0));
-        const __mmask16 n1 = _mm512_movepi32_mask(_mm512_castps_si512(q1));
-        a0 = _mm512_fmadd_ps(q0, _mm512_mask_loadu_ps(_mm512_loadu_ps(kmax + j), n0, kmin + j), a0);
-        a1 = _mm512_fmadd_ps(q1, _mm512_mask_loadu_ps(_mm512_loadu_ps(kmax + j + 16), n1, kmin + j + 16), a1);
+    __m512 acc = _mm512_setzero_ps();
+    for (int j = 0; j < d; j += 16) {
+        const __m512 q = _mm512_loadu_ps(qbar + j);
+        const __mmask16 neg = _mm512_movepi32_mask(_mm512_castps_si512(q));
+        const size_t e = i * (size_t)d + (size_t)j;
+        acc = _mm512_fmadd_ps(q, _mm512_mask_blend_ps(neg, load16(kmax, f16, e), load16(kmin, f16, e)), acc);
     }
-    if (j < d) {
-        const __m512 q0 = _mm512_loadu_ps(qbar + j);
-        const __mmask16 n0 = _mm512_movepi32_mask(_mm512_castps_si512(q0));
-        a0 = _mm512_fmadd_ps(q0, _mm512_mask_loadu_ps(_mm512_loadu_ps(kmax + j), n0, kmin + j), a0);
-    }
-    return _mm512_add_ps(a0, a1);
+    return acc;
 }
 
-void attn_block_score_avx512(const float *qbar, const float *kmin, const float *kmax, int d,
-                             int n_blocks, float *scores)
+INLINE void block_score(const float *qbar, const void *kmin, const void *kmax, int f16, int d,
+                        int n_blocks, float *scores)
 {
-    if (d % 16) {
-        attn_block_score_avx2(qbar, kmin, kmax, d, n_blocks, scores);
-        return;
-    }
-    int i = 0;
-    for (; i + 8 <= n_blocks; i += 8) { /* 8 blocks, one transpose-add */
-        _Alignas(32) float part[8][8];
-        for (int b = 0; b < 8; b++) {
-            const size_t off = (size_t)(i + b) * d;
-            _mm256_store_ps(part[b], fold(block_bound(qbar, kmin + off, kmax + off, d)));
-        }
-        _mm256_storeu_ps(scores + i, hsum8x8(part[0]));
-    }
-    for (; i < n_blocks; i++)
-        scores[i] = hsum8(fold(block_bound(qbar, kmin + (size_t)i * d, kmax + (size_t)i * d, d)));
+    for (int i = 0; i < n_blocks; i++)
+        scores[i] = hsum8(fold(block_lanes(qbar, kmin, kmax, f16, (size_t)i, d))); /* the recipe's tree */
+}
+
+void attn_block_score_f16_avx512(const float *qbar, const void *kmin, const void *kmax, int d,
+                                 int n_blocks, float *scores)
+{
+    if (d % 16)
+        attn_block_score_f16_avx2(qbar, kmin, kmax, d, n_blocks, scores);
+    else
+        block_score(qbar, kmin, kmax, 1, d, n_blocks, scores);
+}
+
+void attn_block_score_f32_avx512(const float *qbar, const void *kmin, const void *kmax, int d,
+                                 int n_blocks, float *scores)
+{
+    if (d % 16)
+        attn_block_score_f32_avx2(qbar, kmin, kmax, d, n_blocks, scores);
+    else
+        block_score(qbar, kmin, kmax, 0, d, n_blocks, scores);
 }
 
 /* ---- summaries ------------------------------------------------------------------ */

@@ -9,7 +9,11 @@
  * 3 qT vectors and one broadcast (per dimension: 7 loads for 12 FMAs);
  * P V 6 rows x 2 vectors of d = 12 accumulators, 2 V vectors and one
  * broadcast (per key: 8 loads for 12 FMAs). d is a multiple of 8, so rows
- * split into whole vectors and nothing needs a mask. */
+ * split into whole vectors and nothing needs a mask.
+ *
+ * Bit for bit the recipe of simd/chunk_c.c, as every tier (issue 3): the
+ * blocks differ from the AVX-512 file's, but each score, sum and output
+ * element is the same chain of operations in the same order. */
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -28,8 +32,8 @@
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 16")
 
-/* exp(x) for x <= 0; -inf, NaN and x < -64 give 0 exactly. As in the
- * AVX-512 file: Cody-Waite reduction, degree-6 Taylor polynomial (about
+/* exp(x) for x <= 0; -inf, NaN and x < -64 give 0 exactly. The recipe of
+ * simd/chunk_c.c: Cody-Waite reduction, degree-6 Taylor polynomial (about
  * 1 ulp), 2^n added into the exponent field; the cutoff keeps p and p*v
  * clear of subnormals. */
 INLINE __m256 exp_neg(__m256 x)

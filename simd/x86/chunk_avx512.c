@@ -18,7 +18,13 @@
  * The K and V rows are used as the cache stores them (f16 tiles are
  * converted to f32 once into scratch; f32 caches are read in place). A head
  * dim that is not a multiple of 16 (d % 16 == 8) uses masked loads and
- * stores for its last vector in P V, so nothing past a row is read. */
+ * stores for its last vector in P V, so nothing past a row is read.
+ *
+ * Bit for bit the recipe of simd/chunk_c.c, as every tier (issue 3): each
+ * score one fma chain over d in order, one max and rescale per (row, tile),
+ * p summed in two chains (even and odd keys of the tile), P V one fma chain
+ * over the keys per output element, and the same exp_neg. Register blocking
+ * only changes which sums run side by side, never the order within one. */
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -38,7 +44,7 @@
 #define UNROLL _Pragma("GCC unroll 16")
 
 /* exp(x) for x <= 0 (a score minus a max that is at least as large);
- * -inf, NaN and x < -64 give 0 exactly. Cody-Waite reduction
+ * -inf, NaN and x < -64 give 0 exactly. The recipe of simd/chunk_c.c. Cody-Waite reduction
  * x = n ln2 + r, |r| <= ln2/2, then a degree-6 Taylor polynomial (error
  * |r|^7/7! < 1.3e-7, about 1 ulp), and 2^n added into the exponent field.
  * The cutoff drops weights below e^-64 of the row's largest (which is 1):

@@ -1,13 +1,15 @@
 /* "elem" kernels for AVX2 + FMA + F16C (compile with -mavx2 -mfma -mf16c).
  *
- * What each kernel keeps of the scalar reference (simd/elem_c.c):
- *   - rope: the same products and one add/sub, never fused: bit-exact;
- *   - rmsnorm: float squares summed in double (4 accumulators, so only the
- *     order of the double additions differs), then the same (x * scale) * w;
- *   - silu_mul, softmax: our exp8() instead of libm's expf (about 1 ulp), the
- *     exp arguments computed with the reference's roundings (a fused
+ * Every kernel is bit-exact with the scalar reference (simd/elem_c.c), whose
+ * recipe it follows (issue 3):
+ *   - rope: the same products and one add/sub, never fused;
+ *   - rmsnorm: float squares summed in double over 16 lanes (element i into
+ *     lane i % 16: four vectors of 4 doubles), the lanes added by sum16_pd()
+ *     in the reference's tree, then the same (x * scale) * w;
+ *   - silu_mul, softmax: exp8() is the reference's exp_recipe(), the exp
+ *     arguments computed with the reference's roundings (a fused
  *     x*scale - max would move exp(-80) by dozens of ulps); softmax sums in
- *     double as the reference does;
+ *     double over 16 lanes as rmsnorm;
  *   - conversions: F16C rounds to nearest even and quiets NaNs exactly like
  *     resa_f32_to_f16(); bf16 rounding is integer arithmetic: bit-exact.
  * Tails use masked loads and stores (vmaskmovps does not fault on masked-off
@@ -29,7 +31,8 @@
 
 /* ---- exp ---------------------------------------------------------------------- */
 
-/* exp(x) = 2^k * exp(r), k = round(x / ln2), |r| <= ln2/2. r is reduced with
+/* exp_recipe() of simd/elem_c.c, the exp of every tier:
+ * exp(x) = 2^k * exp(r), k = round(x / ln2), |r| <= ln2/2. r is reduced with
  * ln2 split in two (the FMA keeps x - k*ln2_hi exact enough); exp(r) is
  * 1 + r + r^2 q(r) with q of degree 4 fitted for minimal relative error over
  * [-ln2/2, ln2/2] (3e-9, far below float rounding). The scale 2^k is applied
@@ -112,12 +115,27 @@ static inline void add_pd8(__m256d *a, __m256d *b, __m256 e)
     *b = _mm256_add_pd(*b, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
 }
 
-static inline double hsum_pd(__m256d a)
+/* The 16 double lanes a0 (lanes 0-3) .. a3 (12-15) added in the reference's
+ * sum16() tree: halves folded onto halves, lane i + lane i+w for w = 8, 4,
+ * 2, 1. */
+static inline double sum16_pd(__m256d a0, __m256d a1, __m256d a2, __m256d a3)
 {
-    const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
-    return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    const __m256d h = _mm256_add_pd(_mm256_add_pd(a0, a2), _mm256_add_pd(a1, a3));
+    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
+/* 8 floats from x[i], rem of them valid (rem <= 0: none): the rest read as 0. */
+static inline __m256 load_part(const float *x, int rem)
+{
+    if (rem >= 8)
+        return _mm256_loadu_ps(x);
+    if (rem <= 0)
+        return _mm256_setzero_ps();
+    return _mm256_maskload_ps(x, tail_mask(rem));
+}
+
+/* Lanes past the row hold +0: their squares add +0 to lanes >= +0, exactly. */
 void elem_rmsnorm_avx2(float *y, const float *x, const float *w, int n, float eps)
 {
     __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
@@ -127,14 +145,12 @@ void elem_rmsnorm_avx2(float *y, const float *x, const float *w, int n, float ep
         add_pd8(&a0, &a1, _mm256_mul_ps(v0, v0));
         add_pd8(&a2, &a3, _mm256_mul_ps(v1, v1));
     }
-    if (i + 8 <= n) {
-        const __m256 v = _mm256_loadu_ps(x + i);
-        add_pd8(&a0, &a1, _mm256_mul_ps(v, v));
-        i += 8;
+    if (i < n) {
+        const __m256 v0 = load_part(x + i, n - i), v1 = load_part(x + i + 8, n - i - 8);
+        add_pd8(&a0, &a1, _mm256_mul_ps(v0, v0));
+        add_pd8(&a2, &a3, _mm256_mul_ps(v1, v1));
     }
-    double ss = hsum_pd(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
-    for (; i < n; i++)
-        ss += (double)(x[i] * x[i]);
+    const double ss = sum16_pd(a0, a1, a2, a3);
 
     const float scale = 1.0f / sqrtf((float)(ss / n) + eps);
     const __m256 vs = _mm256_set1_ps(scale);
@@ -236,21 +252,35 @@ void elem_softmax_avx2(float *x, int n, float scale)
         vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(ninf, _mm256_mul_ps(_mm256_maskload_ps(x + nv, m), vs), mf));
     const __m256 vm = _mm256_set1_ps(hmax8(vmax));
 
-    __m256d a = _mm256_setzero_pd(), b = a;
-    for (int i = 0; i < nv; i += 8) {
+    /* the sum over 16 double lanes: vector i/8 into (a0, a1) when even, (a2, a3) when odd */
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 16 <= nv; i += 16) {
+        const __m256 e0 = softmax_exp8(_mm256_loadu_ps(x + i), vs, vm);
+        const __m256 e1 = softmax_exp8(_mm256_loadu_ps(x + i + 8), vs, vm);
+        add_pd8(&a0, &a1, e0);
+        add_pd8(&a2, &a3, e1);
+        _mm256_storeu_ps(x + i, e0);
+        _mm256_storeu_ps(x + i + 8, e1);
+    }
+    if (i < nv) {
         const __m256 e = softmax_exp8(_mm256_loadu_ps(x + i), vs, vm);
-        add_pd8(&a, &b, e);
+        add_pd8(&a0, &a1, e);
         _mm256_storeu_ps(x + i, e);
+        i += 8;
     }
     if (rem) { /* masked-off lanes load 0: their exp must not reach the sum */
         const __m256 e = _mm256_and_ps(softmax_exp8(_mm256_maskload_ps(x + nv, m), vs, vm), mf);
-        add_pd8(&a, &b, e);
+        if (i & 8)
+            add_pd8(&a2, &a3, e);
+        else
+            add_pd8(&a0, &a1, e);
         _mm256_maskstore_ps(x + nv, m, e);
     }
-    const double sum = hsum_pd(_mm256_add_pd(a, b));
+    const double sum = sum16_pd(a0, a1, a2, a3);
 
     const __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
-    for (int i = 0; i < nv; i += 8)
+    for (i = 0; i < nv; i += 8)
         _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
     if (rem)
         _mm256_maskstore_ps(x + nv, m, _mm256_mul_ps(_mm256_maskload_ps(x + nv, m), inv));

@@ -1,9 +1,9 @@
 /* "elem" kernels for AVX-512 F/BW/DQ/VL (compiled with the AVX-512 flags).
  *
- * The same contract with the scalar reference as simd/x86/elem_avx2.c (RoPE
- * and conversions bit-exact, RMSNorm up to the order of its double sum,
- * silu_mul and softmax up to our exp16()). Every tail is a masked load and
- * store: masked-off lanes neither fault nor write.
+ * The same contract with the scalar reference as simd/x86/elem_avx2.c: every
+ * kernel bit-exact (the reference's exp recipe, its 16 double lanes and sum
+ * tree). Every tail is a masked load and store: masked-off lanes neither
+ * fault nor write.
  *
  * f32 -> bf16 does not use AVX512_BF16's vcvtneps2bf16: it flushes subnormal
  * inputs to zero, so it is not resa_f32_to_bf16(); the integer rounding here
@@ -27,7 +27,8 @@
 
 /* As exp8() in elem_avx2.c (same reduction, same polynomial), except the
  * final scaling: vscalefps multiplies by 2^k with one rounding, subnormal and
- * overflowing results included. The clamp keeps k finite for +-inf inputs
+ * overflowing results included, which is what the two exact-then-rounding
+ * products of the reference give: the same bits. The clamp keeps k finite for +-inf inputs
  * (min/max operand order lets NaN through). */
 #define EXP_LO -104.0f
 #define EXP_HI 89.0f
@@ -86,29 +87,38 @@ void elem_exp_sleef_avx512(float *y, const float *x, int n)
 #endif
 
 /* Adds the 16 floats of e, widened to double, to *a (low half) and *b: the
- * double sums of rmsnorm and softmax. */
+ * double sums of rmsnorm and softmax, 16 lanes (element i into lane i % 16). */
 static inline void add_pd16(__m512d *a, __m512d *b, __m512 e)
 {
     *a = _mm512_add_pd(*a, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
     *b = _mm512_add_pd(*b, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
 }
 
+/* The lanes a (0-7), b (8-15) added in the reference's sum16() tree:
+ * halves folded onto halves, lane i + lane i+w for w = 8, 4, 2, 1. */
+static inline double sum16_pd(__m512d a, __m512d b)
+{
+    const __m512d h8 = _mm512_add_pd(a, b);
+    const __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(h8), _mm512_extractf64x4_pd(h8, 1));
+    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
 /* ---- RMSNorm ------------------------------------------------------------------ */
 
 void elem_rmsnorm_avx512(float *y, const float *x, const float *w, int n, float eps)
 {
-    __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    __m512d a0 = _mm512_setzero_pd(), a1 = a0;
     int i = 0;
-    for (; i + 32 <= n; i += 32) {
-        const __m512 v0 = _mm512_loadu_ps(x + i), v1 = _mm512_loadu_ps(x + i + 16);
-        add_pd16(&a0, &a1, _mm512_mul_ps(v0, v0));
-        add_pd16(&a2, &a3, _mm512_mul_ps(v1, v1));
-    }
-    for (; i < n; i += 16) { /* masked-off lanes are 0 and add nothing */
-        const __m512 v = _mm512_maskz_loadu_ps(tail_mask(n - i < 16 ? n - i : 16), x + i);
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
         add_pd16(&a0, &a1, _mm512_mul_ps(v, v));
     }
-    const double ss = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)));
+    if (i < n) { /* masked-off lanes are +0 and add exactly nothing */
+        const __m512 v = _mm512_maskz_loadu_ps(tail_mask(n - i), x + i);
+        add_pd16(&a0, &a1, _mm512_mul_ps(v, v));
+    }
+    const double ss = sum16_pd(a0, a1);
 
     const float scale = 1.0f / sqrtf((float)(ss / n) + eps);
     const __m512 vs = _mm512_set1_ps(scale);
@@ -207,7 +217,7 @@ void elem_softmax_avx512(float *x, int n, float scale)
         add_pd16(&a, &b, e);
         _mm512_mask_storeu_ps(x + nv, m, e);
     }
-    const double sum = _mm512_reduce_add_pd(_mm512_add_pd(a, b));
+    const double sum = sum16_pd(a, b);
 
     const __m512 inv = _mm512_set1_ps((float)(1.0 / sum));
     for (int i = 0; i < nv; i += 16)
