@@ -4,6 +4,8 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "types.h"
 
@@ -92,57 +94,50 @@ int blocks_budget(int n_blocks, float ratio, int n_min)
     return k > n_blocks ? n_blocks : k;
 }
 
-/* Total order for selection: higher score first, then lower index; NaN lowest. */
-static inline int better(const float *scores, int a, int b)
+/* The selection's total order as one integer: a larger key is a better
+ * block (higher score, then lower index; NaN lowest, -0 equal to +0). Keys
+ * of different blocks differ, so "the r largest keys" is one exact set. */
+static inline uint64_t rank_key(float s, int i)
 {
-    float sa = isnan(scores[a]) ? -INFINITY : scores[a];
-    float sb = isnan(scores[b]) ? -INFINITY : scores[b];
-    return sa > sb || (sa == sb && a < b);
+    if (isnan(s))
+        s = -INFINITY;
+    if (s == 0.0f)
+        s = 0.0f; /* -0 -> +0 */
+    uint32_t b;
+    memcpy(&b, &s, sizeof b);
+    b = b & 0x80000000u ? ~b : b | 0x80000000u; /* float order as unsigned order */
+    return (uint64_t)b << 32 | (uint32_t)~(uint32_t)i;
 }
 
-/* Min-heap on `better`: h[0] is the worst kept block. */
-static void sift_worst(const float *scores, int *h, int n, int i)
+/* The key of rank r (0: the largest) of the n distinct keys in a, which it
+ * reorders: Wirth's selection with a median-of-3 pivot, O(n) on average. */
+static uint64_t kth_largest(uint64_t *a, int n, int r)
 {
-    for (;;) {
-        int c = 2 * i + 1;
-        if (c >= n)
-            return;
-        if (c + 1 < n && better(scores, h[c], h[c + 1]))
-            c++;
-        if (!better(scores, h[i], h[c]))
-            return;
-        int t = h[i]; h[i] = h[c]; h[c] = t;
-        i = c;
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        const uint64_t x0 = a[lo], x1 = a[lo + (hi - lo) / 2], x2 = a[hi];
+        const uint64_t x = x0 > x1 ? (x1 > x2 ? x1 : x0 > x2 ? x2 : x0) : (x0 > x2 ? x0 : x1 > x2 ? x2 : x1);
+        int i = lo, j = hi;
+        do {
+            while (a[i] > x)
+                i++;
+            while (x > a[j])
+                j--;
+            if (i <= j) {
+                const uint64_t t = a[i];
+                a[i++] = a[j];
+                a[j--] = t;
+            }
+        } while (i <= j);
+        if (j < r)
+            lo = i;
+        if (r < i)
+            hi = j;
     }
+    return a[r];
 }
 
-/* Max-heap on the id, for the final ascending sort (qsort may allocate). */
-static void sift_id(int *h, int n, int i)
-{
-    for (;;) {
-        int c = 2 * i + 1;
-        if (c >= n)
-            return;
-        if (c + 1 < n && h[c + 1] > h[c])
-            c++;
-        if (h[i] >= h[c])
-            return;
-        int t = h[i]; h[i] = h[c]; h[c] = t;
-        i = c;
-    }
-}
-
-static void sort_ids(int *a, int n)
-{
-    for (int i = n / 2 - 1; i >= 0; i--)
-        sift_id(a, n, i);
-    for (int m = n - 1; m > 0; m--) {
-        int t = a[0]; a[0] = a[m]; a[m] = t;
-        sift_id(a, m, 0);
-    }
-}
-
-int blocks_select(const float *scores, int n_blocks, int n_local, int k, int *out)
+int blocks_select(const float *scores, int n_blocks, int n_local, int k, uint64_t *work, int *out)
 {
     int m = n_blocks > 0 ? n_blocks : 0;
     int forced = n_local < 0 ? 0 : n_local > m ? m : n_local;
@@ -150,22 +145,21 @@ int blocks_select(const float *scores, int n_blocks, int n_local, int k, int *ou
     if (total > m)
         total = m;
     int r = total - forced, cand = m - forced; /* r of the cand older blocks */
-    /* Keep the r best of blocks [0, cand) in a heap whose root is the worst kept. */
-    for (int i = 0; i < r; i++)
-        out[i] = i;
-    for (int i = r / 2 - 1; i >= 0; i--)
-        sift_worst(scores, out, r, i);
-    for (int i = r; i < cand; i++) {
-        if (r > 0 && better(scores, i, out[0])) {
-            out[0] = i;
-            sift_worst(scores, out, r, 0);
-        }
+    int n = 0;
+    if (r > 0) {
+        /* the r-th largest key is the threshold; one pass in index order
+         * then lists the chosen blocks already sorted */
+        for (int i = 0; i < cand; i++)
+            work[i] = rank_key(scores[i], i);
+        const uint64_t threshold = kth_largest(work, cand, r - 1);
+        for (int i = 0; i < cand; i++)
+            if (rank_key(scores[i], i) >= threshold)
+                out[n++] = i;
     }
-    sort_ids(out, r);
     /* The local blocks have the highest ids, so appending keeps the order. */
     for (int i = 0; i < forced; i++)
-        out[r + i] = cand + i;
-    return total;
+        out[n++] = cand + i;
+    return n;
 }
 
 void blocks_pooled_query(const float *q, int group, int d, float *qbar)

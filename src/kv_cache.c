@@ -57,9 +57,7 @@ static void store_row(const resa_kv_cache *kv, void *dst, const float *src)
         memcpy(dst, src, (size_t)kv->head_dim * sizeof(float));
         return;
     }
-    resa_f16 *d = dst;
-    for (int i = 0; i < kv->head_dim; i++)
-        d[i] = resa_f32_to_f16(src[i]);
+    resa_elem()->f32_to_f16(src, dst, kv->head_dim); /* round to nearest even, every tier */
 }
 
 /* Folds the stored key of (layer, head, pos) into its block's summary: as
@@ -75,15 +73,23 @@ static void summarize_key(const resa_kv_cache *kv, int layer, int head, int pos,
         resa_attn()->summary_add((float *)(void *)mn, (float *)(void *)mx, stored, d, first);
         return;
     }
-    /* f16: widen in floats and store back, exactly (f16 in, f16 out) */
-    float fmn[RESA_MAX_HEAD_DIM], fmx[RESA_MAX_HEAD_DIM];
-    if (!first) {
-        kv_row_to_f32(kv, mn, fmn, d);
-        kv_row_to_f32(kv, mx, fmx, d);
+    /* f16: compare as floats, keep the winner's f16 bits (no rounding back) */
+    const resa_f16 *key = kv_k(kv, layer, head, pos);
+    resa_f16 *mn16 = (resa_f16 *)(void *)mn, *mx16 = (resa_f16 *)(void *)mx;
+    if (first) {
+        memcpy(mn16, key, (size_t)d * sizeof *key);
+        memcpy(mx16, key, (size_t)d * sizeof *key);
+        return;
     }
-    resa_attn()->summary_add(fmn, fmx, stored, d, first);
-    store_row(kv, mn, fmn);
-    store_row(kv, mx, fmx);
+    float fmn[RESA_MAX_HEAD_DIM], fmx[RESA_MAX_HEAD_DIM];
+    kv_row_to_f32(kv, mn16, fmn, d);
+    kv_row_to_f32(kv, mx16, fmx, d);
+    for (int j = 0; j < d; j++) { /* the comparisons of summary_add */
+        if (stored[j] < fmn[j])
+            mn16[j] = key[j];
+        if (stored[j] > fmx[j])
+            mx16[j] = key[j];
+    }
 }
 
 void kv_cache_write(resa_kv_cache *kv, int layer, int pos0, int n, const float *k, const float *v)

@@ -26,12 +26,15 @@ resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_
     const int d = kv->head_dim, group = n_head / kv->n_head_kv, n_kv = kv->n_head_kv;
     const int T = pos + 1, M = (T + cfg->block_size - 1) / cfg->block_size;
     const int k = blocks_budget(M, cfg->ratio, cfg->min_blocks);
-    /* scratch: the scores of every head, then the pooled queries */
-    resa_status st = resa_grow(&s->scores, &s->cap, (size_t)n_kv * (M + d), sizeof(float));
+    /* scratch: the scores of every head, the pooled queries, then the
+     * selection's keys of every head (2 floats each, 8-byte aligned) */
+    const size_t n_scores = ((size_t)n_kv * (M + d) + 1) & ~(size_t)1;
+    resa_status st = resa_grow(&s->scores, &s->cap, n_scores + (size_t)n_kv * M * 2, sizeof(float));
     if (st)
         return st;
     const resa_block_score_fn score = resa_attn()->block_score[kv->type];
     float *scores = s->scores, *qbar = s->scores + (size_t)n_kv * M;
+    uint64_t *work = (uint64_t *)(void *)(s->scores + n_scores);
     for (int h = 0; h < n_kv; h++)
         blocks_pooled_query(q + (size_t)h * group * d, group, d, qbar + (size_t)h * d);
     const int spans = (M + SCORE_SPAN - 1) / SCORE_SPAN;
@@ -46,11 +49,9 @@ resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_
                       (const uint8_t *)kv_kmax(kv, layer, h) + (size_t)a * row, d, n,
                       scores + (size_t)h * M + a);
             }
-        /* the head's row of sel holds n_blocks_max >= M ids, the room
-         * blocks_select works in */
 #pragma omp for schedule(static)
         for (int h = 0; h < n_kv; h++)
-            n_sel[h] = blocks_select(scores + (size_t)h * M, M, cfg->local_blocks, k,
+            n_sel[h] = blocks_select(scores + (size_t)h * M, M, cfg->local_blocks, k, work + (size_t)h * M,
                                      sel + (size_t)h * kv->n_blocks_max);
     }
     return RESA_OK;

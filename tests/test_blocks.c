@@ -359,9 +359,10 @@ static int run_select(const float *s, int M, int n_local, int k)
 {
     const int G = 4; /* guard ints after out[M) */
     int *out = malloc((size_t)(M + G) * sizeof(int)), *want = malloc((size_t)(M + 1) * sizeof(int));
+    uint64_t *work = malloc((size_t)(M + 1) * sizeof(uint64_t));
     for (int i = 0; i < M + G; i++)
         out[i] = -7;
-    int n = blocks_select(s, M, n_local, k, out);
+    int n = blocks_select(s, M, n_local, k, work, out);
     int m = ref_select(s, M, n_local, k, want);
     int ok = n == m && !memcmp(out, want, (size_t)m * sizeof(int));
     for (int i = M; i < M + G; i++)
@@ -375,7 +376,7 @@ static int run_select(const float *s, int M, int n_local, int k)
             printf(" %d", want[i]);
         printf(" ]\n");
     }
-    free(out), free(want);
+    free(out), free(want), free(work);
     return ok;
 }
 
@@ -396,21 +397,22 @@ static void test_select(void)
     float s[40];
     gen_scores(s, 40, 0);
     int out[48], n;
-    n = blocks_select(s, 10, 1, blocks_budget(10, 0.1f, 16), out);
+    uint64_t work[48];
+    n = blocks_select(s, 10, 1, blocks_budget(10, 0.1f, 16), work, out);
     check(n == 10, "fewer blocks than n_min: all %d selected", n);
-    n = blocks_select(s, 1, 1, 1, out);
+    n = blocks_select(s, 1, 1, 1, work, out);
     check(n == 1 && out[0] == 0, "M=1");
-    n = blocks_select(s, 1, 0, 0, out);
+    n = blocks_select(s, 1, 0, 0, work, out);
     check(n == 0, "M=1, k=0, no local block");
-    n = blocks_select(s, 40, 1, 0, out);
+    n = blocks_select(s, 40, 1, 0, work, out);
     check(n == 1 && out[0] == 39, "k=0 keeps only the local block");
-    n = blocks_select(s, 5, 9, 2, out);
+    n = blocks_select(s, 5, 9, 2, work, out);
     check(n == 5, "n_local > M selects all");
-    n = blocks_select(s, 0, 1, 16, out);
+    n = blocks_select(s, 0, 1, 16, work, out);
     check(n == 0, "no blocks");
     for (int i = 0; i < 40; i++)
         s[i] = 1.0f;
-    n = blocks_select(s, 40, 1, 4, out);
+    n = blocks_select(s, 40, 1, 4, work, out);
     check(n == 4 && out[0] == 0 && out[1] == 1 && out[2] == 2 && out[3] == 39,
           "all ties: lowest indices win");
     printf("%s - selection vs brute force\n", n_fail == before ? "ok" : "not ok");
