@@ -39,16 +39,7 @@ static double sum16(double *a)
  * so that a subnormal result rounds once (the first product is exact), as
  * AVX-512's vscalefps does. At most 1 ulp from libm's expf on every float in
  * [-110, 95]; exp(-104) and below give 0, x = 0 gives exactly 1. */
-#define EXP_LO -104.0f
-#define EXP_HI 89.0f
-#define LOG2E 0x1.715476p+0f
-#define LN2_HI 0x1.62e430p-1f
-#define LN2_LO -0x1.05c610p-29f
-#define EXP_C2 0x1.fffffcp-2f
-#define EXP_C3 0x1.555492p-3f
-#define EXP_C4 0x1.5558f2p-5f
-#define EXP_C5 0x1.1239d4p-7f
-#define EXP_C6 0x1.6a244cp-10f
+#include "exp_recipe.h"
 
 static float pow2i(int e) /* 2^e, e in [-126, 127], from the exponent bits */
 {

@@ -21,16 +21,7 @@
 
 /* exp_recipe() of simd/elem_c.c, as exp8() in simd/x86/elem_avx2.c: the
  * same reduction, polynomial and two-step scaling by 2^k. vminq/vmaxq return NaN if either input is. */
-#define EXP_LO -104.0f
-#define EXP_HI 89.0f
-#define LOG2E 0x1.715476p+0f
-#define LN2_HI 0x1.62e430p-1f
-#define LN2_LO -0x1.05c610p-29f
-#define EXP_C2 0x1.fffffcp-2f
-#define EXP_C3 0x1.555492p-3f
-#define EXP_C4 0x1.5558f2p-5f
-#define EXP_C5 0x1.1239d4p-7f
-#define EXP_C6 0x1.6a244cp-10f
+#include "exp_recipe.h"
 
 static inline float32x4_t exp4(float32x4_t x)
 {

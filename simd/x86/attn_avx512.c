@@ -48,16 +48,7 @@ decl_block_score_fn(attn_block_score_f32_avx2);
  * exp(r) = (q(r) r^2 + r) + 1, q of degree 4 by Horner's FMAs, times 2^k by
  * vscalefps, which rounds once as the recipe's exact-then-rounding products
  * do. -inf gives 0, 0 gives exactly 1. */
-#define EXP_LO -104.0f
-#define EXP_HI 89.0f
-#define LOG2E 0x1.715476p+0f
-#define LN2_HI 0x1.62e430p-1f
-#define LN2_LO -0x1.05c610p-29f
-#define EXP_C2 0x1.fffffcp-2f
-#define EXP_C3 0x1.555492p-3f
-#define EXP_C4 0x1.5558f2p-5f
-#define EXP_C5 0x1.1239d4p-7f
-#define EXP_C6 0x1.6a244cp-10f
+#include "exp_recipe.h"
 
 INLINE __m512 exp16(__m512 x)
 {

@@ -45,16 +45,7 @@
  * as the benchmark's yardstick: ours measured faster (checksimd_elem
  * --bench=exp: 0.53 vs 0.64 ns a value with AVX2, 0.22 vs 0.35 with
  * AVX-512), and builds without SLEEF get the same kernels. */
-#define EXP_LO -104.0f
-#define EXP_HI 89.0f
-#define LOG2E 0x1.715476p+0f
-#define LN2_HI 0x1.62e430p-1f
-#define LN2_LO -0x1.05c610p-29f
-#define EXP_C2 0x1.fffffcp-2f
-#define EXP_C3 0x1.555492p-3f
-#define EXP_C4 0x1.5558f2p-5f
-#define EXP_C5 0x1.1239d4p-7f
-#define EXP_C6 0x1.6a244cp-10f
+#include "exp_recipe.h"
 
 static inline __m256 exp8(__m256 x)
 {
