@@ -67,10 +67,9 @@ static void summarize_key(const resa_kv_cache *kv, int layer, int head, int pos,
     const int d = kv->head_dim;
     const size_t off = (size_t)(pos / kv->block_size) * d * kv->elem_size;
     uint8_t *mn = (uint8_t *)kv_kmin(kv, layer, head) + off, *mx = (uint8_t *)kv_kmax(kv, layer, head) + off;
-    float stored[RESA_MAX_HEAD_DIM];
-    kv_row_to_f32(kv, kv_k(kv, layer, head, pos), stored, d);
     if (kv->type == RESA_TYPE_F32) {
-        resa_attn()->summary_add((float *)(void *)mn, (float *)(void *)mx, stored, d, first);
+        resa_attn()->summary_add((float *)(void *)mn, (float *)(void *)mx, (const float *)kv_k(kv, layer, head, pos),
+                                 d, first);
         return;
     }
     /* f16: compare as floats, keep the winner's f16 bits (no rounding back) */
@@ -81,7 +80,8 @@ static void summarize_key(const resa_kv_cache *kv, int layer, int head, int pos,
         memcpy(mx16, key, (size_t)d * sizeof *key);
         return;
     }
-    float fmn[RESA_MAX_HEAD_DIM], fmx[RESA_MAX_HEAD_DIM];
+    float stored[RESA_MAX_HEAD_DIM], fmn[RESA_MAX_HEAD_DIM], fmx[RESA_MAX_HEAD_DIM];
+    kv_row_to_f32(kv, key, stored, d);
     kv_row_to_f32(kv, mn16, fmn, d);
     kv_row_to_f32(kv, mx16, fmx, d);
     for (int j = 0; j < d; j++) { /* the comparisons of summary_add */

@@ -60,13 +60,6 @@ static inline void *kv_kmax(const resa_kv_cache *kv, int layer, int head)
 {
     return (uint8_t *)kv->kmax + kv_summary_offset(kv, layer, head);
 }
-/* Element i of a summary row array (kv_kmin/kv_kmax of a head) as a float. */
-static inline float kv_summary_value(const resa_kv_cache *kv, const void *summary, size_t i)
-{
-    if (kv->type == RESA_TYPE_F32)
-        return ((const float *)summary)[i];
-    return resa_f16_to_f32(((const resa_f16 *)summary)[i]);
-}
 
 /* Stores n positions starting at pos0 of one layer: k and v are
  * (n, n_head_kv*head_dim) float rows, converted to the cache type. Appends

@@ -5,7 +5,7 @@
 #include "backend.h"
 
 typedef struct resa_select_scratch {
-    float *scores;    /* one score per block and KV head */
+    float *scores;    /* per KV head: block scores, pooled query, selection keys */
     size_t cap;       /* floats */
 } resa_select_scratch;
 

@@ -88,8 +88,8 @@ static double summary_error(const resa_kv_cache *kv)
                         mn = fmin(mn, v);
                         mx = fmax(mx, v);
                     }
-                    err = fmax(err, fabs(kv_summary_value(kv, kv_kmin(kv, l, h), (size_t)blk * d + j) - mn));
-                    err = fmax(err, fabs(kv_summary_value(kv, kv_kmax(kv, l, h), (size_t)blk * d + j) - mx));
+                    err = fmax(err, fabs(kv_value(kv, kv_kmin(kv, l, h), (size_t)blk * d + j) - mn));
+                    err = fmax(err, fabs(kv_value(kv, kv_kmax(kv, l, h), (size_t)blk * d + j) - mx));
                 }
         }
     return err;

@@ -40,30 +40,7 @@ decl_block_score_fn(attn_block_score_f32_c);
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* exp(x), the recipe of every tier (elem_c.c's exp_recipe(), elem_neon.c's
- * exp4()): clamp to [-104, 89], k = round(x log2 e), r = x - k ln2 (ln2 in
- * two parts), exp(r) = (q(r) r^2 + r) + 1, q of degree 4 by Horner's FMAs,
- * times 2^(k>>1) then 2^(k-(k>>1)) (a subnormal result rounds once; FPCR as
- * Linux sets it, no flush to zero). -inf gives 0, 0 gives exactly 1. */
-#include "exp_recipe.h"
-
-INLINE float32x4_t exp4(float32x4_t x)
-{
-    x = vmaxq_f32(vdupq_n_f32(EXP_LO), vminq_f32(vdupq_n_f32(EXP_HI), x));
-    const float32x4_t k = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(LOG2E)));
-    float32x4_t r = vfmsq_f32(x, k, vdupq_n_f32(LN2_HI));
-    r = vfmsq_f32(r, k, vdupq_n_f32(LN2_LO));
-    float32x4_t q = vfmaq_f32(vdupq_n_f32(EXP_C5), vdupq_n_f32(EXP_C6), r);
-    q = vfmaq_f32(vdupq_n_f32(EXP_C4), q, r);
-    q = vfmaq_f32(vdupq_n_f32(EXP_C3), q, r);
-    q = vfmaq_f32(vdupq_n_f32(EXP_C2), q, r);
-    const float32x4_t p = vaddq_f32(vfmaq_f32(r, q, vmulq_f32(r, r)), vdupq_n_f32(1.0f));
-    const int32x4_t ki = vcvtq_s32_f32(k), k1 = vshrq_n_s32(ki, 1), k2 = vsubq_s32(ki, k1);
-    const int32x4_t bias = vdupq_n_s32(127);
-    const float32x4_t s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(k1, bias), 23));
-    const float32x4_t s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(k2, bias), 23));
-    return vmulq_f32(vmulq_f32(p, s1), s2);
-}
+#include "exp_neon.h" /* the exp of every tier (simd/exp_recipe.h) */
 
 /* 8 elements of a cache (f16 bits or f32) from element i, as two vectors. */
 INLINE void load8(const void *rows, int f16, size_t i, float32x4_t *lo, float32x4_t *hi)

@@ -21,25 +21,7 @@
 
 /* exp_recipe() of simd/elem_c.c, as exp8() in simd/x86/elem_avx2.c: the
  * same reduction, polynomial and two-step scaling by 2^k. vminq/vmaxq return NaN if either input is. */
-#include "exp_recipe.h"
-
-static inline float32x4_t exp4(float32x4_t x)
-{
-    x = vmaxq_f32(vdupq_n_f32(EXP_LO), vminq_f32(vdupq_n_f32(EXP_HI), x));
-    const float32x4_t k = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(LOG2E)));
-    float32x4_t r = vfmsq_f32(x, k, vdupq_n_f32(LN2_HI));
-    r = vfmsq_f32(r, k, vdupq_n_f32(LN2_LO));
-    float32x4_t q = vfmaq_f32(vdupq_n_f32(EXP_C5), vdupq_n_f32(EXP_C6), r);
-    q = vfmaq_f32(vdupq_n_f32(EXP_C4), q, r);
-    q = vfmaq_f32(vdupq_n_f32(EXP_C3), q, r);
-    q = vfmaq_f32(vdupq_n_f32(EXP_C2), q, r);
-    const float32x4_t p = vaddq_f32(vfmaq_f32(r, q, vmulq_f32(r, r)), vdupq_n_f32(1.0f));
-    const int32x4_t ki = vcvtq_s32_f32(k), k1 = vshrq_n_s32(ki, 1), k2 = vsubq_s32(ki, k1);
-    const int32x4_t bias = vdupq_n_s32(127);
-    const float32x4_t s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(k1, bias), 23));
-    const float32x4_t s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(k2, bias), 23));
-    return vmulq_f32(vmulq_f32(p, s1), s2);
-}
+#include "exp_neon.h"
 
 void elem_exp_neon(float *y, const float *x, int n)
 {

@@ -52,31 +52,7 @@ decl_block_score_fn(attn_block_score_f32_c);
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* exp(x), the recipe of every tier (elem_c.c's exp_recipe(), elem_avx2.c's
- * exp8()): clamp to [-104, 89], k = round(x log2 e), r = x - k ln2 (ln2 in
- * two parts), exp(r) = (q(r) r^2 + r) + 1, q of degree 4 by Horner's FMAs,
- * times 2^(k>>1) then 2^(k-(k>>1)) (a subnormal result rounds once). At most
- * 1 ulp from libm's expf; -inf gives 0, 0 gives exactly 1. */
-#include "exp_recipe.h"
-
-INLINE __m256 exp8(__m256 x)
-{
-    x = _mm256_max_ps(_mm256_set1_ps(EXP_LO), _mm256_min_ps(_mm256_set1_ps(EXP_HI), x));
-    const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(LN2_HI), x);
-    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(LN2_LO), r);
-    __m256 q = _mm256_fmadd_ps(_mm256_set1_ps(EXP_C6), r, _mm256_set1_ps(EXP_C5));
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(EXP_C4));
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(EXP_C3));
-    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(EXP_C2));
-    const __m256 p = _mm256_add_ps(_mm256_fmadd_ps(q, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-    const __m256i ki = _mm256_cvtps_epi32(k), k1 = _mm256_srai_epi32(ki, 1), k2 = _mm256_sub_epi32(ki, k1);
-    const __m256i bias = _mm256_set1_epi32(127);
-    const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
-    const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
-    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
-}
+#include "exp_avx2.h" /* the exp of every tier (simd/exp_recipe.h) */
 
 /* 8 elements of a cache (f16 bits or f32) from element i, as floats. */
 INLINE __m256 load8(const void *rows, int f16, size_t i)

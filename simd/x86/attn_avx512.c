@@ -43,27 +43,7 @@ decl_block_score_fn(attn_block_score_f32_avx2);
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* exp(x), the recipe of every tier (elem_c.c's exp_recipe()): clamp to
- * [-104, 89], k = round(x log2 e), r = x - k ln2 (ln2 in two parts),
- * exp(r) = (q(r) r^2 + r) + 1, q of degree 4 by Horner's FMAs, times 2^k by
- * vscalefps, which rounds once as the recipe's exact-then-rounding products
- * do. -inf gives 0, 0 gives exactly 1. */
-#include "exp_recipe.h"
-
-INLINE __m512 exp16(__m512 x)
-{
-    x = _mm512_max_ps(_mm512_set1_ps(EXP_LO), _mm512_min_ps(_mm512_set1_ps(EXP_HI), x));
-    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_HI), x);
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_LO), r);
-    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(EXP_C6), r, _mm512_set1_ps(EXP_C5));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_C4));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_C3));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_C2));
-    const __m512 p = _mm512_add_ps(_mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, k);
-}
+#include "exp_avx512.h" /* the exp of every tier (simd/exp_recipe.h) */
 
 /* 16 elements of a cache (f16 bits or f32) from element i, as floats. */
 INLINE __m512 load16(const void *rows, int f16, size_t i)

@@ -30,22 +30,7 @@
  * overflowing results included, which is what the two exact-then-rounding
  * products of the reference give: the same bits. The clamp keeps k finite for +-inf inputs
  * (min/max operand order lets NaN through). */
-#include "exp_recipe.h"
-
-static inline __m512 exp16(__m512 x)
-{
-    x = _mm512_max_ps(_mm512_set1_ps(EXP_LO), _mm512_min_ps(_mm512_set1_ps(EXP_HI), x));
-    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_HI), x);
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_LO), r);
-    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(EXP_C6), r, _mm512_set1_ps(EXP_C5));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_C4));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_C3));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(EXP_C2));
-    const __m512 p = _mm512_add_ps(_mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, k);
-}
+#include "exp_avx512.h"
 
 /* Lanes i < rem set (rem in 0..16). */
 static inline __mmask16 tail_mask(int64_t rem)
