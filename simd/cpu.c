@@ -142,6 +142,7 @@ static const struct {
 } cap_names[] = {
     {"scalar", 0},
     {"avx2", RESA_CPU_AVX2},
+    {"avx512vnni", RESA_CPU_AVX2 | RESA_CPU_AVX512 | RESA_CPU_AVX512_VNNI | RESA_CPU_AVX512_BF16}, /* no AMX */
     {"avx512", RESA_CPU_AVX2 | RESA_CPU_AVX512 | RESA_CPU_AVX512_VNNI | RESA_CPU_AVX512_BF16 | RESA_CPU_AMX},
     {"neon", RESA_CPU_NEON | RESA_CPU_DOTPROD | RESA_CPU_FP16},
     {"native", ~0u},
@@ -175,7 +176,7 @@ static unsigned flags_locked(void)
     if (!cap_known) {
         const char *env = getenv("RESA_CPU");
         if (env && *env && cap_lookup(env, &cap_mask) < 0) {
-            fprintf(stderr, "resa: RESA_CPU=%s is not one of scalar, avx2, avx512, neon, native; "
+            fprintf(stderr, "resa: RESA_CPU=%s is not one of scalar, avx2, avx512vnni, avx512, neon, native; "
                             "using native\n", env);
             cap_mask = ~0u;
         }

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "prefetch.h"
 #include "types.h"
 
 /* *s = sum_i w[i] * a[i] over n elements (n a multiple of the weight type's
@@ -55,7 +56,7 @@ void resa_dot_pack(enum resa_type act_type, const void *a, size_t lda, int nc, i
                    resa_dot_panel *p);
 
 /* Tile limits of every gemm kernel. */
-#define RESA_GEMM_MR 4                     /* weight rows per call */
+#define RESA_GEMM_MR 16                    /* weight rows per call (AMX's tile rows) */
 #define RESA_GEMM_NC (2 * RESA_PANEL_COLS) /* activation columns per call */
 
 /* s[c * lds + r] = dot(weight row r, activation column c) for r < nr,
@@ -108,6 +109,14 @@ void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags);
     }
 
 /* A gemv as a loop over the tier's vec_dot. */
+/* The eight-rows-in-lanes gemv kernels read eight rows side by side: eight
+ * short streams that the hardware prefetchers follow poorly (measured on
+ * Sapphire Rapids: half the speed from L3 or DRAM). So while a kernel works
+ * on block b of one group of eight rows, it asks for block b of the group
+ * RESA_GEMV_PREFETCH_GROUPS ahead. A prefetch never faults, so the requests
+ * past the last row are harmless. */
+#define RESA_GEMV_PREFETCH_GROUPS 2
+
 #define RESA_GEMV_LOOP(name, vec_dot)                                           \
     decl_gemv_fn(name)                                                          \
     {                                                                           \
@@ -168,5 +177,9 @@ decl_quantize_fn(dot_quantize_q8_1_avx512);
     decl_gemm_fn(dot_gemm_q8_0_##isa)
 RESA_DOT_DECLARE_INT8(avx512vnni);
 RESA_DOT_DECLARE_INT8(dotprod);
+/* AMX tiles: the int8 gemms only (simd/x86/dot_amx.c) */
+decl_gemm_fn(dot_gemm_q4_0_amx);
+decl_gemm_fn(dot_gemm_q4_1_amx);
+decl_gemm_fn(dot_gemm_q8_0_amx);
 
 #endif

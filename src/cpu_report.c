@@ -10,7 +10,7 @@
 resa_status resa_set_cpu(const char *tier)
 {
     if (resa_cpu_set_cap(tier) != 0)
-        return resa_fail(RESA_ERR_ARG, "unknown CPU tier '%s' (scalar, avx2, avx512, neon, native)",
+        return resa_fail(RESA_ERR_ARG, "unknown CPU tier '%s' (scalar, avx2, avx512vnni, avx512, neon, native)",
                          tier ? tier : "");
     return RESA_OK;
 }
@@ -28,6 +28,7 @@ static const struct { const char *name; unsigned flags; } tiers[] = {
     { "avx2", RESA_CPU_AVX2 },
     { "avx512", RESA_CPU_AVX2 | RESA_CPU_AVX512 },
     { "avx512-vnni", RESA_CPU_AVX2 | RESA_CPU_AVX512 | RESA_CPU_AVX512_VNNI },
+    { "amx", RESA_CPU_AVX2 | RESA_CPU_AVX512 | RESA_CPU_AVX512_VNNI | RESA_CPU_AMX },
     { "neon", RESA_CPU_NEON },
     { "dotprod", RESA_CPU_NEON | RESA_CPU_DOTPROD },
 };

@@ -56,7 +56,7 @@ static resa_status matvec(resa_matmul_scratch *s, int n_threads, const resa_weig
     return RESA_OK;
 }
 
-/* Rows per prefill work item: a multiple of the tile's 4 under the L1
+/* Rows per prefill work item: a multiple of the tile's RESA_GEMM_MR under the L1
  * budget, and a number of items that the threads share evenly. */
 static int64_t chunk_rows(const resa_weight *w, int n_threads)
 {

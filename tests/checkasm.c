@@ -39,6 +39,7 @@ const ca_tier ca_tiers[] = {
     {"avx2", RESA_CPU_AVX2},
     {"avx512", RESA_CPU_AVX2 | RESA_CPU_AVX512},
     {"avx512vnni", RESA_CPU_AVX2 | RESA_CPU_AVX512 | RESA_CPU_AVX512_VNNI},
+    {"amx", RESA_CPU_AVX2 | RESA_CPU_AVX512 | RESA_CPU_AVX512_VNNI | RESA_CPU_AMX},
     {"neon", RESA_CPU_NEON},
     {"dotprod", RESA_CPU_NEON | RESA_CPU_DOTPROD},
 };

@@ -534,7 +534,7 @@ static const char *check_gemm_shape(enum resa_type t, resa_gemm_fn fn, int64_t n
 }
 
 /* gemm[t] of a tier against the same tier's vec_dot[t]: every tile shape
- * (1..4 rows x 1..16 columns) at a few sizes, bit for bit; weights, panels
+ * (1..RESA_GEMM_MR rows x 1..RESA_GEMM_NC columns) at a few sizes, bit for bit; weights, panels
  * and f32 rows alternately ending at an inaccessible page (a P = 1 tile must
  * not touch a second panel). */
 static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx)

@@ -12,6 +12,7 @@ detected=$("$RESA" cpu | sed -n 's/^detected: *//p')
 tiers=scalar
 case " $detected " in *" avx2"*) tiers="$tiers avx2" ;; esac
 case " $detected " in *" avx512 "*) tiers="$tiers avx512" ;; esac
+case " $detected " in *" amx "*) tiers="$tiers avx512vnni" ;; esac # the same without AMX
 case " $detected " in *" neon"*) tiers="$tiers neon" ;; esac
 echo "tiers: $tiers"
 

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "attn.h"
+#include "prefetch.h"
 
 decl_attn_decode_fn(attn_decode_f16_avx2);
 decl_attn_decode_fn(attn_decode_f32_avx2);
@@ -141,11 +142,18 @@ INLINE void rows_dots(const void *k, int f16, size_t row, int d, const float *q,
 
 /* Step 1: part[g][t] for rows [t0, t0+nt), zeros up to a multiple of 8. */
 INLINE void tile_dots(const void *k, int f16, size_t t0, int nt, int d, const float *q, const int G,
-                      const int KU, tile_buf *b)
+                      const int KU, const void *v, int ahead, tile_buf *b)
 {
+    const size_t esz = f16 ? 2 : 4;
     int t = 0;
-    for (; t + KU <= nt; t += KU)
+    for (; t + KU <= nt; t += KU) {
+        if (ahead) { /* the next tile's K and V rows (see prefetch.h) */
+            const size_t at = (t0 + TILE + (size_t)t) * (size_t)d * esz;
+            resa_prefetch_span((const char *)k + at, (size_t)KU * (size_t)d * esz);
+            resa_prefetch_span((const char *)v + at, (size_t)KU * (size_t)d * esz);
+        }
         rows_dots(k, f16, (t0 + (size_t)t) * (size_t)d, d, q, G, KU, b->part[0][t]);
+    }
     for (; t < nt; t++)
         rows_dots(k, f16, (t0 + (size_t)t) * (size_t)d, d, q, G, 1, b->part[0][t]);
     for (; t < ((nt + 7) & ~7); t++) /* the lanes past nt of the last 8 */
@@ -223,10 +231,10 @@ INLINE void tile_values(const void *v, int f16, size_t t0, int nt, int d, int j,
 /* Rows [t0, t0+nt), nt <= TILE. JC: vectors of o per pass (G*JC registers). */
 INLINE void decode_tile(const void *k, const void *v, int f16, size_t t0, int nt, int d,
                         const float *q, const int G, const int KU, const int JC, float scale,
-                        float *m, float *l, float *o)
+                        float *m, float *l, float *o, int ahead)
 {
     tile_buf b;
-    tile_dots(k, f16, t0, nt, d, q, G, KU, &b);
+    tile_dots(k, f16, t0, nt, d, q, G, KU, v, ahead, &b);
 #pragma GCC unroll 8
     for (int g = 0; g < G; g++)
         tile_softmax(&b, g, nt, scale, &m[g], &l[g]);
@@ -250,7 +258,7 @@ INLINE void decode_g(const void *k, const void *v, int f16, int n, int d, const 
 {
     for (int t0 = 0; t0 < n; t0 += TILE)
         decode_tile(k, v, f16, (size_t)t0, n - t0 < TILE ? n - t0 : TILE, d, q, G, KU, JC, scale,
-                    m, l, o);
+                    m, l, o, t0 + TILE < n);
 }
 
 /* One instance per group size. KU rows per step of the dot products and JC

@@ -545,7 +545,7 @@ AI void act_tables(enum wtype t, int64_t nb, const void *a, float *da, float *sa
 }
 
 AI void gemv8(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw, const uint8_t *a, const float *da,
-              const float *sa, const int32_t *bias, float *s)
+              const float *sa, const int32_t *bias, const uint8_t *pf, float *s)
 {
     const size_t bsz = wblock_bytes(t);
     const size_t ybsz = t == W_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
@@ -554,6 +554,7 @@ AI void gemv8(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw, const uint
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = w + (size_t)b * bsz, *y = a + (size_t)b * ybsz + yoff;
+        resa_prefetch_span(pf + (size_t)b * 8 * bsz, 8 * bsz); /* see dot.h */
         __m256i isum;
         if (t == W_Q8_0) { /* sign trick, every group widened: pair sums reach 32512 */
             __m256i v[8];
@@ -599,7 +600,8 @@ AI void gemv_int8(enum wtype t, int64_t n, int nr, const uint8_t *w, size_t ldw,
         int32_t bias[GEMV_MAX_BLOCKS];
         act_tables(t, nb, a, da, sa, bias);
         for (; r + 8 <= nr; r += 8)
-            gemv8(t, nb, w + (size_t)r * ldw, ldw, a, da, sa, bias, s + r);
+            gemv8(t, nb, w + (size_t)r * ldw, ldw, a, da, sa, bias, w + (size_t)(r + 8 * RESA_GEMV_PREFETCH_GROUPS) * ldw,
+                  s + r);
     }
     for (; r < nr; r++)
         dot(n, &s[r], w + (size_t)r * ldw, a);

@@ -6,6 +6,7 @@
 /* A plain build (no configure) compiles every ISA file. */
 #define HAVE_AVX2 1
 #define HAVE_AVX512 1
+#define HAVE_AMX 1
 #endif
 
 #include "cpu.h"
@@ -65,6 +66,14 @@ void resa_dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->gemm[RESA_TYPE_Q4_0] = dot_gemm_q4_0_avx512vnni;
     c->gemm[RESA_TYPE_Q4_1] = dot_gemm_q4_1_avx512vnni;
     c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_avx512vnni;
+
+#if defined(HAVE_AMX)
+    if (!(flags & RESA_CPU_AMX))
+        return;
+    c->gemm[RESA_TYPE_Q4_0] = dot_gemm_q4_0_amx;
+    c->gemm[RESA_TYPE_Q4_1] = dot_gemm_q4_1_amx;
+    c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_amx;
+#endif
 #endif
 #else
     (void)c;

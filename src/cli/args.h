@@ -41,7 +41,8 @@ int args_engine_option(args *a, resa_params *p, int *rect_given);
     "      --min-blocks N  read at least N blocks, or all there are (default 16)\n" \
     "      --local-blocks N  always read the last N blocks (default 1)\n" \
     "      --rect-every F  rectify after every F sparse steps (resa mode; default 32)\n" \
-    "      --cpu TIER      cap the SIMD tier: scalar, avx2, avx512, neon, native\n"
+    "      --cpu TIER      cap the SIMD tier: scalar, avx2, avx512vnni (AVX-512 without\n" \
+    "                      AMX), avx512, neon, native\n"
 /* The schedule of p's mode must exist: 0, or -1 after printing why. */
 int args_check_schedule(const char *cmd, resa_params *p, int rect_given);
 

@@ -9,8 +9,9 @@
 static const char help[] =
     "usage: resa cpu [--cpu TIER]\n"
     "Prints the detected CPU features, the SIMD tier in use and each kernel's tier.\n"
-    "      --cpu TIER    cap the tier: scalar, avx2, avx512, neon or native (default;\n"
-    "                    the RESA_CPU environment variable sets it too)\n";
+    "      --cpu TIER    cap the tier: scalar, avx2, avx512vnni (AVX-512 without AMX),\n"
+    "                    avx512, neon or native (default; the RESA_CPU environment\n"
+    "                    variable sets it too)\n";
 
 int cmd_cpu(int argc, char **argv)
 {

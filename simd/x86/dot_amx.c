@@ -1,0 +1,197 @@
+/* int8 gemm on AMX tiles (compile with configure's AMX_CFLAGS: the AVX-512
+ * flags plus -mamx-tile -mamx-int8). Only the prefill (and rectification)
+ * products use it; decode's gemv and single dots stay AVX-512 VNNI.
+ *
+ * One call: 16 weight rows against up to 16 activation columns (two
+ * panels). For each block of 32 weights:
+ *   - the 16 rows' block is laid out as one tile A (16 rows x 32 bytes):
+ *     Q8_0 straight from the rows (stride ldw), Q4_0/Q4_1 nibbles unpacked
+ *     to bytes in a small buffer;
+ *   - each panel is a tile B as it is (8 groups of 4 elements x 8 columns x
+ *     4 bytes: the panel layout of dot.h is AMX's);
+ *   - TDPBUSD (TDPBSSD for Q8_0) gives the 16 x 16 exact int32 block sums;
+ *   - AVX-512 runs dot.h's recipe on them, one row per vector, the columns
+ *     in the lanes: acc = fmaf(d_w * d_a, (float)isum, acc).
+ * The block sums are exact and the float chain is the recipe's, so every
+ * result equals the scalar (and VNNI) gemm bit for bit. Fewer than 16 rows
+ * take the VNNI kernel (same results).
+ *
+ * Linux gives a thread the tile state only after arch_prctl asks for it;
+ * simd/cpu.c asks once for the process before setting RESA_CPU_AMX. */
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dot.h"
+
+#define AI static inline __attribute__((always_inline))
+
+enum wtype { W_Q4_0, W_Q4_1, W_Q8_0 };
+
+/* Tile registers (literal numbers: the intrinsics paste them into asm) */
+#define T_A 0
+#define T_B0 1
+#define T_B1 2
+#define T_C0 3
+#define T_C1 4
+
+typedef struct tile_config {
+    uint8_t palette, start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+/* In static memory: GCC 12 drops stores to a stack copy that only
+ * ldtilecfg reads (seen: palette set, shapes left out, #GP). */
+static const tile_config tiles = {
+    .palette = 1,
+    /* A: 16 weight rows x one block of bytes; B: a panel block (8 groups of 4
+     * x 8 columns); C: 16 rows x 8 columns of int32 */
+    .colsb = {[T_A] = 32, [T_B0] = 32, [T_B1] = 32, [T_C0] = 32, [T_C1] = 32},
+    .rows = {[T_A] = 16, [T_B0] = 8, [T_B1] = 8, [T_C0] = 16, [T_C1] = 16},
+};
+
+AI size_t wblock_bytes(enum wtype t)
+{
+    return t == W_Q4_0 ? sizeof(block_q4_0) : t == W_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
+}
+
+/* Block b of 16 rows of nibbles -> a[r][j] = element j of row r (low nibbles
+ * are elements 0..15, high nibbles 16..31). */
+AI void unpack_q4(const uint8_t *w, size_t ldw, size_t off, uint8_t a[16][32])
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (int r = 0; r < 16; r++) {
+        const __m128i q = _mm_loadu_si128((const __m128i *)(w + (size_t)r * ldw + off));
+        const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
+        _mm256_store_si256((__m256i *)a[r], _mm256_and_si256(both, m4));
+    }
+}
+
+/* The first two fp16 of the 16 rows' block b (d, and m for Q4_1) */
+AI void block_header(const uint8_t *w, size_t ldw, size_t off, __m512 *d, __m512 *m)
+{
+    const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32((int)ldw));
+    const __m512i h = _mm512_i32gather_epi32(rows, (const void *)(w + off), 1);
+    *d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h));
+    *m = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(h, 16)));
+}
+
+/* Two panels' 8 fp16 each -> 16 floats (columns in lanes) */
+AI __m512 panel_f16(const resa_f16 *lo, const resa_f16 *hi)
+{
+    const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)lo)),
+                                              _mm_loadu_si128((const __m128i *)hi), 1);
+    return _mm512_cvtph_ps(v);
+}
+
+AI __m512i panel_i32(const int32_t *lo, const int32_t *hi)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)lo)),
+                              _mm256_loadu_si256((const __m256i *)hi), 1);
+}
+
+/* 16 rows (nr == 16) x nc <= 16 columns; p1: the second panel, or the first
+ * again when nc <= 8 (its lanes are then not stored). */
+AI void gemm16(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw, const resa_dot_panel *p0,
+               const resa_dot_panel *p1, int nc, float *s, size_t lds)
+{
+    const size_t bsz = wblock_bytes(t);
+    _Alignas(64) uint8_t a[16][32];
+    _Alignas(64) int32_t isum[16][16]; /* [row][column] */
+    _Alignas(64) float dw[16], out[16][16];
+    __m512 acc[16];
+    for (int r = 0; r < 16; r++)
+        acc[r] = _mm512_setzero_ps();
+    _tile_loadconfig(&tiles);
+    for (int64_t b = 0; b < nb; b++) {
+        const size_t off = (size_t)b * bsz;
+        if (t == W_Q8_0) {
+            _tile_loadd(T_A, w + off + offsetof(block_q8_0, qs), ldw);
+        } else {
+            unpack_q4(w, ldw, off + (t == W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), a);
+            _tile_loadd(T_A, a, 32);
+        }
+        _tile_loadd(T_B0, p0[b].qs, 32);
+        _tile_loadd(T_B1, p1[b].qs, 32);
+        _tile_zero(T_C0);
+        _tile_zero(T_C1);
+        if (t == W_Q8_0) {
+            _tile_dpbssd(T_C0, T_A, T_B0);
+            _tile_dpbssd(T_C1, T_A, T_B1);
+        } else {
+            _tile_dpbusd(T_C0, T_A, T_B0);
+            _tile_dpbusd(T_C1, T_A, T_B1);
+        }
+        _tile_stored(T_C0, &isum[0][0], 64);
+        _tile_stored(T_C1, &isum[0][8], 64);
+        __m512 d, m;
+        block_header(w, ldw, off, &d, &m);
+        _mm512_store_ps(dw, d);
+        const __m512 da = panel_f16(p0[b].d, p1[b].d);
+        /* Q4_0's weights are q - 8: take 8 times the activations' sums off */
+        const __m512i bias = t == W_Q4_0 ? _mm512_slli_epi32(panel_i32(p0[b].sum, p1[b].sum), 3)
+                                         : _mm512_setzero_si512();
+#pragma GCC unroll 16
+        for (int r = 0; r < 16; r++) {
+            const __m512i v = _mm512_sub_epi32(_mm512_load_si512(isum[r]), bias);
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(dw[r]), da), _mm512_cvtepi32_ps(v), acc[r]);
+        }
+    }
+    _tile_release();
+    for (int r = 0; r < 16; r++)
+        _mm512_store_ps(out[r], acc[r]);
+    if (t == W_Q4_1) { /* the m * s chains, then acc + accm */
+        for (int r = 0; r < 16; r++)
+            acc[r] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            __m512 d, m;
+            block_header(w, ldw, (size_t)b * bsz, &d, &m);
+            _mm512_store_ps(dw, m);
+            const __m512 sa = panel_f16(p0[b].s, p1[b].s);
+#pragma GCC unroll 16
+            for (int r = 0; r < 16; r++)
+                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw[r]), sa, acc[r]);
+        }
+        for (int r = 0; r < 16; r++)
+            _mm512_store_ps(out[r], _mm512_add_ps(_mm512_load_ps(out[r]), acc[r]));
+    }
+    for (int c = 0; c < nc; c++)
+        for (int r = 0; r < 16; r++)
+            s[(size_t)c * lds + r] = out[r][c];
+}
+
+AI void gemm_amx(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
+                 const resa_dot_panel *pan, float *s, size_t lds, resa_gemm_fn vnni)
+{
+    const int64_t nb = n / 32;
+    int r = 0;
+    for (; r + 16 <= nr; r += 16)
+        gemm16(t, nb, w + (size_t)r * ldw, ldw, pan, nc > 8 ? pan + nb : pan, nc, s + r, lds);
+    if (r < nr)
+        vnni(n, nr - r, nc, w + (size_t)r * ldw, ldw, pan, 0, s + r, lds);
+}
+
+decl_gemm_fn(dot_gemm_q4_0_amx)
+{
+    (void)lda;
+    gemm_amx(W_Q4_0, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q4_0_avx512vnni);
+}
+
+decl_gemm_fn(dot_gemm_q4_1_amx)
+{
+    (void)lda;
+    gemm_amx(W_Q4_1, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q4_1_avx512vnni);
+}
+
+decl_gemm_fn(dot_gemm_q8_0_amx)
+{
+    (void)lda;
+    gemm_amx(W_Q8_0, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q8_0_avx512vnni);
+}
+
+#endif
