@@ -55,6 +55,15 @@ typedef struct resa_dot_panel {
 void resa_dot_pack(enum resa_type act_type, const void *a, size_t lda, int nc, int64_t n,
                    resa_dot_panel *p);
 
+/* The int8 weight types of the hand-written gemm and gemv kernels (every
+ * ISA file), and the bytes of one block of each. */
+enum resa_wtype { RESA_W_Q4_0, RESA_W_Q4_1, RESA_W_Q8_0 };
+
+static inline size_t resa_wblock_bytes(enum resa_wtype t)
+{
+    return t == RESA_W_Q4_0 ? sizeof(block_q4_0) : t == RESA_W_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
+}
+
 /* Tile limits of every gemm kernel. */
 #define RESA_GEMM_MR 16                    /* weight rows per call (AMX's tile rows) */
 #define RESA_GEMM_NC (2 * RESA_PANEL_COLS) /* activation columns per call */
@@ -112,9 +121,10 @@ void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags);
 /* The eight-rows-in-lanes gemv kernels read eight rows side by side: eight
  * short streams that the hardware prefetchers follow poorly (measured on
  * Sapphire Rapids: half the speed from L3 or DRAM). So while a kernel works
- * on block b of one group of eight rows, it asks for block b of the group
- * RESA_GEMV_PREFETCH_GROUPS ahead. A prefetch never faults, so the requests
- * past the last row are harmless. */
+ * on block b of one group of eight rows, it asks for the b-th of nb equal
+ * shares (8 blocks' bytes) of the group RESA_GEMV_PREFETCH_GROUPS ahead:
+ * with contiguous rows, the whole group by the end of the loop. Requests
+ * past the last row are harmless (see prefetch.h). */
 #define RESA_GEMV_PREFETCH_GROUPS 2
 
 #define RESA_GEMV_LOOP(name, vec_dot)                                           \

@@ -16,6 +16,7 @@
 #include "cpu.h"
 #include "error.h"
 #include "grow.h"
+#include "prefetch.h"
 
 /* A run of consecutive attended positions [a, b) of one KV head. */
 typedef struct run {
@@ -68,11 +69,8 @@ static void prefetch_run(const resa_kv_cache *kv, int layer, int kvh, run r)
 {
     const size_t row = (size_t)kv->head_dim * kv->elem_size;
     const size_t bytes = (size_t)(r.b - r.a) * row, n = bytes < 2048 ? bytes : 2048;
-    const char *k = kv_k(kv, layer, kvh, r.a), *v = kv_v(kv, layer, kvh, r.a);
-    for (size_t off = 0; off < n; off += 64) {
-        __builtin_prefetch(k + off);
-        __builtin_prefetch(v + off);
-    }
+    resa_prefetch_span(kv_k(kv, layer, kvh, r.a), n);
+    resa_prefetch_span(kv_v(kv, layer, kvh, r.a), n);
 }
 
 /* All query heads of KV head kvh over positions [a, b) of the concatenated

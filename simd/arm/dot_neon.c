@@ -214,25 +214,18 @@ decl_vec_dot_fn(dot_q4_1_dotprod) { dot_q4_1_neon(n, s, w, a); }
  * Q8_0 widens each group with SADALP; pairwise adds then leave one sum per
  * column. Tiles: one panel (8 columns) x up to 4 rows (dotprod) or 2. */
 
-enum wtype { W_Q4_0, W_Q4_1, W_Q8_0 };
-
 #define AI static inline __attribute__((always_inline))
 
-AI size_t wblock_bytes(enum wtype t)
-{
-    return t == W_Q4_0 ? sizeof(block_q4_0) : t == W_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
-}
-
 /* One weight block as elements 0..15 and 16..31 (signed) */
-AI void expand_block(enum wtype t, const uint8_t *blk, int8x16_t *w0, int8x16_t *w1)
+AI void expand_block(enum resa_wtype t, const uint8_t *blk, int8x16_t *w0, int8x16_t *w1)
 {
-    if (t == W_Q8_0) {
+    if (t == RESA_W_Q8_0) {
         *w0 = vld1q_s8((const int8_t *)blk + offsetof(block_q8_0, qs));
         *w1 = vld1q_s8((const int8_t *)blk + offsetof(block_q8_0, qs) + 16);
         return;
     }
-    unpack_nibbles(blk + (t == W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), w0, w1);
-    if (t == W_Q4_0) {
+    unpack_nibbles(blk + (t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), w0, w1);
+    if (t == RESA_W_Q4_0) {
         *w0 = vsubq_s8(*w0, vdupq_n_s8(8));
         *w1 = vsubq_s8(*w1, vdupq_n_s8(8));
     }
@@ -261,21 +254,21 @@ AI void store4(float32x4_t v, int h, int nc, float *s, size_t lds)
 
 /* The scaling part of a tile, per block, and the m * s chains and stores
  * after it: the same for both product primitives. */
-AI void scale_block(enum wtype t, int NR, const uint8_t *w, size_t ldw, int64_t b, const resa_dot_panel *pb,
+AI void scale_block(enum resa_wtype t, int NR, const uint8_t *w, size_t ldw, int64_t b, const resa_dot_panel *pb,
                     int32x4_t isum[4][2], float32x4_t acc[4][2])
 {
     const float32x4_t da0 = load4_f16(pb->d), da1 = load4_f16(pb->d + 4);
     for (int r = 0; r < NR; r++) {
-        const float dw = wscale(w + (size_t)r * ldw + (size_t)b * wblock_bytes(t), 0);
+        const float dw = wscale(w + (size_t)r * ldw + (size_t)b * resa_wblock_bytes(t), 0);
         acc[r][0] = vfmaq_f32(acc[r][0], vmulq_n_f32(da0, dw), vcvtq_f32_s32(isum[r][0]));
         acc[r][1] = vfmaq_f32(acc[r][1], vmulq_n_f32(da1, dw), vcvtq_f32_s32(isum[r][1]));
     }
 }
 
-AI void finish_tile(enum wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw, const resa_dot_panel *pan,
+AI void finish_tile(enum resa_wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw, const resa_dot_panel *pan,
                     float32x4_t acc[4][2], int nr, int nc, float *s, size_t lds)
 {
-    if (t == W_Q4_1) {
+    if (t == RESA_W_Q4_1) {
         float32x4_t accm[4][2];
         for (int r = 0; r < NR; r++)
             accm[r][0] = accm[r][1] = vdupq_n_f32(0.0f);
@@ -307,7 +300,7 @@ AI void finish_tile(enum wtype t, int NR, int64_t nb, const uint8_t *w, size_t l
         for (int h = 0; h < 2; h++) {                                                             \
             const int8x16_t yk = vld1q_s8(pb->qs[4 * (Q) + (L)][4 * h]);                          \
             for (int r = 0; r < NR; r++) {                                                        \
-                if (t == W_Q8_0) {                                                                \
+                if (t == RESA_W_Q8_0) {                                                                \
                     a32[r][h][0] = vpadalq_s16(a32[r][h][0], vmull_s8(vget_low_s8(yk), vget_low_s8(wrep[r]))); \
                     a32[r][h][1] = vpadalq_s16(a32[r][h][1], vmull_high_s8(yk, wrep[r]));      \
                 } else {                                                                          \
@@ -318,7 +311,7 @@ AI void finish_tile(enum wtype t, int NR, int64_t nb, const uint8_t *w, size_t l
         }                                                                                         \
     } while (0)
 
-AI void tile_neon(enum wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw, const resa_dot_panel *pan,
+AI void tile_neon(enum resa_wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw, const resa_dot_panel *pan,
                   int nr, int nc, float *s, size_t lds)
 {
     float32x4_t acc[4][2];
@@ -328,7 +321,7 @@ AI void tile_neon(enum wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw
         const resa_dot_panel *pb = &pan[b];
         int8x16_t wv[4][2], wrep[4];
         for (int r = 0; r < NR; r++)
-            expand_block(t, w + (size_t)r * ldw + (size_t)b * wblock_bytes(t), &wv[r][0], &wv[r][1]);
+            expand_block(t, w + (size_t)r * ldw + (size_t)b * resa_wblock_bytes(t), &wv[r][0], &wv[r][1]);
         int16x8_t a16[4][2][2];
         int32x4_t a32[4][2][2], isum[4][2];
         for (int r = 0; r < NR; r++)
@@ -340,7 +333,7 @@ AI void tile_neon(enum wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw
         MUL_GROUP(1, 0); MUL_GROUP(1, 1); MUL_GROUP(1, 2); MUL_GROUP(1, 3);
         for (int r = 0; r < NR; r++)
             for (int h = 0; h < 2; h++)
-                isum[r][h] = t == W_Q8_0 ? vpaddq_s32(a32[r][h][0], a32[r][h][1])
+                isum[r][h] = t == RESA_W_Q8_0 ? vpaddq_s32(a32[r][h][0], a32[r][h][1])
                                          : vpaddq_s32(vpaddlq_s16(a16[r][h][0]), vpaddlq_s16(a16[r][h][1]));
         scale_block(t, NR, w, ldw, b, pb, isum, acc);
     }
@@ -348,7 +341,7 @@ AI void tile_neon(enum wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw
 }
 
 /* Panels one at a time, rows by two (then one). */
-AI void gemm_int8(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
+AI void gemm_int8(enum resa_wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
                   const resa_dot_panel *pan, float *s, size_t lds)
 {
     const int64_t nb = n / 32;
@@ -367,19 +360,19 @@ AI void gemm_int8(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, siz
 decl_gemm_fn(dot_gemm_q4_0_neon)
 {
     (void)lda;
-    gemm_int8(W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
+    gemm_int8(RESA_W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
 }
 
 decl_gemm_fn(dot_gemm_q4_1_neon)
 {
     (void)lda;
-    gemm_int8(W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
+    gemm_int8(RESA_W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
 }
 
 decl_gemm_fn(dot_gemm_q8_0_neon)
 {
     (void)lda;
-    gemm_int8(W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
+    gemm_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
 }
 
 #if defined(HAVE_DOTPROD_TARGET)
@@ -393,7 +386,7 @@ decl_gemm_fn(dot_gemm_q8_0_neon)
         }                                                                                       \
     } while (0)
 
-TARGET_DOTPROD AI void tile_sdot(enum wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw,
+TARGET_DOTPROD AI void tile_sdot(enum resa_wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw,
                                  const resa_dot_panel *pan, int nr, int nc, float *s, size_t lds)
 {
     float32x4_t acc[4][2];
@@ -404,7 +397,7 @@ TARGET_DOTPROD AI void tile_sdot(enum wtype t, int NR, int64_t nb, const uint8_t
         int8x16_t wv[4][2];
         int32x4_t isum[4][2];
         for (int r = 0; r < NR; r++) {
-            expand_block(t, w + (size_t)r * ldw + (size_t)b * wblock_bytes(t), &wv[r][0], &wv[r][1]);
+            expand_block(t, w + (size_t)r * ldw + (size_t)b * resa_wblock_bytes(t), &wv[r][0], &wv[r][1]);
             isum[r][0] = isum[r][1] = vdupq_n_s32(0);
         }
         SDOT_GROUP(0, 0); SDOT_GROUP(0, 1); SDOT_GROUP(0, 2); SDOT_GROUP(0, 3);
@@ -415,7 +408,7 @@ TARGET_DOTPROD AI void tile_sdot(enum wtype t, int NR, int64_t nb, const uint8_t
 }
 
 /* Panels one at a time, rows by four, two or one. */
-TARGET_DOTPROD AI void gemm_int8_sdot(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
+TARGET_DOTPROD AI void gemm_int8_sdot(enum resa_wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
                                       const resa_dot_panel *pan, float *s, size_t lds)
 {
     const int64_t nb = n / 32;
@@ -438,19 +431,19 @@ TARGET_DOTPROD AI void gemm_int8_sdot(enum wtype t, int64_t n, int nr, int nc, c
 TARGET_DOTPROD decl_gemm_fn(dot_gemm_q4_0_dotprod)
 {
     (void)lda;
-    gemm_int8_sdot(W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
+    gemm_int8_sdot(RESA_W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
 }
 
 TARGET_DOTPROD decl_gemm_fn(dot_gemm_q4_1_dotprod)
 {
     (void)lda;
-    gemm_int8_sdot(W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
+    gemm_int8_sdot(RESA_W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
 }
 
 TARGET_DOTPROD decl_gemm_fn(dot_gemm_q8_0_dotprod)
 {
     (void)lda;
-    gemm_int8_sdot(W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
+    gemm_int8_sdot(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
 }
 #else
 decl_gemm_fn(dot_gemm_q4_0_dotprod) { dot_gemm_q4_0_neon(n, nr, nc, w, ldw, a, lda, s, lds); }

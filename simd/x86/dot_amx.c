@@ -28,8 +28,6 @@
 
 #define AI static inline __attribute__((always_inline))
 
-enum wtype { W_Q4_0, W_Q4_1, W_Q8_0 };
-
 /* Tile registers (literal numbers: the intrinsics paste them into asm) */
 #define T_A 0
 #define T_B0 1
@@ -53,11 +51,6 @@ static const tile_config tiles = {
     .colsb = {[T_A] = 32, [T_B0] = 32, [T_B1] = 32, [T_C0] = 32, [T_C1] = 32},
     .rows = {[T_A] = 16, [T_B0] = 8, [T_B1] = 8, [T_C0] = 16, [T_C1] = 16},
 };
-
-AI size_t wblock_bytes(enum wtype t)
-{
-    return t == W_Q4_0 ? sizeof(block_q4_0) : t == W_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
-}
 
 /* Block b of 16 rows of nibbles -> a[r][j] = element j of row r (low nibbles
  * are elements 0..15, high nibbles 16..31). */
@@ -97,30 +90,30 @@ AI __m512i panel_i32(const int32_t *lo, const int32_t *hi)
 
 /* 16 rows (nr == 16) x nc <= 16 columns; p1: the second panel, or the first
  * again when nc <= 8 (its lanes are then not stored). */
-AI void gemm16(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw, const resa_dot_panel *p0,
+AI void gemm16(enum resa_wtype t, int64_t nb, const uint8_t *w, size_t ldw, const resa_dot_panel *p0,
                const resa_dot_panel *p1, int nc, float *s, size_t lds)
 {
-    const size_t bsz = wblock_bytes(t);
+    const size_t bsz = resa_wblock_bytes(t);
     _Alignas(64) uint8_t a[16][32];
     _Alignas(64) int32_t isum[16][16]; /* [row][column] */
-    _Alignas(64) float dw[16], out[16][16];
+    _Alignas(64) float lane[16], out[16][16]; /* lane: a per-row scale, broadcast row by row */
     __m512 acc[16];
     for (int r = 0; r < 16; r++)
         acc[r] = _mm512_setzero_ps();
     _tile_loadconfig(&tiles);
     for (int64_t b = 0; b < nb; b++) {
         const size_t off = (size_t)b * bsz;
-        if (t == W_Q8_0) {
+        if (t == RESA_W_Q8_0) {
             _tile_loadd(T_A, w + off + offsetof(block_q8_0, qs), ldw);
         } else {
-            unpack_q4(w, ldw, off + (t == W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), a);
+            unpack_q4(w, ldw, off + (t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), a);
             _tile_loadd(T_A, a, 32);
         }
         _tile_loadd(T_B0, p0[b].qs, 32);
         _tile_loadd(T_B1, p1[b].qs, 32);
         _tile_zero(T_C0);
         _tile_zero(T_C1);
-        if (t == W_Q8_0) {
+        if (t == RESA_W_Q8_0) {
             _tile_dpbssd(T_C0, T_A, T_B0);
             _tile_dpbssd(T_C1, T_A, T_B1);
         } else {
@@ -131,31 +124,31 @@ AI void gemm16(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw, const res
         _tile_stored(T_C1, &isum[0][8], 64);
         __m512 d, m;
         block_header(w, ldw, off, &d, &m);
-        _mm512_store_ps(dw, d);
+        _mm512_store_ps(lane, d);
         const __m512 da = panel_f16(p0[b].d, p1[b].d);
         /* Q4_0's weights are q - 8: take 8 times the activations' sums off */
-        const __m512i bias = t == W_Q4_0 ? _mm512_slli_epi32(panel_i32(p0[b].sum, p1[b].sum), 3)
+        const __m512i bias = t == RESA_W_Q4_0 ? _mm512_slli_epi32(panel_i32(p0[b].sum, p1[b].sum), 3)
                                          : _mm512_setzero_si512();
 #pragma GCC unroll 16
         for (int r = 0; r < 16; r++) {
             const __m512i v = _mm512_sub_epi32(_mm512_load_si512(isum[r]), bias);
-            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(dw[r]), da), _mm512_cvtepi32_ps(v), acc[r]);
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(lane[r]), da), _mm512_cvtepi32_ps(v), acc[r]);
         }
     }
     _tile_release();
     for (int r = 0; r < 16; r++)
         _mm512_store_ps(out[r], acc[r]);
-    if (t == W_Q4_1) { /* the m * s chains, then acc + accm */
+    if (t == RESA_W_Q4_1) { /* the m * s chains, then acc + accm */
         for (int r = 0; r < 16; r++)
             acc[r] = _mm512_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
             __m512 d, m;
             block_header(w, ldw, (size_t)b * bsz, &d, &m);
-            _mm512_store_ps(dw, m);
+            _mm512_store_ps(lane, m);
             const __m512 sa = panel_f16(p0[b].s, p1[b].s);
 #pragma GCC unroll 16
             for (int r = 0; r < 16; r++)
-                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(dw[r]), sa, acc[r]);
+                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(lane[r]), sa, acc[r]);
         }
         for (int r = 0; r < 16; r++)
             _mm512_store_ps(out[r], _mm512_add_ps(_mm512_load_ps(out[r]), acc[r]));
@@ -165,7 +158,7 @@ AI void gemm16(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw, const res
             s[(size_t)c * lds + r] = out[r][c];
 }
 
-AI void gemm_amx(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
+AI void gemm_amx(enum resa_wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
                  const resa_dot_panel *pan, float *s, size_t lds, resa_gemm_fn vnni)
 {
     const int64_t nb = n / 32;
@@ -179,19 +172,19 @@ AI void gemm_amx(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, size
 decl_gemm_fn(dot_gemm_q4_0_amx)
 {
     (void)lda;
-    gemm_amx(W_Q4_0, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q4_0_avx512vnni);
+    gemm_amx(RESA_W_Q4_0, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q4_0_avx512vnni);
 }
 
 decl_gemm_fn(dot_gemm_q4_1_amx)
 {
     (void)lda;
-    gemm_amx(W_Q4_1, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q4_1_avx512vnni);
+    gemm_amx(RESA_W_Q4_1, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q4_1_avx512vnni);
 }
 
 decl_gemm_fn(dot_gemm_q8_0_amx)
 {
     (void)lda;
-    gemm_amx(W_Q8_0, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q8_0_avx512vnni);
+    gemm_amx(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q8_0_avx512vnni);
 }
 
 #endif

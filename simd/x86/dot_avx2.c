@@ -305,14 +305,7 @@ decl_vec_dot_fn(dot_q4_1_avx2)
  * and widens every group (pair sums reach 32512). Q4_0's -8 offset is
  * applied as -8 * sum(q_a), from the panel. */
 
-enum wtype { W_Q4_0, W_Q4_1, W_Q8_0 };
-
 #define AI static inline __attribute__((always_inline))
-
-AI size_t wblock_bytes(enum wtype t)
-{
-    return t == W_Q4_0 ? sizeof(block_q4_0) : t == W_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
-}
 
 /* Q4 nibbles of one block -> 32 u8 in element order */
 AI void expand_q4(const uint8_t *qs, uint8_t *dst)
@@ -348,10 +341,10 @@ AI void store8(__m256 v, int p, int nc, float *s, size_t lds)
         s[(size_t)(p * 8 + c) * lds] = t[c];
 }
 
-AI void gemm_tile(enum wtype t, int NR, int P, int64_t nb, const uint8_t *w, size_t ldw,
+AI void gemm_tile(enum resa_wtype t, int NR, int P, int64_t nb, const uint8_t *w, size_t ldw,
                   const resa_dot_panel *pan, int nr, int nc, float *s, size_t lds)
 {
-    const size_t bsz = wblock_bytes(t);
+    const size_t bsz = resa_wblock_bytes(t);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[4];
 #pragma GCC unroll 4
@@ -363,10 +356,10 @@ AI void gemm_tile(enum wtype t, int NR, int P, int64_t nb, const uint8_t *w, siz
 #pragma GCC unroll 2
         for (int r = 0; r < NR; r++) {
             const uint8_t *blk = w + (size_t)r * ldw + (size_t)b * bsz;
-            if (t == W_Q8_0) {
+            if (t == RESA_W_Q8_0) {
                 wq[r] = blk + offsetof(block_q8_0, qs);
             } else {
-                expand_q4(blk + (t == W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), wb[r]);
+                expand_q4(blk + (t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), wb[r]);
                 wq[r] = wb[r];
             }
         }
@@ -377,7 +370,7 @@ AI void gemm_tile(enum wtype t, int NR, int P, int64_t nb, const uint8_t *w, siz
 #pragma GCC unroll 2
             for (int r = 0; r < NR; r++) {
                 wk[r] = bcast4(wq[r] + 4 * k);
-                if (t == W_Q8_0)
+                if (t == RESA_W_Q8_0)
                     wa[r] = _mm256_sign_epi8(wk[r], wk[r]);
             }
 #pragma GCC unroll 2
@@ -386,12 +379,12 @@ AI void gemm_tile(enum wtype t, int NR, int P, int64_t nb, const uint8_t *w, siz
 #pragma GCC unroll 2
                 for (int r = 0; r < NR; r++) {
                     __m256i prod;
-                    if (t == W_Q8_0)
+                    if (t == RESA_W_Q8_0)
                         prod = _mm256_madd_epi16(_mm256_maddubs_epi16(wa[r], _mm256_sign_epi8(y, wk[r])), ones);
                     else
                         prod = _mm256_maddubs_epi16(wk[r], y);
                     isum[r * P + p] = k == 0 ? prod
-                                    : t == W_Q8_0 ? _mm256_add_epi32(isum[r * P + p], prod)
+                                    : t == RESA_W_Q8_0 ? _mm256_add_epi32(isum[r * P + p], prod)
                                                   : _mm256_add_epi16(isum[r * P + p], prod);
                 }
             }
@@ -404,16 +397,16 @@ AI void gemm_tile(enum wtype t, int NR, int P, int64_t nb, const uint8_t *w, siz
 #pragma GCC unroll 2
             for (int r = 0; r < NR; r++) {
                 __m256i i32 = isum[r * P + p];
-                if (t != W_Q8_0)
+                if (t != RESA_W_Q8_0)
                     i32 = _mm256_madd_epi16(i32, ones);
-                if (t == W_Q4_0)
+                if (t == RESA_W_Q4_0)
                     i32 = _mm256_sub_epi32(i32, bias);
                 const __m256 dw = bcast_f16(w + (size_t)r * ldw + (size_t)b * bsz);
                 acc[r * P + p] = _mm256_fmadd_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(i32), acc[r * P + p]);
             }
         }
     }
-    if (t == W_Q4_1) { /* the m * s chains, on their own: fewer live registers above */
+    if (t == RESA_W_Q4_1) { /* the m * s chains, on their own: fewer live registers above */
         __m256 accm[4];
 #pragma GCC unroll 4
         for (int i = 0; i < NR * P; i++)
@@ -439,7 +432,7 @@ AI void gemm_tile(enum wtype t, int NR, int P, int64_t nb, const uint8_t *w, siz
 }
 
 /* Rows in pairs (then one), one or two panels. */
-AI void gemm_int8(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
+AI void gemm_int8(enum resa_wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
                   const resa_dot_panel *pan, float *s, size_t lds)
 {
     const int64_t nb = n / 32;
@@ -460,19 +453,19 @@ AI void gemm_int8(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, siz
 decl_gemm_fn(dot_gemm_q4_0_avx2)
 {
     (void)lda;
-    gemm_int8(W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
+    gemm_int8(RESA_W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
 }
 
 decl_gemm_fn(dot_gemm_q4_1_avx2)
 {
     (void)lda;
-    gemm_int8(W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
+    gemm_int8(RESA_W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
 }
 
 decl_gemm_fn(dot_gemm_q8_0_avx2)
 {
     (void)lda;
-    gemm_int8(W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
+    gemm_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
 }
 
 RESA_GEMM_LOOP(dot_gemm_f32_avx2, dot_f32_avx2)
@@ -527,36 +520,36 @@ AI void header8(const uint8_t *p, size_t ldw, __m256 *first, __m256 *second)
 
 /* The activation's per-block values, shared by every row: d, s (Q8_1) and
  * the Q4_0 offset -8 * sum(q). */
-AI void act_tables(enum wtype t, int64_t nb, const void *a, float *da, float *sa, int32_t *bias)
+AI void act_tables(enum resa_wtype t, int64_t nb, const void *a, float *da, float *sa, int32_t *bias)
 {
     const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; b++) {
-        if (t == W_Q4_1) {
+        if (t == RESA_W_Q4_1) {
             const block_q8_1 *y = (const block_q8_1 *)a + b;
             da[b] = _cvtsh_ss(y->d);
             sa[b] = _cvtsh_ss(y->s);
         } else {
             const block_q8_0 *y = (const block_q8_0 *)a + b;
             da[b] = _cvtsh_ss(y->d);
-            if (t == W_Q4_0)
+            if (t == RESA_W_Q4_0)
                 bias[b] = -8 * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(one8, load_i8(y->qs)), one16));
         }
     }
 }
 
-AI void gemv8(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw, const uint8_t *a, const float *da,
+AI void gemv8(enum resa_wtype t, int64_t nb, const uint8_t *w, size_t ldw, const uint8_t *a, const float *da,
               const float *sa, const int32_t *bias, const uint8_t *pf, float *s)
 {
-    const size_t bsz = wblock_bytes(t);
-    const size_t ybsz = t == W_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    const size_t yoff = t == W_Q4_1 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    const size_t bsz = resa_wblock_bytes(t);
+    const size_t ybsz = t == RESA_W_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t yoff = t == RESA_W_Q4_1 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
     const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0f);
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = w + (size_t)b * bsz, *y = a + (size_t)b * ybsz + yoff;
         resa_prefetch_span(pf + (size_t)b * 8 * bsz, 8 * bsz); /* see dot.h */
         __m256i isum;
-        if (t == W_Q8_0) { /* sign trick, every group widened: pair sums reach 32512 */
+        if (t == RESA_W_Q8_0) { /* sign trick, every group widened: pair sums reach 32512 */
             __m256i v[8];
             transpose8x4(p + offsetof(block_q8_0, qs), ldw, v);
             transpose8x4(p + offsetof(block_q8_0, qs) + 16, ldw, v + 4);
@@ -569,7 +562,7 @@ AI void gemv8(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw, const uint
             }
         } else { /* nibbles as u8; the int16 pair sums of all 8 groups fit (<= 30720) */
             __m256i v[4];
-            transpose8x4(p + (t == W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), ldw, v);
+            transpose8x4(p + (t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), ldw, v);
             __m256i i16 = _mm256_setzero_si256();
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
@@ -578,19 +571,19 @@ AI void gemv8(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw, const uint
                 i16 = _mm256_add_epi16(i16, _mm256_maddubs_epi16(hi, _mm256_set1_epi32((int)load_u32(y + 16 + 4 * j))));
             }
             isum = _mm256_madd_epi16(i16, ones);
-            if (t == W_Q4_0)
+            if (t == RESA_W_Q4_0)
                 isum = _mm256_add_epi32(isum, _mm256_set1_epi32(bias[b]));
         }
         __m256 dw, m;
         header8(p, ldw, &dw, &m);
         acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(da[b])), _mm256_cvtepi32_ps(isum), acc);
-        if (t == W_Q4_1)
+        if (t == RESA_W_Q4_1)
             accm = _mm256_fmadd_ps(m, _mm256_set1_ps(sa[b]), accm);
     }
-    _mm256_storeu_ps(s, t == W_Q4_1 ? _mm256_add_ps(acc, accm) : acc);
+    _mm256_storeu_ps(s, t == RESA_W_Q4_1 ? _mm256_add_ps(acc, accm) : acc);
 }
 
-AI void gemv_int8(enum wtype t, int64_t n, int nr, const uint8_t *w, size_t ldw, const void *a, float *s,
+AI void gemv_int8(enum resa_wtype t, int64_t n, int nr, const uint8_t *w, size_t ldw, const void *a, float *s,
                   resa_vec_dot_fn dot)
 {
     const int64_t nb = n / 32;
@@ -609,17 +602,17 @@ AI void gemv_int8(enum wtype t, int64_t n, int nr, const uint8_t *w, size_t ldw,
 
 decl_gemv_fn(dot_gemv_q4_0_avx2)
 {
-    gemv_int8(W_Q4_0, n, nr, w, ldw, a, s, dot_q4_0_avx2);
+    gemv_int8(RESA_W_Q4_0, n, nr, w, ldw, a, s, dot_q4_0_avx2);
 }
 
 decl_gemv_fn(dot_gemv_q4_1_avx2)
 {
-    gemv_int8(W_Q4_1, n, nr, w, ldw, a, s, dot_q4_1_avx2);
+    gemv_int8(RESA_W_Q4_1, n, nr, w, ldw, a, s, dot_q4_1_avx2);
 }
 
 decl_gemv_fn(dot_gemv_q8_0_avx2)
 {
-    gemv_int8(W_Q8_0, n, nr, w, ldw, a, s, dot_q8_0_avx2);
+    gemv_int8(RESA_W_Q8_0, n, nr, w, ldw, a, s, dot_q8_0_avx2);
 }
 
 RESA_GEMV_LOOP(dot_gemv_f32_avx2, dot_f32_avx2)

@@ -302,24 +302,17 @@ TARGET_VNNI decl_vec_dot_fn(dot_q4_1_avx512vnni)
  * sums, the starting value of the integer accumulators. Integer sums are
  * exact, so the results are those of the other tiers. */
 
-enum wtype { W_Q4_0, W_Q4_1, W_Q8_0 };
-
 #define AI static inline __attribute__((always_inline))
 
-AI size_t wblock_bytes(enum wtype t)
-{
-    return t == W_Q4_0 ? sizeof(block_q4_0) : t == W_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
-}
-
 /* One weight block -> 32 u8 in element order (see above) */
-AI void expand_block(enum wtype t, const uint8_t *blk, uint8_t *dst)
+AI void expand_block(enum resa_wtype t, const uint8_t *blk, uint8_t *dst)
 {
-    if (t == W_Q8_0) {
+    if (t == RESA_W_Q8_0) {
         const __m256i q = _mm256_loadu_si256((const __m256i *)(blk + offsetof(block_q8_0, qs)));
         _mm256_store_si256((__m256i *)dst, _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
         return;
     }
-    const size_t off = t == W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs);
+    const size_t off = t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs);
     const __m128i q = _mm_loadu_si128((const __m128i *)(blk + off)), m = _mm_set1_epi8(0x0f);
     _mm_store_si128((__m128i *)dst, _mm_and_si128(q, m));
     _mm_store_si128((__m128i *)(dst + 16), _mm_and_si128(_mm_srli_epi16(q, 4), m));
@@ -349,10 +342,10 @@ AI void store8(__m256 v, int p, int nc, float *s, size_t lds)
         s[(size_t)(p * 8 + c) * lds] = t[c];
 }
 
-TARGET_VNNI AI void gemm_tile(enum wtype t, int NR, int P, int64_t nb, const uint8_t *w, size_t ldw,
+TARGET_VNNI AI void gemm_tile(enum resa_wtype t, int NR, int P, int64_t nb, const uint8_t *w, size_t ldw,
                               const resa_dot_panel *pan, int nr, int nc, float *s, size_t lds)
 {
-    const size_t bsz = wblock_bytes(t);
+    const size_t bsz = resa_wblock_bytes(t);
     __m256 acc[8];
 #pragma GCC unroll 8
     for (int i = 0; i < NR * P; i++)
@@ -366,8 +359,8 @@ TARGET_VNNI AI void gemm_tile(enum wtype t, int NR, int P, int64_t nb, const uin
 #pragma GCC unroll 2
         for (int p = 0; p < P; p++) {
             const __m256i sum = _mm256_loadu_si256((const __m256i *)pan[p * nb + b].sum);
-            const __m256i bias = t == W_Q4_0   ? _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum, 3))
-                                 : t == W_Q8_0 ? _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum, 7))
+            const __m256i bias = t == RESA_W_Q4_0   ? _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum, 3))
+                                 : t == RESA_W_Q8_0 ? _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum, 7))
                                                : _mm256_setzero_si256();
 #pragma GCC unroll 4
             for (int r = 0; r < NR; r++)
@@ -401,7 +394,7 @@ TARGET_VNNI AI void gemm_tile(enum wtype t, int NR, int P, int64_t nb, const uin
             }
         }
     }
-    if (t == W_Q4_1) { /* the m * s chains */
+    if (t == RESA_W_Q4_1) { /* the m * s chains */
         __m256 accm[8];
 #pragma GCC unroll 8
         for (int i = 0; i < NR * P; i++)
@@ -428,7 +421,7 @@ TARGET_VNNI AI void gemm_tile(enum wtype t, int NR, int P, int64_t nb, const uin
 }
 
 /* Rows by four, two or one; one or two panels. */
-TARGET_VNNI AI void gemm_int8(enum wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
+TARGET_VNNI AI void gemm_int8(enum resa_wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
                               const resa_dot_panel *pan, float *s, size_t lds)
 {
     const int64_t nb = n / 32;
@@ -455,19 +448,19 @@ TARGET_VNNI AI void gemm_int8(enum wtype t, int64_t n, int nr, int nc, const uin
 TARGET_VNNI decl_gemm_fn(dot_gemm_q4_0_avx512vnni)
 {
     (void)lda;
-    gemm_int8(W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
+    gemm_int8(RESA_W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
 }
 
 TARGET_VNNI decl_gemm_fn(dot_gemm_q4_1_avx512vnni)
 {
     (void)lda;
-    gemm_int8(W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
+    gemm_int8(RESA_W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
 }
 
 TARGET_VNNI decl_gemm_fn(dot_gemm_q8_0_avx512vnni)
 {
     (void)lda;
-    gemm_int8(W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
+    gemm_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
 }
 
 RESA_GEMM_LOOP(dot_gemm_f32_avx512, dot_f32_avx512)
@@ -515,34 +508,34 @@ AI void header8(const uint8_t *p, size_t ldw, __m256 *first, __m256 *second)
 }
 
 /* d, s (Q8_1) and the integer offset of each activation block */
-TARGET_VNNI AI void act_tables(enum wtype t, int64_t nb, const void *a, float *da, float *sa, int32_t *bias)
+TARGET_VNNI AI void act_tables(enum resa_wtype t, int64_t nb, const void *a, float *da, float *sa, int32_t *bias)
 {
     for (int64_t b = 0; b < nb; b++) {
-        if (t == W_Q4_1) {
+        if (t == RESA_W_Q4_1) {
             const block_q8_1 *y = (const block_q8_1 *)a + b;
             da[b] = h2f(y->d);
             sa[b] = h2f(y->s);
         } else {
             const block_q8_0 *y = (const block_q8_0 *)a + b;
             da[b] = h2f(y->d);
-            bias[b] = (t == W_Q4_0 ? -8 : -128) * hsum_epi32(dot_u8i8(_mm256_set1_epi8(1), load_i8(y->qs)));
+            bias[b] = (t == RESA_W_Q4_0 ? -8 : -128) * hsum_epi32(dot_u8i8(_mm256_set1_epi8(1), load_i8(y->qs)));
         }
     }
 }
 
-TARGET_VNNI AI void gemv8(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw, const uint8_t *a,
+TARGET_VNNI AI void gemv8(enum resa_wtype t, int64_t nb, const uint8_t *w, size_t ldw, const uint8_t *a,
                           const float *da, const float *sa, const int32_t *bias, const uint8_t *pf, float *s)
 {
-    const size_t bsz = wblock_bytes(t);
-    const size_t ybsz = t == W_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    const size_t yoff = t == W_Q4_1 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    const size_t bsz = resa_wblock_bytes(t);
+    const size_t ybsz = t == RESA_W_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t yoff = t == RESA_W_Q4_1 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
     const __m256i m4 = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8((char)0x80);
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = w + (size_t)b * bsz, *y = a + (size_t)b * ybsz + yoff;
         resa_prefetch_span(pf + (size_t)b * 8 * bsz, 8 * bsz); /* see dot.h */
-        __m256i isum = t == W_Q4_1 ? _mm256_setzero_si256() : _mm256_set1_epi32(bias[b]);
-        if (t == W_Q8_0) {
+        __m256i isum = t == RESA_W_Q4_1 ? _mm256_setzero_si256() : _mm256_set1_epi32(bias[b]);
+        if (t == RESA_W_Q8_0) {
             __m256i v[8];
             transpose8x4(p + offsetof(block_q8_0, qs), ldw, v);
             transpose8x4(p + offsetof(block_q8_0, qs) + 16, ldw, v + 4);
@@ -552,7 +545,7 @@ TARGET_VNNI AI void gemv8(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw
                                            _mm256_set1_epi32((int)load_u32(y + 4 * k)));
         } else {
             __m256i v[4];
-            transpose8x4(p + (t == W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), ldw, v);
+            transpose8x4(p + (t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), ldw, v);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 const __m256i lo = _mm256_and_si256(v[j], m4), hi = _mm256_and_si256(_mm256_srli_epi32(v[j], 4), m4);
@@ -563,13 +556,13 @@ TARGET_VNNI AI void gemv8(enum wtype t, int64_t nb, const uint8_t *w, size_t ldw
         __m256 dw, m;
         header8(p, ldw, &dw, &m);
         acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(da[b])), _mm256_cvtepi32_ps(isum), acc);
-        if (t == W_Q4_1)
+        if (t == RESA_W_Q4_1)
             accm = _mm256_fmadd_ps(m, _mm256_set1_ps(sa[b]), accm);
     }
-    _mm256_storeu_ps(s, t == W_Q4_1 ? _mm256_add_ps(acc, accm) : acc);
+    _mm256_storeu_ps(s, t == RESA_W_Q4_1 ? _mm256_add_ps(acc, accm) : acc);
 }
 
-TARGET_VNNI AI void gemv_int8(enum wtype t, int64_t n, int nr, const uint8_t *w, size_t ldw, const void *a,
+TARGET_VNNI AI void gemv_int8(enum resa_wtype t, int64_t n, int nr, const uint8_t *w, size_t ldw, const void *a,
                               float *s, resa_vec_dot_fn dot)
 {
     const int64_t nb = n / 32;
@@ -588,17 +581,17 @@ TARGET_VNNI AI void gemv_int8(enum wtype t, int64_t n, int nr, const uint8_t *w,
 
 TARGET_VNNI decl_gemv_fn(dot_gemv_q4_0_avx512vnni)
 {
-    gemv_int8(W_Q4_0, n, nr, w, ldw, a, s, dot_q4_0_avx512vnni);
+    gemv_int8(RESA_W_Q4_0, n, nr, w, ldw, a, s, dot_q4_0_avx512vnni);
 }
 
 TARGET_VNNI decl_gemv_fn(dot_gemv_q4_1_avx512vnni)
 {
-    gemv_int8(W_Q4_1, n, nr, w, ldw, a, s, dot_q4_1_avx512vnni);
+    gemv_int8(RESA_W_Q4_1, n, nr, w, ldw, a, s, dot_q4_1_avx512vnni);
 }
 
 TARGET_VNNI decl_gemv_fn(dot_gemv_q8_0_avx512vnni)
 {
-    gemv_int8(W_Q8_0, n, nr, w, ldw, a, s, dot_q8_0_avx512vnni);
+    gemv_int8(RESA_W_Q8_0, n, nr, w, ldw, a, s, dot_q8_0_avx512vnni);
 }
 
 RESA_GEMV_LOOP(dot_gemv_f32_avx512, dot_f32_avx512)
