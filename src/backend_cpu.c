@@ -1,5 +1,5 @@
 /* The CPU backend: OpenMP threads at the call sites, SIMD kernels from simd/,
- * OpenBLAS for the large products of prefill. */
+ * no BLAS (prefill and rectification must give decode's bits, DESIGN.md §1). */
 #include <stdlib.h>
 
 #include "attention.h"
