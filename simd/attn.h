@@ -12,15 +12,25 @@
 
 #include "types.h"
 
-/* Online softmax over rows [0, n) of k and v for the `group` query heads of
- * one KV head (q: group rows of d floats). Continues the running state of
- * each head g: m[g] (max of scaled scores so far, -INFINITY at the start),
- * l[g] (sum of exp(score - m)), o[g*d .. g*d+d) (sum of exp(score - m) * v).
- * Calling it on consecutive ranges, or on the selected blocks one run at a
- * time, gives the attention over their union; the caller divides o by l.
- * Each K and V row is read once for the whole group. n may be 0. */
+/* A run of consecutive cache rows: n rows of K from k, of V from v. */
+typedef struct resa_attn_run {
+    const void *k, *v;
+    int n;
+} resa_attn_run;
+
+/* Online softmax over the rows of runs[0..n_runs), in that order, for the
+ * `group` query heads of one KV head (q: group rows of d floats). Continues
+ * the running state of each head g: m[g] (max of scaled scores so far,
+ * -INFINITY at the start), l[g] (sum of exp(score - m)), o[g*d .. g*d+d)
+ * (sum of exp(score - m) * v); the caller divides o by l.
+ * The softmax steps (tiles) are TILE consecutive rows of the runs laid end
+ * to end, wherever the runs lie: so the selected blocks of a sparse step
+ * (one run each) fill whole tiles, and cutting a run into adjacent runs
+ * changes no bit. Consecutive calls continue the state (each call starts a
+ * tile). Each K and V row is read once for the whole group. n_runs and any
+ * run's n may be 0. */
 #define decl_attn_decode_fn(name)                                                           \
-    void(name)(const void *k, const void *v, int n, int d, const float *q, int group,       \
+    void(name)(const resa_attn_run *runs, int n_runs, int d, const float *q, int group,      \
                float scale, float *m, float *l, float *o)
 typedef decl_attn_decode_fn(*resa_attn_decode_fn);
 

@@ -4,8 +4,8 @@
  *
  * decode is one recipe that every tier computes bit for bit (issue 3: greedy
  * tokens must not depend on the SIMD tier). Each call folds its rows into
- * the online-softmax state TILE rows at a time, from its first row; per
- * head and tile:
+ * the online-softmax state TILE rows at a time, from its first row, the
+ * runs laid end to end (attn_rows.h); per head and tile:
  *   1. scores s_t = dot(q, k_t) * scale, the dot over 16 lanes (element j
  *      into lane j % 16 by fmaf, in order of j, from +0), the lanes added by
  *      sum16() (halves folded onto halves, as block_score's);
@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "attn.h"
+#include "attn_rows.h"
 #include "elem.h"
 
 decl_attn_decode_fn(attn_decode_f16_c);
@@ -26,11 +27,16 @@ decl_block_score_fn(attn_block_score_f16_c);
 decl_block_score_fn(attn_block_score_f32_c);
 decl_summary_add_fn(attn_summary_add_c);
 
-/* Element j of row t of a cache of type f16 (raw bits) or f32. */
+/* Element j of a row of a cache of type f16 (raw bits) or f32. */
+static inline float elem_of(const void *row, int f16, int j)
+{
+    return f16 ? resa_f16_to_f32(((const resa_f16 *)row)[j]) : ((const float *)row)[j];
+}
+
+/* Element j of row t of summaries or rows laid out t*d. */
 static inline float elem_at(const void *rows, int f16, size_t t, int d, int j)
 {
-    const size_t i = t * (size_t)d + (size_t)j;
-    return f16 ? resa_f16_to_f32(((const resa_f16 *)rows)[i]) : ((const float *)rows)[i];
+    return elem_of((const char *)rows + t * (size_t)d * (f16 ? 2 : 4), f16, j);
 }
 
 #define TILE 64 /* rows per softmax step, in every tier */
@@ -44,21 +50,21 @@ static float sum16(float *a)
     return a[0];
 }
 
-static float row_dot(const void *k, int f16, size_t t, int d, const float *q)
+static float row_dot(const void *k, int f16, int d, const float *q)
 {
     float lane[16] = {0};
     for (int j = 0; j < d; j++)
-        lane[j % 16] = fmaf(q[j], elem_at(k, f16, t, d, j), lane[j % 16]);
+        lane[j % 16] = fmaf(q[j], elem_of(k, f16, j), lane[j % 16]);
     return sum16(lane);
 }
 
-/* One head: folds rows [t0, t0+nt), nt <= TILE, into (m, l, o). */
-static void decode_tile(const void *k, const void *v, int f16, size_t t0, int nt, int d,
+/* One head: folds the nt <= TILE rows k[t], v[t] into (m, l, o). */
+static void decode_tile(const char *const *k, const char *const *v, int f16, int nt, int d,
                         const float *q, float scale, float *m, float *l, float *o)
 {
     float p[TILE], tile_max = -INFINITY;
     for (int t = 0; t < nt; t++) {
-        p[t] = row_dot(k, f16, t0 + (size_t)t, d, q) * scale;
+        p[t] = row_dot(k[t], f16, d, q) * scale;
         tile_max = p[t] > tile_max ? p[t] : tile_max;
     }
     tile_max += 0.0f; /* -0 -> +0: a vector max may pick either zero */
@@ -79,30 +85,31 @@ static void decode_tile(const void *k, const void *v, int f16, size_t t0, int nt
     for (int j = 0; j < d; j++) {
         float acc = o[j] * alpha;
         for (int t = 0; t < nt; t++)
-            acc = fmaf(p[t], elem_at(v, f16, t0 + (size_t)t, d, j), acc);
+            acc = fmaf(p[t], elem_of(v[t], f16, j), acc);
         o[j] = acc;
     }
 }
 
-static void decode(const void *k, const void *v, int f16, int n, int d, const float *q, int group,
+static void decode(const resa_attn_run *runs, int n_runs, int f16, int d, const float *q, int group,
                    float scale, float *m, float *l, float *o)
 {
-    for (int t0 = 0; t0 < n; t0 += TILE)
+    attn_cursor cur = attn_cursor_start(runs, n_runs, (size_t)d * (f16 ? 2 : 4));
+    const char *k[TILE], *v[TILE];
+    for (int nt; (nt = attn_next_tile(&cur, TILE, k, v)) > 0;)
         for (int g = 0; g < group; g++)
-            decode_tile(k, v, f16, (size_t)t0, n - t0 < TILE ? n - t0 : TILE, d,
-                        q + (size_t)g * d, scale, &m[g], &l[g], o + (size_t)g * d);
+            decode_tile(k, v, f16, nt, d, q + (size_t)g * d, scale, &m[g], &l[g], o + (size_t)g * d);
 }
 
-void attn_decode_f16_c(const void *k, const void *v, int n, int d, const float *q, int group,
+void attn_decode_f16_c(const resa_attn_run *runs, int n_runs, int d, const float *q, int group,
                        float scale, float *m, float *l, float *o)
 {
-    decode(k, v, 1, n, d, q, group, scale, m, l, o);
+    decode(runs, n_runs, 1, d, q, group, scale, m, l, o);
 }
 
-void attn_decode_f32_c(const void *k, const void *v, int n, int d, const float *q, int group,
+void attn_decode_f32_c(const resa_attn_run *runs, int n_runs, int d, const float *q, int group,
                        float scale, float *m, float *l, float *o)
 {
-    decode(k, v, 0, n, d, q, group, scale, m, l, o);
+    decode(runs, n_runs, 0, d, q, group, scale, m, l, o);
 }
 
 /* The block-score recipe (attn.h) written out: 16 lanes of fmaf chains,

@@ -16,7 +16,6 @@
 #include "cpu.h"
 #include "error.h"
 #include "grow.h"
-#include "prefetch.h"
 
 /* A run of consecutive attended positions [a, b) of one KV head. */
 typedef struct run {
@@ -58,50 +57,36 @@ typedef struct partial {
     float *m, *l; /* (group) */
 } partial;
 
-/* How many runs ahead a segment hints: one 16-row run is too short to
- * hide the latency of the next one's first lines. */
-#define PREFETCH_RUNS 2
-
-/* Hints the first rows of a later run into the cache: a sparse step jumps
- * between short runs, where the hardware prefetcher has no stream to follow
- * yet. Reads nothing architecturally. */
-static void prefetch_run(const resa_kv_cache *kv, int layer, int kvh, run r)
-{
-    const size_t row = (size_t)kv->head_dim * kv->elem_size;
-    const size_t bytes = (size_t)(r.b - r.a) * row, n = bytes < 2048 ? bytes : 2048;
-    resa_prefetch_span(kv_k(kv, layer, kvh, r.a), n);
-    resa_prefetch_span(kv_v(kv, layer, kvh, r.a), n);
-}
-
 /* All query heads of KV head kvh over positions [a, b) of the concatenated
- * runs: the decode kernel on each piece of a run, continuing one online-
- * softmax state. The kernel reads each K and V row once for the whole group
- * (GQA packing); the step is memory-bound, so that is what matters. */
+ * runs: their pieces in that range, as the kernel's runs, in one kernel
+ * call, so short runs (a sparse step's blocks) fill whole tiles. The kernel
+ * reads each K and V row once for the whole group (GQA packing); the step
+ * is memory-bound, so that is what matters. The piece of runs[r] goes to
+ * pieces[seg + r]: the slots of different segments never overlap. */
 static void attend_segment(const resa_kv_cache *kv, int layer, int kvh, const float *q, int group,
-                           const run *runs, int n_runs, int a, int b, float scale, partial *out)
+                           const run *runs, int n_runs, int seg, int a, int b, float scale,
+                           resa_attn_run *pieces, partial *out)
 {
-    const int d = kv->head_dim;
-    const resa_attn_decode_fn decode = resa_attn()->decode[kv->type];
     for (int g = 0; g < group; g++) {
         out->m[g] = -INFINITY;
         out->l[g] = 0.0f;
     }
-    memset(out->o, 0, (size_t)group * d * sizeof(float));
-    int before = 0; /* positions in the runs before runs[r] */
+    memset(out->o, 0, (size_t)group * kv->head_dim * sizeof(float));
+    int before = 0, first = -1, n = 0; /* before: positions in the runs before runs[r] */
     for (int r = 0; r < n_runs && before < b; r++) {
         const int len = runs[r].b - runs[r].a;
         const int lo = a > before ? a : before, hi = b < before + len ? b : before + len;
         if (lo < hi) {
-            if (lo == a && r + 1 < n_runs)
-                prefetch_run(kv, layer, kvh, runs[r + 1]);
-            if (r + PREFETCH_RUNS < n_runs && hi == before + len)
-                prefetch_run(kv, layer, kvh, runs[r + PREFETCH_RUNS]);
             const int p = runs[r].a + (lo - before);
-            decode(kv_k(kv, layer, kvh, p), kv_v(kv, layer, kvh, p), hi - lo, d, q, group, scale,
-                   out->m, out->l, out->o);
+            first = first < 0 ? seg + r : first;
+            pieces[seg + r] = (resa_attn_run){kv_k(kv, layer, kvh, p), kv_v(kv, layer, kvh, p), hi - lo};
+            n++;
         }
         before += len;
     }
+    if (n > 0)
+        resa_attn()->decode[kv->type](pieces + first, n, kv->head_dim, q, group, scale, out->m,
+                                      out->l, out->o);
 }
 
 /* out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s over the segments
@@ -126,11 +111,13 @@ static void merge_segments(const partial *parts, int n_seg, int g, int d, float 
         out[c] *= inv;
 }
 
-/* Segments per KV head: enough work items for every thread once the
- * context is long; one segment for short contexts. */
+/* Segments per KV head: enough work items for every thread once a head
+ * attends a few tiles (a sparse step's 10% of 8192 positions is 832, and
+ * 3 KV heads on 2 threads would leave one idle half the time); one segment
+ * for short ranges, where merging would cost more than it spreads. */
 static int segments_for(int n_positions, int n_head_kv, int n_threads)
 {
-    if (n_positions < 1024)
+    if (n_positions < 256)
         return 1;
     const int s = (2 * n_threads + n_head_kv - 1) / n_head_kv;
     return s < 1 ? 1 : s > 64 ? 64 : s;
@@ -149,6 +136,9 @@ static resa_status attention_one_query(resa_attn_scratch *s, int n_threads,
     if ((st = resa_grow(&s->list, &s->list_cap, (size_t)n_kv * max_runs * 2, sizeof(int))))
         return st;
     run *runs = (run *)(void *)s->list;
+    const size_t piece_stride = max_runs + 64; /* segments_for() returns at most 64 */
+    if ((st = resa_grow(&s->pieces, &s->pieces_cap, (size_t)n_kv * piece_stride, sizeof(resa_attn_run))))
+        return st;
     int n_runs[RESA_MAX_KV_HEADS], n_pos[RESA_MAX_KV_HEADS], n_seg_max = 1;
     for (int h = 0; h < n_kv; h++) {
         n_runs[h] = attended_runs(sel ? sel + (size_t)h * kv->n_blocks_max : NULL, sel ? n_sel[h] : 0,
@@ -173,7 +163,7 @@ static resa_status attention_one_query(resa_attn_scratch *s, int n_threads,
                 continue;
             const int a = (int)((long)n_pos[h] * seg / ns), b = (int)((long)n_pos[h] * (seg + 1) / ns);
             attend_segment(kv, layer, h, q + (size_t)h * group * d, group, runs + (size_t)h * max_runs,
-                           n_runs[h], a, b, scale, pt);
+                           n_runs[h], seg, a, b, scale, s->pieces + (size_t)h * piece_stride, pt);
         }
     for (int h = 0; h < n_kv; h++)
         for (int g = 0; g < group; g++)
@@ -200,5 +190,6 @@ void attn_scratch_free(resa_attn_scratch *s)
     free(s->chunk);
     free(s->scores);
     free(s->list);
+    free(s->pieces);
     memset(s, 0, sizeof *s);
 }

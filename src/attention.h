@@ -2,6 +2,7 @@
 #ifndef RESA_ATTENTION_H
 #define RESA_ATTENTION_H
 
+#include "attn.h"
 #include "kv_cache.h"
 
 typedef struct resa_attn_scratch {
@@ -10,7 +11,9 @@ typedef struct resa_attn_scratch {
                               (KV head, query chunk, key segment), for decode (KV head, segment) */
     int *list;             /* chunks: the work items and their order; decode: attended
                               runs [a, b) per KV head (n_head_kv, n_blocks_max) */
-    size_t chunk_cap, scores_cap, list_cap; /* in elements */
+    resa_attn_run *pieces; /* decode: each segment's part of the runs, as the kernel takes
+                              them (n_head_kv, n_blocks_max + segments) */
+    size_t chunk_cap, scores_cap, list_cap, pieces_cap; /* in elements */
 } resa_attn_scratch;
 
 /* Dense causal attention of n queries (attention_chunk.c; n = 1 goes to

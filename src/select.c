@@ -15,9 +15,11 @@
 #include "error.h"
 #include "grow.h"
 
-/* Blocks per scoring work item: big enough that a thread streams, small
- * enough that 2 threads share even a few thousand blocks. */
-#define SCORE_SPAN 512
+/* Blocks per scoring work item: big enough that a thread streams (16 KiB
+ * of each summary at d 64, f16), small enough that the items of a few KV
+ * heads spread evenly over the threads (at 8192 tokens, 512 blocks a head:
+ * 3 heads of one item each left one of 2 threads idle half the time). */
+#define SCORE_SPAN 128
 
 resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_kv_cache *kv,
                               int layer, const float *q, int pos, int n_head,

@@ -11,10 +11,13 @@
  * code); rows past 1000 with half the groups. Scales 1/sqrt(d), 1 and 0.03;
  * scores random, with one huge score (head 0 at one row is +40), all equal
  * (identical keys), or rising (a new max in every tile). Each case runs as
- * one call and as three calls on split ranges that continue the state (the
- * same cut points for every tier).
+ * one call (one run), as three calls on split ranges that continue the
+ * state (the same cut points for every tier), and as one call whose runs
+ * are the three pieces copied apart in memory, an empty run between them.
  * Tiers against the scalar code: bit-exact (m, l and o), one call against
- * one call and split against split. Issue 3: greedy tokens must not depend
+ * one call and split against split. The scattered runs against the one run,
+ * in every tier and the scalar code: bit-exact (a tile is TILE rows of the
+ * runs laid end to end, attn.h). Issue 3: greedy tokens must not depend
  * on the SIMD tier, so every tier computes simd/attn_c.c's one recipe (the
  * same tiles, 16-lane sums and trees, exp, FMA order); a tier that drifts
  * by one ulp fails.
@@ -47,8 +50,8 @@
  * 1 and 2 threads, keys split into per-thread ranges whose states are
  * merged as the engine does: decode over 65536 keys, block scoring of their
  * summaries (block 16: 4096 blocks), sparse decode over 10% of the blocks
- * (random, adjacent ones merged into runs, the next run prefetched as the
- * engine does). Each call reads a fresh copy of the data from a 512 MiB pool
+ * (random, adjacent ones merged into runs, one call per thread's share as
+ * the engine does). Each call reads a fresh copy of the data from a 512 MiB pool
  * (sparse: through one of 16 selections in turn, so its blocks were not read
  * for many calls), so the numbers are DRAM numbers, as in the engine, where
  * 30 layers of cache never fit a cache level; they are compared with
@@ -274,19 +277,26 @@ typedef struct dcall {
     const unsigned char *k, *v; /* cache rows */
     size_t row_bytes;
     int n, d, group, cuts[2], n_cuts;
+    const resa_attn_run *runs; /* if set: one call on these runs instead */
+    int n_runs;
     const float *q;
     float scale, *m, *l, *o;
 } dcall;
 
-/* The rows as one call, or as pieces [0, cut0), [cut0, cut1), [cut1, n). */
+/* The rows as one call, or as pieces [0, cut0), [cut0, cut1), [cut1, n) in
+ * three calls, or the given runs in one call. */
 static void run_decode(void *arg)
 {
     const dcall *c = arg;
+    if (c->runs) {
+        c->fn(c->runs, c->n_runs, c->d, c->q, c->group, c->scale, c->m, c->l, c->o);
+        return;
+    }
     int a = 0;
     for (int i = 0; i <= c->n_cuts; i++) {
         const int b = i < c->n_cuts ? c->cuts[i] : c->n;
-        c->fn(c->k + (size_t)a * c->row_bytes, c->v + (size_t)a * c->row_bytes, b - a, c->d, c->q,
-              c->group, c->scale, c->m, c->l, c->o);
+        const resa_attn_run r = {c->k + (size_t)a * c->row_bytes, c->v + (size_t)a * c->row_bytes, b - a};
+        c->fn(&r, 1, c->d, c->q, c->group, c->scale, c->m, c->l, c->o);
         a = b;
     }
 }
@@ -331,10 +341,11 @@ static void compare(verdict *v, const dcase *c, const truth *tr, const result *a
     }
 }
 
-/* Runs fn on the case (as one call, or split at cuts[0], cuts[1]) into a
- * guarded state; returns the state. */
+/* Runs fn on the case (as one call, split at cuts[0], cuts[1], or on runs)
+ * into a guarded state; returns the state. */
 static void run_case(verdict *v, resa_attn_decode_fn fn, const dcase *c, const dinput *in,
-                     const void *k, const void *vv, const int *cuts, float *m, float *l, float *o)
+                     const void *k, const void *vv, const int *cuts, const resa_attn_run *runs,
+                     int n_runs, float *m, float *l, float *o)
 {
     const int G = c->group, d = c->d;
     ca_buf bm = ca_buf_new(sizeof(float) * G, 4), bl = ca_buf_new(sizeof(float) * G, 8);
@@ -350,6 +361,8 @@ static void run_case(verdict *v, resa_attn_decode_fn fn, const dcase *c, const d
         call.cuts[1] = cuts[1];
         call.n_cuts = 2;
     }
+    call.runs = runs;
+    call.n_runs = n_runs;
     const int sig = ca_call(run_decode, &call);
     if (sig && !v->sig)
         v->sig = sig;
@@ -388,13 +401,39 @@ static void test_decode_case(const dcase *c, verdict *vs, int trial)
         cuts[0] = 1 + (int)(ca_rnd() % (unsigned)(n / 2));
         cuts[1] = cuts[0] + 1 + (int)(ca_rnd() % (unsigned)(n - cuts[0] - 1));
     }
+    /* the same rows as runs apart in memory: [0, cut0), nothing, [cut0,
+     * cut1), [cut1, n), each piece in a buffer of its own */
+    const size_t row_bytes = (size_t)d * (c->f16 ? 2 : 4);
+    const int ends[4] = {0, cuts[0], cuts[1], n};
+    ca_buf pk[3], pv[3];
+    resa_attn_run runs[4];
+    for (int r = 0, at = 0; r < 3; r++) {
+        const size_t bytes_r = (size_t)(ends[r + 1] - ends[r]) * row_bytes;
+        pk[r] = in_buf(bytes_r, c->f16 ? 2 : 4, trial + r);
+        pv[r] = in_buf(bytes_r, c->f16 ? 6 : 12, trial + r + 1);
+        if (bytes_r) {
+            memcpy(pk[r].p, (const unsigned char *)bk.p + (size_t)ends[r] * row_bytes, bytes_r);
+            memcpy(pv[r].p, (const unsigned char *)bv.p + (size_t)ends[r] * row_bytes, bytes_r);
+        }
+        runs[at++] = (resa_attn_run){pk[r].p, pv[r].p, ends[r + 1] - ends[r]};
+        if (r == 0)
+            runs[at++] = (resa_attn_run){pk[r].p, pv[r].p, 0};
+    }
     for (int i = 0; i < n_impls; i++) {
         if (i > 0 && !impls[i].new_decode[c->f16])
             continue;
+        /* scattered runs: bit for bit the one run, in every tier */
+        float m1[8], l1[8], *o1 = malloc(sizeof(float) * (size_t)G * d);
+        run_case(&vs[i], impls[i].c.decode[type], c, &in, bk.p, bv.p, NULL, NULL, 0, m, l, o);
+        run_case(&vs[i], impls[i].c.decode[type], c, &in, bk.p, bv.p, NULL, runs, 4, m1, l1, o1);
+        if (memcmp(m, m1, sizeof(float) * G) || memcmp(l, l1, sizeof(float) * G) ||
+            memcmp(o, o1, sizeof(float) * (size_t)G * d))
+            fail(&vs[i], CASE_FMT " (runs apart differ from one run)", c, "runs", l1[0], l[0]);
+        free(o1);
         for (int split = 0; split < 2; split++) {
             float *rs_o = ro + (size_t)split * G * d;
             run_case(&vs[i], impls[i].c.decode[type], c, &in, bk.p, bv.p, split && n >= 3 ? cuts : NULL,
-                     m, l, o);
+                     NULL, 0, m, l, o);
             if (n == 0) { /* nothing to fold: the state stays bit-identical */
                 if (memcmp(m, in.m0, sizeof(float) * G) || memcmp(l, in.l0, sizeof(float) * G) ||
                     memcmp(o, in.o0, sizeof(float) * (size_t)G * d))
@@ -430,6 +469,10 @@ static void test_decode_case(const dcase *c, verdict *vs, int trial)
     free(tr);
     ca_buf_free(&bk);
     ca_buf_free(&bv);
+    for (int r = 0; r < 3; r++) {
+        ca_buf_free(&pk[r]);
+        ca_buf_free(&pv[r]);
+    }
     free(in.k);
     free(in.v);
     free(in.q);
@@ -733,9 +776,9 @@ static void bench_dense(void *arg)
                 ls[g] = 0;
             }
             memset(os, 0, sizeof(float) * B_GROUP * B_D);
-            b->c.decode[RESA_TYPE_F16](bench_k(b, copy, h) + (size_t)a * B_D,
-                                       bench_v(b, copy, h) + (size_t)a * B_D, e - a, B_D,
-                                       b->q + h * B_GROUP * B_D, B_GROUP, 0.125f, ms, ls, os);
+            const resa_attn_run r = {bench_k(b, copy, h) + (size_t)a * B_D,
+                                     bench_v(b, copy, h) + (size_t)a * B_D, e - a};
+            b->c.decode[RESA_TYPE_F16](&r, 1, B_D, b->q + h * B_GROUP * B_D, B_GROUP, 0.125f, ms, ls, os);
         }
     float out[B_GROUP * B_D];
     for (int h = 0; h < B_HEADS; h++)
@@ -743,7 +786,8 @@ static void bench_dense(void *arg)
     bench_sink = out[0];
 }
 
-/* Sparse: each head's runs split in `threads` parts of about equal rows. */
+/* Sparse: each head's runs split in `threads` parts of about equal rows,
+ * each part one call, as the engine does. */
 static void bench_sparse(void *arg)
 {
     bench *b = arg;
@@ -761,17 +805,13 @@ static void bench_sparse(void *arg)
                 ls[g] = 0;
             }
             memset(os, 0, sizeof(float) * B_GROUP * B_D);
-            for (int r = r0; r < r1; r++) {
-                const int a = runs[r][0], e = runs[r][1];
-                if (r + 1 < r1) /* as the engine does: the next run's first 2 KiB */
-                    for (int off = 0; off < 2048; off += 64) {
-                        __builtin_prefetch((const char *)(bench_k(b, copy, h) + (size_t)runs[r + 1][0] * B_D) + off);
-                        __builtin_prefetch((const char *)(bench_v(b, copy, h) + (size_t)runs[r + 1][0] * B_D) + off);
-                    }
-                b->c.decode[RESA_TYPE_F16](bench_k(b, copy, h) + (size_t)a * B_D,
-                                           bench_v(b, copy, h) + (size_t)a * B_D, e - a, B_D,
-                                           b->q + h * B_GROUP * B_D, B_GROUP, 0.125f, ms, ls, os);
-            }
+            resa_attn_run pieces[B_BLOCKS];
+            for (int r = r0; r < r1; r++)
+                pieces[r - r0] = (resa_attn_run){bench_k(b, copy, h) + (size_t)runs[r][0] * B_D,
+                                                 bench_v(b, copy, h) + (size_t)runs[r][0] * B_D,
+                                                 runs[r][1] - runs[r][0]};
+            b->c.decode[RESA_TYPE_F16](pieces, r1 - r0, B_D, b->q + h * B_GROUP * B_D, B_GROUP, 0.125f,
+                                       ms, ls, os);
         }
     float out[B_GROUP * B_D];
     for (int h = 0; h < B_HEADS; h++)
@@ -807,7 +847,8 @@ static void bench_warm(void *arg)
         l[g] = 0;
     }
     memset(o, 0, sizeof o);
-    b->c.decode[RESA_TYPE_F16](bench_k(b, 0, 0), bench_v(b, 0, 0), 2048, B_D, b->q, B_GROUP, 0.125f, m, l, o);
+    const resa_attn_run r = {bench_k(b, 0, 0), bench_v(b, 0, 0), 2048};
+    b->c.decode[RESA_TYPE_F16](&r, 1, B_D, b->q, B_GROUP, 0.125f, m, l, o);
     bench_sink = o[0];
 }
 

@@ -2,7 +2,7 @@
  * arch, empty off aarch64).
  *
  * The same algorithm as simd/x86/attn_avx2.c, on 4-float vectors: tiles of
- * rows; per tile the dot products (each K row converted once with fcvtl and
+ * rows gathered from the runs (attn_rows.h); per tile the dot products (each K row converted once with fcvtl and
  * FMA'd for every head, in two passes for the recipe's lanes 0-7 and 8-15;
  * 4 rows' lanes summed by one add tree), one max and rescale per head, a
  * vector exp, then the V rows converted once and accumulated into the heads'
@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "attn.h"
+#include "attn_rows.h"
 
 decl_attn_decode_fn(attn_decode_f16_neon);
 decl_attn_decode_fn(attn_decode_f32_neon);
@@ -85,13 +86,13 @@ typedef struct tile_buf {
     float alpha[MAX_G];         /* exp(m_old - m_new) */
 } tile_buf;
 
-/* Step 1 on rows [t, t+KU): the recipe's 16 lanes of q_g . k_{t+u}, element
- * j in lane j % 16, and part[g][t+u] = lanes 0-7 + lanes 8-15. Two passes
+/* Step 1 on rows k[0..KU): the recipe's 16 lanes of q_g . k_u, element
+ * j in lane j % 16, and part[g][u] = lanes 0-7 + lanes 8-15. Two passes
  * over the rows, lanes 0-7 (the chunks j = 0, 16, ...) then 8-15 (j = 8,
  * 24, ...), so that 2*G*KU accumulators suffice; KU rows at once share each
  * load of q. */
-INLINE void rows_dots(const void *k, int f16, size_t row, int d, const float *q, const int G,
-                      const int KU, float *part)
+INLINE void rows_dots(const char *const *k, int f16, int d, const float *q, const int G, const int KU,
+                      float *part)
 {
     for (int h = 0; h < 2; h++) {
         float32x4_t a0[MAX_G][4], a1[MAX_G][4];
@@ -104,7 +105,7 @@ INLINE void rows_dots(const void *k, int f16, size_t row, int d, const float *q,
 #pragma GCC unroll 4
             for (int u = 0; u < KU; u++) {
                 float32x4_t lo, hi;
-                load8(k, f16, row + (size_t)u * d + (size_t)j, &lo, &hi);
+                load8(k[u], f16, (size_t)j, &lo, &hi);
 #pragma GCC unroll 8
                 for (int g = 0; g < G; g++) {
                     a0[g][u] = vfmaq_f32(a0[g][u], lo, vld1q_f32(q + (size_t)g * d + j));
@@ -127,15 +128,22 @@ INLINE void rows_dots(const void *k, int f16, size_t row, int d, const float *q,
     }
 }
 
-/* Step 1: part[g][t] for rows [t0, t0+nt), zeros up to a multiple of 4. */
-INLINE void tile_dots(const void *k, int f16, size_t t0, int nt, int d, const float *q, const int G,
-                      const int KU, tile_buf *b)
+/* The rows of a tile (attn_rows.h). */
+typedef struct tile_rows {
+    const char *k[TILE], *v[TILE];
+    int n;
+} tile_rows;
+
+/* Step 1: part[g][t] for the tile's rows, zeros up to a multiple of 4. */
+INLINE void tile_dots(const tile_rows *r, int f16, int d, const float *q, const int G, const int KU,
+                      tile_buf *b)
 {
+    const int nt = r->n;
     int t = 0;
     for (; t + KU <= nt; t += KU)
-        rows_dots(k, f16, (t0 + (size_t)t) * (size_t)d, d, q, G, KU, b->part[0][t]);
+        rows_dots(r->k + t, f16, d, q, G, KU, b->part[0][t]);
     for (; t < nt; t++)
-        rows_dots(k, f16, (t0 + (size_t)t) * (size_t)d, d, q, G, 1, b->part[0][t]);
+        rows_dots(r->k + t, f16, d, q, G, 1, b->part[0][t]);
     for (; t < ((nt + 3) & ~3); t++)
 #pragma GCC unroll 8
         for (int g = 0; g < G; g++) {
@@ -173,8 +181,8 @@ INLINE void tile_softmax(tile_buf *b, int g, int nt, float scale, float *m, floa
 
 /* Step 3 on JC pairs of vectors (8 floats each) of each head's o, from
  * element j: rescale, add the tile's rows; 2*G*JC accumulators. */
-INLINE void tile_values(const void *v, int f16, size_t t0, int nt, int d, int j, const int G,
-                        const int JC, const tile_buf *b, float *o)
+INLINE void tile_values(const tile_rows *r, int f16, int d, int j, const int G, const int JC,
+                        const tile_buf *b, float *o)
 {
     float32x4_t acc[MAX_G][8];
 #pragma GCC unroll 8
@@ -182,12 +190,12 @@ INLINE void tile_values(const void *v, int f16, size_t t0, int nt, int d, int j,
 #pragma GCC unroll 8
         for (int c = 0; c < 2 * JC; c++)
             acc[g][c] = vmulq_n_f32(vld1q_f32(o + (size_t)g * d + j + 4 * c), b->alpha[g]);
-    for (int t = 0; t < nt; t++) {
-        const size_t row = (t0 + (size_t)t) * (size_t)d + (size_t)j;
+    for (int t = 0; t < r->n; t++) {
+        const char *row = r->v[t];
 #pragma GCC unroll 4
         for (int c = 0; c < JC; c++) {
             float32x4_t lo, hi;
-            load8(v, f16, row + 8 * (size_t)c, &lo, &hi);
+            load8(row, f16, (size_t)j + 8 * (size_t)c, &lo, &hi);
 #pragma GCC unroll 8
             for (int g = 0; g < G; g++) {
                 acc[g][2 * c] = vfmaq_n_f32(acc[g][2 * c], lo, b->p[g][t]);
@@ -202,49 +210,49 @@ INLINE void tile_values(const void *v, int f16, size_t t0, int nt, int d, int j,
             vst1q_f32(o + (size_t)g * d + j + 4 * c, acc[g][c]);
 }
 
-INLINE void decode_tile(const void *k, const void *v, int f16, size_t t0, int nt, int d,
-                        const float *q, const int G, const int KU, const int JC, float scale,
-                        float *m, float *l, float *o)
+INLINE void decode_tile(const tile_rows *r, int f16, int d, const float *q, const int G, const int KU,
+                        const int JC, float scale, float *m, float *l, float *o)
 {
     tile_buf b;
-    tile_dots(k, f16, t0, nt, d, q, G, KU, &b);
+    tile_dots(r, f16, d, q, G, KU, &b);
 #pragma GCC unroll 8
     for (int g = 0; g < G; g++)
-        tile_softmax(&b, g, nt, scale, &m[g], &l[g]);
+        tile_softmax(&b, g, r->n, scale, &m[g], &l[g]);
     int j = 0;
     if (JC >= 4)
         for (; j + 32 <= d; j += 32)
-            tile_values(v, f16, t0, nt, d, j, G, 4, &b, o);
+            tile_values(r, f16, d, j, G, 4, &b, o);
     if (JC >= 2)
         for (; j + 16 <= d; j += 16)
-            tile_values(v, f16, t0, nt, d, j, G, 2, &b, o);
+            tile_values(r, f16, d, j, G, 2, &b, o);
     for (; j < d; j += 8)
-        tile_values(v, f16, t0, nt, d, j, G, 1, &b, o);
+        tile_values(r, f16, d, j, G, 1, &b, o);
 }
 
-INLINE void decode_g(const void *k, const void *v, int f16, int n, int d, const float *q,
+INLINE void decode_g(const resa_attn_run *runs, int n_runs, int f16, int d, const float *q,
                      const int G, const int KU, const int JC, float scale, float *m, float *l,
                      float *o)
 {
-    for (int t0 = 0; t0 < n; t0 += TILE)
-        decode_tile(k, v, f16, (size_t)t0, n - t0 < TILE ? n - t0 : TILE, d, q, G, KU, JC, scale,
-                    m, l, o);
+    attn_cursor cur = attn_cursor_start(runs, n_runs, (size_t)d * (f16 ? 2 : 4));
+    tile_rows r;
+    while ((r.n = attn_next_tile(&cur, TILE, r.k, r.v)) > 0)
+        decode_tile(&r, f16, d, q, G, KU, JC, scale, m, l, o);
 }
 
 /* One instance per group size: 2*G*KU accumulators of the dot products,
  * 2*G*JC of o (at most 24 of the 32 registers). */
-INLINE void decode(const void *k, const void *v, int f16, int n, int d, const float *q, int group,
+INLINE void decode(const resa_attn_run *runs, int n_runs, int f16, int d, const float *q, int group,
                    float scale, float *m, float *l, float *o)
 {
     switch (group) {
-    case 1: decode_g(k, v, f16, n, d, q, 1, 4, 4, scale, m, l, o); break;
-    case 2: decode_g(k, v, f16, n, d, q, 2, 4, 4, scale, m, l, o); break;
-    case 3: decode_g(k, v, f16, n, d, q, 3, 2, 4, scale, m, l, o); break;
-    case 4: decode_g(k, v, f16, n, d, q, 4, 2, 2, scale, m, l, o); break;
-    case 5: decode_g(k, v, f16, n, d, q, 5, 1, 2, scale, m, l, o); break;
-    case 6: decode_g(k, v, f16, n, d, q, 6, 1, 2, scale, m, l, o); break;
-    case 7: decode_g(k, v, f16, n, d, q, 7, 1, 1, scale, m, l, o); break;
-    default: decode_g(k, v, f16, n, d, q, 8, 1, 1, scale, m, l, o); break;
+    case 1: decode_g(runs, n_runs, f16, d, q, 1, 4, 4, scale, m, l, o); break;
+    case 2: decode_g(runs, n_runs, f16, d, q, 2, 4, 4, scale, m, l, o); break;
+    case 3: decode_g(runs, n_runs, f16, d, q, 3, 2, 4, scale, m, l, o); break;
+    case 4: decode_g(runs, n_runs, f16, d, q, 4, 2, 2, scale, m, l, o); break;
+    case 5: decode_g(runs, n_runs, f16, d, q, 5, 1, 2, scale, m, l, o); break;
+    case 6: decode_g(runs, n_runs, f16, d, q, 6, 1, 2, scale, m, l, o); break;
+    case 7: decode_g(runs, n_runs, f16, d, q, 7, 1, 1, scale, m, l, o); break;
+    default: decode_g(runs, n_runs, f16, d, q, 8, 1, 1, scale, m, l, o); break;
     }
 }
 
@@ -253,22 +261,22 @@ static int decode_shape_ok(int d, int group)
     return d > 0 && d % 8 == 0 && group >= 1 && group <= MAX_G;
 }
 
-void attn_decode_f16_neon(const void *k, const void *v, int n, int d, const float *q, int group,
+void attn_decode_f16_neon(const resa_attn_run *runs, int n_runs, int d, const float *q, int group,
                           float scale, float *m, float *l, float *o)
 {
     if (!decode_shape_ok(d, group))
-        attn_decode_f16_c(k, v, n, d, q, group, scale, m, l, o);
+        attn_decode_f16_c(runs, n_runs, d, q, group, scale, m, l, o);
     else
-        decode(k, v, 1, n, d, q, group, scale, m, l, o);
+        decode(runs, n_runs, 1, d, q, group, scale, m, l, o);
 }
 
-void attn_decode_f32_neon(const void *k, const void *v, int n, int d, const float *q, int group,
+void attn_decode_f32_neon(const resa_attn_run *runs, int n_runs, int d, const float *q, int group,
                           float scale, float *m, float *l, float *o)
 {
     if (!decode_shape_ok(d, group))
-        attn_decode_f32_c(k, v, n, d, q, group, scale, m, l, o);
+        attn_decode_f32_c(runs, n_runs, d, q, group, scale, m, l, o);
     else
-        decode(k, v, 0, n, d, q, group, scale, m, l, o);
+        decode(runs, n_runs, 0, d, q, group, scale, m, l, o);
 }
 
 /* ---- block scores --------------------------------------------------------------- */

@@ -1,7 +1,8 @@
 /* "attn" kernels for AVX2 + FMA + F16C (compile with -mavx2 -mfma -mf16c).
  *
- * decode works on tiles of up to TILE rows, so that the softmax bookkeeping
- * is paid once per tile instead of once per row:
+ * decode works on tiles of up to TILE rows, gathered from the runs
+ * (attn_rows.h), so that the softmax bookkeeping is paid once per tile
+ * instead of once per row, however short the runs:
  *   1. dot products: each K row is converted to f32 once and FMA'd into
  *      one accumulator per query head (KU rows at a time, sharing each load
  *      of q), in two passes for the recipe's lanes 0-7 and 8-15; the lanes
@@ -33,6 +34,7 @@
 #include <stdint.h>
 
 #include "attn.h"
+#include "attn_rows.h"
 #include "prefetch.h"
 
 decl_attn_decode_fn(attn_decode_f16_avx2);
@@ -106,13 +108,13 @@ typedef struct tile_buf {
     float alpha[MAX_G];                      /* exp(m_old - m_new) */
 } tile_buf;
 
-/* Step 1 on rows [t, t+KU): the recipe's 16 lanes of q_g . k_{t+u}, element
- * j in lane j % 16, and part[g][t+u] = lanes 0-7 + lanes 8-15 (the tree's
+/* Step 1 on rows k[0..KU): the recipe's 16 lanes of q_g . k_u, element
+ * j in lane j % 16, and part[g][u] = lanes 0-7 + lanes 8-15 (the tree's
  * first step). Two passes over the rows, lanes 0-7 (the chunks j = 0, 16,
  * ...) then 8-15 (j = 8, 24, ...), so that G*KU accumulators suffice: KU
  * rows at once share each load of q and give KU*G independent chains. */
-INLINE void rows_dots(const void *k, int f16, size_t row, int d, const float *q, const int G,
-                      const int KU, float *part)
+INLINE void rows_dots(const char *const *k, int f16, int d, const float *q, const int G, const int KU,
+                      float *part)
 {
     for (int h = 0; h < 2; h++) {
         __m256 acc[MAX_G][4];
@@ -124,7 +126,7 @@ INLINE void rows_dots(const void *k, int f16, size_t row, int d, const float *q,
         for (int j = 8 * h; j < d; j += 16) {
 #pragma GCC unroll 4
             for (int u = 0; u < KU; u++) {
-                const __m256 kf = load8(k, f16, row + (size_t)u * d + (size_t)j);
+                const __m256 kf = load8(k[u], f16, (size_t)j);
 #pragma GCC unroll 8
                 for (int g = 0; g < G; g++)
                     acc[g][u] = _mm256_fmadd_ps(kf, _mm256_loadu_ps(q + (size_t)g * d + j), acc[g][u]);
@@ -140,22 +142,32 @@ INLINE void rows_dots(const void *k, int f16, size_t row, int d, const float *q,
     }
 }
 
-/* Step 1: part[g][t] for rows [t0, t0+nt), zeros up to a multiple of 8. */
-INLINE void tile_dots(const void *k, int f16, size_t t0, int nt, int d, const float *q, const int G,
-                      const int KU, const void *v, int ahead, tile_buf *b)
+/* The rows of a tile (attn_rows.h). */
+typedef struct tile_rows {
+    const char *k[TILE], *v[TILE];
+    int n;
+} tile_rows;
+
+/* Step 1: part[g][t] for the tile's rows, zeros up to a multiple of 8;
+ * meanwhile the next tile's K and V rows are asked for, into L2 (see
+ * prefetch.h). */
+INLINE void tile_dots(const tile_rows *r, const tile_rows *next, int f16, int d, const float *q,
+                      const int G, const int KU, tile_buf *b)
 {
-    const size_t esz = f16 ? 2 : 4;
+    const size_t row_bytes = (size_t)d * (f16 ? 2 : 4);
+    const int nt = r->n;
     int t = 0;
     for (; t + KU <= nt; t += KU) {
-        if (ahead) { /* the next tile's K and V rows (see prefetch.h) */
-            const size_t at = (t0 + TILE + (size_t)t) * (size_t)d * esz;
-            resa_prefetch_span((const char *)k + at, (size_t)KU * (size_t)d * esz);
-            resa_prefetch_span((const char *)v + at, (size_t)KU * (size_t)d * esz);
-        }
-        rows_dots(k, f16, (t0 + (size_t)t) * (size_t)d, d, q, G, KU, b->part[0][t]);
+#pragma GCC unroll 4
+        for (int u = 0; u < KU; u++)
+            if (t + u < next->n) {
+                resa_prefetch_span_l2(next->k[t + u], row_bytes);
+                resa_prefetch_span_l2(next->v[t + u], row_bytes);
+            }
+        rows_dots(r->k + t, f16, d, q, G, KU, b->part[0][t]);
     }
     for (; t < nt; t++)
-        rows_dots(k, f16, (t0 + (size_t)t) * (size_t)d, d, q, G, 1, b->part[0][t]);
+        rows_dots(r->k + t, f16, d, q, G, 1, b->part[0][t]);
     for (; t < ((nt + 7) & ~7); t++) /* the lanes past nt of the last 8 */
 #pragma GCC unroll 8
         for (int g = 0; g < G; g++)
@@ -197,8 +209,8 @@ INLINE void tile_softmax(tile_buf *b, int g, int nt, float scale, float *m, floa
 
 /* Step 3 on JC vectors of each head's o, from element j: rescale, add the
  * tile's rows. G*JC accumulators stay in registers across the tile. */
-INLINE void tile_values(const void *v, int f16, size_t t0, int nt, int d, int j, const int G,
-                        const int JC, const tile_buf *b, float *o)
+INLINE void tile_values(const tile_rows *r, int f16, int d, int j, const int G, const int JC,
+                        const tile_buf *b, float *o)
 {
     __m256 acc[MAX_G][8];
 #pragma GCC unroll 8
@@ -207,15 +219,15 @@ INLINE void tile_values(const void *v, int f16, size_t t0, int nt, int d, int j,
         for (int c = 0; c < JC; c++)
             acc[g][c] = _mm256_mul_ps(_mm256_loadu_ps(o + (size_t)g * d + j + 8 * c),
                                       _mm256_set1_ps(b->alpha[g]));
-    for (int t = 0; t < nt; t++) {
-        const size_t row = (t0 + (size_t)t) * (size_t)d + (size_t)j;
+    for (int t = 0; t < r->n; t++) {
+        const char *row = r->v[t];
         __m256 p[MAX_G];
 #pragma GCC unroll 8
         for (int g = 0; g < G; g++)
             p[g] = _mm256_broadcast_ss(&b->p[g][t]);
 #pragma GCC unroll 8
         for (int c = 0; c < JC; c++) {
-            const __m256 vf = load8(v, f16, row + 8 * (size_t)c);
+            const __m256 vf = load8(row, f16, (size_t)j + 8 * (size_t)c);
 #pragma GCC unroll 8
             for (int g = 0; g < G; g++)
                 acc[g][c] = _mm256_fmadd_ps(p[g], vf, acc[g][c]);
@@ -228,54 +240,62 @@ INLINE void tile_values(const void *v, int f16, size_t t0, int nt, int d, int j,
             _mm256_storeu_ps(o + (size_t)g * d + j + 8 * c, acc[g][c]);
 }
 
-/* Rows [t0, t0+nt), nt <= TILE. JC: vectors of o per pass (G*JC registers). */
-INLINE void decode_tile(const void *k, const void *v, int f16, size_t t0, int nt, int d,
-                        const float *q, const int G, const int KU, const int JC, float scale,
-                        float *m, float *l, float *o, int ahead)
+/* The tile's rows, at most TILE. JC: vectors of o per pass (G*JC registers). */
+INLINE void decode_tile(const tile_rows *r, const tile_rows *next, int f16, int d, const float *q,
+                        const int G, const int KU, const int JC, float scale, float *m, float *l,
+                        float *o)
 {
     tile_buf b;
-    tile_dots(k, f16, t0, nt, d, q, G, KU, v, ahead, &b);
+    tile_dots(r, next, f16, d, q, G, KU, &b);
 #pragma GCC unroll 8
     for (int g = 0; g < G; g++)
-        tile_softmax(&b, g, nt, scale, &m[g], &l[g]);
+        tile_softmax(&b, g, r->n, scale, &m[g], &l[g]);
     int j = 0;
     if (JC >= 8)
         for (; j + 64 <= d; j += 64)
-            tile_values(v, f16, t0, nt, d, j, G, 8, &b, o);
+            tile_values(r, f16, d, j, G, 8, &b, o);
     if (JC >= 4)
         for (; j + 32 <= d; j += 32)
-            tile_values(v, f16, t0, nt, d, j, G, 4, &b, o);
+            tile_values(r, f16, d, j, G, 4, &b, o);
     if (JC >= 2)
         for (; j + 16 <= d; j += 16)
-            tile_values(v, f16, t0, nt, d, j, G, 2, &b, o);
+            tile_values(r, f16, d, j, G, 2, &b, o);
     for (; j < d; j += 8)
-        tile_values(v, f16, t0, nt, d, j, G, 1, &b, o);
+        tile_values(r, f16, d, j, G, 1, &b, o);
 }
 
-INLINE void decode_g(const void *k, const void *v, int f16, int n, int d, const float *q,
+/* Tile after tile; the next tile's rows are gathered first, to be
+ * prefetched while this one is computed. */
+INLINE void decode_g(const resa_attn_run *runs, int n_runs, int f16, int d, const float *q,
                      const int G, const int KU, const int JC, float scale, float *m, float *l,
                      float *o)
 {
-    for (int t0 = 0; t0 < n; t0 += TILE)
-        decode_tile(k, v, f16, (size_t)t0, n - t0 < TILE ? n - t0 : TILE, d, q, G, KU, JC, scale,
-                    m, l, o, t0 + TILE < n);
+    attn_cursor cur = attn_cursor_start(runs, n_runs, (size_t)d * (f16 ? 2 : 4));
+    tile_rows rows[2];
+    int i = 0;
+    rows[0].n = attn_next_tile(&cur, TILE, rows[0].k, rows[0].v);
+    while (rows[i].n > 0) {
+        rows[!i].n = attn_next_tile(&cur, TILE, rows[!i].k, rows[!i].v);
+        decode_tile(&rows[i], &rows[!i], f16, d, q, G, KU, JC, scale, m, l, o);
+        i = !i;
+    }
 }
 
 /* One instance per group size. KU rows per step of the dot products and JC
  * vectors of o per pass keep G*KU (G*JC) accumulators, the shared loads of q
  * (the broadcasts of p) within the 16 registers. */
-INLINE void decode(const void *k, const void *v, int f16, int n, int d, const float *q, int group,
+INLINE void decode(const resa_attn_run *runs, int n_runs, int f16, int d, const float *q, int group,
                    float scale, float *m, float *l, float *o)
 {
     switch (group) {
-    case 1: decode_g(k, v, f16, n, d, q, 1, 4, 8, scale, m, l, o); break;
-    case 2: decode_g(k, v, f16, n, d, q, 2, 4, 4, scale, m, l, o); break;
-    case 3: decode_g(k, v, f16, n, d, q, 3, 4, 2, scale, m, l, o); break;
-    case 4: decode_g(k, v, f16, n, d, q, 4, 2, 2, scale, m, l, o); break;
-    case 5: decode_g(k, v, f16, n, d, q, 5, 2, 1, scale, m, l, o); break;
-    case 6: decode_g(k, v, f16, n, d, q, 6, 2, 1, scale, m, l, o); break;
-    case 7: decode_g(k, v, f16, n, d, q, 7, 1, 1, scale, m, l, o); break;
-    default: decode_g(k, v, f16, n, d, q, 8, 1, 1, scale, m, l, o); break;
+    case 1: decode_g(runs, n_runs, f16, d, q, 1, 4, 8, scale, m, l, o); break;
+    case 2: decode_g(runs, n_runs, f16, d, q, 2, 4, 4, scale, m, l, o); break;
+    case 3: decode_g(runs, n_runs, f16, d, q, 3, 4, 2, scale, m, l, o); break;
+    case 4: decode_g(runs, n_runs, f16, d, q, 4, 2, 2, scale, m, l, o); break;
+    case 5: decode_g(runs, n_runs, f16, d, q, 5, 2, 1, scale, m, l, o); break;
+    case 6: decode_g(runs, n_runs, f16, d, q, 6, 2, 1, scale, m, l, o); break;
+    case 7: decode_g(runs, n_runs, f16, d, q, 7, 1, 1, scale, m, l, o); break;
+    default: decode_g(runs, n_runs, f16, d, q, 8, 1, 1, scale, m, l, o); break;
     }
 }
 
@@ -284,22 +304,22 @@ static int decode_shape_ok(int d, int group)
     return d > 0 && d % 8 == 0 && group >= 1 && group <= MAX_G;
 }
 
-void attn_decode_f16_avx2(const void *k, const void *v, int n, int d, const float *q, int group,
+void attn_decode_f16_avx2(const resa_attn_run *runs, int n_runs, int d, const float *q, int group,
                           float scale, float *m, float *l, float *o)
 {
     if (!decode_shape_ok(d, group))
-        attn_decode_f16_c(k, v, n, d, q, group, scale, m, l, o);
+        attn_decode_f16_c(runs, n_runs, d, q, group, scale, m, l, o);
     else
-        decode(k, v, 1, n, d, q, group, scale, m, l, o);
+        decode(runs, n_runs, 1, d, q, group, scale, m, l, o);
 }
 
-void attn_decode_f32_avx2(const void *k, const void *v, int n, int d, const float *q, int group,
+void attn_decode_f32_avx2(const resa_attn_run *runs, int n_runs, int d, const float *q, int group,
                           float scale, float *m, float *l, float *o)
 {
     if (!decode_shape_ok(d, group))
-        attn_decode_f32_c(k, v, n, d, q, group, scale, m, l, o);
+        attn_decode_f32_c(runs, n_runs, d, q, group, scale, m, l, o);
     else
-        decode(k, v, 0, n, d, q, group, scale, m, l, o);
+        decode(runs, n_runs, 0, d, q, group, scale, m, l, o);
 }
 
 /* ---- block scores --------------------------------------------------------------- */
