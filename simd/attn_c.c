@@ -39,7 +39,7 @@ static inline float elem_at(const void *rows, int f16, size_t t, int d, int j)
     return elem_of((const char *)rows + t * (size_t)d * (f16 ? 2 : 4), f16, j);
 }
 
-#define TILE 64 /* rows per softmax step, in every tier */
+#define TILE ATTN_TILE /* rows per softmax step, in every tier */
 
 /* The sum of 16 lanes: lane i + lane i+w for w = 8, 4, 2, 1. */
 static float sum16(float *a)
@@ -95,7 +95,7 @@ static void decode(const resa_attn_run *runs, int n_runs, int f16, int d, const 
 {
     attn_cursor cur = attn_cursor_start(runs, n_runs, (size_t)d * (f16 ? 2 : 4));
     const char *k[TILE], *v[TILE];
-    for (int nt; (nt = attn_next_tile(&cur, TILE, k, v)) > 0;)
+    for (int nt; (nt = attn_next_rows(&cur, TILE, k, v)) > 0;)
         for (int g = 0; g < group; g++)
             decode_tile(k, v, f16, nt, d, q + (size_t)g * d, scale, &m[g], &l[g], o + (size_t)g * d);
 }

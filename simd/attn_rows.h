@@ -21,9 +21,16 @@ static inline attn_cursor attn_cursor_start(const resa_attn_run *runs, int n_run
     return (attn_cursor){.run = runs, .end = runs + (n_runs > 0 ? n_runs : 0), .at = 0, .row_bytes = row_bytes};
 }
 
+/* The rows of one tile: at most ATTN_TILE, the family's softmax step. */
+#define ATTN_TILE 64
+typedef struct attn_tile {
+    const char *k[ATTN_TILE], *v[ATTN_TILE];
+    int n;
+} attn_tile;
+
 /* Points k[i], v[i] at the next rows, at most `tile` of them; returns how
  * many (0 at the end). */
-static inline int attn_next_tile(attn_cursor *c, int tile, const char **k, const char **v)
+static inline int attn_next_rows(attn_cursor *c, int tile, const char **k, const char **v)
 {
     int n = 0;
     while (n < tile && c->run < c->end) {
@@ -43,6 +50,12 @@ static inline int attn_next_tile(attn_cursor *c, int tile, const char **k, const
         c->at += take;
     }
     return n;
+}
+
+/* Fills t with the next tile's rows (t->n = 0 at the end). */
+static inline void attn_next_tile(attn_cursor *c, attn_tile *t)
+{
+    t->n = attn_next_rows(c, ATTN_TILE, t->k, t->v);
 }
 
 #endif

@@ -36,7 +36,7 @@ decl_block_score_fn(attn_block_score_f32_c);
 
 #define INLINE static inline __attribute__((always_inline))
 
-#define TILE 64 /* rows per softmax step (a multiple of 4) */
+#define TILE ATTN_TILE /* rows per softmax step (a multiple of 4) */
 #define MAX_G 8
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -128,14 +128,8 @@ INLINE void rows_dots(const char *const *k, int f16, int d, const float *q, cons
     }
 }
 
-/* The rows of a tile (attn_rows.h). */
-typedef struct tile_rows {
-    const char *k[TILE], *v[TILE];
-    int n;
-} tile_rows;
-
 /* Step 1: part[g][t] for the tile's rows, zeros up to a multiple of 4. */
-INLINE void tile_dots(const tile_rows *r, int f16, int d, const float *q, const int G, const int KU,
+INLINE void tile_dots(const attn_tile *r, int f16, int d, const float *q, const int G, const int KU,
                       tile_buf *b)
 {
     const int nt = r->n;
@@ -181,7 +175,7 @@ INLINE void tile_softmax(tile_buf *b, int g, int nt, float scale, float *m, floa
 
 /* Step 3 on JC pairs of vectors (8 floats each) of each head's o, from
  * element j: rescale, add the tile's rows; 2*G*JC accumulators. */
-INLINE void tile_values(const tile_rows *r, int f16, int d, int j, const int G, const int JC,
+INLINE void tile_values(const attn_tile *r, int f16, int d, int j, const int G, const int JC,
                         const tile_buf *b, float *o)
 {
     float32x4_t acc[MAX_G][8];
@@ -210,7 +204,7 @@ INLINE void tile_values(const tile_rows *r, int f16, int d, int j, const int G, 
             vst1q_f32(o + (size_t)g * d + j + 4 * c, acc[g][c]);
 }
 
-INLINE void decode_tile(const tile_rows *r, int f16, int d, const float *q, const int G, const int KU,
+INLINE void decode_tile(const attn_tile *r, int f16, int d, const float *q, const int G, const int KU,
                         const int JC, float scale, float *m, float *l, float *o)
 {
     tile_buf b;
@@ -234,8 +228,8 @@ INLINE void decode_g(const resa_attn_run *runs, int n_runs, int f16, int d, cons
                      float *o)
 {
     attn_cursor cur = attn_cursor_start(runs, n_runs, (size_t)d * (f16 ? 2 : 4));
-    tile_rows r;
-    while ((r.n = attn_next_tile(&cur, TILE, r.k, r.v)) > 0)
+    attn_tile r;
+    for (attn_next_tile(&cur, &r); r.n > 0; attn_next_tile(&cur, &r))
         decode_tile(&r, f16, d, q, G, KU, JC, scale, m, l, o);
 }
 

@@ -50,7 +50,7 @@ decl_block_score_fn(attn_block_score_f32_c);
 
 #define INLINE static inline __attribute__((always_inline))
 
-#define TILE 64  /* rows per softmax step (a multiple of 8) */
+#define TILE ATTN_TILE  /* rows per softmax step (a multiple of 8) */
 #define MAX_G 8  /* query heads per KV head */
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -142,16 +142,10 @@ INLINE void rows_dots(const char *const *k, int f16, int d, const float *q, cons
     }
 }
 
-/* The rows of a tile (attn_rows.h). */
-typedef struct tile_rows {
-    const char *k[TILE], *v[TILE];
-    int n;
-} tile_rows;
-
 /* Step 1: part[g][t] for the tile's rows, zeros up to a multiple of 8;
  * meanwhile the next tile's K and V rows are asked for, into L2 (see
  * prefetch.h). */
-INLINE void tile_dots(const tile_rows *r, const tile_rows *next, int f16, int d, const float *q,
+INLINE void tile_dots(const attn_tile *r, const attn_tile *next, int f16, int d, const float *q,
                       const int G, const int KU, tile_buf *b)
 {
     const size_t row_bytes = (size_t)d * (f16 ? 2 : 4);
@@ -209,7 +203,7 @@ INLINE void tile_softmax(tile_buf *b, int g, int nt, float scale, float *m, floa
 
 /* Step 3 on JC vectors of each head's o, from element j: rescale, add the
  * tile's rows. G*JC accumulators stay in registers across the tile. */
-INLINE void tile_values(const tile_rows *r, int f16, int d, int j, const int G, const int JC,
+INLINE void tile_values(const attn_tile *r, int f16, int d, int j, const int G, const int JC,
                         const tile_buf *b, float *o)
 {
     __m256 acc[MAX_G][8];
@@ -241,7 +235,7 @@ INLINE void tile_values(const tile_rows *r, int f16, int d, int j, const int G, 
 }
 
 /* The tile's rows, at most TILE. JC: vectors of o per pass (G*JC registers). */
-INLINE void decode_tile(const tile_rows *r, const tile_rows *next, int f16, int d, const float *q,
+INLINE void decode_tile(const attn_tile *r, const attn_tile *next, int f16, int d, const float *q,
                         const int G, const int KU, const int JC, float scale, float *m, float *l,
                         float *o)
 {
@@ -271,11 +265,11 @@ INLINE void decode_g(const resa_attn_run *runs, int n_runs, int f16, int d, cons
                      float *o)
 {
     attn_cursor cur = attn_cursor_start(runs, n_runs, (size_t)d * (f16 ? 2 : 4));
-    tile_rows rows[2];
+    attn_tile rows[2];
     int i = 0;
-    rows[0].n = attn_next_tile(&cur, TILE, rows[0].k, rows[0].v);
+    attn_next_tile(&cur, &rows[0]);
     while (rows[i].n > 0) {
-        rows[!i].n = attn_next_tile(&cur, TILE, rows[!i].k, rows[!i].v);
+        attn_next_tile(&cur, &rows[!i]);
         decode_tile(&rows[i], &rows[!i], f16, d, q, G, KU, JC, scale, m, l, o);
         i = !i;
     }
