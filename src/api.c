@@ -1,28 +1,24 @@
 /* The public API (resa.h) over the internal pieces. */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
-#include "forward.h"
+#include "engine.h"
 #include "scheduler.h"
 #include "threads.h"
 
 const char *resa_version(void) { return PACKAGE_VERSION; }
 
-void resa_params_default(resa_params *p)
+void resa_params_init(resa_params *p, size_t size)
 {
-    p->n_ctx = 0;
-    p->n_threads = 0;
-    p->n_batch = 512;
-    p->kv_type = RESA_KV_F16;
-    p->mode = RESA_MODE_RESA;
-    p->block_size = 16;
-    p->sparse_ratio = 0.1f;
-    p->min_blocks = 16;
-    p->local_blocks = 1;
-    p->rect_every = 32;
+    const resa_params d = { .size = sizeof d, .n_ctx = 0, .n_threads = 0, .n_batch = 512,
+                            .kv_type = RESA_KV_F16, .mode = RESA_MODE_RESA, .block_size = 16,
+                            .sparse_ratio = 0.1f, .min_blocks = 16, .local_blocks = 1, .rect_every = 32 };
+    memcpy(p, &d, size < sizeof d ? size : sizeof d);
+    p->size = size < sizeof d ? size : sizeof d;
 }
 
 static const char *const mode_names[] = {
@@ -64,44 +60,25 @@ static resa_status check_sparse_params(const resa_params *p)
     return RESA_OK;
 }
 
-static resa_status alloc_buffers(resa_context *c)
+/* The caller's params over the defaults: fields past its size (an older
+ * header) keep their defaults. */
+static resa_status copy_params(const resa_params *in, resa_params *p)
 {
-    const resa_hparams *hp = &c->model->hp;
-    const size_t B = (size_t)c->params.n_batch;
-    struct { float **p; size_t n; } bufs[] = {
-        { &c->x, B * hp->n_embd },
-        { &c->xb, B * hp->n_embd },
-        { &c->q, B * hp->n_head * hp->head_dim },
-        { &c->k, B * hp->n_head_kv * hp->head_dim },
-        { &c->v, B * hp->n_head_kv * hp->head_dim },
-        { &c->att, B * hp->n_head * hp->head_dim },
-        { &c->hb, B * hp->n_ff },
-        { &c->hb2, B * hp->n_ff },
-        { &c->rope_cs, B * hp->n_rot },
-        { &c->logits, (size_t)hp->n_vocab },
-    };
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        *bufs[i].p = malloc(bufs[i].n * sizeof(float));
-        if (!*bufs[i].p)
-            return resa_fail(RESA_ERR_NOMEM, "out of memory for activation buffers");
-    }
-    if (c->params.mode == RESA_MODE_DENSE)
+    resa_params_default(p);
+    if (!in)
         return RESA_OK;
-    c->sparse = (resa_sparse_cfg){ .block_size = c->params.block_size,
-                                   .ratio = c->params.sparse_ratio,
-                                   .min_blocks = c->params.min_blocks,
-                                   .local_blocks = c->params.local_blocks };
-    c->sel = malloc((size_t)hp->n_head_kv * c->kv.n_blocks_max * sizeof *c->sel);
-    c->n_sel = malloc((size_t)hp->n_head_kv * sizeof *c->n_sel);
-    c->pending = malloc(((size_t)c->params.rect_every + 1) * sizeof *c->pending);
-    if (!c->sel || !c->n_sel || !c->pending)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory for block selection");
+    if (in->size <= offsetof(resa_params, n_ctx))
+        return resa_fail(RESA_ERR_ARG, "parameters without their size (use resa_params_default)");
+    memcpy(p, in, in->size < sizeof *p ? in->size : sizeof *p);
+    p->size = sizeof *p;
     return RESA_OK;
 }
 
 static resa_status resolve_params(const resa_model *m, const resa_params *in, resa_params *p)
 {
-    *p = *in;
+    resa_status st = copy_params(in, p);
+    if (st)
+        return st;
     if (p->n_ctx < 0 || p->n_threads < 0 || p->n_batch < 0)
         return resa_fail(RESA_ERR_ARG, "context size, threads and batch must not be negative");
     if (p->n_ctx == 0)
@@ -117,26 +94,102 @@ static resa_status resolve_params(const resa_model *m, const resa_params *in, re
     return check_sparse_params(p);
 }
 
+/* Rows a pass may hold: a prompt chunk, or many sequences' decode and
+ * rectification rows (a rectification is cut to this size when longer). */
+static int pass_rows(const resa_params *p)
+{
+    const int rows = p->n_batch > 256 ? p->n_batch : 256;
+    return rows < p->n_ctx ? rows : p->n_ctx;
+}
+
+resa_status resa_engine_new(const resa_model *m, const resa_params *params, resa_engine **out)
+{
+    if (!out)
+        return resa_fail(RESA_ERR_ARG, "resa_engine_new: NULL output pointer");
+    *out = NULL;
+    if (!m)
+        return resa_fail(RESA_ERR_ARG, "resa_engine_new: NULL model");
+    resa_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+    e->model = m;
+    const resa_params *p = &e->params;
+    resa_status st;
+    if ((st = resolve_params(m, params, &e->params)) ||
+        (st = resa_backend_cpu_new(m, p->n_threads, pass_rows(p), p->kv_type, p->block_size,
+                                   (p->n_ctx + p->block_size - 1) / p->block_size,
+                                   p->mode != RESA_MODE_DENSE, &e->be)) ||
+        (st = scheduler_engine_init(e))) {
+        resa_engine_free(e);
+        return st;
+    }
+    *out = e;
+    return RESA_OK;
+}
+
+void resa_engine_free(resa_engine *e)
+{
+    if (!e)
+        return;
+    if (e->be) {
+        scheduler_engine_free(e);
+        e->be->free(e->be);
+    }
+    free(e);
+}
+
+int resa_engine_free_positions(const resa_engine *e) { return e->pages.n_free * e->params.block_size; }
+
+resa_status resa_seq_new(resa_engine *e, const resa_params *params, resa_seq **out)
+{
+    if (!e || !out)
+        return resa_fail(RESA_ERR_ARG, "resa_seq_new: NULL engine or output pointer");
+    *out = NULL;
+    resa_params p;
+    resa_status st;
+    if (!params) {
+        p = e->params;
+    } else if ((st = copy_params(params, &p)) || (st = check_sparse_params(&p))) {
+        return st;
+    }
+    if (p.mode != RESA_MODE_DENSE && e->params.mode == RESA_MODE_DENSE)
+        return resa_fail(RESA_ERR_ARG, "a dense engine keeps no block summaries: create it in mode "
+                                       "sparse or resa for %s sequences", resa_mode_name(p.mode));
+    if (p.n_ctx < 0)
+        return resa_fail(RESA_ERR_ARG, "a sequence's context must not be negative");
+    return scheduler_seq_new(e, &p, out);
+}
+
+void resa_seq_free(resa_seq *s) { scheduler_seq_free(s); }
+int resa_seq_n_past(const resa_seq *s) { return s->n_past; }
+int resa_seq_n_ctx(const resa_seq *s) { return s->n_ctx; }
+resa_status resa_seq_truncate(resa_seq *s, int n) { return scheduler_truncate(s, n); }
+resa_status resa_seq_set_mode(resa_seq *s, resa_mode mode) { return scheduler_set_mode(s, mode); }
+resa_mode resa_seq_mode(const resa_seq *s) { return s->mode; }
+int resa_seq_rectifications(const resa_seq *s) { return s->rectifications; }
+resa_status resa_seq_rectify_tail(resa_seq *s) { return scheduler_rectify(s); }
+const float *resa_seq_logits(const resa_seq *s) { return s->logits; }
+
+resa_status resa_engine_step(resa_engine *e, int n, resa_seq *const *seqs, const int32_t *const *tokens,
+                             const int *n_tokens)
+{
+    if (!e)
+        return resa_fail(RESA_ERR_ARG, "resa_engine_step: NULL engine");
+    return scheduler_step(e, n, seqs, tokens, n_tokens, NULL, NULL, NULL);
+}
+
+/* ---- the single-sequence context: a one-sequence engine ---------------------- */
+
 resa_status resa_context_new(const resa_model *m, const resa_params *params, resa_context **out)
 {
+    if (!out)
+        return resa_fail(RESA_ERR_ARG, "resa_context_new: NULL output pointer");
     *out = NULL;
-    resa_params def;
-    if (!params) {
-        resa_params_default(&def);
-        params = &def;
-    }
     resa_context *c = calloc(1, sizeof *c);
     if (!c)
         return resa_fail(RESA_ERR_NOMEM, "out of memory");
-    c->model = m;
-    const resa_hparams *hp = &m->hp;
     resa_status st;
-    if ((st = resolve_params(m, params, &c->params)) ||
-        (st = kv_cache_init(&c->kv, c->params.kv_type, hp->n_layer, hp->n_head_kv, hp->head_dim,
-                            c->params.n_ctx,
-                            c->params.mode == RESA_MODE_DENSE ? 0 : c->params.block_size)) ||
-        (st = alloc_buffers(c)) ||
-        (st = resa_backend_cpu_new(c->params.n_threads, &c->be))) {
+    if ((st = resa_engine_new(m, params, &c->engine)) || (st = resa_seq_new(c->engine, NULL, &c->seq))) {
         resa_context_free(c);
         return st;
     }
@@ -148,71 +201,62 @@ void resa_context_free(resa_context *c)
 {
     if (!c)
         return;
-    if (c->be)
-        c->be->free(c->be);
-    kv_cache_free(&c->kv);
-    float *bufs[] = { c->x, c->xb, c->q, c->k, c->v, c->att, c->hb, c->hb2, c->rope_cs, c->logits };
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        free(bufs[i]);
-    free(c->sel);
-    free(c->n_sel);
-    free(c->pending);
+    resa_engine_free(c->engine);
     free(c);
 }
 
-int resa_context_n_ctx(const resa_context *c) { return c->kv.n_ctx; }
-int resa_context_n_past(const resa_context *c) { return c->kv.n_past; }
-void resa_context_reset(resa_context *c)
+int resa_context_n_ctx(const resa_context *c) { return c->seq->n_ctx; }
+int resa_context_n_past(const resa_context *c) { return c->seq->n_past; }
+void resa_context_reset(resa_context *c) { scheduler_truncate(c->seq, 0); }
+int resa_context_rectifications(const resa_context *c) { return c->seq->rectifications; }
+resa_status resa_context_set_mode(resa_context *c, resa_mode mode) { return scheduler_set_mode(c->seq, mode); }
+resa_mode resa_context_mode(const resa_context *c) { return c->seq->mode; }
+resa_status resa_context_truncate(resa_context *c, int n) { return scheduler_truncate(c->seq, n); }
+
+void resa_context_timings_sized(const resa_context *c, resa_timings *out, size_t size)
 {
-    c->kv.n_past = 0;
-    c->n_pending = 0;
-    c->pending_sparse = 0;
+    resa_timings t = c->seq->timings;
+    t.size = size < sizeof t ? size : sizeof t;
+    memcpy(out, &t, t.size);
 }
-
-int resa_context_rectifications(const resa_context *c) { return c->rectifications; }
-
-resa_status resa_context_set_mode(resa_context *c, resa_mode mode)
-{
-    return scheduler_set_mode(c, mode);
-}
-
-resa_mode resa_context_mode(const resa_context *c) { return c->params.mode; }
-
-resa_status resa_context_truncate(resa_context *c, int n) { return scheduler_truncate(c, n); }
-
-void resa_context_timings(const resa_context *c, resa_timings *out) { *out = c->timings; }
 
 void resa_context_reset_timings(resa_context *c)
 {
-    memset(&c->timings, 0, sizeof c->timings);
-    c->timing_on = 1;
+    memset(&c->seq->timings, 0, sizeof c->seq->timings);
+    c->seq->timing_on = 1;
 }
 
 resa_status resa_context_fill_repeat(resa_context *c, int n_total)
 {
-    if (c->kv.n_past < 1 || n_total > c->kv.n_ctx || n_total < c->kv.n_past)
-        return resa_fail(RESA_ERR_ARG, "cannot fill %d of %d positions from %d cached", n_total,
-                         c->kv.n_ctx, c->kv.n_past);
-    if (c->n_pending)
-        return resa_fail(RESA_ERR_ARG, "rectify before filling the cache");
-    kv_cache_fill_repeat(&c->kv, n_total);
-    return RESA_OK;
+    return scheduler_fill_repeat(c->seq, n_total);
 }
 
-resa_status resa_rectify_tail(resa_context *c) { return scheduler_rectify_tail(c); }
-const float *resa_logits(const resa_context *c) { return c->logits; }
+resa_status resa_rectify_tail(resa_context *c) { return scheduler_rectify(c->seq); }
+const float *resa_logits(const resa_context *c) { return c->seq->logits; }
+
+/* One input, then the rectification at once when it is due (the schedule
+ * of docs/design.md §1, observable right after the f-th step). */
+static resa_status context_step(resa_context *c, const int32_t *tokens, int n, float *all_logits,
+                                resa_progress_fn progress, void *user)
+{
+    if (n == 0)
+        return RESA_OK;
+    resa_status st = scheduler_step(c->engine, 1, &c->seq, &tokens, &n, all_logits, progress, user);
+    if (!st && scheduler_rect_due(c->seq))
+        st = scheduler_rectify(c->seq);
+    return st;
+}
 
 resa_status resa_decode(resa_context *c, const int32_t *tokens, int n, resa_progress_fn progress,
                         void *user)
 {
-    return scheduler_run(c, tokens, n, NULL, progress, user);
+    return context_step(c, tokens, n, NULL, progress, user);
 }
 
 resa_status resa_decode_all_logits(resa_context *c, const int32_t *tokens, int n, float *all_logits)
 {
-    return scheduler_run(c, tokens, n, all_logits, NULL, NULL);
+    return context_step(c, tokens, n, all_logits, NULL, NULL);
 }
-
 int resa_tokenize(const resa_model *m, const char *text, size_t len, int add_bos, int parse_special,
                   int32_t *tokens, int max_tokens)
 {

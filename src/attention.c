@@ -22,28 +22,29 @@ typedef struct run {
     int a, b;
 } run;
 
-/* The runs a query attends, ascending: [0, T) (dense, blocks NULL), or the
- * selected blocks clipped to T with adjacent blocks merged. Dense and a
- * selection of every block give the same single run, so they make the same
- * kernel calls and compute exactly the same thing. Returns the number of
+/* The runs a query attends, ascending: every block of [0, T) (dense,
+ * blocks NULL), or the selected blocks, clipped to T; blocks that are
+ * adjacent in the sequence and in the pool merge into one run. The kernel's
+ * tiles run over the rows of the runs end to end, so how the rows are cut
+ * into runs changes no bit: dense and a selection of every block compute
+ * exactly the same thing, wherever the pages lie. Returns the number of
  * runs; *n_pos = the positions they hold. */
-static int attended_runs(const int *blocks, int n_blocks, int block_size, int T, run *runs, int *n_pos)
+static int attended_runs(const resa_kv_cache *kv, const int *blocks, int n_blocks, int T, run *runs,
+                         int *n_pos)
 {
-    int n = 0;
+    const int bs = kv->block_size, M = (T + bs - 1) / bs;
+    int n = 0, prev = -2;
     *n_pos = 0;
-    if (!blocks) {
-        runs[n++] = (run){0, T};
-        *n_pos = T;
-        return n;
-    }
-    for (int i = 0; i < n_blocks; i++) {
-        const int a = blocks[i] * block_size, b = a + block_size < T ? a + block_size : T;
+    for (int i = 0; i < (blocks ? n_blocks : M); i++) {
+        const int blk = blocks ? blocks[i] : i;
+        const int a = blk * bs, b = a + bs < T ? a + bs : T;
         if (a >= b)
             continue;
-        if (n > 0 && runs[n - 1].b == a)
+        if (n > 0 && prev == blk - 1 && runs[n - 1].b == a && kv->pages[blk] == kv->pages[prev] + 1)
             runs[n - 1].b = b;
         else
             runs[n++] = (run){a, b};
+        prev = blk;
         *n_pos += b - a;
     }
     return n;
@@ -130,7 +131,7 @@ static resa_status attention_one_query(resa_attn_scratch *s, int n_threads,
                                        int n_head, const int *sel, const int *n_sel, float *out)
 {
     const int d = kv->head_dim, group = n_head / kv->n_head_kv, n_kv = kv->n_head_kv, T = pos + 1;
-    /* room for the runs of each head: at most one per block, one if dense */
+    /* room for the runs of each head: at most one per block */
     const size_t max_runs = kv->n_blocks_max > 1 ? (size_t)kv->n_blocks_max : 1;
     resa_status st;
     if ((st = resa_grow(&s->list, &s->list_cap, (size_t)n_kv * max_runs * 2, sizeof(int))))
@@ -141,8 +142,8 @@ static resa_status attention_one_query(resa_attn_scratch *s, int n_threads,
         return st;
     int n_runs[RESA_MAX_KV_HEADS], n_pos[RESA_MAX_KV_HEADS], n_seg_max = 1;
     for (int h = 0; h < n_kv; h++) {
-        n_runs[h] = attended_runs(sel ? sel + (size_t)h * kv->n_blocks_max : NULL, sel ? n_sel[h] : 0,
-                                  kv->block_size, T, runs + (size_t)h * max_runs, &n_pos[h]);
+        n_runs[h] = attended_runs(kv, sel ? sel + (size_t)h * kv->n_blocks_max : NULL, sel ? n_sel[h] : 0,
+                                  T, runs + (size_t)h * max_runs, &n_pos[h]);
         const int ns = segments_for(n_pos[h], n_kv, n_threads);
         n_seg_max = ns > n_seg_max ? ns : n_seg_max;
     }
@@ -191,5 +192,6 @@ void attn_scratch_free(resa_attn_scratch *s)
     free(s->scores);
     free(s->list);
     free(s->pieces);
+    free(s->gather);
     memset(s, 0, sizeof *s);
 }

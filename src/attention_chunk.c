@@ -118,9 +118,31 @@ static int max_items(int n_kv, int n, int n_threads)
     return n_kv * n_chunks + 2 * ITEMS_PER_THREAD * n_threads + n_kv * n_threads;
 }
 
-/* Runs one item from an empty state. */
+/* Rows [a, b) of one KV head's K (or V) as one span: in place when their
+ * pages are consecutive, else copied run by run into buf (b - a rows). */
+static const void *key_span(const resa_kv_cache *kv, int layer, int h, int a, int b, int values,
+                            uint8_t *buf)
+{
+    const int bs = kv->block_size, first = a / bs, n_blocks = (b - 1) / bs - first + 1;
+    void *(*row)(const resa_kv_cache *, int, int, int) = values ? kv_v : kv_k;
+    if (kv_contiguous_blocks(kv, first, n_blocks) == n_blocks)
+        return row(kv, layer, h, a);
+    const size_t row_bytes = (size_t)kv->head_dim * kv->elem_size;
+    for (int p = a, run; p < b; p += run) {
+        run = (p / bs + 1) * bs - p; /* to the end of p's page */
+        run = run < b - p ? run : b - p;
+        memcpy(buf + (size_t)(p - a) * row_bytes, row(kv, layer, h, p), (size_t)run * row_bytes);
+    }
+    return buf;
+}
+
+/* Runs one item from an empty state. The kernel sees the item's keys as
+ * rows 0 .. b-a of one span and the queries' positions shifted by -a: the
+ * same tiles (they start at the call's first key) and the same sums as
+ * over the sequence's own positions, wherever its pages lie. */
 static void run_item(const resa_kv_cache *kv, int layer, const item *it, const float *q,
-                     int n_head, int group, int pos0, float scale, float *part, float *scratch)
+                     int n_head, int group, int pos0, float scale, float *part, float *scratch,
+                     uint8_t *gather)
 {
     const int d = kv->head_dim, rows = (it->i1 - it->i0) * group;
     float *o = part + it->off, *m = o + (size_t)rows * d, *l = m + rows;
@@ -129,11 +151,14 @@ static void run_item(const resa_kv_cache *kv, int layer, const item *it, const f
         l[r] = 0.0f;
     }
     memset(o, 0, (size_t)rows * d * sizeof(float));
-    const size_t q_stride = (size_t)n_head * d;
-    resa_chunk()->attn[kv->type](kv_k(kv, layer, it->h, 0), kv_v(kv, layer, it->h, 0), it->a,
-                                 it->b, d, q + (size_t)it->i0 * q_stride + (size_t)it->h * group * d,
-                                 q_stride, it->i1 - it->i0, group, pos0 + it->i0, scale, m, l, o,
-                                 scratch);
+    if (it->a >= it->b)
+        return;
+    const size_t q_stride = (size_t)n_head * d, span = (size_t)(it->b - it->a) * d * kv->elem_size;
+    const void *k = key_span(kv, layer, it->h, it->a, it->b, 0, gather);
+    const void *v = key_span(kv, layer, it->h, it->a, it->b, 1, gather + span);
+    resa_chunk()->attn[kv->type](k, v, 0, it->b - it->a, d,
+                                 q + (size_t)it->i0 * q_stride + (size_t)it->h * group * d, q_stride,
+                                 it->i1 - it->i0, group, pos0 + it->i0 - it->a, scale, m, l, o, scratch);
 }
 
 /* The segments it[0 .. ns) of one (head, chunk) into out: per row,
@@ -185,7 +210,13 @@ resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cac
     plan p = {.items = (item *)(void *)s->list, .order = s->list + (size_t)cap * item_ints};
     make_plan(&p, n_kv, group, d, n, pos0, n_threads);
     order_items(&p);
-    if ((st = resa_grow(&s->scores, &s->scores_cap, p.part_len, sizeof(float))))
+    /* each thread's room to gather the K and V rows of its longest item */
+    size_t longest = 0;
+    for (int i = 0; i < p.n_items; i++)
+        longest = (size_t)(p.items[i].b - p.items[i].a) > longest ? (size_t)(p.items[i].b - p.items[i].a) : longest;
+    const size_t gather_len = 2 * longest * d * kv->elem_size;
+    if ((st = resa_grow(&s->scores, &s->scores_cap, p.part_len, sizeof(float))) ||
+        (st = resa_grow(&s->gather, &s->gather_cap, gather_len * n_threads, 1)))
         return st;
     const float scale = 1.0f / sqrtf((float)d);
     float *part = s->scores;
@@ -198,7 +229,7 @@ resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cac
 #pragma omp for schedule(dynamic, 1)
         for (int i = 0; i < p.n_items; i++)
             run_item(kv, layer, &p.items[p.order[i]], q, n_head, group, pos0, scale, part,
-                     s->chunk + scratch_len * tid);
+                     s->chunk + scratch_len * tid, s->gather + gather_len * tid);
         /* the items of one (head, chunk) are adjacent: merge from each first one */
 #pragma omp for schedule(dynamic, 1)
         for (int i = 0; i < p.n_items; i++) {

@@ -1,13 +1,12 @@
-/* The backend interface: the heavy operations of a forward pass, so the same
- * scheduler and forward pass can drive the CPU or (later) a GPU.
+/* The backend interface: everything a forward pass does to numbers, so the
+ * same scheduler and forward pass drive the CPU or a GPU (docs/design.md §3).
  *
- * Contracts:
- * - matmul: y (n, w->rows) = x (n, w->cols) . W^T, all f32 row-major.
- * - attention: dense causal attention. q is (n, n_head*head_dim), the queries
- *   of positions pos0 .. pos0+n-1 (RoPE applied); each attends to the cached
- *   keys/values [0, its position] of `layer` (already written). Query head h
- *   uses KV head h / (n_head / n_head_kv). out has q's shape.
- */
+ * The backend owns every byte the ops touch: the weights (the CPU backend
+ * reads the GGUF mapping in place; a GPU backend would upload them once),
+ * the activations of a pass (an arena of `n_rows_max` rows per slot, named
+ * by resa_act, never seen as pointers by engine code) and the paged KV pool.
+ * Engine code hands it passes: rows of many sequences, grouped in segments.
+ * Every op covers all rows of the current pass and returns a status. */
 #ifndef RESA_BACKEND_H
 #define RESA_BACKEND_H
 
@@ -16,37 +15,105 @@
 
 typedef struct resa_backend resa_backend;
 
-/* The block-sparse attention parameters of DESIGN.md §1. */
+/* The block-sparse attention parameters of docs/design.md §1. */
 typedef struct resa_sparse_cfg {
     int block_size;
     float ratio;
     int min_blocks, local_blocks;
 } resa_sparse_cfg;
 
+/* Activation slots of a pass: (rows, width) floats each. */
+typedef enum resa_act {
+    ACT_X,   /* (rows, n_embd) residual stream */
+    ACT_XB,  /* (rows, n_embd) normed input of a sub-layer, sub-layer output */
+    ACT_Q,   /* (rows, n_head*head_dim) */
+    ACT_K,   /* (rows, n_head_kv*head_dim) */
+    ACT_V,   /* (rows, n_head_kv*head_dim) */
+    ACT_ATT, /* (rows, n_head*head_dim) attention output */
+    ACT_HB,  /* (rows, n_ff) FFN gate */
+    ACT_HB2, /* (rows, n_ff) FFN up */
+    ACT_COUNT
+} resa_act;
+
+/* What a segment's rows are (explicit: nothing is inferred from a count). */
+typedef enum resa_seg_kind {
+    SEG_PROMPT,  /* new tokens, dense causal attention */
+    SEG_DECODE,  /* one new token: dense, or sparse over selected blocks */
+    SEG_RECTIFY, /* a sequence's pending sparse tokens re-run densely at their positions,
+                    overwriting their K/V (docs/design.md §1) */
+} resa_seg_kind;
+
+/* One sequence's rows [row0, row0 + n) of a pass, at positions pos0.. */
+typedef struct resa_seg {
+    resa_seg_kind kind;
+    resa_kv_cache kv;            /* the sequence's cache; its pages hold [0, pos0 + n) */
+    int row0, n, pos0;
+    int sparse;                  /* SEG_DECODE: attend the selected blocks only */
+    const resa_sparse_cfg *cfg;  /* when sparse */
+    resa_timings *timings;       /* where attention and selection time go (may be NULL) */
+} resa_seg;
+
+typedef struct resa_pass {
+    const resa_seg *segs;
+    int n_segs, n_rows;
+    const int32_t *tokens;       /* (n_rows) */
+    const int *pos;              /* (n_rows) each row's position */
+} resa_pass;
+
+/* What kv_read reads: a cached row, or a block summary. */
+typedef enum resa_kv_part { KV_PART_K, KV_PART_V, KV_PART_KMIN, KV_PART_KMAX } resa_kv_part;
+
 struct resa_backend {
     const char *name;
-    resa_status (*matmul)(resa_backend *be, const resa_weight *w, const float *x, int n, float *y);
-    resa_status (*attention)(resa_backend *be, const resa_kv_cache *kv, int layer, const float *q, int n,
-                      int pos0, int n_head, float *out);
-    /* Score and select: for the query q (n_head*head_dim) of position pos, per
-     * KV head h, pool the group's queries, score the blocks of [0, pos] from
-     * their summaries, and write the selected block ids (ascending) to
-     * sel + h*kv->n_blocks_max and their count to n_sel[h]. */
-    resa_status (*select_blocks)(resa_backend *be, const resa_kv_cache *kv, int layer,
-                                 const float *q, int pos, int n_head, const resa_sparse_cfg *cfg,
-                                 int *sel, int *n_sel);
-    /* Sparse attention of that query over the selected blocks (as `attention`
-     * for n = 1, restricted to the selection). */
-    resa_status (*attention_sparse)(resa_backend *be, const resa_kv_cache *kv, int layer,
-                                    const float *q, int pos, int n_head, const int *sel,
-                                    const int *n_sel, float *out);
-    /* Recompute the summaries of the blocks holding [pos0, pos0+n) (after a
-     * rectification rewrote those keys); T = valid positions. */
-    void (*refresh_summaries)(resa_backend *be, resa_kv_cache *kv, int pos0, int n, int T);
+    int n_rows_max;              /* rows a pass may have */
+    resa_kv_pool *kv;            /* the pool the segments' caches point into */
+
+    /* Starts a pass: embeds the rows' tokens into ACT_X, prepares the rows'
+     * RoPE angles. The pass (and what it points to) stays valid until the
+     * next begin. */
+    resa_status (*begin)(resa_backend *be, const resa_pass *pass);
+    /* dst = src / rms(src) * w, per row; width n_embd. */
+    resa_status (*rmsnorm)(resa_backend *be, resa_act dst, resa_act src, const float *w);
+    /* y (rows, w->rows) = x (rows, w->cols) . W^T. Each row's result does not
+     * depend on the other rows (batch invariance). */
+    resa_status (*matmul)(resa_backend *be, const resa_weight *w, resa_act x, resa_act y);
+    /* x += b per row (width: b's length, the slot's width). No-op for NULL b. */
+    resa_status (*add_bias)(resa_backend *be, resa_act x, const float *b);
+    /* RoPE on the first n_rot dims of each head of x (n_heads heads), at each row's position. */
+    resa_status (*rope)(resa_backend *be, resa_act x, int n_heads);
+    /* Stores ACT_K and ACT_V rows of `layer` into each segment's pages;
+     * appends fold into the summaries; a SEG_RECTIFY's rewrite recomputes
+     * the touched blocks' summaries. Segments in order. */
+    resa_status (*kv_store)(resa_backend *be, int layer);
+    /* ACT_ATT = attention of ACT_Q (RoPE applied) over each segment's cache
+     * of `layer`: dense causal, or for a sparse SEG_DECODE, per KV head the
+     * blocks selected by the summaries (docs/design.md §1). Query head h
+     * uses KV head h / (n_head / n_head_kv). */
+    resa_status (*attention)(resa_backend *be, int layer);
+    /* ACT_HB = silu(ACT_HB) * ACT_HB2. */
+    resa_status (*swiglu)(resa_backend *be);
+    /* dst += src (width n_embd). */
+    resa_status (*add)(resa_backend *be, resa_act dst, resa_act src);
+    /* Logits of n rows of ACT_X (row ids ascending): out (n, n_vocab) =
+     * output . rmsnorm(x, norm), into host memory. */
+    resa_status (*logits)(resa_backend *be, const int *rows, int n, const float *norm,
+                          const resa_weight *output, float *out);
+    /* Tests and tools: one row (K, V: position pos) or block summary (KMIN,
+     * KMAX: block pos) of (layer, head) of a sequence's cache, as floats. */
+    resa_status (*kv_read)(resa_backend *be, const resa_kv_cache *kv, resa_kv_part part, int layer,
+                           int head, int pos, float *out);
+    /* Recomputes the summaries of the blocks holding [pos0, pos0+n) from the
+     * keys [0, T), every layer (after a truncation). */
+    resa_status (*kv_refresh)(resa_backend *be, const resa_kv_cache *kv, int pos0, int n, int T);
+    /* Benchmarks: positions [n_past, n_total) become copies of [0, n_past). */
+    resa_status (*kv_fill_repeat)(resa_backend *be, const resa_kv_cache *kv, int n_past, int n_total);
     void (*free)(resa_backend *be);
 };
 
-/* Scratch buffers grow on first use, so only the thread count is needed. */
-resa_status resa_backend_cpu_new(int n_threads, resa_backend **out);
+/* The CPU backend: an arena of n_rows_max rows, a pool of n_pages pages of
+ * block_size positions (summaries kept unless 0). */
+resa_status resa_backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
+                                 resa_kv_type kv_type, int block_size, int n_pages, int summaries,
+                                 resa_backend **out);
 
 #endif

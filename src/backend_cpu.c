@@ -1,79 +1,311 @@
 /* The CPU backend: OpenMP threads at the call sites, SIMD kernels from simd/,
- * no BLAS (prefill and rectification must give decode's bits, DESIGN.md §1). */
+ * no BLAS (prefill and rectification must give decode's bits,
+ * docs/design.md §4). Contracts in backend.h. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "attention.h"
 #include "backend.h"
+#include "cpu.h"
 #include "error.h"
+#include "grow.h"
+#include "forward.h"
 #include "matmul.h"
 #include "select.h"
 #include "threads.h"
 
 typedef struct cpu_backend {
     resa_backend base; /* first: the interface */
+    const resa_model *model;
     int n_threads;
+    resa_kv_pool pool;
+    float *act[ACT_COUNT];
+    int width[ACT_COUNT];
+    float *rope_cs;    /* (n_rows_max, n_rot) cos/sin pairs of each row's position */
+    float *logit_rows; /* (n_rows_max, n_embd) rows gathered for the output head */
+    int *sel, *n_sel;  /* a sparse step's selected blocks, (n_head_kv, n_blocks_max) */
+    size_t sel_cap;
+    const resa_pass *pass;
     resa_matmul_scratch mm;
     resa_attn_scratch attn;
     resa_select_scratch select;
 } cpu_backend;
 
-static resa_status cpu_matmul(resa_backend *be, const resa_weight *w, const float *x, int n, float *y)
+static inline cpu_backend *cpu(resa_backend *be) { return (cpu_backend *)be; }
+static inline int n_rows(const cpu_backend *c) { return c->pass->n_rows; }
+
+/* cos/sin of position p for each rotated pair: theta_i = p * base^(-2i/n_rot),
+ * built by repeated multiplication in float as ggml does, so angles match. */
+static void rope_angles(float *cs, int pos, int n_rot, float base)
 {
-    cpu_backend *c = (cpu_backend *)be;
-    return matmul_cpu(&c->mm, c->n_threads, w, x, n, y);
+    const float theta_scale = powf(base, -2.0f / (float)n_rot);
+    float theta = (float)pos;
+    for (int i = 0; i < n_rot / 2; i++) {
+        cs[2 * i] = cosf(theta);
+        cs[2 * i + 1] = sinf(theta);
+        theta *= theta_scale;
+    }
 }
 
-static resa_status cpu_attention(resa_backend *be, const resa_kv_cache *kv, int layer, const float *q,
-                                 int n, int pos0, int n_head, float *out)
+static resa_status cpu_begin(resa_backend *be, const resa_pass *pass)
 {
-    cpu_backend *c = (cpu_backend *)be;
-    return attention_cpu(&c->attn, c->n_threads, kv, layer, q, n, pos0, n_head, out);
+    cpu_backend *c = cpu(be);
+    const resa_hparams *hp = &c->model->hp;
+    if (pass->n_rows < 1 || pass->n_rows > be->n_rows_max)
+        return resa_fail(RESA_ERR_ARG, "a pass of %d rows (at most %d)", pass->n_rows, be->n_rows_max);
+    c->pass = pass;
+    const resa_weight *e = &c->model->tok_embd;
+    const resa_to_float_fn to_float = resa_dot()->to_float[e->type];
+    for (int t = 0; t < pass->n_rows; t++) {
+        to_float((const uint8_t *)e->data + (size_t)pass->tokens[t] * e->row_bytes,
+                 c->act[ACT_X] + (size_t)t * hp->n_embd, (int)e->cols);
+        rope_angles(c->rope_cs + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, hp->rope_theta);
+    }
+    return RESA_OK;
 }
 
-static resa_status cpu_select_blocks(resa_backend *be, const resa_kv_cache *kv, int layer,
-                                     const float *q, int pos, int n_head,
-                                     const resa_sparse_cfg *cfg, int *sel, int *n_sel)
+/* y = x / rms(x) * w, per row (the kernel sums the squares in double). */
+static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int dim, float eps, int n_threads)
 {
-    cpu_backend *c = (cpu_backend *)be;
-    return select_blocks_cpu(&c->select, c->n_threads, kv, layer, q, pos, n_head, cfg, sel, n_sel);
+    const resa_rmsnorm_fn rmsnorm = resa_elem()->rmsnorm;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 1)
+    for (int t = 0; t < n; t++)
+        rmsnorm(y + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);
 }
 
-static resa_status cpu_attention_sparse(resa_backend *be, const resa_kv_cache *kv, int layer,
-                                        const float *q, int pos, int n_head, const int *sel,
-                                        const int *n_sel, float *out)
+static resa_status cpu_rmsnorm(resa_backend *be, resa_act dst, resa_act src, const float *w)
 {
-    cpu_backend *c = (cpu_backend *)be;
-    return attention_sparse_cpu(&c->attn, c->n_threads, kv, layer, q, pos, n_head, sel, n_sel, out);
+    cpu_backend *c = cpu(be);
+    const resa_hparams *hp = &c->model->hp;
+    rmsnorm_rows(c->act[dst], c->act[src], w, n_rows(c), hp->n_embd, hp->rms_eps, c->n_threads);
+    return RESA_OK;
 }
 
-static void cpu_refresh_summaries(resa_backend *be, resa_kv_cache *kv, int pos0, int n, int T)
+static resa_status cpu_matmul(resa_backend *be, const resa_weight *w, resa_act x, resa_act y)
+{
+    cpu_backend *c = cpu(be);
+    return matmul_cpu(&c->mm, c->n_threads, w, c->act[x], n_rows(c), c->act[y]);
+}
+
+static resa_status cpu_add_bias(resa_backend *be, resa_act x, const float *b)
+{
+    cpu_backend *c = cpu(be);
+    if (!b)
+        return RESA_OK;
+    const int dim = c->width[x];
+    float *p = c->act[x];
+    for (int t = 0; t < n_rows(c); t++)
+        for (int i = 0; i < dim; i++)
+            p[(size_t)t * dim + i] += b[i];
+    return RESA_OK;
+}
+
+/* Rotates the first n_rot dims of each head of every row. */
+static resa_status cpu_rope(resa_backend *be, resa_act x, int n_heads)
+{
+    cpu_backend *c = cpu(be);
+    const resa_hparams *hp = &c->model->hp;
+    const resa_rope_fn rope = hp->rope_style == RESA_ROPE_NEOX ? resa_elem()->rope_neox : resa_elem()->rope_norm;
+    float *p = c->act[x];
+    const int n = n_rows(c);
+#pragma omp parallel for num_threads(c->n_threads) schedule(static) if (n > 1)
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < n_heads; h++)
+            rope(p + ((size_t)t * n_heads + h) * hp->head_dim, c->rope_cs + (size_t)t * hp->n_rot, hp->n_rot);
+    return RESA_OK;
+}
+
+static resa_status cpu_kv_store(resa_backend *be, int layer)
+{
+    cpu_backend *c = cpu(be);
+    const size_t kv_dim = (size_t)c->pool.n_head_kv * c->pool.head_dim;
+    for (int s = 0; s < c->pass->n_segs; s++) {
+        const resa_seg *g = &c->pass->segs[s];
+        kv_cache_write(&g->kv, layer, g->pos0, g->n, c->act[ACT_K] + g->row0 * kv_dim,
+                       c->act[ACT_V] + g->row0 * kv_dim, g->kind == SEG_RECTIFY);
+    }
+    return RESA_OK;
+}
+
+/* One sparse decode row: select the blocks per KV head, attend them. */
+static resa_status sparse_row(cpu_backend *c, const resa_seg *g, int layer, const float *q, float *out)
+{
+    const int n_kv = c->pool.n_head_kv, n_head = c->model->hp.n_head;
+    resa_status st;
+    if ((st = resa_grow(&c->sel, &c->sel_cap, (size_t)n_kv * g->kv.n_blocks_max, sizeof(int))))
+        return st;
+    const double t0 = g->timings ? resa_now() : 0;
+    st = select_blocks_cpu(&c->select, c->n_threads, &g->kv, layer, q, g->pos0, n_head, g->cfg, c->sel,
+                           c->n_sel);
+    const double t1 = g->timings ? resa_now() : 0;
+    if (!st)
+        st = attention_sparse_cpu(&c->attn, c->n_threads, &g->kv, layer, q, g->pos0, n_head, c->sel,
+                                  c->n_sel, out);
+    if (g->timings) {
+        g->timings->select_s += t1 - t0;
+        g->timings->attention_s += resa_now() - t1;
+    }
+    return st;
+}
+
+/* Each segment on its own, with every thread: a segment's arithmetic is the
+ * same whatever else the pass holds. */
+static resa_status cpu_attention(resa_backend *be, int layer)
+{
+    cpu_backend *c = cpu(be);
+    const int n_head = c->model->hp.n_head;
+    const size_t q_dim = (size_t)n_head * c->model->hp.head_dim;
+    for (int s = 0; s < c->pass->n_segs; s++) {
+        const resa_seg *g = &c->pass->segs[s];
+        const float *q = c->act[ACT_Q] + g->row0 * q_dim;
+        float *out = c->act[ACT_ATT] + g->row0 * q_dim;
+        resa_status st;
+        if (g->kind == SEG_DECODE && g->sparse) {
+            st = sparse_row(c, g, layer, q, out);
+        } else {
+            const double t0 = g->timings ? resa_now() : 0;
+            st = attention_cpu(&c->attn, c->n_threads, &g->kv, layer, q, g->n, g->pos0, n_head, out);
+            if (g->timings)
+                g->timings->attention_s += resa_now() - t0;
+        }
+        if (st)
+            return st;
+    }
+    return RESA_OK;
+}
+
+/* HB = silu(HB) * HB2. Elementwise, so the rows are cut into chunks of
+ * 4096 (a multiple of every vector width) for the threads. */
+static resa_status cpu_swiglu(resa_backend *be)
+{
+    enum { CHUNK = 4096 };
+    cpu_backend *c = cpu(be);
+    const resa_silu_mul_fn silu_mul = resa_elem()->silu_mul;
+    float *hb = c->act[ACT_HB];
+    const float *hb2 = c->act[ACT_HB2];
+    const size_t n = (size_t)n_rows(c) * c->model->hp.n_ff, n_chunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for num_threads(c->n_threads) schedule(static) if (n_chunks > 1)
+    for (size_t k = 0; k < n_chunks; k++) {
+        const size_t off = k * CHUNK;
+        silu_mul(hb + off, hb2 + off, (int)(n - off < CHUNK ? n - off : CHUNK));
+    }
+    return RESA_OK;
+}
+
+static resa_status cpu_add(resa_backend *be, resa_act dst, resa_act src)
+{
+    cpu_backend *c = cpu(be);
+    float *x = c->act[dst];
+    const float *y = c->act[src];
+    const size_t n = (size_t)n_rows(c) * c->width[dst];
+    for (size_t i = 0; i < n; i++)
+        x[i] += y[i];
+    return RESA_OK;
+}
+
+static resa_status cpu_logits(resa_backend *be, const int *rows, int n, const float *norm,
+                              const resa_weight *output, float *out)
+{
+    cpu_backend *c = cpu(be);
+    const resa_hparams *hp = &c->model->hp;
+    for (int i = 0; i < n; i++)
+        memcpy(c->logit_rows + (size_t)i * hp->n_embd, c->act[ACT_X] + (size_t)rows[i] * hp->n_embd,
+               (size_t)hp->n_embd * sizeof(float));
+    rmsnorm_rows(c->logit_rows, c->logit_rows, norm, n, hp->n_embd, hp->rms_eps, c->n_threads);
+    return matmul_cpu(&c->mm, c->n_threads, output, c->logit_rows, n, out);
+}
+
+static resa_status cpu_kv_read(resa_backend *be, const resa_kv_cache *kv, resa_kv_part part, int layer,
+                               int head, int pos, float *out)
+{
+    (void)be;
+    if (part >= KV_PART_KMIN && !kv->summaries)
+        return resa_fail(RESA_ERR_ARG, "this cache keeps no block summaries");
+    const void *src = part == KV_PART_K      ? kv_k(kv, layer, head, pos)
+                      : part == KV_PART_V    ? kv_v(kv, layer, head, pos)
+                      : part == KV_PART_KMIN ? kv_kmin(kv, layer, head, pos)
+                                             : kv_kmax(kv, layer, head, pos);
+    kv_row_to_f32(kv, src, out, kv->head_dim);
+    return RESA_OK;
+}
+
+static resa_status cpu_kv_refresh(resa_backend *be, const resa_kv_cache *kv, int pos0, int n, int T)
 {
     (void)be;
     kv_cache_refresh_summaries(kv, pos0, n, T);
+    return RESA_OK;
+}
+
+static resa_status cpu_kv_fill_repeat(resa_backend *be, const resa_kv_cache *kv, int n_past, int n_total)
+{
+    (void)be;
+    kv_cache_fill_repeat(kv, n_past, n_total);
+    return RESA_OK;
 }
 
 static void cpu_free(resa_backend *be)
 {
-    cpu_backend *c = (cpu_backend *)be;
+    cpu_backend *c = cpu(be);
+    if (!c)
+        return;
     matmul_scratch_free(&c->mm);
     attn_scratch_free(&c->attn);
     select_scratch_free(&c->select);
+    kv_pool_free(&c->pool);
+    for (int i = 0; i < ACT_COUNT; i++)
+        free(c->act[i]);
+    free(c->rope_cs);
+    free(c->logit_rows);
+    free(c->sel);
+    free(c->n_sel);
     free(c);
 }
 
-resa_status resa_backend_cpu_new(int n_threads, resa_backend **out)
+static resa_status alloc_arena(cpu_backend *c, int rows)
 {
+    const resa_hparams *hp = &c->model->hp;
+    const int q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    const int widths[ACT_COUNT] = { [ACT_X] = hp->n_embd, [ACT_XB] = hp->n_embd, [ACT_Q] = q_dim,
+                                    [ACT_K] = kv_dim, [ACT_V] = kv_dim, [ACT_ATT] = q_dim,
+                                    [ACT_HB] = hp->n_ff, [ACT_HB2] = hp->n_ff };
+    for (int i = 0; i < ACT_COUNT; i++) {
+        c->width[i] = widths[i];
+        if (!(c->act[i] = malloc((size_t)rows * widths[i] * sizeof(float))))
+            return resa_fail(RESA_ERR_NOMEM, "out of memory for activation buffers");
+    }
+    c->rope_cs = malloc((size_t)rows * hp->n_rot * sizeof(float));
+    c->logit_rows = malloc((size_t)rows * hp->n_embd * sizeof(float));
+    c->n_sel = malloc((size_t)hp->n_head_kv * sizeof *c->n_sel);
+    if (!c->rope_cs || !c->logit_rows || !c->n_sel)
+        return resa_fail(RESA_ERR_NOMEM, "out of memory for activation buffers");
+    return RESA_OK;
+}
+
+resa_status resa_backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
+                                 resa_kv_type kv_type, int block_size, int n_pages, int summaries,
+                                 resa_backend **out)
+{
+    *out = NULL;
     cpu_backend *c = calloc(1, sizeof *c);
     if (!c)
         return resa_fail(RESA_ERR_NOMEM, "out of memory");
-    c->base.name = "cpu";
-    c->base.matmul = cpu_matmul;
-    c->base.attention = cpu_attention;
-    c->base.select_blocks = cpu_select_blocks;
-    c->base.attention_sparse = cpu_attention_sparse;
-    c->base.refresh_summaries = cpu_refresh_summaries;
-    c->base.free = cpu_free;
+    c->model = m;
     c->n_threads = n_threads > 0 ? n_threads : resa_cpu_count();
+    const resa_hparams *hp = &m->hp;
+    resa_status st;
+    if ((st = alloc_arena(c, n_rows_max)) ||
+        (st = kv_pool_init(&c->pool, kv_type, hp->n_layer, hp->n_head_kv, hp->head_dim, block_size,
+                           n_pages, summaries))) {
+        cpu_free(&c->base);
+        return st;
+    }
+    c->base = (resa_backend){ .name = "cpu", .n_rows_max = n_rows_max, .kv = &c->pool,
+                              .begin = cpu_begin, .rmsnorm = cpu_rmsnorm, .matmul = cpu_matmul,
+                              .add_bias = cpu_add_bias, .rope = cpu_rope, .kv_store = cpu_kv_store,
+                              .attention = cpu_attention, .swiglu = cpu_swiglu, .add = cpu_add,
+                              .logits = cpu_logits, .kv_read = cpu_kv_read, .kv_refresh = cpu_kv_refresh,
+                              .kv_fill_repeat = cpu_kv_fill_repeat, .free = cpu_free };
     *out = &c->base;
     return RESA_OK;
 }

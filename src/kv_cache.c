@@ -7,48 +7,54 @@
 #include "cpu.h"
 #include "error.h"
 
-resa_status kv_cache_init(resa_kv_cache *kv, resa_kv_type type, int n_layer, int n_head_kv,
-                          int head_dim, int n_ctx, int block_size)
+resa_status kv_pool_init(resa_kv_pool *p, resa_kv_type type, int n_layer, int n_head_kv,
+                         int head_dim, int block_size, int n_pages, int summaries)
 {
-    memset(kv, 0, sizeof *kv);
-    kv->type = type == RESA_KV_F32 ? RESA_TYPE_F32 : RESA_TYPE_F16;
-    kv->elem_size = type == RESA_KV_F32 ? 4 : 2;
-    kv->n_layer = n_layer;
-    kv->n_head_kv = n_head_kv;
-    kv->head_dim = head_dim;
-    kv->n_ctx = n_ctx;
-    size_t bytes = (size_t)n_layer * n_head_kv * (size_t)n_ctx * head_dim * kv->elem_size;
-    /* calloc: pages are only touched as the context fills */
-    kv->k = calloc(1, bytes);
-    kv->v = calloc(1, bytes);
-    if (!kv->k || !kv->v) {
-        kv_cache_free(kv);
-        return resa_fail(RESA_ERR_NOMEM, "cannot allocate a %d-token KV cache (%.1f MiB)", n_ctx,
-                         2.0 * (double)bytes / (1 << 20));
+    memset(p, 0, sizeof *p);
+    p->type = type == RESA_KV_F32 ? RESA_TYPE_F32 : RESA_TYPE_F16;
+    p->elem_size = type == RESA_KV_F32 ? 4 : 2;
+    p->n_layer = n_layer;
+    p->n_head_kv = n_head_kv;
+    p->head_dim = head_dim;
+    p->block_size = block_size;
+    p->n_pages = n_pages;
+    const size_t bytes = (size_t)n_layer * n_head_kv * n_pages * block_size * head_dim * p->elem_size;
+    /* calloc: the pages' memory is only touched as sequences fill them */
+    p->k = calloc(1, bytes);
+    p->v = calloc(1, bytes);
+    if (!p->k || !p->v) {
+        kv_pool_free(p);
+        return resa_fail(RESA_ERR_NOMEM, "cannot allocate a KV cache of %d pages of %d positions (%.1f MiB)",
+                         n_pages, block_size, 2.0 * (double)bytes / (1 << 20));
     }
-    if (block_size > 0) {
-        kv->block_size = block_size;
-        kv->n_blocks_max = (n_ctx + block_size - 1) / block_size;
-        const size_t n = (size_t)n_layer * n_head_kv * kv->n_blocks_max * head_dim;
-        kv->kmin = malloc(n * kv->elem_size);
-        kv->kmax = malloc(n * kv->elem_size);
-        if (!kv->kmin || !kv->kmax) {
-            kv_cache_free(kv);
+    if (summaries) {
+        const size_t n = (size_t)n_layer * n_head_kv * n_pages * head_dim * p->elem_size;
+        p->kmin = calloc(1, n);
+        p->kmax = calloc(1, n);
+        if (!p->kmin || !p->kmax) {
+            kv_pool_free(p);
             return resa_fail(RESA_ERR_NOMEM, "cannot allocate block summaries (%.1f MiB)",
-                             2.0 * (double)n * kv->elem_size / (1 << 20));
+                             2.0 * (double)n / (1 << 20));
         }
     }
     return RESA_OK;
 }
 
-void kv_cache_free(resa_kv_cache *kv)
+void kv_pool_free(resa_kv_pool *p)
 {
-    free(kv->k);
-    free(kv->v);
-    free(kv->kmin);
-    free(kv->kmax);
-    kv->k = kv->v = NULL;
-    kv->kmin = kv->kmax = NULL;
+    free(p->k);
+    free(p->v);
+    free(p->kmin);
+    free(p->kmax);
+    p->k = p->v = p->kmin = p->kmax = NULL;
+}
+
+resa_kv_cache kv_cache_view(resa_kv_pool *p, const int *pages, int n_blocks_max)
+{
+    return (resa_kv_cache){ .pool = p, .pages = pages, .type = p->type, .elem_size = p->elem_size,
+                            .n_layer = p->n_layer, .n_head_kv = p->n_head_kv, .head_dim = p->head_dim,
+                            .block_size = p->block_size, .n_blocks_max = n_blocks_max,
+                            .summaries = p->kmin != NULL };
 }
 
 static void store_row(const resa_kv_cache *kv, void *dst, const float *src)
@@ -64,9 +70,8 @@ static void store_row(const resa_kv_cache *kv, void *dst, const float *src)
  * stored (rounded), so summaries equal a recomputation from the cache. */
 static void summarize_key(const resa_kv_cache *kv, int layer, int head, int pos, int first)
 {
-    const int d = kv->head_dim;
-    const size_t off = (size_t)(pos / kv->block_size) * d * kv->elem_size;
-    uint8_t *mn = (uint8_t *)kv_kmin(kv, layer, head) + off, *mx = (uint8_t *)kv_kmax(kv, layer, head) + off;
+    const int d = kv->head_dim, block = pos / kv->block_size;
+    uint8_t *mn = kv_kmin(kv, layer, head, block), *mx = kv_kmax(kv, layer, head, block);
     if (kv->type == RESA_TYPE_F32) {
         resa_attn()->summary_add((float *)(void *)mn, (float *)(void *)mx, (const float *)kv_k(kv, layer, head, pos),
                                  d, first);
@@ -92,47 +97,53 @@ static void summarize_key(const resa_kv_cache *kv, int layer, int head, int pos,
     }
 }
 
-void kv_cache_write(resa_kv_cache *kv, int layer, int pos0, int n, const float *k, const float *v)
+/* The summaries of blocks holding [pos0, pos0+n) of one layer, rebuilt
+ * from the keys [0, T) with the same kernel as the appends (O(n) rows, not
+ * O(T)); blocks_recompute() in blocks.c is the plain statement of the same
+ * thing, which the tests compare with. */
+static void refresh_layer(const resa_kv_cache *kv, int layer, int pos0, int n, int T)
+{
+    const int b = kv->block_size, first = pos0 / b, last = (pos0 + n - 1) / b;
+    for (int h = 0; h < kv->n_head_kv; h++)
+        for (int i = first; i <= last && i * b < T; i++) {
+            const int p1 = (i + 1) * b < T ? (i + 1) * b : T;
+            for (int p = i * b; p < p1; p++)
+                summarize_key(kv, layer, h, p, p == i * b);
+        }
+}
+
+void kv_cache_write(const resa_kv_cache *kv, int layer, int pos0, int n, const float *k, const float *v,
+                    int rewrite)
 {
     const int kv_dim = kv->n_head_kv * kv->head_dim;
     for (int t = 0; t < n; t++)
         for (int h = 0; h < kv->n_head_kv; h++) {
             store_row(kv, kv_k(kv, layer, h, pos0 + t), k + (size_t)t * kv_dim + (size_t)h * kv->head_dim);
             store_row(kv, kv_v(kv, layer, h, pos0 + t), v + (size_t)t * kv_dim + (size_t)h * kv->head_dim);
-            if (kv->kmin)
+            if (kv->summaries && !rewrite)
                 summarize_key(kv, layer, h, pos0 + t, (pos0 + t) % kv->block_size == 0);
         }
+    if (kv->summaries && rewrite && n > 0)
+        refresh_layer(kv, layer, pos0, n, pos0 + n);
 }
 
-/* Only the touched blocks are rebuilt (O(f) rows per rectification), with
- * the same kernel as the appends; blocks_recompute() in blocks.c is the
- * plain statement of the same thing, which the tests compare with. */
-void kv_cache_refresh_summaries(resa_kv_cache *kv, int pos0, int n, int T)
+void kv_cache_refresh_summaries(const resa_kv_cache *kv, int pos0, int n, int T)
 {
-    if (!kv->kmin || n <= 0)
+    if (!kv->summaries || n <= 0)
         return;
-    const int first = pos0 / kv->block_size, last = (pos0 + n - 1) / kv->block_size;
     for (int l = 0; l < kv->n_layer; l++)
-        for (int h = 0; h < kv->n_head_kv; h++)
-            for (int i = first; i <= last && i * kv->block_size < T; i++) {
-                const int p0 = i * kv->block_size;
-                const int p1 = p0 + kv->block_size < T ? p0 + kv->block_size : T;
-                for (int p = p0; p < p1; p++)
-                    summarize_key(kv, l, h, p, p == p0);
-            }
+        refresh_layer(kv, l, pos0, n, T);
 }
 
-void kv_cache_fill_repeat(resa_kv_cache *kv, int n_total)
+void kv_cache_fill_repeat(const resa_kv_cache *kv, int n_past, int n_total)
 {
-    const int n = kv->n_past;
     const size_t row = (size_t)kv->head_dim * kv->elem_size;
     for (int l = 0; l < kv->n_layer; l++)
         for (int h = 0; h < kv->n_head_kv; h++)
-            for (int p = n; p < n_total; p++) {
-                memcpy(kv_k(kv, l, h, p), kv_k(kv, l, h, p % n), row);
-                memcpy(kv_v(kv, l, h, p), kv_v(kv, l, h, p % n), row);
+            for (int p = n_past; p < n_total; p++) {
+                memcpy(kv_k(kv, l, h, p), kv_k(kv, l, h, p % n_past), row);
+                memcpy(kv_v(kv, l, h, p), kv_v(kv, l, h, p % n_past), row);
             }
-    kv->n_past = n_total;
     kv_cache_refresh_summaries(kv, 0, n_total, n_total);
 }
 

@@ -2,7 +2,22 @@
  *
  * The only header a program needs. Every function that can fail returns a
  * resa_status; on failure resa_last_error() holds a one-line message that
- * names the file or value at fault. */
+ * names the file or value at fault.
+ *
+ * Threads and lifetimes:
+ * - A model is read-only once loaded: any number of engines and contexts,
+ *   in any threads, may use one model at the same time, and so may
+ *   resa_tokenize, resa_token_text and resa_chat_format.
+ * - An engine (with its sequences) or a context is used by one thread at a
+ *   time; different engines and contexts may run concurrently. Each runs
+ *   its own OpenMP threads inside its calls.
+ * - A model must outlive every engine and context made from it; an engine
+ *   must outlive its sequences' use (resa_engine_free frees them).
+ * - resa_last_error() is per thread.
+ *
+ * ABI: structs a caller fills carry their own size (set by the *_default
+ * inline functions below), so fields can be added at their end without
+ * breaking programs built against an older header. */
 #ifndef RESA_H
 #define RESA_H
 
@@ -11,6 +26,12 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(RESA_STATIC)
+#define RESA_API __attribute__((visibility("default")))
+#else
+#define RESA_API
 #endif
 
 typedef enum resa_status {
@@ -24,16 +45,16 @@ typedef enum resa_status {
 } resa_status;
 
 /* The last error message of the calling thread ("" when none). */
-const char *resa_last_error(void);
-const char *resa_version(void);
+RESA_API const char *resa_last_error(void);
+RESA_API const char *resa_version(void);
 
 /* Caps the SIMD tier: "scalar", "avx2", "avx512", "neon" or "native" (the
  * default; also set by the RESA_CPU environment variable). Call it before
  * creating contexts. */
-resa_status resa_set_cpu(const char *tier);
+RESA_API resa_status resa_set_cpu(const char *tier);
 /* Detected CPU features, the tier in use and the tier of each kernel, as
  * lines of text into buf (NUL-terminated, truncated to n); returns the full length. */
-int resa_cpu_report(char *buf, size_t n);
+RESA_API int resa_cpu_report(char *buf, size_t n);
 
 typedef struct resa_model resa_model;
 typedef struct resa_context resa_context;
@@ -55,33 +76,36 @@ typedef struct resa_model_info {
     size_t file_size;
 } resa_model_info;
 
-resa_status resa_model_load(const char *path, resa_model **out);
-void resa_model_free(resa_model *model);
-const resa_model_info *resa_model_get_info(const resa_model *model);
+RESA_API resa_status resa_model_load(const char *path, resa_model **out);
+RESA_API void resa_model_free(resa_model *model);
+RESA_API const resa_model_info *resa_model_get_info(const resa_model *model);
 /* Tensor listing for `resa info`: i in [0, n). */
-int resa_model_n_tensors(const resa_model *model);
-resa_status resa_model_tensor(const resa_model *model, int i, const char **name,
+RESA_API int resa_model_n_tensors(const resa_model *model);
+RESA_API resa_status resa_model_tensor(const resa_model *model, int i, const char **name,
                               size_t *name_len, const char **type_name, int64_t shape[4], int *n_dims);
 
 /* Tokenization. Without parse_special, text that looks like a special token
  * is plain text. Returns the number of tokens, or -1 on error. When the
  * result does not fit in max_tokens, nothing is written past max_tokens and
  * the full count is returned. */
-int resa_tokenize(const resa_model *model, const char *text, size_t len, int add_bos,
+RESA_API int resa_tokenize(const resa_model *model, const char *text, size_t len, int add_bos,
                   int parse_special, int32_t *tokens, int max_tokens);
 /* Bytes of one token's text (special tokens render as their text).
  * Returns a pointer into the model's vocabulary and its length. */
-const char *resa_token_text(const resa_model *model, int32_t token, size_t *len);
-int resa_token_is_eog(const resa_model *model, int32_t token);
+RESA_API const char *resa_token_text(const resa_model *model, int32_t token, size_t *len);
+RESA_API int resa_token_is_eog(const resa_model *model, int32_t token);
 /* Formats one user message with the ChatML template (system prompt optional). */
-char *resa_chat_format(const resa_model *model, const char *system, const char *user);
+RESA_API char *resa_chat_format(const resa_model *model, const char *system, const char *user);
 
 /* How decode steps attend (DESIGN.md §1): every step dense; block-sparse
  * only; or block-sparse with a dense rectification every rect_every steps. */
 typedef enum resa_mode { RESA_MODE_RESA = 0, RESA_MODE_DENSE = 1, RESA_MODE_SPARSE = 2 } resa_mode;
 
 typedef struct resa_params {
-    int n_ctx;            /* 0: model's trained context */
+    size_t size;          /* sizeof(resa_params), set by resa_params_default */
+    int n_ctx;            /* context: 0 = the model's trained context. For an engine: the
+                             positions its KV pool holds, shared by its sequences; for a
+                             sequence: the most it may hold (0: the pool's) */
     int n_threads;        /* 0: all online CPUs */
     int n_batch;          /* prefill chunk, default 512 */
     resa_kv_type kv_type; /* default f16 */
@@ -93,37 +117,40 @@ typedef struct resa_params {
     int rect_every;       /* rectify after this many sparse steps, default 32 (resa mode) */
 } resa_params;
 
-const char *resa_mode_name(resa_mode mode);
+RESA_API const char *resa_mode_name(resa_mode mode);
 /* "dense", "sparse", "resa" -> mode; -1 if unknown. */
-int resa_mode_parse(const char *name);
+RESA_API int resa_mode_parse(const char *name);
 
-void resa_params_default(resa_params *p);
-resa_status resa_context_new(const resa_model *model, const resa_params *p, resa_context **out);
-void resa_context_free(resa_context *ctx);
-int resa_context_n_ctx(const resa_context *ctx);
-int resa_context_n_past(const resa_context *ctx);
+/* Fills p with the defaults; size is sizeof *p (use resa_params_default). */
+RESA_API void resa_params_init(resa_params *p, size_t size);
+static inline void resa_params_default(resa_params *p) { resa_params_init(p, sizeof *p); }
+RESA_API resa_status resa_context_new(const resa_model *model, const resa_params *p, resa_context **out);
+RESA_API void resa_context_free(resa_context *ctx);
+RESA_API int resa_context_n_ctx(const resa_context *ctx);
+RESA_API int resa_context_n_past(const resa_context *ctx);
 /* Forget the cache (n_past = 0). */
-void resa_context_reset(resa_context *ctx);
+RESA_API void resa_context_reset(resa_context *ctx);
 /* Rectifications run so far (resa mode). */
-int resa_context_rectifications(const resa_context *ctx);
+RESA_API int resa_context_rectifications(const resa_context *ctx);
 
 /* The mode later decode steps use. Sparse and resa need a context created in
  * one of them (a dense context keeps no block summaries); resa needs the
  * context's rect_every >= 1. Steps of resa mode not yet rectified are
  * rectified first, as the old schedule would before new dense work. Lets one
  * prefilled cache serve every mode (see resa_context_truncate). */
-resa_status resa_context_set_mode(resa_context *ctx, resa_mode mode);
-resa_mode resa_context_mode(const resa_context *ctx);
+RESA_API resa_status resa_context_set_mode(resa_context *ctx, resa_mode mode);
+RESA_API resa_mode resa_context_mode(const resa_context *ctx);
 /* Forgets positions >= n (0 <= n <= n_past): n_past becomes n, the summary of
  * the block that holds position n-1 is rebuilt from the keys that remain, and
  * unrectified resa steps at forgotten positions are dropped (those below n
  * stay pending). Decoding on from n gives the same logits, bit for bit, as a
  * context that never saw the forgotten tokens. resa_logits() is stale until
  * the next decode. */
-resa_status resa_context_truncate(resa_context *ctx, int n);
+RESA_API resa_status resa_context_truncate(resa_context *ctx, int n);
 
 /* Where decode time goes (for `resa bench`); seconds since the last reset. */
 typedef struct resa_timings {
+    size_t size;        /* sizeof(resa_timings): set by the caller (resa_context_timings does) */
     double decode_s;    /* decode steps' forward passes, rectification excluded */
     double attention_s; /* of which: attention over the cache */
     double select_s;    /* of which: block scoring and selection */
@@ -131,16 +158,20 @@ typedef struct resa_timings {
     int steps;          /* decode steps */
     int rectifications;
 } resa_timings;
-void resa_context_timings(const resa_context *ctx, resa_timings *out);
-void resa_context_reset_timings(resa_context *ctx);
+RESA_API void resa_context_timings_sized(const resa_context *ctx, resa_timings *out, size_t size);
+static inline void resa_context_timings(const resa_context *ctx, resa_timings *out)
+{
+    resa_context_timings_sized(ctx, out, sizeof *out);
+}
+RESA_API void resa_context_reset_timings(resa_context *ctx);
 
 /* Benchmarks only: extends the cache to n_total positions by repeating the
  * entries already there (their values mean nothing; decode cost does not
  * depend on them), so a deep cache costs one short prefill. */
-resa_status resa_context_fill_repeat(resa_context *ctx, int n_total);
+RESA_API resa_status resa_context_fill_repeat(resa_context *ctx, int n_total);
 /* Rectifies the K/V of sparse steps not yet rectified (call before reusing a
  * context whose generation stopped mid-period, e.g. in a chat). */
-resa_status resa_rectify_tail(resa_context *ctx);
+RESA_API resa_status resa_rectify_tail(resa_context *ctx);
 
 /* Process n tokens at positions n_past..n_past+n-1; afterwards resa_logits()
  * holds the logits of the last one. progress (may be NULL) is called after each
@@ -148,24 +179,73 @@ resa_status resa_rectify_tail(resa_context *ctx);
  * sparse in the sparse and resa modes; several tokens are a dense prefill
  * (in resa mode, after rectifying any pending sparse steps). */
 typedef void (*resa_progress_fn)(void *user, int done, int total);
-resa_status resa_decode(resa_context *ctx, const int32_t *tokens, int n,
+RESA_API resa_status resa_decode(resa_context *ctx, const int32_t *tokens, int n,
                         resa_progress_fn progress, void *user);
 /* Same, but writes logits of every position into all_logits (n * n_vocab). */
-resa_status resa_decode_all_logits(resa_context *ctx, const int32_t *tokens, int n,
+RESA_API resa_status resa_decode_all_logits(resa_context *ctx, const int32_t *tokens, int n,
                                    float *all_logits);
-const float *resa_logits(const resa_context *ctx);
+RESA_API const float *resa_logits(const resa_context *ctx);
+
+/* ---- Engines: many sequences, one step for all of them ----------------------
+ *
+ * An engine holds a model's KV pool (params->n_ctx positions in pages of
+ * block_size, shared by its sequences: a sequence takes pages as it grows
+ * and gives them back when truncated or freed) and any number of sequences.
+ * resa_engine_step advances several sequences at once: the rows of all of
+ * them go through the model together (each weight read once per pass), and
+ * each sequence's results are bit for bit those it gets alone (batch
+ * invariance). kv_type and block_size are the engine's; mode and the sparse
+ * schedule are per sequence. */
+typedef struct resa_engine resa_engine;
+typedef struct resa_seq resa_seq;
+
+RESA_API resa_status resa_engine_new(const resa_model *model, const resa_params *params,
+                                     resa_engine **out);
+/* Frees the engine and every sequence still in it. */
+RESA_API void resa_engine_free(resa_engine *engine);
+/* Positions the pool has free (whole pages). */
+RESA_API int resa_engine_free_positions(const resa_engine *engine);
+
+/* A new empty sequence; params (may be NULL: the engine's) gives its mode,
+ * sparse schedule and its own cap on positions (n_ctx). */
+RESA_API resa_status resa_seq_new(resa_engine *engine, const resa_params *params, resa_seq **out);
+RESA_API void resa_seq_free(resa_seq *seq);
+RESA_API int resa_seq_n_past(const resa_seq *seq);
+RESA_API int resa_seq_n_ctx(const resa_seq *seq);
+/* As resa_context_truncate; pages above the kept positions return to the pool. */
+RESA_API resa_status resa_seq_truncate(resa_seq *seq, int n);
+/* As resa_context_set_mode. */
+RESA_API resa_status resa_seq_set_mode(resa_seq *seq, resa_mode mode);
+RESA_API resa_mode resa_seq_mode(const resa_seq *seq);
+RESA_API int resa_seq_rectifications(const resa_seq *seq);
+/* Rectifies the sequence's unrectified sparse steps now (as resa_rectify_tail). */
+RESA_API resa_status resa_seq_rectify_tail(resa_seq *seq);
+/* The logits (n_vocab) of the last token the sequence was given. */
+RESA_API const float *resa_seq_logits(const resa_seq *seq);
+
+/* One step: seqs[i] (n distinct sequences of this engine) takes the
+ * n_tokens[i] tokens at tokens[i]: one token after its prompt is a decode
+ * step (sparse in modes sparse and resa), more are a prompt (dense, in
+ * chunks of n_batch). A resa sequence's rectification, due after every
+ * rect_every sparse steps, runs in its next step (resa_seq_rectify_tail
+ * runs it at once). When an input is invalid or the pool lacks pages,
+ * nothing is done (RESA_ERR_ARG, RESA_ERR_CONTEXT). */
+RESA_API resa_status resa_engine_step(resa_engine *engine, int n, resa_seq *const *seqs,
+                                      const int32_t *const *tokens, const int *n_tokens);
 
 typedef struct resa_sampler_params {
+    size_t size;  /* sizeof(resa_sampler_params), set by resa_sampler_default */
     float temp;   /* 0: greedy */
     int top_k;    /* 0: off */
     float top_p;  /* 1: off */
     uint64_t seed;
 } resa_sampler_params;
-void resa_sampler_default(resa_sampler_params *p);
+RESA_API void resa_sampler_init(resa_sampler_params *p, size_t size);
+static inline void resa_sampler_default(resa_sampler_params *p) { resa_sampler_init(p, sizeof *p); }
 typedef struct resa_sampler resa_sampler;
-resa_sampler *resa_sampler_new(const resa_sampler_params *p, int n_vocab);
-void resa_sampler_free(resa_sampler *s);
-int32_t resa_sample(resa_sampler *s, const float *logits);
+RESA_API resa_sampler *resa_sampler_new(const resa_sampler_params *p, int n_vocab);
+RESA_API void resa_sampler_free(resa_sampler *s);
+RESA_API int32_t resa_sample(resa_sampler *s, const float *logits);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,9 @@
 #include "sampling.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 
@@ -25,16 +27,24 @@ uint64_t resa_rng_next(uint64_t *s)
 
 double resa_rng_uniform(uint64_t *s) { return (double)(resa_rng_next(s) >> 11) * 0x1.0p-53; }
 
-void resa_sampler_default(resa_sampler_params *p)
+void resa_sampler_init(resa_sampler_params *p, size_t size)
 {
-    p->temp = 0.8f;
-    p->top_k = 40;
-    p->top_p = 0.95f;
-    p->seed = 0;
+    resa_sampler_params d = { .size = sizeof d, .temp = 0.8f, .top_k = 40, .top_p = 0.95f, .seed = 0 };
+    memcpy(p, &d, size < sizeof d ? size : sizeof d);
+    p->size = size < sizeof d ? size : sizeof d;
 }
 
-resa_sampler *resa_sampler_new(const resa_sampler_params *p, int n_vocab)
+resa_sampler *resa_sampler_new(const resa_sampler_params *in, int n_vocab)
 {
+    /* fields past the caller's size (an older header) keep their defaults */
+    resa_sampler_params all;
+    resa_sampler_init(&all, sizeof all);
+    if (!in || in->size <= offsetof(resa_sampler_params, temp)) {
+        resa_fail(RESA_ERR_ARG, "sampler parameters without their size (use resa_sampler_default)");
+        return NULL;
+    }
+    memcpy(&all, in, in->size < sizeof all ? in->size : sizeof all);
+    const resa_sampler_params *p = &all;
     if (p->temp < 0 || p->top_k < 0 || !(p->top_p > 0.0f && p->top_p <= 1.0f) || n_vocab < 1) {
         resa_fail(RESA_ERR_ARG, "invalid sampler parameters (temp %g, top-k %d, top-p %g)", p->temp,
                   p->top_k, p->top_p);

@@ -1,26 +1,180 @@
-/* The scheduler: the only code that knows the ReSA schedule (DESIGN.md §1).
+/* The scheduler (contract in scheduler.h): what a step's rows are, and the
+ * ReSA schedule of each sequence (docs/design.md §1):
  *
- * - several tokens at once: dense prefill in chunks of n_batch;
- * - one token after the prompt: a decode step, dense or (modes sparse and
+ * - a prompt: dense rows, in chunks of n_batch counted from its start (the
+ *   chunking, and so the arithmetic, depends on the sequence alone);
+ * - one token after the prompt: a decode row, dense or (modes sparse and
  *   resa) block-sparse;
- * - in resa mode, every rect_every sparse steps: rectification, a dense
- *   re-run of those steps' tokens at their own positions that overwrites
- *   their K/V in every layer; its logits are discarded.
- * Everything heavy goes through the backend, so any backend runs the same
- * schedule. */
+ * - in resa mode, after every rect_every sparse steps: rectification, a
+ *   dense re-run of those steps' tokens at their own positions that
+ *   overwrites their K/V in every layer; its logits are not computed. It
+ *   joins the sequence's next step (the single-sequence API runs it at once).
+ *
+ * Rows of many sequences share a pass, so the weights are read once per
+ * pass. Whether a sparse row skips blocks follows from its position and the
+ * budget, so nothing is read back from the backend. */
 #include "scheduler.h"
 
-#include "error.h"
+#include <stdlib.h>
+#include <string.h>
 
-static resa_status check_tokens(const resa_context *ctx, const int32_t *tokens, int n)
+#include "blocks.h"
+#include "error.h"
+#include "forward.h"
+#include "grow.h"
+
+/* A piece of work for one pass: one segment's rows. */
+typedef struct job {
+    resa_seq *seq;
+    resa_seg_kind kind;
+    int pos0, n, sparse;
+    const int32_t *tokens;
+    float *logits;      /* NULL: none; else the last row's (or with all_rows, every row's) */
+    int all_rows;
+    int ends_rect;      /* the last piece of a rectification */
+} job;
+
+typedef struct job_list {
+    job *v;
+    int n;
+    size_t cap;
+} job_list;
+
+static resa_status add_job(job_list *l, job j)
 {
-    if (n < 0)
-        return resa_fail(RESA_ERR_ARG, "negative token count %d", n);
-    if (n > ctx->kv.n_ctx - ctx->kv.n_past)
+    resa_status st = resa_grow(&l->v, &l->cap, (size_t)l->n + 1, sizeof *l->v);
+    if (!st)
+        l->v[l->n++] = j;
+    return st;
+}
+
+resa_status scheduler_engine_init(resa_engine *e)
+{
+    const int rows = e->be->n_rows_max;
+    e->segs = malloc((size_t)rows * sizeof *e->segs);
+    e->tokens = malloc((size_t)rows * sizeof *e->tokens);
+    e->pos = malloc((size_t)rows * sizeof *e->pos);
+    e->logit_rows = malloc((size_t)rows * sizeof *e->logit_rows);
+    e->logit_dst = malloc((size_t)rows * sizeof *e->logit_dst);
+    if (!e->segs || !e->tokens || !e->pos || !e->logit_rows || !e->logit_dst)
+        return resa_fail(RESA_ERR_NOMEM, "out of memory for the scheduler");
+    return page_alloc_init(&e->pages, e->be->kv->n_pages);
+}
+
+void scheduler_engine_free(resa_engine *e)
+{
+    while (e->n_seqs > 0)
+        scheduler_seq_free(e->seqs[e->n_seqs - 1]);
+    free(e->seqs);
+    free(e->segs);
+    free(e->tokens);
+    free(e->pos);
+    free(e->logit_rows);
+    free(e->logit_dst);
+    free(e->logit_buf);
+    page_alloc_free(&e->pages);
+}
+
+resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **out)
+{
+    *out = NULL;
+    resa_status st = resa_grow(&e->seqs, (size_t[]){ (size_t)e->seqs_cap }, (size_t)e->n_seqs + 1,
+                               sizeof *e->seqs);
+    if (st)
+        return st;
+    if ((size_t)e->seqs_cap < (size_t)e->n_seqs + 1)
+        e->seqs_cap = e->n_seqs + 1;
+    resa_seq *s = calloc(1, sizeof *s);
+    if (!s)
+        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+    const int b = e->params.block_size;
+    s->engine = e;
+    s->mode = p->mode;
+    s->sparse = (resa_sparse_cfg){ .block_size = b, .ratio = p->sparse_ratio,
+                                   .min_blocks = p->min_blocks, .local_blocks = p->local_blocks };
+    s->rect_every = p->rect_every;
+    s->n_ctx = p->n_ctx > 0 && p->n_ctx < e->params.n_ctx ? p->n_ctx : e->params.n_ctx;
+    s->n_blocks_max = (s->n_ctx + b - 1) / b;
+    s->pages = malloc((size_t)s->n_blocks_max * sizeof *s->pages);
+    s->pending = malloc(((size_t)s->rect_every + 1) * sizeof *s->pending);
+    s->logits = calloc((size_t)e->model->hp.n_vocab, sizeof *s->logits);
+    if (!s->pages || !s->pending || !s->logits) {
+        free(s->pages);
+        free(s->pending);
+        free(s->logits);
+        free(s);
+        return resa_fail(RESA_ERR_NOMEM, "out of memory for a sequence");
+    }
+    s->index = e->n_seqs;
+    e->seqs[e->n_seqs++] = s;
+    *out = s;
+    return RESA_OK;
+}
+
+/* Gives back the pages above the first `keep` blocks. */
+static void release_pages(resa_seq *s, int keep)
+{
+    while (s->n_pages > keep)
+        page_alloc_give(&s->engine->pages, s->pages[--s->n_pages]);
+}
+
+void scheduler_seq_free(resa_seq *s)
+{
+    if (!s)
+        return;
+    resa_engine *e = s->engine;
+    release_pages(s, 0);
+    e->seqs[s->index] = e->seqs[--e->n_seqs];
+    e->seqs[s->index]->index = s->index;
+    free(s->pages);
+    free(s->pending);
+    free(s->logits);
+    free(s);
+}
+
+int scheduler_rect_due(const resa_seq *s)
+{
+    return s->mode == RESA_MODE_RESA && s->n_pending >= s->rect_every;
+}
+
+/* Pages a sequence lacks to hold n_total positions. */
+static int pages_short(const resa_seq *s, int n_total)
+{
+    const int need = (n_total + s->sparse.block_size - 1) / s->sparse.block_size;
+    return need > s->n_pages ? need - s->n_pages : 0;
+}
+
+/* Takes pages until the sequence can hold n_total positions (the caller
+ * checked there are enough free). */
+static void grow_pages(resa_seq *s, int n_total)
+{
+    for (int k = pages_short(s, n_total); k > 0; k--) {
+        const int hint = s->n_pages ? s->pages[s->n_pages - 1] + 1 : -1;
+        s->pages[s->n_pages++] = page_alloc_take(&s->engine->pages, hint);
+    }
+}
+
+/* A sparse step at position pos reads fewer blocks than the cache has:
+ * blocks_select() picks min(M, max(k, n_local)) of the M blocks. */
+static int step_skips_blocks(const resa_seq *s, int pos)
+{
+    const resa_sparse_cfg *c = &s->sparse;
+    const int M = pos / c->block_size + 1, k = blocks_budget(M, c->ratio, c->min_blocks);
+    const int n_local = c->local_blocks < M ? c->local_blocks : M;
+    return (k > n_local ? k : n_local) < M;
+}
+
+static resa_status check_input(const resa_engine *e, const resa_seq *s, const int32_t *tokens, int n)
+{
+    if (!s || s->engine != e)
+        return resa_fail(RESA_ERR_ARG, "a sequence of another engine (or NULL) in a step");
+    if (n < 1 || !tokens)
+        return resa_fail(RESA_ERR_ARG, "a step needs at least one token per sequence (got %d)", n);
+    if (n > s->n_ctx - s->n_past)
         return resa_fail(RESA_ERR_CONTEXT,
-                         "%d tokens do not fit: context holds %d and %d are already used", n,
-                         ctx->kv.n_ctx, ctx->kv.n_past);
-    const int n_vocab = ctx->model->hp.n_vocab;
+                         "%d tokens do not fit: the sequence holds %d and %d are already used", n,
+                         s->n_ctx, s->n_past);
+    const int n_vocab = e->model->hp.n_vocab;
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= n_vocab)
             return resa_fail(RESA_ERR_ARG, "token id %d at index %d is outside the vocabulary [0, %d)",
@@ -28,136 +182,253 @@ static resa_status check_tokens(const resa_context *ctx, const int32_t *tokens, 
     return RESA_OK;
 }
 
-/* Dense causal pass over n tokens at positions pos0.., in chunks. */
-static resa_status dense_pass(resa_context *ctx, const int32_t *tokens, int n, int pos0,
-                              forward_logits logits, float *all_logits, resa_progress_fn progress,
-                              void *user)
+/* Rectification jobs for the pending steps (none when every pending step
+ * attended every block: their K/V are already what dense decoding writes). */
+static resa_status add_rect_jobs(job_list *l, resa_seq *s, int rows_max)
 {
-    const int n_vocab = ctx->model->hp.n_vocab;
-    for (int done = 0; done < n;) {
-        const int chunk = n - done < ctx->params.n_batch ? n - done : ctx->params.n_batch;
-        /* only the final chunk's last row matters for LOGITS_LAST */
-        const forward_logits lg = logits == LOGITS_LAST && done + chunk < n ? LOGITS_NONE : logits;
-        float *out = all_logits ? all_logits + (size_t)done * n_vocab : NULL;
-        resa_status st = forward_chunk(ctx, tokens + done, chunk, pos0 + done, 0, lg, out);
-        if (st)
+    if (s->n_pending && !s->pending_sparse)
+        s->n_pending = 0;
+    const int n = s->n_pending, pos0 = s->n_past - n;
+    resa_status st = RESA_OK;
+    for (int done = 0; done < n && !st; done += rows_max) {
+        const int len = n - done < rows_max ? n - done : rows_max;
+        st = add_job(l, (job){ .seq = s, .kind = SEG_RECTIFY, .pos0 = pos0 + done, .n = len,
+                               .tokens = s->pending + done, .ends_rect = done + len == n });
+    }
+    return st;
+}
+
+/* The jobs of one sequence's input, in order. */
+static resa_status add_input_jobs(job_list *l, resa_seq *s, const int32_t *tokens, int n,
+                                  float *all_logits, int n_batch)
+{
+    const int decode = n == 1 && s->n_past > 0 && !all_logits;
+    resa_status st;
+    if (s->n_pending && (scheduler_rect_due(s) || !decode) &&
+        (st = add_rect_jobs(l, s, s->engine->be->n_rows_max)))
+        return st;
+    if (decode)
+        return add_job(l, (job){ .seq = s, .kind = SEG_DECODE, .pos0 = s->n_past, .n = 1,
+                                 .sparse = s->mode != RESA_MODE_DENSE, .tokens = tokens,
+                                 .logits = s->logits });
+    const size_t n_vocab = (size_t)s->engine->model->hp.n_vocab;
+    for (int done = 0; done < n; done += n_batch) {
+        const int len = n - done < n_batch ? n - done : n_batch;
+        job j = { .seq = s, .kind = SEG_PROMPT, .pos0 = s->n_past + done, .n = len, .tokens = tokens + done };
+        if (all_logits) {
+            j.logits = all_logits + (size_t)done * n_vocab;
+            j.all_rows = 1;
+        } else if (done + len == n) {
+            j.logits = s->logits;
+        }
+        if ((st = add_job(l, j)))
             return st;
-        done += chunk;
-        if (progress)
-            progress(user, done, n);
     }
     return RESA_OK;
 }
 
-/* Re-runs the pending sparse steps densely at their positions: their K/V in
- * every layer become what a dense run computes; then their blocks' summaries
- * are recomputed (O(f) work, not O(context)). */
-static resa_status rectify(resa_context *ctx)
+/* The state a finished job leaves. */
+static void job_done(const job *j)
 {
-    const int n = ctx->n_pending, pos0 = ctx->kv.n_past - n;
-    if (n == 0)
-        return RESA_OK;
-    if (!ctx->pending_sparse) {
-        /* every pending step attended every block: its K/V are exactly what
-         * dense decoding writes, and a re-run would only repeat them */
-        ctx->n_pending = 0;
-        return RESA_OK;
+    resa_seq *s = j->seq;
+    switch (j->kind) {
+    case SEG_PROMPT:
+        s->n_past = j->pos0 + j->n;
+        break;
+    case SEG_DECODE:
+        s->n_past = j->pos0 + 1;
+        s->timings.steps++;
+        if (s->mode == RESA_MODE_RESA) {
+            s->pending[s->n_pending++] = j->tokens[0];
+            s->pending_sparse |= step_skips_blocks(s, j->pos0);
+        }
+        break;
+    case SEG_RECTIFY:
+        if (j->ends_rect) {
+            s->n_pending = 0;
+            s->pending_sparse = 0;
+            s->rectifications++;
+            s->timings.rectifications++;
+        }
+        break;
     }
+}
+
+/* Runs jobs [a, b) as one pass. */
+static resa_status run_pass(resa_engine *e, const job *jobs, int a, int b)
+{
+    const size_t n_vocab = (size_t)e->model->hp.n_vocab;
+    int rows = 0, n_logits = 0, has_decode = 0;
+    for (int i = a; i < b; i++) {
+        const job *j = &jobs[i];
+        resa_seq *s = j->seq;
+        e->segs[i - a] = (resa_seg){ .kind = j->kind, .kv = seq_kv(s), .row0 = rows, .n = j->n,
+                                     .pos0 = j->pos0, .sparse = j->sparse, .cfg = &s->sparse,
+                                     .timings = s->timing_on && j->kind == SEG_DECODE ? &s->timings : NULL };
+        for (int r = 0; r < j->n; r++) {
+            e->tokens[rows + r] = j->tokens[r];
+            e->pos[rows + r] = j->pos0 + r;
+            if (j->logits && (j->all_rows || r == j->n - 1)) {
+                e->logit_rows[n_logits] = rows + r;
+                e->logit_dst[n_logits++] = j->all_rows ? j->logits + (size_t)r * n_vocab : j->logits;
+            }
+        }
+        rows += j->n;
+        has_decode |= j->kind == SEG_DECODE;
+    }
+    /* one prompt chunk's every row: straight into the caller's array */
+    float *buf = n_logits > 1 && e->logit_dst[n_logits - 1] == e->logit_dst[0] + (n_logits - 1) * n_vocab
+                     ? e->logit_dst[0] : NULL;
+    resa_status st;
+    if (!buf && n_logits) {
+        if ((st = resa_grow(&e->logit_buf, &e->logit_buf_cap, (size_t)n_logits * n_vocab, sizeof(float))))
+            return st;
+        buf = e->logit_buf;
+    }
+    const resa_pass pass = { .segs = e->segs, .n_segs = b - a, .n_rows = rows, .tokens = e->tokens,
+                             .pos = e->pos };
+    const forward_logits lg = { .rows = e->logit_rows, .dst = e->logit_dst, .n = n_logits, .buf = buf };
     const double t0 = resa_now();
-    const int timing = ctx->timing_on;
-    ctx->timing_on = 0; /* its attention is the rectification's, not a step's */
-    resa_status st = dense_pass(ctx, ctx->pending, n, pos0, LOGITS_NONE, NULL, NULL, NULL);
-    ctx->timing_on = timing;
-    if (st)
+    if ((st = forward_pass(e->model, e->be, &pass, &lg)))
         return st;
-    ctx->be->refresh_summaries(ctx->be, &ctx->kv, pos0, n, ctx->kv.n_past);
-    ctx->n_pending = 0;
-    ctx->pending_sparse = 0;
-    ctx->rectifications++;
-    ctx->timings.rectify_s += resa_now() - t0;
-    ctx->timings.rectifications++;
+    /* wall time: a decode step's (rectification rows in it included), or a
+     * rectification's own */
+    const double dt = resa_now() - t0;
+    for (int i = a; i < b; i++) {
+        resa_seq *s = jobs[i].seq;
+        if (jobs[i].kind == SEG_DECODE)
+            s->timings.decode_s += dt;
+        else if (jobs[i].kind == SEG_RECTIFY && !has_decode && jobs[i].ends_rect)
+            s->timings.rectify_s += dt;
+        job_done(&jobs[i]);
+    }
     return RESA_OK;
 }
 
-/* One token after the prompt: dense or sparse by mode; resa mode queues it
- * for rectification. */
-static resa_status decode_step(resa_context *ctx, int32_t token)
+/* Packs the jobs into passes of at most n_rows_max rows, in order (a
+ * sequence's jobs stay in order: within a pass every K/V is written before
+ * any segment attends). */
+static resa_status run_jobs(resa_engine *e, const job_list *l, resa_progress_fn progress, void *user,
+                            int total)
 {
-    const int sparse = ctx->params.mode != RESA_MODE_DENSE;
-    const double t0 = resa_now();
-    resa_status st = forward_chunk(ctx, &token, 1, ctx->kv.n_past, sparse, LOGITS_LAST, NULL);
-    ctx->timings.decode_s += resa_now() - t0;
-    ctx->timings.steps++;
-    if (st)
-        return st;
-    ctx->kv.n_past++;
-    if (ctx->params.mode != RESA_MODE_RESA)
-        return RESA_OK;
-    ctx->pending[ctx->n_pending++] = token;
-    return ctx->n_pending == ctx->params.rect_every ? rectify(ctx) : RESA_OK;
+    int first = 0, rows = 0, done = 0;
+    for (int i = 0; i <= l->n; i++) {
+        if (i < l->n && rows + l->v[i].n <= e->be->n_rows_max) {
+            rows += l->v[i].n;
+            continue;
+        }
+        if (i > first) {
+            resa_status st = run_pass(e, l->v, first, i);
+            if (st)
+                return st;
+            for (int k = first; k < i; k++)
+                done += l->v[k].kind == SEG_RECTIFY ? 0 : l->v[k].n;
+            if (progress)
+                progress(user, done, total);
+        }
+        first = i;
+        rows = i < l->n ? l->v[i].n : 0;
+    }
+    return RESA_OK;
 }
 
-resa_status scheduler_rectify_tail(resa_context *ctx) { return rectify(ctx); }
+resa_status scheduler_step(resa_engine *e, int n, resa_seq *const *seqs, const int32_t *const *tokens,
+                           const int *n_tokens, float *all_logits, resa_progress_fn progress, void *user)
+{
+    if (n < 1 || !seqs || !tokens || !n_tokens)
+        return resa_fail(RESA_ERR_ARG, "a step needs at least one sequence");
+    if (all_logits && n != 1)
+        return resa_fail(RESA_ERR_ARG, "every position's logits: one sequence per step");
+    long short_pages = 0;
+    resa_status st;
+    for (int i = 0; i < n; i++) {
+        if ((st = check_input(e, seqs[i], tokens[i], n_tokens[i])))
+            return st;
+        for (int k = 0; k < i; k++)
+            if (seqs[k] == seqs[i])
+                return resa_fail(RESA_ERR_ARG, "a sequence appears twice in one step");
+        short_pages += pages_short(seqs[i], seqs[i]->n_past + n_tokens[i]);
+    }
+    if (short_pages > e->pages.n_free)
+        return resa_fail(RESA_ERR_CONTEXT, "the KV cache is full: the step needs %ld more pages of %d "
+                         "positions and %d are free", short_pages, e->params.block_size, e->pages.n_free);
+    job_list l = {0};
+    for (int i = 0; i < n && !st; i++) {
+        grow_pages(seqs[i], seqs[i]->n_past + n_tokens[i]);
+        st = add_input_jobs(&l, seqs[i], tokens[i], n_tokens[i], all_logits, e->params.n_batch);
+    }
+    if (!st)
+        st = run_jobs(e, &l, progress, user, n == 1 ? n_tokens[0] : 0);
+    free(l.v);
+    return st;
+}
 
-resa_status scheduler_set_mode(resa_context *ctx, resa_mode mode)
+resa_status scheduler_rectify(resa_seq *s)
+{
+    job_list l = {0};
+    resa_status st = add_rect_jobs(&l, s, s->engine->be->n_rows_max);
+    if (!st)
+        st = run_jobs(s->engine, &l, NULL, NULL, 0);
+    free(l.v);
+    return st;
+}
+
+resa_status scheduler_set_mode(resa_seq *s, resa_mode mode)
 {
     if ((unsigned)mode > RESA_MODE_SPARSE)
         return resa_fail(RESA_ERR_ARG, "unknown mode %d", (int)mode);
-    if (mode == ctx->params.mode)
+    if (mode == s->mode)
         return RESA_OK;
-    if (mode != RESA_MODE_DENSE && !ctx->kv.kmin)
+    if (mode != RESA_MODE_DENSE && !s->engine->be->kv->kmin)
         return resa_fail(RESA_ERR_ARG, "a context created in dense mode keeps no block summaries: "
                                        "create it in mode sparse or resa to switch to %s",
                          resa_mode_name(mode));
-    if (mode == RESA_MODE_RESA && ctx->params.rect_every < 1)
+    if (mode == RESA_MODE_RESA && s->rect_every < 1)
         return resa_fail(RESA_ERR_ARG, "resa mode needs a rectification period: create the context "
                                        "in resa mode (rect_every >= 1)");
     /* the old schedule finishes its period before the new one starts */
-    resa_status st = rectify(ctx);
+    resa_status st = scheduler_rectify(s);
     if (st)
         return st;
-    ctx->params.mode = mode;
+    s->mode = mode;
     return RESA_OK;
 }
 
-resa_status scheduler_truncate(resa_context *ctx, int n)
+resa_status scheduler_truncate(resa_seq *s, int n)
 {
-    resa_kv_cache *kv = &ctx->kv;
-    if (n < 0 || n > kv->n_past)
-        return resa_fail(RESA_ERR_ARG, "cannot keep %d positions: %d are cached", n, kv->n_past);
+    if (n < 0 || n > s->n_past)
+        return resa_fail(RESA_ERR_ARG, "cannot keep %d positions: %d are cached", n, s->n_past);
     /* pending steps are the positions [n_past - n_pending, n_past), in order */
-    const int first_pending = kv->n_past - ctx->n_pending;
-    ctx->n_pending = n > first_pending ? n - first_pending : 0;
-    if (ctx->n_pending == 0)
-        ctx->pending_sparse = 0; /* else kept: a step we keep may have skipped blocks */
-    kv->n_past = n;
+    const int first_pending = s->n_past - s->n_pending;
+    s->n_pending = n > first_pending ? n - first_pending : 0;
+    if (s->n_pending == 0)
+        s->pending_sparse = 0; /* else kept: a step we keep may have skipped blocks */
+    s->n_past = n;
+    const int b = s->sparse.block_size;
+    release_pages(s, (n + b - 1) / b);
     /* Entries at positions >= n are dead: the next write overwrites them, and
-     * the first key of a block resets its summary. Only the block holding
-     * n-1 may still be widened by a forgotten key: rebuild it from [0, n). */
-    if (kv->kmin && n > 0 && n % kv->block_size)
-        ctx->be->refresh_summaries(ctx->be, kv, n - 1, 1, n);
+     * the first key of a page resets its summary. Only the block holding n-1
+     * may still be widened by a forgotten key: rebuild it from [0, n). */
+    if (n > 0 && n % b) {
+        const resa_kv_cache kv = seq_kv(s);
+        return s->engine->be->kv_refresh(s->engine->be, &kv, n - 1, 1, n);
+    }
     return RESA_OK;
 }
 
-resa_status scheduler_run(resa_context *ctx, const int32_t *tokens, int n, float *all_logits,
-                          resa_progress_fn progress, void *user)
+resa_status scheduler_fill_repeat(resa_seq *s, int n_total)
 {
-    resa_status st = check_tokens(ctx, tokens, n);
-    if (st)
-        return st;
-    if (n == 1 && !all_logits && ctx->kv.n_past > 0)
-        return decode_step(ctx, tokens[0]);
-    /* new dense tokens must see a rectified cache */
-    if ((st = rectify(ctx)))
-        return st;
-    const int n_vocab = ctx->model->hp.n_vocab;
-    st = dense_pass(ctx, tokens, n, ctx->kv.n_past, all_logits ? LOGITS_ALL : LOGITS_LAST,
-                    all_logits, progress, user);
-    if (st)
-        return st;
-    ctx->kv.n_past += n;
-    if (all_logits && n > 0) /* keep resa_logits() meaningful */
-        for (int i = 0; i < n_vocab; i++)
-            ctx->logits[i] = all_logits[(size_t)(n - 1) * n_vocab + i];
-    return RESA_OK;
+    if (s->n_past < 1 || n_total > s->n_ctx || n_total < s->n_past)
+        return resa_fail(RESA_ERR_ARG, "cannot fill %d of %d positions from %d cached", n_total,
+                         s->n_ctx, s->n_past);
+    if (s->n_pending)
+        return resa_fail(RESA_ERR_ARG, "rectify before filling the cache");
+    if (pages_short(s, n_total) > s->engine->pages.n_free)
+        return resa_fail(RESA_ERR_CONTEXT, "the KV cache is full: %d positions do not fit", n_total);
+    grow_pages(s, n_total);
+    const resa_kv_cache kv = seq_kv(s);
+    resa_status st = s->engine->be->kv_fill_repeat(s->engine->be, &kv, s->n_past, n_total);
+    if (!st)
+        s->n_past = n_total;
+    return st;
 }

@@ -40,16 +40,19 @@ resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_
     for (int h = 0; h < n_kv; h++)
         blocks_pooled_query(q + (size_t)h * group * d, group, d, qbar + (size_t)h * d);
     const int spans = (M + SCORE_SPAN - 1) / SCORE_SPAN;
-    const size_t row = (size_t)d * kv->elem_size;
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1 && (long)M * n_kv >= 2 * SCORE_SPAN)
     {
 #pragma omp for schedule(static) collapse(2)
         for (int h = 0; h < n_kv; h++)
             for (int sp = 0; sp < spans; sp++) {
                 const int a = sp * SCORE_SPAN, n = M - a < SCORE_SPAN ? M - a : SCORE_SPAN;
-                score(qbar + (size_t)h * d, (const uint8_t *)kv_kmin(kv, layer, h) + (size_t)a * row,
-                      (const uint8_t *)kv_kmax(kv, layer, h) + (size_t)a * row, d, n,
-                      scores + (size_t)h * M + a);
+                /* one kernel call per run of blocks in consecutive pages (a
+                 * block's score does not depend on the call it is in) */
+                for (int i = a, run; i < a + n; i += run) {
+                    run = kv_contiguous_blocks(kv, i, a + n - i);
+                    score(qbar + (size_t)h * d, kv_kmin(kv, layer, h, i), kv_kmax(kv, layer, h, i), d,
+                          run, scores + (size_t)h * M + i);
+                }
             }
 #pragma omp for schedule(static)
         for (int h = 0; h < n_kv; h++)

@@ -167,7 +167,9 @@ static int run_one(const resa_model *m, const bench_opts *o, resa_mode mode, int
         return cli_error("bench: %s", resa_last_error());
     const int n_fill = o->real_prefill || o->generate || depth < 512 ? depth : 512;
     int32_t *ids = text_tokens(m, n_fill);
-    resa_sampler_params sp = { .temp = 0, .top_k = 0, .top_p = 1, .seed = 0 };
+    resa_sampler_params sp;
+    resa_sampler_default(&sp);
+    sp.temp = 0;
     resa_sampler *s = resa_sampler_new(&sp, resa_model_get_info(m)->n_vocab);
     int rc = 1;
     resa_timings t;

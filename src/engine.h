@@ -1,0 +1,62 @@
+/* An engine: a model, a backend (which owns the weights' view, the
+ * activations and the paged KV pool), and the scheduler's state: the
+ * sequences, their page tables and the free-page list (docs/design.md §3). */
+#ifndef RESA_ENGINE_H
+#define RESA_ENGINE_H
+
+#include "backend.h"
+#include "model.h"
+#include "page_alloc.h"
+
+struct resa_seq {
+    resa_engine *engine;
+    int index;              /* in engine->seqs */
+    /* schedule (docs/design.md §1) */
+    resa_mode mode;
+    resa_sparse_cfg sparse;
+    int rect_every;
+    int n_ctx;              /* positions this sequence may hold */
+    /* cache: block i is page pages[i]; n_pages of them are held */
+    int *pages;
+    int n_blocks_max, n_pages;
+    int n_past;
+    /* sparse steps not yet rectified: positions [n_past - n_pending, n_past) */
+    int32_t *pending;
+    int n_pending;
+    int pending_sparse;     /* some pending step skipped blocks (else they are dense-exact) */
+    int rectifications;
+    float *logits;          /* (n_vocab) of the last token given */
+    resa_timings timings;
+    int timing_on;          /* attention and selection are timed (resa bench) */
+};
+
+struct resa_engine {
+    const resa_model *model;
+    resa_params params;     /* resolved; the defaults of new sequences */
+    resa_backend *be;
+    page_alloc pages;
+    resa_seq **seqs;
+    int n_seqs, seqs_cap;
+    /* the pass being built (scheduler.c) */
+    resa_seg *segs;
+    int32_t *tokens;
+    int *pos;
+    int *logit_rows;        /* rows whose logits the pass computes, and where they go */
+    float **logit_dst;
+    float *logit_buf;       /* (rows, n_vocab) */
+    size_t logit_buf_cap;
+};
+
+/* A single-sequence context (the resa_context API) is a one-sequence engine. */
+struct resa_context {
+    resa_engine *engine;
+    resa_seq *seq;
+};
+
+/* The view of a sequence's cache that backend ops take. */
+static inline resa_kv_cache seq_kv(const resa_seq *s)
+{
+    return kv_cache_view(s->engine->be->kv, s->pages, s->n_blocks_max);
+}
+
+#endif
