@@ -1,6 +1,6 @@
 /* Kernel family "attn": the memory-bound attention kernels of a decode step
  * — dense and sparse (block-selected) one-query attention over a KV head,
- * and the ReSA block scoring and summary update (DESIGN.md §1).
+ * and the ReSA block scoring and summary update (docs/design.md §1).
  *
  * Pure, single-threaded, no allocation. The cache of one (layer, KV head) is
  * rows of d elements, position p at element p*d, f16 (raw bits) or f32.

@@ -169,6 +169,7 @@ resa_mode resa_seq_mode(const resa_seq *s) { return s->mode; }
 int resa_seq_rectifications(const resa_seq *s) { return s->rectifications; }
 resa_status resa_seq_rectify_tail(resa_seq *s) { return scheduler_rectify(s); }
 const float *resa_seq_logits(const resa_seq *s) { return s->logits; }
+resa_status resa_seq_fill_repeat(resa_seq *s, int n_total) { return scheduler_fill_repeat(s, n_total); }
 
 resa_status resa_engine_step(resa_engine *e, int n, resa_seq *const *seqs, const int32_t *const *tokens,
                              const int *n_tokens)

@@ -69,6 +69,7 @@ static resa_status cpu_begin(resa_backend *be, const resa_pass *pass)
 static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int dim, float eps, int n_threads)
 {
     const resa_rmsnorm_fn rmsnorm = resa_elem()->rmsnorm;
+    (void)n_threads; /* without OpenMP */
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 1)
     for (int t = 0; t < n; t++)
         rmsnorm(y + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);

@@ -1,5 +1,5 @@
 /* Block summaries, scores and selection of Rectified Sparse Attention
- * (DESIGN.md §1). See blocks.h for the contracts. */
+ * (docs/design.md §1). See blocks.h for the contracts. */
 #include "blocks.h"
 
 #include <math.h>

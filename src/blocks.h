@@ -1,5 +1,5 @@
 /* Block summaries, block scores and top-k block selection of Rectified Sparse
- * Attention (DESIGN.md §1). Pure, single-threaded functions on raw arrays of one
+ * Attention (docs/design.md §1). Pure, single-threaded functions on raw arrays of one
  * (layer, KV head): no allocation, no threads, no globals.
  *
  * Layouts: kmin/kmax are [n_blocks][d] floats; keys are the head's cache rows,

@@ -97,7 +97,7 @@ RESA_API int resa_token_is_eog(const resa_model *model, int32_t token);
 /* Formats one user message with the ChatML template (system prompt optional). */
 RESA_API char *resa_chat_format(const resa_model *model, const char *system, const char *user);
 
-/* How decode steps attend (DESIGN.md §1): every step dense; block-sparse
+/* How decode steps attend (docs/design.md §1): every step dense; block-sparse
  * only; or block-sparse with a dense rectification every rect_every steps. */
 typedef enum resa_mode { RESA_MODE_RESA = 0, RESA_MODE_DENSE = 1, RESA_MODE_SPARSE = 2 } resa_mode;
 
@@ -220,6 +220,8 @@ RESA_API resa_mode resa_seq_mode(const resa_seq *seq);
 RESA_API int resa_seq_rectifications(const resa_seq *seq);
 /* Rectifies the sequence's unrectified sparse steps now (as resa_rectify_tail). */
 RESA_API resa_status resa_seq_rectify_tail(resa_seq *seq);
+/* Benchmarks only: as resa_context_fill_repeat. */
+RESA_API resa_status resa_seq_fill_repeat(resa_seq *seq, int n_total);
 /* The logits (n_vocab) of the last token the sequence was given. */
 RESA_API const float *resa_seq_logits(const resa_seq *seq);
 

@@ -26,6 +26,7 @@ resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_
                               const resa_sparse_cfg *cfg, int *sel, int *n_sel)
 {
     const int d = kv->head_dim, group = n_head / kv->n_head_kv, n_kv = kv->n_head_kv;
+    (void)n_threads; /* without OpenMP */
     const int T = pos + 1, M = (T + cfg->block_size - 1) / cfg->block_size;
     const int k = blocks_budget(M, cfg->ratio, cfg->min_blocks);
     /* scratch: the scores of every head, the pooled queries, then the

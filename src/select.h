@@ -1,4 +1,4 @@
-/* CPU block selection for sparse decode steps (DESIGN.md §1, steps 1-4). */
+/* CPU block selection for sparse decode steps (docs/design.md §1, steps 1-4). */
 #ifndef RESA_SELECT_H
 #define RESA_SELECT_H
 

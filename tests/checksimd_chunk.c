@@ -615,34 +615,47 @@ static void bench_all(void)
 {
     if (!ca_bench_wanted("attn_chunk"))
         return;
-    enum { KEYS = 65536, SCALAR_KEYS = 2048 };
-    resa_kv_cache kv;
-    if (kv_cache_init(&kv, RESA_KV_F16, 1, 3, 64, KEYS, 0)) {
+    enum { KEYS = 65536, SCALAR_KEYS = 2048, BLOCK = 16, PAGES = KEYS / BLOCK };
+    resa_kv_pool pool;
+    static int in_order[PAGES], interleaved[PAGES];
+    if (kv_pool_init(&pool, RESA_KV_F16, 1, 3, 64, BLOCK, PAGES, 0)) {
         fprintf(stderr, "checksimd_chunk: no memory for the bench cache\n");
         exit(99);
     }
+    /* pages in order (a lone sequence), and as four sequences growing
+     * together would hold them (every fourth page: rows gathered per item) */
+    for (int i = 0; i < PAGES; i++) {
+        in_order[i] = i;
+        interleaved[i] = (i % 4) * (PAGES / 4) + i / 4;
+    }
+    const resa_kv_cache layouts[2] = { kv_cache_view(&pool, in_order, PAGES),
+                                       kv_cache_view(&pool, interleaved, PAGES) };
     float k[3 * 64], v[3 * 64];
     for (int p = 0; p < KEYS; p++) {
         for (int i = 0; i < 3 * 64; i++) {
             k[i] = ca_rndf();
             v[i] = ca_rndf();
         }
-        kv_cache_write(&kv, 0, p, 1, k, v);
+        kv_cache_write(&layouts[0], 0, p, 1, k, v, 0);
     }
-    printf("bench: the engine's chunk attention, SmolLM2 shape (3 KV heads x group 3, d 64, f16 "
-           "cache); the scalar tier over %d keys\n", SCALAR_KEYS);
-    resa_chunk_ctx prev;
-    resa_chunk_init(&prev, 0);
-    bench_tier(&kv, "c", "scalar", SCALAR_KEYS);
-    for (int t = 0; t < ca_n_tiers; t++) {
-        resa_chunk_ctx c;
-        resa_chunk_init(&c, ca_tiers[t].flags);
-        if (!ca_tier_enabled(&ca_tiers[t]) || c.attn[RESA_TYPE_F16] == prev.attn[RESA_TYPE_F16])
-            continue;
-        bench_tier(&kv, ca_tiers[t].name, ca_tiers[t].name, KEYS);
-        prev = c;
+    for (int lay = 0; lay < 2; lay++) {
+        const resa_kv_cache *kv = &layouts[lay];
+        printf("bench: the engine's chunk attention, SmolLM2 shape (3 KV heads x group 3, d 64, f16 "
+               "cache, pages %s); the scalar tier over %d keys\n", lay ? "interleaved" : "in order",
+               SCALAR_KEYS);
+        resa_chunk_ctx prev;
+        resa_chunk_init(&prev, 0);
+        bench_tier(kv, "c", "scalar", SCALAR_KEYS);
+        for (int t = 0; t < ca_n_tiers; t++) {
+            resa_chunk_ctx c;
+            resa_chunk_init(&c, ca_tiers[t].flags);
+            if (!ca_tier_enabled(&ca_tiers[t]) || c.attn[RESA_TYPE_F16] == prev.attn[RESA_TYPE_F16])
+                continue;
+            bench_tier(kv, ca_tiers[t].name, ca_tiers[t].name, KEYS);
+            prev = c;
+        }
     }
-    kv_cache_free(&kv);
+    kv_pool_free(&pool);
 }
 
 int main(int argc, char **argv)

@@ -76,6 +76,24 @@ assert [r["cache_fill"] for r in rows if r["depth"] == 600][0].startswith("repea
 else
     fail "bench --json"
 fi
+expect_error "bad bench parallel" "--parallel" "$RESA" bench $M --parallel 0,2
+expect_error "bench --parallel with --generate" "--parallel" "$RESA" bench $M --parallel 2 --generate 8
+if "$RESA" bench $M --depth 0,40 --parallel 1,3 -n 4 -t 2 --block-size 4 --min-blocks 2 --rect-every 2 \
+    --mode dense,resa --json | "$PYTHON" -c '
+import json, sys
+rows = json.load(sys.stdin)["results"]
+assert len(rows) == 8, rows
+for r in rows:
+    assert r["parallel"] in (1, 3) and r["depth"] in (0, 40) and r["mode"] in ("dense", "resa"), r
+    assert r["decode_tok_s"] > 0 and r["steps"] == 4, r
+    # 4 steps at period 2: each sequence rectifies once (the second is due
+    # at its next step, which never comes)
+    assert r["rectifications"] == (r["parallel"] if r["mode"] == "resa" and r["depth"] else 0), r
+'; then
+    pass "bench --parallel --json: a row per mode, depth and batch, depth 0 accepted"
+else
+    fail "bench --parallel --json"
+fi
 
 # resa eval: bad input, then tiny real runs on real prose (Debian's Python
 # tutorial when installed, else this package's own sources).

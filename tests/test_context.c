@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forward.h"
+#include "arch.h"
+#include "kv_probe.h"
 #include "resa.h"
 
 static int passed, failed;
@@ -73,7 +74,7 @@ static void make_sequences(const resa_model *m)
  * (may be NULL). */
 static void steps(resa_context *c, const int32_t *seq, int from, int to, float *out)
 {
-    const size_t nv = (size_t)resa_model_get_info(c->model)->n_vocab;
+    const size_t nv = (size_t)resa_model_get_info(c->engine->model)->n_vocab;
     for (int i = from; i < to; i++) {
         if (resa_decode(c, &seq[i], 1, NULL, NULL)) {
             fprintf(stderr, "test_context: %s\n", resa_last_error());
@@ -85,22 +86,24 @@ static void steps(resa_context *c, const int32_t *seq, int from, int to, float *
 }
 
 /* K, V and summaries of positions [0, n_past) identical in a and b. */
-static int same_cache(const resa_kv_cache *a, const resa_kv_cache *b)
+static int same_cache(const resa_context *ca, const resa_context *cb)
 {
-    if (a->n_past != b->n_past)
+    const kv_probe a = probe_ctx(ca), b = probe_ctx(cb);
+    if (a.n_past != b.n_past)
         return 0;
-    const size_t row = (size_t)a->head_dim * a->elem_size;
-    const int n_blocks = (a->n_past + a->block_size - 1) / a->block_size;
-    for (int l = 0; l < a->n_layer; l++)
-        for (int h = 0; h < a->n_head_kv; h++) {
-            if (memcmp(kv_k(a, l, h, 0), kv_k(b, l, h, 0), row * a->n_past) ||
-                memcmp(kv_v(a, l, h, 0), kv_v(b, l, h, 0), row * a->n_past))
-                return 0;
-            const size_t ns = (size_t)n_blocks * a->head_dim * a->elem_size;
-            if (a->kmin && (memcmp(kv_kmin(a, l, h), kv_kmin(b, l, h), ns) ||
-                            memcmp(kv_kmax(a, l, h), kv_kmax(b, l, h), ns)))
-                return 0;
-        }
+    const int n_blocks = (a.n_past + a.block_size - 1) / a.block_size;
+    float x[RESA_MAX_HEAD_DIM], y[RESA_MAX_HEAD_DIM];
+    for (int l = 0; l < a.n_layer; l++)
+        for (int h = 0; h < a.n_head_kv; h++)
+            for (int part = KV_PART_K; part <= KV_PART_KMAX; part++)
+                for (int p = 0; p < (part <= KV_PART_V ? a.n_past : n_blocks); p++) {
+                    if (part >= KV_PART_KMIN && !a.kv.summaries)
+                        continue;
+                    probe_read(&a, (resa_kv_part)part, l, h, p, x);
+                    probe_read(&b, (resa_kv_part)part, l, h, p, y);
+                    if (memcmp(x, y, (size_t)a.head_dim * sizeof *x))
+                        return 0;
+                }
     return 1;
 }
 
@@ -125,7 +128,7 @@ static void test_truncate_sparse(const resa_model *m, size_t nv)
     steps(reused, seq_a, P, P + N_STEPS, got);
     check(!memcmp(want, got, (size_t)N_STEPS * nv * sizeof(float)),
           "after truncate, sparse steps give a fresh context's logits bit for bit");
-    check(same_cache(&fresh->kv, &reused->kv), "... and the same K/V and block summaries");
+    check(same_cache(fresh, reused), "... and the same K/V and block summaries");
     resa_context_free(fresh);
     resa_context_free(reused);
     free(want);
@@ -153,7 +156,7 @@ static void test_truncate_pending(const resa_model *m, size_t nv)
     check(resa_context_rectifications(fresh) == N_STEPS / F &&
               resa_context_rectifications(reused) == N_STEPS / F,
           "... rectifying at the same steps");
-    check(same_cache(&fresh->kv, &reused->kv), "... with the same K/V and block summaries");
+    check(same_cache(fresh, reused), "... with the same K/V and block summaries");
     resa_context_free(fresh);
     resa_context_free(reused);
     free(want);

@@ -175,6 +175,28 @@ static void run_alone(const resa_model *m, const spec *sp, trace *tr, int n_voca
     resa_engine_free(e);
 }
 
+/* The same schedule through the single-sequence API (which rectifies at
+ * once, inside the f-th step, where the engine folds it into the next). */
+static void run_context(const resa_model *m, const spec *sp, trace *tr, int n_vocab)
+{
+    resa_params p = seq_params(sp);
+    p.n_ctx = 1024;
+    p.n_threads = 2;
+    p.n_batch = 128;
+    resa_context *c;
+    must(resa_context_new(m, &p, &c), "context");
+    for (int step = 0; step <= sp->n_steps; step++) {
+        const int32_t *tokens = step ? &tr->tokens[step - 1] : text_ids + sp->prompt_len % 7;
+        must(resa_decode(c, tokens, step ? 1 : sp->prompt_len, NULL, NULL), "decode");
+        memcpy(tr->logits + (size_t)step * n_vocab, resa_logits(c), (size_t)n_vocab * sizeof(float));
+        tr->tokens[step] = argmax(resa_logits(c), n_vocab);
+    }
+    /* the engine's count lags by the one due at the end, if any */
+    tr->rectifications = resa_context_rectifications(c) - (sp->mode == RESA_MODE_RESA &&
+                                                           sp->n_steps % sp->rect_every == 0);
+    resa_context_free(c);
+}
+
 static int same_trace(const trace *a, const trace *b, int n_steps, int n_vocab)
 {
     return !memcmp(a->tokens, b->tokens, (size_t)(n_steps + 1) * sizeof a->tokens[0]) &&
@@ -242,6 +264,11 @@ static void test_batch_invariance(const resa_model *m, int n_vocab)
     }
     check(together[0].rectifications >= 4 && together[3].rectifications >= 4,
           "the resa sequences rectified inside shared steps");
+    trace ctx = new_trace(n_vocab);
+    run_context(m, &specs[0], &ctx, n_vocab);
+    check(same_trace(&alone[0], &ctx, specs[0].n_steps, n_vocab),
+          "resa f=8: the single-sequence API (rectifying at once) gives the engine's bits");
+    free(ctx.logits);
 
     /* page reuse: free the longest sequence, start a new one on its pages */
     const int free_before = resa_engine_free_positions(e);

@@ -1,4 +1,4 @@
-/* ReSA on the real model: properties of DESIGN.md §1 that must hold.
+/* ReSA on the real model: properties of docs/design.md §1 that must hold.
  *
  *   test_resa MODEL
  *
@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forward.h"
+#include "arch.h"
+#include "kv_probe.h"
 #include "resa.h"
 
 static int passed, failed;
@@ -47,51 +48,52 @@ static resa_context *new_ctx(const resa_model *m, resa_mode mode, float ratio, i
     return c;
 }
 
-static float kv_value(const resa_kv_cache *kv, const uint8_t *base, size_t i)
-{
-    return kv->type == RESA_TYPE_F16 ? resa_f16_to_f32(((const resa_f16 *)(const void *)base)[i])
-                                     : ((const float *)(const void *)base)[i];
-}
-
 /* Largest |a - b| over positions [lo, hi) of every layer and head, K and V,
  * relative to the largest |b| there. */
-static double cache_diff(const resa_kv_cache *a, const resa_kv_cache *b, int lo, int hi)
+static double cache_diff(const resa_context *ca, const resa_context *cb, int lo, int hi)
 {
+    const kv_probe a = probe_ctx(ca), b = probe_ctx(cb);
     double diff = 0, scale = 1e-30;
-    for (int l = 0; l < a->n_layer; l++)
-        for (int h = 0; h < a->n_head_kv; h++)
-            for (int kvsel = 0; kvsel < 2; kvsel++) {
-                const uint8_t *pa = kvsel ? kv_v(a, l, h, 0) : kv_k(a, l, h, 0);
-                const uint8_t *pb = kvsel ? kv_v(b, l, h, 0) : kv_k(b, l, h, 0);
-                for (size_t i = (size_t)lo * a->head_dim; i < (size_t)hi * a->head_dim; i++) {
-                    const double x = kv_value(a, pa, i), y = kv_value(b, pb, i);
-                    diff = fmax(diff, fabs(x - y));
-                    scale = fmax(scale, fabs(y));
+    float x[RESA_MAX_HEAD_DIM], y[RESA_MAX_HEAD_DIM];
+    for (int l = 0; l < a.n_layer; l++)
+        for (int h = 0; h < a.n_head_kv; h++)
+            for (int part = KV_PART_K; part <= KV_PART_V; part++)
+                for (int p = lo; p < hi; p++) {
+                    probe_read(&a, (resa_kv_part)part, l, h, p, x);
+                    probe_read(&b, (resa_kv_part)part, l, h, p, y);
+                    for (int j = 0; j < a.head_dim; j++) {
+                        diff = fmax(diff, fabs((double)x[j] - y[j]));
+                        scale = fmax(scale, fabs((double)y[j]));
+                    }
                 }
-            }
     return diff / scale;
 }
 
 /* Largest difference between the summaries and min/max recomputed here. */
-static double summary_error(const resa_kv_cache *kv)
+static double summary_error(const resa_context *c)
 {
+    const kv_probe p = probe_ctx(c);
     double err = 0;
-    const int T = kv->n_past, b = kv->block_size, d = kv->head_dim;
-    for (int l = 0; l < kv->n_layer; l++)
-        for (int h = 0; h < kv->n_head_kv; h++) {
-            const uint8_t *keys = kv_k(kv, l, h, 0);
-            for (int blk = 0; blk * b < T; blk++)
-                for (int j = 0; j < d; j++) {
-                    double mn = INFINITY, mx = -INFINITY;
-                    for (int p = blk * b; p < (blk + 1) * b && p < T; p++) {
-                        const double v = kv_value(kv, keys, (size_t)p * d + j);
-                        mn = fmin(mn, v);
-                        mx = fmax(mx, v);
+    const int T = p.n_past, b = p.block_size, d = p.head_dim;
+    float key[RESA_MAX_HEAD_DIM], kmin[RESA_MAX_HEAD_DIM], kmax[RESA_MAX_HEAD_DIM];
+    for (int l = 0; l < p.n_layer; l++)
+        for (int h = 0; h < p.n_head_kv; h++)
+            for (int blk = 0; blk * b < T; blk++) {
+                double mn[RESA_MAX_HEAD_DIM], mx[RESA_MAX_HEAD_DIM];
+                for (int j = 0; j < d; j++)
+                    mn[j] = INFINITY, mx[j] = -INFINITY;
+                for (int pos = blk * b; pos < (blk + 1) * b && pos < T; pos++) {
+                    probe_read(&p, KV_PART_K, l, h, pos, key);
+                    for (int j = 0; j < d; j++) {
+                        mn[j] = fmin(mn[j], key[j]);
+                        mx[j] = fmax(mx[j], key[j]);
                     }
-                    err = fmax(err, fabs(kv_value(kv, kv_kmin(kv, l, h), (size_t)blk * d + j) - mn));
-                    err = fmax(err, fabs(kv_value(kv, kv_kmax(kv, l, h), (size_t)blk * d + j) - mx));
                 }
-        }
+                probe_read(&p, KV_PART_KMIN, l, h, blk, kmin);
+                probe_read(&p, KV_PART_KMAX, l, h, blk, kmax);
+                for (int j = 0; j < d; j++)
+                    err = fmax(err, fmax(fabs(kmin[j] - mn[j]), fabs(kmax[j] - mx[j])));
+            }
     return err;
 }
 
@@ -201,23 +203,23 @@ static void test_rectification(const resa_model *m, int f, int steps)
     resa_context *r = new_ctx(m, RESA_MODE_RESA, 0.1f, 2, f);
     resa_context *dense = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
     resa_decode(r, seq, N_PROMPT, NULL, NULL);
-    double after = 0, before = 0, summ = summary_error(&r->kv);
+    double after = 0, before = 0, summ = summary_error(r);
     int rects = 0;
     for (int i = 0; i < steps; i++) {
-        const int pending = r->n_pending;
+        const int pending = r->seq->n_pending, n_past = resa_context_n_past(r);
         if (pending == f / 2 && pending > 0 && before == 0) {
             /* sparse entries not yet rectified: they should differ from dense */
             resa_context_reset(dense);
-            resa_decode(dense, seq, r->kv.n_past, NULL, NULL);
-            before = fmax(before, cache_diff(&r->kv, &dense->kv, r->kv.n_past - pending, r->kv.n_past));
+            resa_decode(dense, seq, n_past, NULL, NULL);
+            before = fmax(before, cache_diff(r, dense, n_past - pending, n_past));
         }
         resa_decode(r, &seq[N_PROMPT + i], 1, NULL, NULL);
-        summ = fmax(summ, summary_error(&r->kv));
+        summ = fmax(summ, summary_error(r));
         if (resa_context_rectifications(r) > rects) {
             rects = resa_context_rectifications(r);
             resa_context_reset(dense);
-            resa_decode(dense, seq, r->kv.n_past, NULL, NULL);
-            after = fmax(after, cache_diff(&r->kv, &dense->kv, 0, r->kv.n_past));
+            resa_decode(dense, seq, resa_context_n_past(r), NULL, NULL);
+            after = fmax(after, cache_diff(r, dense, 0, resa_context_n_past(r)));
         }
     }
     char what[160];

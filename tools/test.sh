@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs the whole test suite (after tools/setup.sh): make check with the live
 # llama.cpp reference required, then the suite again under AddressSanitizer
-# and UndefinedBehaviorSanitizer. Ends with one "N passed, N failed" line.
+# and UndefinedBehaviorSanitizer, the threads test under ThreadSanitizer and
+# the aarch64 cross build. Ends with one "N passed, N failed" line.
 set -u
 cd "$(dirname "$0")/.."
 export PYTHON="$PWD/.venv/bin/python" RESA_REQUIRE_REFERENCE=1
@@ -21,8 +22,17 @@ mkdir -p build-san
 (cd build-san && { [ -f Makefile ] || ../configure --quiet --enable-sanitizers; } &&
     make -j"$jobs" --quiet && \
     ASAN_OPTIONS=detect_leaks=1 make -j"$jobs" check \
-        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/checksimd tests/checksimd_elem tests/checksimd_attn tests/checksimd_chunk tests/test_tokenizer.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh tests/test_context.sh") || status=1
+        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/checksimd tests/checksimd_elem tests/checksimd_attn tests/checksimd_chunk tests/test_tokenizer.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh tests/test_context.sh tests/test_engine.sh") || status=1
 summary build-san/test-suite.log >>.test-main.txt
+
+echo "== threads under ThreadSanitizer"
+# One model shared by engines in two threads (docs/design.md §3.7). Without
+# OpenMP: libgomp is not instrumented, and TSan reports its barriers as races.
+mkdir -p build-tsan
+(cd build-tsan && { [ -f Makefile ] || ../configure --quiet --enable-sanitizers=thread --disable-openmp; } &&
+    make -j"$jobs" --quiet && \
+    TSAN_OPTIONS=halt_on_error=1 make -j"$jobs" check TESTS=tests/test_threads.sh check_PROGRAMS=tests/test_threads) || status=1
+summary build-tsan/test-suite.log >>.test-main.txt
 
 echo "== aarch64 (NEON) under qemu-aarch64"
 # Cross-built, run under user-mode emulation: the kernel tests (NEON and

@@ -9,12 +9,16 @@
 #include "resa.h"
 
 static const char help[] =
-    "usage: resa bench [-m MODEL] [--depth LIST] [--mode LIST] [-n N] [OPTIONS]\n"
+    "usage: resa bench [-m MODEL] [--depth LIST] [--mode LIST] [--parallel LIST] [-n N] [OPTIONS]\n"
     "       resa bench [-m MODEL] --generate N [--mode LIST] [OPTIONS]\n"
     "Measures decode speed with the KV cache filled to each depth, for each mode;\n"
     "or, with --generate, the end-to-end time of a long generation per mode.\n"
     "  -m, --model FILE    the model (default: $RESA_MODEL, else the fetched default model)\n"
-    "      --depth LIST    cache depths in tokens (default 1024,4096,16384)\n"
+    "      --depth LIST    cache depths in tokens (default 1024,4096,16384); 0 means a\n"
+    "                      one-token prompt\n"
+    "      --parallel LIST numbers of sequences decoded together, each with the cache\n"
+    "                      filled to the depth (one engine, one step for all of them);\n"
+    "                      decode/s is then their aggregate tokens per second\n"
     "      --mode LIST     modes among dense, sparse, resa (default dense,sparse,resa)\n"
     "  -n, --n-decode N    decode steps timed at each depth (default 64)\n"
     "      --real-prefill  fill the cache by a real prefill of every position (slow);\n"
@@ -31,20 +35,21 @@ static const char help[] =
 typedef struct bench_opts {
     const char *model;
     int depths[MAX_LIST], n_depths;
+    int parallel[MAX_LIST], n_parallel; /* 0: one context, no engine */
     resa_mode modes[3];
     int n_modes, n_decode, real_prefill, json, rect_given, generate;
     resa_params params;
 } bench_opts;
 
-static int parse_list(const char *s, int *out, int max, const char *what)
+static int parse_list(const char *s, int *out, int max, int min, const char *what)
 {
     int n = 0;
     for (const char *p = s; *p;) {
         char *end;
         long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > (1 << 24) || (*end && *end != ',') || n == max) {
-            cli_error("bench: --%s wants up to %d positive integers separated by commas, got '%s'",
-                      what, max, s);
+        if (end == p || v < min || v > (1 << 24) || (*end && *end != ',') || n == max) {
+            cli_error("bench: --%s wants up to %d integers >= %d separated by commas, got '%s'",
+                      what, max, min, s);
             return -1;
         }
         out[n++] = (int)v;
@@ -90,7 +95,11 @@ static int parse(bench_opts *o, int argc, char **argv)
             if (args_str(&a, &o->model))
                 return -1;
         } else if (args_is(&a, NULL, "--depth")) {
-            if (args_str(&a, &s) || (o->n_depths = parse_list(s, o->depths, MAX_LIST, "depth")) < 0)
+            if (args_str(&a, &s) || (o->n_depths = parse_list(s, o->depths, MAX_LIST, 0, "depth")) < 0)
+                return -1;
+        } else if (args_is(&a, NULL, "--parallel")) {
+            if (args_str(&a, &s) ||
+                (o->n_parallel = parse_list(s, o->parallel, MAX_LIST, 1, "parallel")) < 0)
                 return -1;
         } else if (args_is(&a, NULL, "--mode")) {
             if (args_str(&a, &s) || parse_modes(o, s))
@@ -111,6 +120,8 @@ static int parse(bench_opts *o, int argc, char **argv)
             return -1;
         }
     }
+    if (o->generate && o->n_parallel)
+        return cli_error("bench: --generate and --parallel do not go together"), -1;
     /* --rect-every is for the resa rows; sparse rows never rectify */
     for (int i = 0; i < o->n_modes; i++) {
         resa_params p = o->params;
@@ -142,6 +153,7 @@ static int32_t *text_tokens(const resa_model *m, int n)
 
 typedef struct bench_row {
     resa_mode mode;
+    int parallel;
     int depth, steps, rectifications, filled, generated; /* generated: a --generate row */
     double prefill_tok_s, decode_tok_s, ms_weights, ms_attention, ms_select, ms_rectify, total_s;
 } bench_row;
@@ -165,7 +177,7 @@ static int run_one(const resa_model *m, const bench_opts *o, resa_mode mode, int
     resa_context *ctx;
     if (resa_context_new(m, &p, &ctx))
         return cli_error("bench: %s", resa_last_error());
-    const int n_fill = o->real_prefill || o->generate || depth < 512 ? depth : 512;
+    const int n_fill = o->real_prefill || o->generate || depth < 512 ? (depth ? depth : 1) : 512;
     int32_t *ids = text_tokens(m, n_fill);
     resa_sampler_params sp;
     resa_sampler_default(&sp);
@@ -179,7 +191,8 @@ static int run_one(const resa_model *m, const bench_opts *o, resa_mode mode, int
         goto out;
     }
     t0 = clock_now();
-    if (resa_decode(ctx, ids, n_fill, NULL, NULL) || resa_context_fill_repeat(ctx, depth)) {
+    if (resa_decode(ctx, ids, n_fill, NULL, NULL) ||
+        (depth > n_fill && resa_context_fill_repeat(ctx, depth))) {
         cli_error("bench: %s", resa_last_error());
         goto out;
     }
@@ -204,6 +217,7 @@ static int run_one(const resa_model *m, const bench_opts *o, resa_mode mode, int
     row->total_s = clock_now() - t0;
     resa_context_timings(ctx, &t);
     row->mode = mode;
+    row->parallel = 1;
     row->depth = depth;
     row->steps = t.steps;
     row->rectifications = t.rectifications;
@@ -220,17 +234,105 @@ out:
     return rc;
 }
 
+/* A --parallel row: P sequences of one engine, each filled to depth
+ * (depth 0: a one-token prompt), then n_decode steps of all of them
+ * together, greedy; decode/s is P * n_decode / the steps' wall time. */
+static int run_parallel(const resa_model *m, const bench_opts *o, resa_mode mode, int depth, int P,
+                        bench_row *row)
+{
+    resa_params p = o->params;
+    p.mode = mode;
+    args_check_schedule("bench", &p, 0); /* checked in parse(); sets sparse's period to 0 */
+    const int n_fill = o->real_prefill || depth < 512 ? (depth ? depth : 1) : 512;
+    const int b = p.block_size, per_seq = (((depth > n_fill ? depth : n_fill) + o->n_decode + 1 + b - 1) / b) * b;
+    p.n_ctx = P * per_seq;
+    const int n_vocab = resa_model_get_info(m)->n_vocab;
+    resa_engine *e = NULL;
+    resa_seq **seqs = calloc((size_t)P, sizeof *seqs);
+    const int32_t **toks = calloc((size_t)P, sizeof *toks);
+    int *ns = calloc((size_t)P, sizeof *ns);
+    int32_t *next = calloc((size_t)P, sizeof *next), *ids = text_tokens(m, n_fill + P);
+    int rc = 1;
+    if (!seqs || !toks || !ns || !next || !ids) {
+        cli_error("bench: out of memory");
+        goto out;
+    }
+    if (resa_engine_new(m, &p, &e))
+        goto fail;
+    p.n_ctx = per_seq;
+    for (int i = 0; i < P; i++) {
+        if (resa_seq_new(e, &p, &seqs[i]))
+            goto fail;
+        toks[i] = ids + i; /* each sequence its own text */
+        ns[i] = n_fill;
+    }
+    double t0 = clock_now();
+    if (resa_engine_step(e, P, seqs, toks, ns))
+        goto fail;
+    for (int i = 0; i < P; i++)
+        if (depth > n_fill && resa_seq_fill_repeat(seqs[i], depth))
+            goto fail;
+    double t1 = clock_now();
+    row->prefill_tok_s = (double)P * n_fill / (t1 - t0);
+    row->filled = n_fill < depth;
+    for (int i = 0; i < P; i++) {
+        toks[i] = &next[i];
+        ns[i] = 1;
+    }
+    int rect0 = 0;
+    for (int i = 0; i < P; i++)
+        rect0 += resa_seq_rectifications(seqs[i]);
+    t1 = clock_now();
+    for (int step = 0; step < o->n_decode; step++) {
+        for (int i = 0; i < P; i++) { /* greedy */
+            const float *lg = resa_seq_logits(seqs[i]);
+            int32_t best = 0;
+            for (int v = 1; v < n_vocab; v++)
+                best = lg[v] > lg[best] ? v : best;
+            next[i] = best;
+        }
+        if (resa_engine_step(e, P, seqs, toks, ns))
+            goto fail;
+    }
+    const double wall = clock_now() - t1;
+    row->mode = mode;
+    row->parallel = P;
+    row->depth = depth;
+    row->steps = o->n_decode;
+    row->rectifications = -rect0;
+    for (int i = 0; i < P; i++)
+        row->rectifications += resa_seq_rectifications(seqs[i]);
+    row->decode_tok_s = (double)P * o->n_decode / wall;
+    row->ms_weights = row->ms_attention = row->ms_select = row->ms_rectify = -1; /* not split */
+    rc = 0;
+    goto out;
+fail:
+    cli_error("bench: %s", resa_last_error());
+out:
+    resa_engine_free(e);
+    free(seqs);
+    free(toks);
+    free(ns);
+    free(next);
+    free(ids);
+    return rc;
+}
+
 static void print_row(const bench_opts *o, const bench_row *r, int first)
 {
     if (o->json) {
-        printf("%s{\"mode\": \"%s\", \"depth\": %d, \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.3f, "
+        printf("%s{\"mode\": \"%s\", \"parallel\": %d, \"depth\": %d, \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.3f, "
                "\"generated\": %d, \"total_s\": %.3f, "
                "\"cache_fill\": \"%s\", \"steps\": %d, \"rectifications\": %d, "
-               "\"ms_per_token\": {\"weights_and_other\": %.3f, \"attention\": %.3f, "
-               "\"score_select\": %.3f, \"rectification\": %.3f}}",
-               first ? "" : ",\n  ", resa_mode_name(r->mode), r->depth, r->prefill_tok_s,
+               "\"ms_per_token\": ",
+               first ? "" : ",\n  ", resa_mode_name(r->mode), r->parallel, r->depth, r->prefill_tok_s,
                r->decode_tok_s, r->generated, r->total_s, r->filled ? "repeated 512-token segment" : "real prefill", r->steps,
-               r->rectifications, r->ms_weights, r->ms_attention, r->ms_select, r->ms_rectify);
+               r->rectifications);
+        if (r->ms_weights < 0) /* --parallel: not split */
+            printf("null}");
+        else
+            printf("{\"weights_and_other\": %.3f, \"attention\": %.3f, \"score_select\": %.3f, "
+                   "\"rectification\": %.3f}}", r->ms_weights, r->ms_attention, r->ms_select, r->ms_rectify);
         return;
     }
     if (r->generated) {
@@ -240,6 +342,16 @@ static void print_row(const bench_opts *o, const bench_row *r, int first)
         printf("%-7s %7d %9d %10.2f %10.2f | %22.3f %9.3f %8.3f %8.3f\n", resa_mode_name(r->mode),
                r->depth, r->generated, r->total_s, r->decode_tok_s, r->ms_weights, r->ms_attention,
                r->ms_select, r->ms_rectify);
+        fflush(stdout);
+        return;
+    }
+    if (r->parallel > 1 || o->n_parallel) {
+        if (first)
+            printf("%-7s %8s %7s %10s %12s %8s  %s\n", "mode", "parallel", "depth", "prefill/s",
+                   "decode/s all", "rectify", "cache");
+        printf("%-7s %8d %7d %10.1f %12.2f %8d  %s\n", resa_mode_name(r->mode), r->parallel, r->depth,
+               r->prefill_tok_s, r->decode_tok_s, r->rectifications,
+               r->filled ? "repeated segment" : "real prefill");
         fflush(stdout);
         return;
     }
@@ -275,16 +387,21 @@ int cmd_bench(int argc, char **argv)
     if (o.json)
         printf("{\"results\": [");
     int rc = 0, first = 1;
+    const int n_par = o.n_parallel ? o.n_parallel : 1;
     for (int d = 0; d < o.n_depths && !rc; d++)
-        for (int i = 0; i < o.n_modes && !rc; i++) {
-            bench_row row = { 0 };
-            if (!o.json && !o.generate)
-                fprintf(stderr, "resa: bench: %s at depth %d...\n", resa_mode_name(o.modes[i]),
-                        o.depths[d]);
-            if ((rc = run_one(m, &o, o.modes[i], o.depths[d], &row)) == 0)
-                print_row(&o, &row, first);
-            first = 0;
-        }
+        for (int i = 0; i < o.n_modes && !rc; i++)
+            for (int k = 0; k < n_par && !rc; k++) {
+                bench_row row = { 0 };
+                if (!o.json && !o.generate)
+                    fprintf(stderr, "resa: bench: %s at depth %d, %d sequence%s...\n",
+                            resa_mode_name(o.modes[i]), o.depths[d], o.n_parallel ? o.parallel[k] : 1,
+                            o.n_parallel && o.parallel[k] > 1 ? "s" : "");
+                rc = o.n_parallel ? run_parallel(m, &o, o.modes[i], o.depths[d], o.parallel[k], &row)
+                                  : run_one(m, &o, o.modes[i], o.depths[d], &row);
+                if (rc == 0)
+                    print_row(&o, &row, first);
+                first = 0;
+            }
     if (o.json)
         printf("]}\n");
     resa_model_free(m);

@@ -1,5 +1,5 @@
 /* resa eval: how far the sparse modes drift from dense decoding, on real
- * text (DESIGN.md §6): the paper's language-modeling protocol (eval_lm.c)
+ * text (docs/design.md §6): the paper's language-modeling protocol (eval_lm.c)
  * and passkey retrieval (eval_passkey.c). This file parses, checks, loads
  * the text and prints the tables. */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* resa eval: the quality protocols of DESIGN.md §6 over the public API.
+/* resa eval: the quality protocols of docs/design.md §6 over the public API.
  * cmd_eval.c parses, loads and prints; eval_lm.c runs the language-modeling
  * protocol, eval_passkey.c the passkey retrieval. */
 #ifndef RESA_CLI_EVAL_H

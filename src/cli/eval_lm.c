@@ -1,4 +1,4 @@
-/* resa eval, language modeling (the paper's protocol, DESIGN.md §6).
+/* resa eval, language modeling (the paper's protocol, docs/design.md §6).
  *
  * For each window of L tokens of real text and each x of the sweep: the first
  * L-x tokens are a dense prefix, the last x are teacher-forced one decode step

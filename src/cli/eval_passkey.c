@@ -1,4 +1,4 @@
-/* resa eval, passkey retrieval (DESIGN.md §6).
+/* resa eval, passkey retrieval (docs/design.md §6).
  *
  * A prompt of real text (the haystack) holds a needle, "The pass key is NNNNN.
  * Remember it. NNNNN is the pass key.", at a random depth, and ends with a
