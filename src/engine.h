@@ -36,7 +36,8 @@ struct resa_engine {
     resa_backend *be;
     page_alloc pages;
     resa_seq **seqs;
-    int n_seqs, seqs_cap;
+    int n_seqs;
+    size_t seqs_cap;
     /* the pass being built (scheduler.c) */
     resa_seg *segs;
     int32_t *tokens;

@@ -78,12 +78,9 @@ void scheduler_engine_free(resa_engine *e)
 resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **out)
 {
     *out = NULL;
-    resa_status st = resa_grow(&e->seqs, (size_t[]){ (size_t)e->seqs_cap }, (size_t)e->n_seqs + 1,
-                               sizeof *e->seqs);
+    resa_status st = resa_grow(&e->seqs, &e->seqs_cap, (size_t)e->n_seqs + 1, sizeof *e->seqs);
     if (st)
         return st;
-    if ((size_t)e->seqs_cap < (size_t)e->n_seqs + 1)
-        e->seqs_cap = e->n_seqs + 1;
     resa_seq *s = calloc(1, sizeof *s);
     if (!s)
         return resa_fail(RESA_ERR_NOMEM, "out of memory");
