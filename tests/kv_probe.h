@@ -6,7 +6,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "arch.h"
 #include "engine.h"
 
 typedef struct kv_probe {
@@ -31,6 +33,26 @@ static inline void probe_read(const kv_probe *p, resa_kv_part part, int layer, i
         fprintf(stderr, "kv_read: %s\n", resa_last_error());
         exit(99);
     }
+}
+
+/* K, V and (when kept) summaries of positions [0, n_past) bit-identical in a and b. */
+static inline int probe_same_cache(const kv_probe *a, const kv_probe *b)
+{
+    if (a->n_past != b->n_past)
+        return 0;
+    const int n_blocks = (a->n_past + a->block_size - 1) / a->block_size;
+    const int last = a->kv.summaries ? KV_PART_KMAX : KV_PART_V;
+    float x[RESA_MAX_HEAD_DIM], y[RESA_MAX_HEAD_DIM];
+    for (int l = 0; l < a->n_layer; l++)
+        for (int h = 0; h < a->n_head_kv; h++)
+            for (int part = KV_PART_K; part <= last; part++)
+                for (int p = 0; p < (part <= KV_PART_V ? a->n_past : n_blocks); p++) {
+                    probe_read(a, (resa_kv_part)part, l, h, p, x);
+                    probe_read(b, (resa_kv_part)part, l, h, p, y);
+                    if (memcmp(x, y, (size_t)a->head_dim * sizeof *x))
+                        return 0;
+                }
+    return 1;
 }
 
 #endif

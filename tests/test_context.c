@@ -89,22 +89,7 @@ static void steps(resa_context *c, const int32_t *seq, int from, int to, float *
 static int same_cache(const resa_context *ca, const resa_context *cb)
 {
     const kv_probe a = probe_ctx(ca), b = probe_ctx(cb);
-    if (a.n_past != b.n_past)
-        return 0;
-    const int n_blocks = (a.n_past + a.block_size - 1) / a.block_size;
-    float x[RESA_MAX_HEAD_DIM], y[RESA_MAX_HEAD_DIM];
-    for (int l = 0; l < a.n_layer; l++)
-        for (int h = 0; h < a.n_head_kv; h++)
-            for (int part = KV_PART_K; part <= KV_PART_KMAX; part++)
-                for (int p = 0; p < (part <= KV_PART_V ? a.n_past : n_blocks); p++) {
-                    if (part >= KV_PART_KMIN && !a.kv.summaries)
-                        continue;
-                    probe_read(&a, (resa_kv_part)part, l, h, p, x);
-                    probe_read(&b, (resa_kv_part)part, l, h, p, y);
-                    if (memcmp(x, y, (size_t)a.head_dim * sizeof *x))
-                        return 0;
-                }
-    return 1;
+    return probe_same_cache(&a, &b);
 }
 
 /* A cache prefilled once, run dense over other tokens, cut back and run

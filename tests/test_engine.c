@@ -217,20 +217,7 @@ static trace new_trace(int n_vocab)
 static int same_cache(const resa_seq *sa, const resa_seq *sb)
 {
     const kv_probe a = probe_seq(sa), b = probe_seq(sb);
-    if (a.n_past != b.n_past)
-        return 0;
-    float x[RESA_MAX_HEAD_DIM], y[RESA_MAX_HEAD_DIM];
-    const int n_blocks = (a.n_past + a.block_size - 1) / a.block_size;
-    for (int l = 0; l < a.n_layer; l++)
-        for (int h = 0; h < a.n_head_kv; h++)
-            for (int part = KV_PART_K; part <= KV_PART_KMAX; part++)
-                for (int p = 0; p < (part <= KV_PART_V ? a.n_past : n_blocks); p++) {
-                    probe_read(&a, (resa_kv_part)part, l, h, p, x);
-                    probe_read(&b, (resa_kv_part)part, l, h, p, y);
-                    if (memcmp(x, y, (size_t)a.head_dim * sizeof *x))
-                        return 0;
-                }
-    return 1;
+    return probe_same_cache(&a, &b);
 }
 
 static void test_batch_invariance(const resa_model *m, int n_vocab)
