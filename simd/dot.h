@@ -78,13 +78,18 @@ static inline size_t resa_wblock_bytes(enum resa_wtype t)
                float *s, size_t lds)
 typedef decl_gemm_fn(*resa_gemm_fn);
 
-/* s[r] = dot(weight row r, activation row a) for r < nr (any nr), rows ldw
- * bytes apart, each bit-identical to vec_dot: the matrix-vector product of
- * decode. The x86 int8 versions put eight rows in the lanes of a vector, so
- * that the recipe's per-row chains run side by side; others loop over
- * vec_dot. */
-#define decl_gemv_fn(name) \
-    void(name)(int64_t n, int nr, const void *w, size_t ldw, const void *a, float *s)
+/* s[c * lds + r] = dot(weight row r, activation row c) for r < nr (any nr),
+ * c < nc (1 <= nc <= RESA_GEMV_MAX_COLS), weight rows ldw bytes apart,
+ * activation rows (each in the weight type's vec_dot_type) lda bytes apart,
+ * each bit-identical to vec_dot: the matrix-vector product of decode, for
+ * one sequence or a few decoded together (each weight row read once for
+ * all of them). The x86 int8 versions put eight rows in the lanes of a
+ * vector, so that the recipe's per-row chains run side by side; others
+ * loop over vec_dot. */
+#define RESA_GEMV_MAX_COLS 8
+#define decl_gemv_fn(name)                                                                    \
+    void(name)(int64_t n, int nr, int nc, const void *w, size_t ldw, const void *a, size_t lda, \
+               float *s, size_t lds)
 typedef decl_gemv_fn(*resa_gemv_fn);
 
 /* Activation quantizer: n floats -> vec_dot_type blocks. */
@@ -127,11 +132,13 @@ void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags);
  * past the last row are harmless (see prefetch.h). */
 #define RESA_GEMV_PREFETCH_GROUPS 2
 
-#define RESA_GEMV_LOOP(name, vec_dot)                                           \
-    decl_gemv_fn(name)                                                          \
-    {                                                                           \
-        for (int r = 0; r < nr; r++)                                            \
-            vec_dot(n, &s[r], (const char *)w + (size_t)r * ldw, a);            \
+#define RESA_GEMV_LOOP(name, vec_dot)                                                     \
+    decl_gemv_fn(name)                                                                    \
+    {                                                                                     \
+        for (int r = 0; r < nr; r++)                                                      \
+            for (int c = 0; c < nc; c++)                                                  \
+                vec_dot(n, &s[(size_t)c * lds + r], (const char *)w + (size_t)r * ldw,    \
+                        (const char *)a + (size_t)c * lda);                               \
     }
 
 /* The kernels of each ISA file, declared once here so that the definitions

@@ -58,6 +58,12 @@ typedef struct partial {
     float *m, *l; /* (group) */
 } partial;
 
+/* A partial's place in memory: group * (d + 2) floats at mem. */
+static partial partial_at(float *mem, int group, int d)
+{
+    return (partial){.o = mem, .m = mem + (size_t)group * d, .l = mem + (size_t)group * (d + 1)};
+}
+
 /* All query heads of KV head kvh over positions [a, b) of the concatenated
  * runs: their pieces in that range, as the kernel's runs, in one kernel
  * call, so short runs (a sparse step's blocks) fill whole tiles. The kernel
@@ -90,22 +96,27 @@ static void attend_segment(const resa_kv_cache *kv, int layer, int kvh, const fl
                                       out->l, out->o);
 }
 
-/* out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s over the segments
- * (zeros when nothing was attended). */
-static void merge_segments(const partial *parts, int n_seg, int g, int d, float *out)
+/* out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s over the n_seg
+ * segments whose partials lie one after the other at mem (zeros when
+ * nothing was attended). */
+static void merge_segments(float *mem, int n_seg, int group, int g, int d, float *out)
 {
+    const size_t item = (size_t)group * (d + 2);
     float M = -INFINITY;
-    for (int s = 0; s < n_seg; s++)
-        M = parts[s].m[g] > M ? parts[s].m[g] : M;
+    for (int s = 0; s < n_seg; s++) {
+        const partial p = partial_at(mem + s * item, group, d);
+        M = p.m[g] > M ? p.m[g] : M;
+    }
     double L = 0.0;
     memset(out, 0, (size_t)d * sizeof(float));
     if (M == -INFINITY)
         return;
     for (int s = 0; s < n_seg; s++) {
-        const float w = expf(parts[s].m[g] - M);
-        L += (double)w * parts[s].l[g];
+        const partial p = partial_at(mem + s * item, group, d);
+        const float w = expf(p.m[g] - M);
+        L += (double)w * p.l[g];
         for (int c = 0; c < d; c++)
-            out[c] += w * parts[s].o[(size_t)g * d + c];
+            out[c] += w * p.o[(size_t)g * d + c];
     }
     const float inv = (float)(1.0 / L);
     for (int c = 0; c < d; c++)
@@ -115,7 +126,9 @@ static void merge_segments(const partial *parts, int n_seg, int g, int d, float 
 /* Segments per KV head: enough work items for every thread once a head
  * attends a few tiles (a sparse step's 10% of 8192 positions is 832, and
  * 3 KV heads on 2 threads would leave one idle half the time); one segment
- * for short ranges, where merging would cost more than it spreads. */
+ * for short ranges, where merging would cost more than it spreads. A
+ * function of the row alone (never of the other rows of a pass), so a row's
+ * bits do not depend on its company. */
 static int segments_for(int n_positions, int n_head_kv, int n_threads)
 {
     if (n_positions < 256)
@@ -124,66 +137,108 @@ static int segments_for(int n_positions, int n_head_kv, int n_threads)
     return s < 1 ? 1 : s > 64 ? 64 : s;
 }
 
-/* One query at position pos, every query head: dense when sel is NULL, else
- * over the blocks sel selected for each KV head (n_sel of them). */
-static resa_status attention_one_query(resa_attn_scratch *s, int n_threads,
-                                       const resa_kv_cache *kv, int layer, const float *q, int pos,
-                                       int n_head, const int *sel, const int *n_sel, float *out)
+/* Where a row's pieces lie in the scratch, and how its heads split. */
+typedef struct row_plan {
+    size_t runs, pieces;                  /* offsets in s->list (as runs) and s->pieces */
+    size_t parts[RESA_MAX_KV_HEADS];      /* offset in s->scores of each head's first partial */
+    int max_runs;                         /* runs room per head: one per block */
+    int n_runs[RESA_MAX_KV_HEADS], n_pos[RESA_MAX_KV_HEADS], n_seg[RESA_MAX_KV_HEADS];
+} row_plan;
+
+/* One work item: segment seg of KV head head of row row. */
+typedef struct work_item {
+    int row, head, seg;
+} work_item;
+
+/* Plans every row (runs of each head, its segments, scratch offsets) and
+ * lists the work items. */
+static resa_status plan_rows(resa_attn_scratch *s, int n_threads, int n_head, const resa_decode_row *rows,
+                             int n, size_t *n_items)
 {
-    const int d = kv->head_dim, group = n_head / kv->n_head_kv, n_kv = kv->n_head_kv, T = pos + 1;
-    /* room for the runs of each head: at most one per block */
-    const size_t max_runs = kv->n_blocks_max > 1 ? (size_t)kv->n_blocks_max : 1;
     resa_status st;
-    if ((st = resa_grow(&s->list, &s->list_cap, (size_t)n_kv * max_runs * 2, sizeof(int))))
+    if ((st = resa_grow(&s->plans, &s->plans_cap, (size_t)n, sizeof(row_plan))))
         return st;
-    run *runs = (run *)(void *)s->list;
-    const size_t piece_stride = max_runs + 64; /* segments_for() returns at most 64 */
-    if ((st = resa_grow(&s->pieces, &s->pieces_cap, (size_t)n_kv * piece_stride, sizeof(resa_attn_run))))
-        return st;
-    int n_runs[RESA_MAX_KV_HEADS], n_pos[RESA_MAX_KV_HEADS], n_seg_max = 1;
-    for (int h = 0; h < n_kv; h++) {
-        n_runs[h] = attended_runs(kv, sel ? sel + (size_t)h * kv->n_blocks_max : NULL, sel ? n_sel[h] : 0,
-                                  T, runs + (size_t)h * max_runs, &n_pos[h]);
-        const int ns = segments_for(n_pos[h], n_kv, n_threads);
-        n_seg_max = ns > n_seg_max ? ns : n_seg_max;
+    row_plan *plan = s->plans;
+    size_t n_run_slots = 0, n_pieces = 0;
+    for (int i = 0; i < n; i++) {
+        const resa_kv_cache *kv = rows[i].kv;
+        plan[i].max_runs = kv->n_blocks_max > 1 ? kv->n_blocks_max : 1;
+        plan[i].runs = n_run_slots;
+        plan[i].pieces = n_pieces;
+        n_run_slots += (size_t)kv->n_head_kv * plan[i].max_runs;
+        n_pieces += (size_t)kv->n_head_kv * ((size_t)plan[i].max_runs + 64); /* segments_for() <= 64 */
     }
-    /* per work item (KV head, segment): o, m, l */
-    const size_t item = (size_t)group * (d + 2), n_items = (size_t)n_kv * n_seg_max;
-    if ((st = resa_grow(&s->scores, &s->scores_cap, item * n_items, sizeof(float))))
+    if ((st = resa_grow(&s->list, &s->list_cap, n_run_slots * 2, sizeof(int))) ||
+        (st = resa_grow(&s->pieces, &s->pieces_cap, n_pieces, sizeof(resa_attn_run))))
         return st;
-    partial parts[RESA_MAX_KV_HEADS * 64]; /* segments_for() returns at most 64 */
-    const float scale = 1.0f / sqrtf((float)d);
-#pragma omp parallel for num_threads(n_threads) schedule(static) collapse(2)
-    for (int h = 0; h < n_kv; h++)
-        for (int seg = 0; seg < n_seg_max; seg++) {
-            const int ns = segments_for(n_pos[h], n_kv, n_threads);
-            float *mem = s->scores + item * ((size_t)h * n_seg_max + seg);
-            partial *pt = &parts[h * n_seg_max + seg];
-            *pt = (partial){ .o = mem, .m = mem + (size_t)group * d, .l = mem + (size_t)group * (d + 1) };
-            if (seg >= ns)
-                continue;
-            const int a = (int)((long)n_pos[h] * seg / ns), b = (int)((long)n_pos[h] * (seg + 1) / ns);
-            attend_segment(kv, layer, h, q + (size_t)h * group * d, group, runs + (size_t)h * max_runs,
-                           n_runs[h], seg, a, b, scale, s->pieces + (size_t)h * piece_stride, pt);
+    size_t n_floats = 0;
+    *n_items = 0;
+    for (int i = 0; i < n; i++) {
+        const resa_decode_row *r = &rows[i];
+        const resa_kv_cache *kv = r->kv;
+        const int n_kv = kv->n_head_kv, item = n_head / n_kv * (kv->head_dim + 2);
+        row_plan *p = &plan[i];
+        for (int h = 0; h < n_kv; h++) {
+            p->n_runs[h] = attended_runs(kv, r->sel ? r->sel + (size_t)h * kv->n_blocks_max : NULL,
+                                         r->sel ? r->n_sel[h] : 0, r->pos + 1,
+                                         (run *)(void *)s->list + p->runs + (size_t)h * p->max_runs, &p->n_pos[h]);
+            p->n_seg[h] = segments_for(p->n_pos[h], n_kv, n_threads);
+            p->parts[h] = n_floats;
+            n_floats += (size_t)p->n_seg[h] * item;
+            *n_items += (size_t)p->n_seg[h];
         }
-    for (int h = 0; h < n_kv; h++)
-        for (int g = 0; g < group; g++)
-            merge_segments(&parts[h * n_seg_max], segments_for(n_pos[h], n_kv, n_threads), g, d,
-                           out + ((size_t)h * group + g) * d);
+    }
+    if ((st = resa_grow(&s->scores, &s->scores_cap, n_floats, sizeof(float))) ||
+        (st = resa_grow(&s->items, &s->items_cap, *n_items, sizeof(work_item))))
+        return st;
+    work_item *items = s->items;
+    size_t k = 0;
+    for (int i = 0; i < n; i++)
+        for (int h = 0; h < rows[i].kv->n_head_kv; h++)
+            for (int seg = 0; seg < plan[i].n_seg[h]; seg++)
+                items[k++] = (work_item){i, h, seg};
+    return RESA_OK;
+}
+
+resa_status attention_decode_rows(resa_attn_scratch *s, int n_threads, int layer, int n_head,
+                                  const resa_decode_row *rows, int n)
+{
+    size_t n_items;
+    resa_status st = plan_rows(s, n_threads, n_head, rows, n, &n_items);
+    if (st)
+        return st;
+    const row_plan *plan = s->plans;
+    const work_item *items = s->items;
+    /* every segment of every row and head in one parallel loop: one fork
+     * and join per layer, however many sequences the pass decodes */
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n_items > 1)
+    for (size_t k = 0; k < n_items; k++) {
+        const work_item w = items[k];
+        const resa_decode_row *r = &rows[w.row];
+        const row_plan *p = &plan[w.row];
+        const int d = r->kv->head_dim, group = n_head / r->kv->n_head_kv, ns = p->n_seg[w.head];
+        partial pt = partial_at(s->scores + p->parts[w.head] + (size_t)w.seg * group * (d + 2), group, d);
+        const int a = (int)((long)p->n_pos[w.head] * w.seg / ns), b = (int)((long)p->n_pos[w.head] * (w.seg + 1) / ns);
+        attend_segment(r->kv, layer, w.head, r->q + (size_t)w.head * group * d, group,
+                       (const run *)(const void *)s->list + p->runs + (size_t)w.head * p->max_runs,
+                       p->n_runs[w.head], w.seg, a, b, 1.0f / sqrtf((float)d),
+                       s->pieces + p->pieces + (size_t)w.head * ((size_t)p->max_runs + 64), &pt);
+    }
+    for (int i = 0; i < n; i++) {
+        const int n_kv = rows[i].kv->n_head_kv, d = rows[i].kv->head_dim, group = n_head / n_kv;
+        for (int h = 0; h < n_kv; h++)
+            for (int g = 0; g < group; g++)
+                merge_segments(s->scores + plan[i].parts[h], plan[i].n_seg[h], group, g, d,
+                               rows[i].out + ((size_t)h * group + g) * d);
+    }
     return RESA_OK;
 }
 
 resa_status attention_decode_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv,
                                  int layer, const float *q, int pos, int n_head, float *out)
 {
-    return attention_one_query(s, n_threads, kv, layer, q, pos, n_head, NULL, NULL, out);
-}
-
-resa_status attention_sparse_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv,
-                                 int layer, const float *q, int pos, int n_head, const int *sel,
-                                 const int *n_sel, float *out)
-{
-    return attention_one_query(s, n_threads, kv, layer, q, pos, n_head, sel, n_sel, out);
+    const resa_decode_row row = {.kv = kv, .q = q, .out = out, .pos = pos};
+    return attention_decode_rows(s, n_threads, layer, n_head, &row, 1);
 }
 
 void attn_scratch_free(resa_attn_scratch *s)
@@ -193,5 +248,7 @@ void attn_scratch_free(resa_attn_scratch *s)
     free(s->list);
     free(s->pieces);
     free(s->gather);
+    free(s->plans);
+    free(s->items);
     memset(s, 0, sizeof *s);
 }

@@ -15,7 +15,9 @@ typedef struct resa_attn_scratch {
                               them (n_head_kv, n_blocks_max + segments) */
     uint8_t *gather;       /* chunks: each thread's copy of an item's K and V rows when
                               their pages are not consecutive */
-    size_t chunk_cap, scores_cap, list_cap, pieces_cap, gather_cap; /* in elements */
+    void *plans;           /* decode: per row, its runs and segments (attention.c) */
+    void *items;           /* decode: the work items (row, KV head, segment) */
+    size_t chunk_cap, scores_cap, list_cap, pieces_cap, gather_cap, plans_cap, items_cap; /* in elements */
 } resa_attn_scratch;
 
 /* Dense causal attention of n queries (attention_chunk.c; n = 1 goes to
@@ -25,12 +27,22 @@ resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cac
 /* Dense decode: one query at position pos over [0, pos]. */
 resa_status attention_decode_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv,
                                  int layer, const float *q, int pos, int n_head, float *out);
-/* Sparse decode: one query at position pos attends, per KV head h, only the
- * n_sel[h] blocks listed (ascending) at sel + h * kv->n_blocks_max. The
- * cache is read through its page table (kv_cache.h). */
-resa_status attention_sparse_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv,
-                                 int layer, const float *q, int pos, int n_head, const int *sel,
-                                 const int *n_sel, float *out);
+/* One decode row: its query (n_head heads) at position pos of its sequence's
+ * cache kv attends [0, pos] (dense, sel NULL) or, per KV head h, only the
+ * n_sel[h] blocks listed (ascending) at sel + h * kv->n_blocks_max (sparse).
+ * The cache is read through its page table (kv_cache.h). */
+typedef struct resa_decode_row {
+    const resa_kv_cache *kv;
+    const float *q;
+    float *out;
+    int pos;
+    const int *sel, *n_sel;
+} resa_decode_row;
+
+/* The decode rows of a pass, every one in one parallel loop over (row, KV
+ * head, segment); each row's bits are those it gets alone. */
+resa_status attention_decode_rows(resa_attn_scratch *s, int n_threads, int layer, int n_head,
+                                  const resa_decode_row *rows, int n);
 void attn_scratch_free(resa_attn_scratch *s);
 
 #endif

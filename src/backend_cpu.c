@@ -24,13 +24,20 @@ typedef struct cpu_backend {
     int width[ACT_COUNT];
     float *rope_cs;    /* (n_rows_max, n_rot) cos/sin pairs of each row's position */
     float *logit_rows; /* (n_rows_max, n_embd) rows gathered for the output head */
-    int *sel, *n_sel;  /* a sparse step's selected blocks, (n_head_kv, n_blocks_max) */
-    size_t sel_cap;
+    int *sel;          /* the sparse decode rows' selected blocks, (row, n_head_kv, n_blocks_max) */
+    int *n_sel;        /* their counts, (row, n_head_kv) */
+    resa_decode_row *rows; /* the pass's decode rows */
+    size_t sel_cap, n_sel_cap, rows_cap;
     const resa_pass *pass;
     resa_matmul_scratch mm;
     resa_attn_scratch attn;
     resa_select_scratch select;
 } cpu_backend;
+
+/* Row-wise small ops fork the threads only for passes with this many
+ * elements: below it (decode rows, even many of them) a fork and join
+ * costs more than the op. */
+#define PARALLEL_MIN_ELEMS 32768
 
 static inline cpu_backend *cpu(resa_backend *be) { return (cpu_backend *)be; }
 static inline int n_rows(const cpu_backend *c) { return c->pass->n_rows; }
@@ -70,7 +77,7 @@ static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int di
 {
     const resa_rmsnorm_fn rmsnorm = resa_elem()->rmsnorm;
     (void)n_threads; /* without OpenMP */
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 1)
+#pragma omp parallel for num_threads(n_threads) schedule(static) if ((long)n * dim >= PARALLEL_MIN_ELEMS)
     for (int t = 0; t < n; t++)
         rmsnorm(y + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);
 }
@@ -110,7 +117,8 @@ static resa_status cpu_rope(resa_backend *be, resa_act x, int n_heads)
     const resa_rope_fn rope = hp->rope_style == RESA_ROPE_NEOX ? resa_elem()->rope_neox : resa_elem()->rope_norm;
     float *p = c->act[x];
     const int n = n_rows(c);
-#pragma omp parallel for num_threads(c->n_threads) schedule(static) if (n > 1)
+#pragma omp parallel for num_threads(c->n_threads) schedule(static) \
+    if ((long)n * n_heads * hp->head_dim >= PARALLEL_MIN_ELEMS)
     for (int t = 0; t < n; t++)
         for (int h = 0; h < n_heads; h++)
             rope(p + ((size_t)t * n_heads + h) * hp->head_dim, c->rope_cs + (size_t)t * hp->n_rot, hp->n_rot);
@@ -129,29 +137,69 @@ static resa_status cpu_kv_store(resa_backend *be, int layer)
     return RESA_OK;
 }
 
-/* One sparse decode row: select the blocks per KV head, attend them. */
-static resa_status sparse_row(cpu_backend *c, const resa_seg *g, int layer, const float *q, float *out)
+/* Every decode row of the pass: the sparse ones select their blocks (per
+ * row), then all rows attend in one parallel loop (attention.c), so a pass
+ * of many sequences forks the threads once per layer, not once per row. Its
+ * time is shared equally by the rows that keep timings. */
+static resa_status decode_rows(cpu_backend *c, int layer)
 {
     const int n_kv = c->pool.n_head_kv, n_head = c->model->hp.n_head;
-    resa_status st;
-    if ((st = resa_grow(&c->sel, &c->sel_cap, (size_t)n_kv * g->kv.n_blocks_max, sizeof(int))))
-        return st;
-    const double t0 = g->timings ? resa_now() : 0;
-    st = select_blocks_cpu(&c->select, c->n_threads, &g->kv, layer, q, g->pos0, n_head, g->cfg, c->sel,
-                           c->n_sel);
-    const double t1 = g->timings ? resa_now() : 0;
-    if (!st)
-        st = attention_sparse_cpu(&c->attn, c->n_threads, &g->kv, layer, q, g->pos0, n_head, c->sel,
-                                  c->n_sel, out);
-    if (g->timings) {
-        g->timings->select_s += t1 - t0;
-        g->timings->attention_s += resa_now() - t1;
+    const size_t q_dim = (size_t)n_head * c->model->hp.head_dim;
+    size_t n_sel_ints = 0;
+    int n = 0;
+    for (int s = 0; s < c->pass->n_segs; s++) {
+        const resa_seg *g = &c->pass->segs[s];
+        if (g->kind == SEG_DECODE) {
+            n++;
+            n_sel_ints += g->sparse ? (size_t)n_kv * g->kv.n_blocks_max : 0;
+        }
     }
-    return st;
+    if (n == 0)
+        return RESA_OK;
+    resa_status st;
+    if ((st = resa_grow(&c->rows, &c->rows_cap, (size_t)n, sizeof(resa_decode_row))) ||
+        (st = resa_grow(&c->sel, &c->sel_cap, n_sel_ints > 0 ? n_sel_ints : 1, sizeof(int))) ||
+        (st = resa_grow(&c->n_sel, &c->n_sel_cap, (size_t)n * n_kv, sizeof(int))))
+        return st;
+    int i = 0, n_timed = 0;
+    size_t sel_off = 0;
+    for (int s = 0; s < c->pass->n_segs; s++) {
+        const resa_seg *g = &c->pass->segs[s];
+        if (g->kind != SEG_DECODE)
+            continue;
+        resa_decode_row *r = &c->rows[i];
+        *r = (resa_decode_row){.kv = &g->kv, .q = c->act[ACT_Q] + g->row0 * q_dim,
+                               .out = c->act[ACT_ATT] + g->row0 * q_dim, .pos = g->pos0};
+        if (g->sparse) {
+            int *sel = c->sel + sel_off, *n_sel = c->n_sel + (size_t)i * n_kv;
+            const double t0 = g->timings ? resa_now() : 0;
+            if ((st = select_blocks_cpu(&c->select, c->n_threads, &g->kv, layer, r->q, g->pos0, n_head, g->cfg,
+                                        sel, n_sel)))
+                return st;
+            if (g->timings)
+                g->timings->select_s += resa_now() - t0;
+            r->sel = sel;
+            r->n_sel = n_sel;
+            sel_off += (size_t)n_kv * g->kv.n_blocks_max;
+        }
+        n_timed += g->timings != NULL;
+        i++;
+    }
+    const double t0 = n_timed ? resa_now() : 0;
+    if ((st = attention_decode_rows(&c->attn, c->n_threads, layer, n_head, c->rows, n)))
+        return st;
+    const double share = n_timed ? (resa_now() - t0) / n_timed : 0;
+    for (int s = 0; s < c->pass->n_segs; s++) {
+        const resa_seg *g = &c->pass->segs[s];
+        if (g->kind == SEG_DECODE && g->timings)
+            g->timings->attention_s += share;
+    }
+    return RESA_OK;
 }
 
-/* Each segment on its own, with every thread: a segment's arithmetic is the
- * same whatever else the pass holds. */
+/* Prompt and rectification segments each on their own, with every thread
+ * (a segment's arithmetic is the same whatever else the pass holds), then
+ * the decode rows together. */
 static resa_status cpu_attention(resa_backend *be, int layer)
 {
     cpu_backend *c = cpu(be);
@@ -159,21 +207,17 @@ static resa_status cpu_attention(resa_backend *be, int layer)
     const size_t q_dim = (size_t)n_head * c->model->hp.head_dim;
     for (int s = 0; s < c->pass->n_segs; s++) {
         const resa_seg *g = &c->pass->segs[s];
-        const float *q = c->act[ACT_Q] + g->row0 * q_dim;
-        float *out = c->act[ACT_ATT] + g->row0 * q_dim;
-        resa_status st;
-        if (g->kind == SEG_DECODE && g->sparse) {
-            st = sparse_row(c, g, layer, q, out);
-        } else {
-            const double t0 = g->timings ? resa_now() : 0;
-            st = attention_cpu(&c->attn, c->n_threads, &g->kv, layer, q, g->n, g->pos0, n_head, out);
-            if (g->timings)
-                g->timings->attention_s += resa_now() - t0;
-        }
+        if (g->kind == SEG_DECODE)
+            continue;
+        const double t0 = g->timings ? resa_now() : 0;
+        resa_status st = attention_cpu(&c->attn, c->n_threads, &g->kv, layer, c->act[ACT_Q] + g->row0 * q_dim,
+                                       g->n, g->pos0, n_head, c->act[ACT_ATT] + g->row0 * q_dim);
         if (st)
             return st;
+        if (g->timings)
+            g->timings->attention_s += resa_now() - t0;
     }
-    return RESA_OK;
+    return decode_rows(c, layer);
 }
 
 /* HB = silu(HB) * HB2. Elementwise, so the rows are cut into chunks of
@@ -186,7 +230,7 @@ static resa_status cpu_swiglu(resa_backend *be)
     float *hb = c->act[ACT_HB];
     const float *hb2 = c->act[ACT_HB2];
     const size_t n = (size_t)n_rows(c) * c->model->hp.n_ff, n_chunks = (n + CHUNK - 1) / CHUNK;
-#pragma omp parallel for num_threads(c->n_threads) schedule(static) if (n_chunks > 1)
+#pragma omp parallel for num_threads(c->n_threads) schedule(static) if (n >= PARALLEL_MIN_ELEMS)
     for (size_t k = 0; k < n_chunks; k++) {
         const size_t off = k * CHUNK;
         silu_mul(hb + off, hb2 + off, (int)(n - off < CHUNK ? n - off : CHUNK));
@@ -260,6 +304,7 @@ static void cpu_free(resa_backend *be)
     free(c->logit_rows);
     free(c->sel);
     free(c->n_sel);
+    free(c->rows);
     free(c);
 }
 
@@ -277,8 +322,7 @@ static resa_status alloc_arena(cpu_backend *c, int rows)
     }
     c->rope_cs = malloc((size_t)rows * hp->n_rot * sizeof(float));
     c->logit_rows = malloc((size_t)rows * hp->n_embd * sizeof(float));
-    c->n_sel = malloc((size_t)hp->n_head_kv * sizeof *c->n_sel);
-    if (!c->rope_cs || !c->logit_rows || !c->n_sel)
+    if (!c->rope_cs || !c->logit_rows)
         return resa_fail(RESA_ERR_NOMEM, "out of memory for activation buffers");
     return RESA_OK;
 }

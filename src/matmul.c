@@ -31,27 +31,42 @@ static void *align64(void *p)
     return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
 
-/* y (rows) = W . x: the activation row quantized once, slices of rows. */
-static resa_status matvec(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x, float *y)
+/* y (n, rows) = x (n, cols) . W^T for a few rows (decode of one sequence or
+ * of several together, n <= RESA_GEMV_MAX_COLS): the activation rows
+ * quantized once, threads take slices of W's rows, and the gemv kernel reads
+ * each weight once for all of them. */
+static resa_status matvec(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x, int n,
+                          float *y)
 {
     const enum resa_type at = resa_type_traits_get(w->type)->vec_dot_type;
-    const void *act = x;
-    if (at != RESA_TYPE_F32) {
-        resa_status st = resa_grow(&s->act, &s->act_cap, resa_row_size(at, w->cols), 1);
+    const size_t arow = resa_row_size(at, w->cols);
+    const int quantized = at != RESA_TYPE_F32;
+    if (quantized) {
+        resa_status st = resa_grow(&s->act, &s->act_cap, (size_t)n * arow, 1);
         if (st)
             return st;
-        resa_dot()->quantize[at](x, s->act, w->cols);
-        act = s->act;
     }
+    const void *act = quantized ? s->act : (const void *)x;
     const resa_gemv_fn gemv = resa_dot()->gemv[w->type];
+    const resa_quantize_fn quantize = resa_dot()->quantize[at];
     const uint8_t *wd = w->data;
     const int64_t rows = w->rows;
     const int64_t slice = round_up((rows + n_threads * GEMV_ITEMS_PER_THREAD - 1) /
                                    (n_threads * GEMV_ITEMS_PER_THREAD), 8);
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-    for (int64_t r0 = 0; r0 < rows; r0 += slice) {
-        const int64_t nr = rows - r0 < slice ? rows - r0 : slice;
-        gemv(w->cols, (int)nr, wd + (size_t)r0 * w->row_bytes, w->row_bytes, act, y + r0);
+    /* one parallel region: the rows quantized (shared out), a barrier, the products */
+#pragma omp parallel num_threads(n_threads)
+    {
+        if (quantized) {
+#pragma omp for schedule(static)
+            for (int c = 0; c < n; c++)
+                quantize(x + (size_t)c * w->cols, (uint8_t *)s->act + (size_t)c * arow, w->cols);
+        }
+#pragma omp for schedule(static)
+        for (int64_t r0 = 0; r0 < rows; r0 += slice) {
+            const int64_t nr = rows - r0 < slice ? rows - r0 : slice;
+            gemv(w->cols, (int)nr, n, wd + (size_t)r0 * w->row_bytes, w->row_bytes, act, arow, y + r0,
+                 (size_t)rows);
+        }
     }
     return RESA_OK;
 }
@@ -141,7 +156,7 @@ static resa_status matmat(resa_matmul_scratch *s, int n_threads, const resa_weig
 resa_status matmul_cpu(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x,
                        int n, float *y)
 {
-    return n == 1 ? matvec(s, n_threads, w, x, y) : matmat(s, n_threads, w, x, n, y);
+    return n <= RESA_GEMV_MAX_COLS ? matvec(s, n_threads, w, x, n, y) : matmat(s, n_threads, w, x, n, y);
 }
 
 void matmul_scratch_free(resa_matmul_scratch *s)

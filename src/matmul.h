@@ -1,9 +1,10 @@
 /* CPU weight products: y (n, rows) = x (n, cols) . W^T.
  *
  * The activations are quantized to the weight type's dot partner (as
- * llama.cpp does, so our numerics match the reference). Decode (n = 1):
+ * llama.cpp does, so our numerics match the reference). Decode (n up to
+ * RESA_GEMV_MAX_COLS rows: one sequence, or a few decoded together):
  * threads take slices of W's rows and the gemv kernel runs eight rows at a
- * time against the one quantized row. Prefill (n > 1): the quantized rows
+ * time against every quantized row, each weight read once. Prefill: the quantized rows
  * are packed once into panels of eight tokens; threads take chunks of W's
  * rows small enough to stay in L1, and the gemm kernel runs tiles of 4 rows
  * x 16 tokens over every pair of panels, so W is read once and each tile

@@ -76,7 +76,9 @@ static void run_kcall(void *arg)
     case CALL_GEMM:
         ((resa_gemm_fn)(uintptr_t)c->fn)(c->n, c->nr, c->nc, c->w, c->ldw, c->a, c->lda, c->s, c->lds);
         break;
-    case CALL_GEMV: ((resa_gemv_fn)(uintptr_t)c->fn)(c->n, c->nr, c->w, c->ldw, c->a, c->s); break;
+    case CALL_GEMV:
+        ((resa_gemv_fn)(uintptr_t)c->fn)(c->n, c->nr, c->nc, c->w, c->ldw, c->a, c->lda, c->s, c->lds);
+        break;
     }
 }
 
@@ -591,20 +593,23 @@ static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
     return 1;
 }
 
-static int call_gemv(resa_gemv_fn fn, int64_t n, int nr, const void *w, size_t ldw, const void *a, float *s)
+static int call_gemv(resa_gemv_fn fn, int64_t n, int nr, int nc, const void *w, size_t ldw, const void *a,
+                     size_t lda, float *s, size_t lds)
 {
-    kcall c = {.kind = CALL_GEMV, .fn = (const void *)(uintptr_t)fn, .n = n, .nr = nr, .w = w,
-               .ldw = ldw, .a = a, .s = s};
+    kcall c = {.kind = CALL_GEMV, .fn = (const void *)(uintptr_t)fn, .n = n, .nr = nr, .nc = nc, .w = w,
+               .ldw = ldw, .a = a, .lda = lda, .s = s, .lds = lds};
     return ca_call(run_kcall, &c);
 }
 
 /* gemv[t] of a tier against the same tier's vec_dot[t], bit for bit: row
- * counts around the 8-row groups, rows with a gap between them or ending at
- * an inaccessible page, guards around the output. */
+ * counts around the 8-row groups, 1..RESA_GEMV_MAX_COLS activation rows
+ * (around the kernels' groups of four), rows with a gap between them or
+ * ending at an inaccessible page, guards around the output. */
 static int test_gemv(enum resa_type t, const char *tier, const resa_dot_ctx *ctx)
 {
     static const int64_t gsizes[] = {7, 33, 32, 96, 576, 1536};
     static const int rows[] = {1, 7, 8, 9, 16, 23, 40};
+    static const int cols[] = {1, 2, 3, 4, 5, RESA_GEMV_MAX_COLS};
     const resa_type_traits *tr = resa_type_traits_get(t), *ta = resa_type_traits_get(tr->vec_dot_type);
     char name[32];
     snprintf(name, sizeof name, "gemv_%s", tr->name);
@@ -613,45 +618,54 @@ static int test_gemv(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
         if (n % tr->block_size)
             continue;
         for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
-            const int nr = rows[ri], at_end = (int)(ri & 1);
-            const size_t wrow = resa_row_size(t, n), abytes = resa_row_size(tr->vec_dot_type, n);
+            const int nr = rows[ri], nc = cols[(si + ri) % (sizeof cols / sizeof cols[0])], at_end = (int)(ri & 1);
+            const size_t wrow = resa_row_size(t, n), arow = resa_row_size(tr->vec_dot_type, n);
             const size_t ldw = wrow + (at_end ? 0 : 2 * misalign_of(t));
-            const size_t wbytes = (size_t)(nr - 1) * ldw + wrow;
+            const size_t lda = arow + (at_end ? 0 : 2 * misalign_of(tr->vec_dot_type));
+            const size_t lds = (size_t)nr + (size_t)(ri % 3); /* output rows with a gap, sometimes */
+            const size_t wbytes = (size_t)(nr - 1) * ldw + wrow, abytes = (size_t)(nc - 1) * lda + arow;
+            const size_t sbytes = ((size_t)(nc - 1) * lds + (size_t)nr) * sizeof(float);
             buf W = at_end ? buf_at_page_end(wbytes) : buf_new(wbytes, misalign_of(t));
             buf A = at_end ? buf_at_page_end(abytes) : buf_new(abytes, misalign_of(tr->vec_dot_type));
-            buf S = buf_new((size_t)nr * sizeof(float), 4);
-            float *af = malloc((size_t)n * sizeof *af), *expect = malloc((size_t)nr * sizeof *expect);
+            buf S = buf_new(sbytes, 4);
+            float *af = malloc((size_t)n * sizeof *af), *expect = malloc((size_t)nc * nr * sizeof *expect);
             for (int r = 0; r < nr; r++)
                 fill_weights(t, W.p + (size_t)r * ldw, n);
-            fill_floats(af, n);
-            ta->from_float(af, A.p, n);
-            for (int r = 0; r < nr; r++)
-                ctx->vec_dot[t](n, &expect[r], W.p + (size_t)r * ldw, A.p);
-            const int sig = call_gemv(ctx->gemv[t], n, nr, W.p, ldw, A.p, (float *)(void *)S.p);
+            for (int c = 0; c < nc; c++) {
+                fill_floats(af, n);
+                ta->from_float(af, A.p + (size_t)c * lda, n);
+            }
+            for (int c = 0; c < nc; c++)
+                for (int r = 0; r < nr; r++)
+                    ctx->vec_dot[t](n, &expect[(size_t)c * nr + r], W.p + (size_t)r * ldw, A.p + (size_t)c * lda);
+            const int sig = call_gemv(ctx->gemv[t], n, nr, nc, W.p, ldw, A.p, lda, (float *)(void *)S.p, lds);
             const char *why = NULL;
-            int bad = -1;
+            int bad = -1, bad_c = 0;
             if (sig)
                 why = sig == SIGILL ? "SIGILL" : sig == SIGSEGV ? "SIGSEGV" : "signal";
             else if (!guards_ok(&S) || !guards_ok(&W) || !guards_ok(&A))
                 why = "wrote outside its output";
-            for (int r = 0; r < nr && !why; r++)
-                if (memcmp(S.p + (size_t)r * sizeof(float), &expect[r], sizeof(float))) {
-                    why = "differs from vec_dot";
-                    bad = r;
-                }
+            for (int c = 0; c < nc && !why; c++)
+                for (int r = 0; r < nr && !why; r++)
+                    if (memcmp(S.p + ((size_t)c * lds + r) * sizeof(float), &expect[(size_t)c * nr + r],
+                               sizeof(float))) {
+                        why = "differs from vec_dot";
+                        bad = r;
+                        bad_c = c;
+                    }
             buf_free(&W);
             buf_free(&A);
             buf_free(&S);
             free(af);
             free(expect);
             if (why) {
-                report(0, name, tier, "n=%lld rows=%d: %s%s%d", (long long)n, nr, why, bad >= 0 ? " at row " : "",
-                       bad >= 0 ? bad : 0);
+                report(0, name, tier, "n=%lld rows=%d cols=%d: %s at row %d col %d", (long long)n, nr, nc, why,
+                       bad, bad_c);
                 return 0;
             }
         }
     }
-    report(1, name, tier, "bit-exact with vec_dot");
+    report(1, name, tier, "bit-exact with vec_dot, 1..%d activation rows", RESA_GEMV_MAX_COLS);
     return 1;
 }
 
@@ -802,15 +816,16 @@ static void bench_kernel(const struct kernel *k, const char *tier, const void *f
  * times one activation vector, the gemv kernel as the engine runs it.
  * Reports the effective weight bandwidth and its fraction of the read
  * bandwidth measured in the same run (bw, GB/s). */
-static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *tier, int threads, double bw)
+static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *tier, int threads, double bw, int nc)
 {
     const int64_t n = 576;
     const resa_type_traits *tr = resa_type_traits_get(t);
     const size_t row_bytes = resa_row_size(t, n);
     const int64_t rows = ((int64_t)512 << 20) / (int64_t)row_bytes / 64 * 64;
     unsigned char *wm = malloc(row_bytes * (size_t)rows);
-    float *x = malloc((size_t)n * sizeof *x), *out = malloc((size_t)rows * sizeof *out);
-    void *a = malloc(resa_row_size(tr->vec_dot_type, n));
+    float *x = malloc((size_t)n * sizeof *x), *out = malloc((size_t)nc * rows * sizeof *out);
+    const size_t arow = resa_row_size(tr->vec_dot_type, n);
+    void *a = malloc((size_t)nc * arow);
     for (int64_t r = 0; r < rows; r++)
         fill_weights(t, wm + (size_t)r * row_bytes, n);
     fill_floats(x, n);
@@ -820,24 +835,30 @@ static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *ti
     double times[REPEATS];
     for (int rep = 0; rep < REPEATS; rep++) {
         const double t0 = now_ns();
-        if (q)
-            q(x, a, n);
-        else
-            memcpy(a, x, (size_t)n * sizeof *x);
+        for (int k = 0; k < nc; k++) {
+            if (q)
+                q(x, (char *)a + (size_t)k * arow, n);
+            else
+                memcpy((char *)a + (size_t)k * arow, x, (size_t)n * sizeof *x);
+        }
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static)
 #endif
         for (int64_t r = 0; r < rows; r += 64) /* slices of 64 rows, as src/matmul.c hands out */
-            fn(n, rows - r < 64 ? (int)(rows - r) : 64, wm + (size_t)r * row_bytes, row_bytes, a, &out[r]);
+            fn(n, rows - r < 64 ? (int)(rows - r) : 64, nc, wm + (size_t)r * row_bytes, row_bytes, a, arow, &out[r],
+               (size_t)rows);
         times[rep] = now_ns() - t0;
     }
     qsort(times, REPEATS, sizeof times[0], cmp_double);
     const double med = times[REPEATS / 2];
     char name[64];
-    snprintf(name, sizeof name, "matvec_%s_%s", tr->name, tier);
+    if (nc > 1)
+        snprintf(name, sizeof name, "matvec%d_%s_%s", nc, tr->name, tier);
+    else
+        snprintf(name, sizeof name, "matvec_%s_%s", tr->name, tier);
     const double gbs = (double)row_bytes * (double)rows / med;
-    printf("  %-28s %lldx%lld %d thr %8.3f ms  %6.2f GB/s  %4.0f%% of read bandwidth\n", name, (long long)rows,
-           (long long)n, threads, med * 1e-6, gbs, 100 * gbs / bw);
+    printf("  %-28s %lldx%lld %d thr %8.3f ms  %6.2f GB/s  %4.0f%% of read bandwidth  %.2f ms per row\n", name,
+           (long long)rows, (long long)n, threads, med * 1e-6, gbs, 100 * gbs / bw, med * 1e-6 / nc);
     bench_sink = out[rows / 2];
     free(wm);
     free(x);
@@ -1005,14 +1026,15 @@ int main(int argc, char **argv)
                 snprintf(name, sizeof name, "matvec_%s", resa_type_traits_get(mv[i])->name);
                 if (!strstr(name, pattern))
                     continue;
-                bench_matvec(mv[i], &scalar, "c", threads, bw);
+                bench_matvec(mv[i], &scalar, "c", threads, bw, 1);
                 for (size_t ti = 0; ti < N_TIERS; ti++) { /* every tier this CPU runs */
                     if ((tiers[ti].flags & flags) != tiers[ti].flags)
                         continue;
                     resa_dot_ctx c;
                     build_ctx(&c, tiers[ti].flags);
                     if (c.gemv[mv[i]] != scalar.gemv[mv[i]])
-                        bench_matvec(mv[i], &c, tiers[ti].name, threads, bw);
+                        for (int nc = 1; nc <= RESA_GEMV_MAX_COLS; nc *= 2) /* one sequence, or several */
+                            bench_matvec(mv[i], &c, tiers[ti].name, threads, bw, nc);
                 }
             }
         }

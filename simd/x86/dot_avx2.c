@@ -583,36 +583,41 @@ AI void gemv8(enum resa_wtype t, int64_t nb, const uint8_t *w, size_t ldw, const
     _mm256_storeu_ps(s, t == RESA_W_Q4_1 ? _mm256_add_ps(acc, accm) : acc);
 }
 
-AI void gemv_int8(enum resa_wtype t, int64_t n, int nr, const uint8_t *w, size_t ldw, const void *a, float *s,
-                  resa_vec_dot_fn dot)
+/* Several activation rows: each group of eight weight rows meets every
+ * activation row while it is in L1, so memory delivers it once. */
+AI void gemv_int8(enum resa_wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw, const uint8_t *a,
+                  size_t lda, float *s, size_t lds, resa_vec_dot_fn dot)
 {
     const int64_t nb = n / 32;
     int r = 0;
     if (nb <= GEMV_MAX_BLOCKS && nr >= 8) {
-        float da[GEMV_MAX_BLOCKS], sa[GEMV_MAX_BLOCKS];
-        int32_t bias[GEMV_MAX_BLOCKS];
-        act_tables(t, nb, a, da, sa, bias);
+        float da[RESA_GEMV_MAX_COLS][GEMV_MAX_BLOCKS], sa[RESA_GEMV_MAX_COLS][GEMV_MAX_BLOCKS];
+        int32_t bias[RESA_GEMV_MAX_COLS][GEMV_MAX_BLOCKS];
+        for (int c = 0; c < nc; c++)
+            act_tables(t, nb, a + (size_t)c * lda, da[c], sa[c], bias[c]);
         for (; r + 8 <= nr; r += 8)
-            gemv8(t, nb, w + (size_t)r * ldw, ldw, a, da, sa, bias, w + (size_t)(r + 8 * RESA_GEMV_PREFETCH_GROUPS) * ldw,
-                  s + r);
+            for (int c = 0; c < nc; c++)
+                gemv8(t, nb, w + (size_t)r * ldw, ldw, a + (size_t)c * lda, da[c], sa[c], bias[c],
+                      w + (size_t)(r + 8 * RESA_GEMV_PREFETCH_GROUPS) * ldw, s + (size_t)c * lds + r);
     }
     for (; r < nr; r++)
-        dot(n, &s[r], w + (size_t)r * ldw, a);
+        for (int c = 0; c < nc; c++)
+            dot(n, &s[(size_t)c * lds + r], w + (size_t)r * ldw, a + (size_t)c * lda);
 }
 
 decl_gemv_fn(dot_gemv_q4_0_avx2)
 {
-    gemv_int8(RESA_W_Q4_0, n, nr, w, ldw, a, s, dot_q4_0_avx2);
+    gemv_int8(RESA_W_Q4_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q4_0_avx2);
 }
 
 decl_gemv_fn(dot_gemv_q4_1_avx2)
 {
-    gemv_int8(RESA_W_Q4_1, n, nr, w, ldw, a, s, dot_q4_1_avx2);
+    gemv_int8(RESA_W_Q4_1, n, nr, nc, w, ldw, a, lda, s, lds, dot_q4_1_avx2);
 }
 
 decl_gemv_fn(dot_gemv_q8_0_avx2)
 {
-    gemv_int8(RESA_W_Q8_0, n, nr, w, ldw, a, s, dot_q8_0_avx2);
+    gemv_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q8_0_avx2);
 }
 
 RESA_GEMV_LOOP(dot_gemv_f32_avx2, dot_f32_avx2)

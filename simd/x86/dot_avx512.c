@@ -523,75 +523,114 @@ TARGET_VNNI AI void act_tables(enum resa_wtype t, int64_t nb, const void *a, flo
     }
 }
 
-TARGET_VNNI AI void gemv8(enum resa_wtype t, int64_t nb, const uint8_t *w, size_t ldw, const uint8_t *a,
-                          const float *da, const float *sa, const int32_t *bias, const uint8_t *pf, float *s)
+/* Eight weight rows (lanes) against C activation rows at once: a block's
+ * weights are transposed and widened once, then meet each activation row's
+ * bytes. Each (row, activation) lane follows the recipe on its own; its
+ * block sum is exact in int32, so adding it up in two chains (for the
+ * latency of vpdpbusd) changes no bit. pf: the bytes to prefetch (see
+ * dot.h), NULL for none. */
+TARGET_VNNI AI void gemv8x(enum resa_wtype t, int C, int64_t nb, const uint8_t *w, size_t ldw, const uint8_t *a,
+                           size_t lda, const float *da, const float *sa, const int32_t *bias, const uint8_t *pf,
+                           float *s, size_t lds)
 {
     const size_t bsz = resa_wblock_bytes(t);
     const size_t ybsz = t == RESA_W_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
     const size_t yoff = t == RESA_W_Q4_1 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
     const __m256i m4 = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8((char)0x80);
-    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    __m256 acc[4], accm[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < C; c++)
+        acc[c] = accm[c] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *p = w + (size_t)b * bsz, *y = a + (size_t)b * ybsz + yoff;
-        resa_prefetch_span(pf + (size_t)b * 8 * bsz, 8 * bsz); /* see dot.h */
-        __m256i isum = t == RESA_W_Q4_1 ? _mm256_setzero_si256() : _mm256_set1_epi32(bias[b]);
+        const uint8_t *p = w + (size_t)b * bsz;
+        if (pf)
+            resa_prefetch_span(pf + (size_t)b * 8 * bsz, 8 * bsz);
+        __m256i u[8]; /* u[k]: elements 4k..4k+3 of the eight rows, the u8 side */
         if (t == RESA_W_Q8_0) {
-            __m256i v[8];
-            transpose8x4(p + offsetof(block_q8_0, qs), ldw, v);
-            transpose8x4(p + offsetof(block_q8_0, qs) + 16, ldw, v + 4);
+            transpose8x4(p + offsetof(block_q8_0, qs), ldw, u);
+            transpose8x4(p + offsetof(block_q8_0, qs) + 16, ldw, u + 4);
 #pragma GCC unroll 8
             for (int k = 0; k < 8; k++)
-                isum = _mm256_dpbusd_epi32(isum, _mm256_xor_si256(v[k], flip),
-                                           _mm256_set1_epi32((int)load_u32(y + 4 * k)));
+                u[k] = _mm256_xor_si256(u[k], flip);
         } else {
             __m256i v[4];
             transpose8x4(p + (t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), ldw, v);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
-                const __m256i lo = _mm256_and_si256(v[j], m4), hi = _mm256_and_si256(_mm256_srli_epi32(v[j], 4), m4);
-                isum = _mm256_dpbusd_epi32(isum, lo, _mm256_set1_epi32((int)load_u32(y + 4 * j)));
-                isum = _mm256_dpbusd_epi32(isum, hi, _mm256_set1_epi32((int)load_u32(y + 16 + 4 * j)));
+                u[j] = _mm256_and_si256(v[j], m4);
+                u[4 + j] = _mm256_and_si256(_mm256_srli_epi32(v[j], 4), m4);
             }
         }
         __m256 dw, m;
         header8(p, ldw, &dw, &m);
-        acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(da[b])), _mm256_cvtepi32_ps(isum), acc);
-        if (t == RESA_W_Q4_1)
-            accm = _mm256_fmadd_ps(m, _mm256_set1_ps(sa[b]), accm);
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
+            const uint8_t *y = a + (size_t)c * lda + (size_t)b * ybsz + yoff;
+            __m256i s0 = t == RESA_W_Q4_1 ? _mm256_setzero_si256() : _mm256_set1_epi32(bias[c * GEMV_MAX_BLOCKS + b]);
+            __m256i s1 = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                s0 = _mm256_dpbusd_epi32(s0, u[k], _mm256_set1_epi32((int)load_u32(y + 4 * k)));
+                s1 = _mm256_dpbusd_epi32(s1, u[4 + k], _mm256_set1_epi32((int)load_u32(y + 16 + 4 * k)));
+            }
+            const __m256i isum = _mm256_add_epi32(s0, s1);
+            acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(da[c * GEMV_MAX_BLOCKS + b])),
+                                     _mm256_cvtepi32_ps(isum), acc[c]);
+            if (t == RESA_W_Q4_1)
+                accm[c] = _mm256_fmadd_ps(m, _mm256_set1_ps(sa[c * GEMV_MAX_BLOCKS + b]), accm[c]);
+        }
     }
-    _mm256_storeu_ps(s, t == RESA_W_Q4_1 ? _mm256_add_ps(acc, accm) : acc);
+#pragma GCC unroll 4
+    for (int c = 0; c < C; c++)
+        _mm256_storeu_ps(s + (size_t)c * lds, t == RESA_W_Q4_1 ? _mm256_add_ps(acc[c], accm[c]) : acc[c]);
 }
 
-TARGET_VNNI AI void gemv_int8(enum resa_wtype t, int64_t n, int nr, const uint8_t *w, size_t ldw, const void *a,
-                              float *s, resa_vec_dot_fn dot)
+/* Groups of eight weight rows, each against every activation row (four at a
+ * time, as many as keep their accumulators in registers) while it is in
+ * L1, so memory delivers each weight once. */
+TARGET_VNNI AI void gemv_int8(enum resa_wtype t, int64_t n, int nr, int nc, const uint8_t *w, size_t ldw,
+                              const uint8_t *a, size_t lda, float *s, size_t lds, resa_vec_dot_fn dot)
 {
     const int64_t nb = n / 32;
     int r = 0;
     if (nb <= GEMV_MAX_BLOCKS && nr >= 8) {
-        float da[GEMV_MAX_BLOCKS], sa[GEMV_MAX_BLOCKS];
-        int32_t bias[GEMV_MAX_BLOCKS];
-        act_tables(t, nb, a, da, sa, bias);
+        float da[RESA_GEMV_MAX_COLS * GEMV_MAX_BLOCKS], sa[RESA_GEMV_MAX_COLS * GEMV_MAX_BLOCKS];
+        int32_t bias[RESA_GEMV_MAX_COLS * GEMV_MAX_BLOCKS];
+        for (int c = 0; c < nc; c++)
+            act_tables(t, nb, a + (size_t)c * lda, da + c * GEMV_MAX_BLOCKS, sa + c * GEMV_MAX_BLOCKS,
+                       bias + c * GEMV_MAX_BLOCKS);
         for (; r + 8 <= nr; r += 8)
-            gemv8(t, nb, w + (size_t)r * ldw, ldw, a, da, sa, bias, w + (size_t)(r + 8 * RESA_GEMV_PREFETCH_GROUPS) * ldw,
-                  s + r);
+            for (int c0 = 0; c0 < nc; c0 += 4) {
+                const uint8_t *wr = w + (size_t)r * ldw, *ac = a + (size_t)c0 * lda;
+                const uint8_t *pf = c0 ? NULL : w + (size_t)(r + 8 * RESA_GEMV_PREFETCH_GROUPS) * ldw;
+                const size_t off = (size_t)c0 * GEMV_MAX_BLOCKS;
+                float *sc = s + (size_t)c0 * lds + r;
+                switch (nc - c0) {
+                case 1: gemv8x(t, 1, nb, wr, ldw, ac, lda, da + off, sa + off, bias + off, pf, sc, lds); break;
+                case 2: gemv8x(t, 2, nb, wr, ldw, ac, lda, da + off, sa + off, bias + off, pf, sc, lds); break;
+                case 3: gemv8x(t, 3, nb, wr, ldw, ac, lda, da + off, sa + off, bias + off, pf, sc, lds); break;
+                default: gemv8x(t, 4, nb, wr, ldw, ac, lda, da + off, sa + off, bias + off, pf, sc, lds); break;
+                }
+            }
     }
     for (; r < nr; r++)
-        dot(n, &s[r], w + (size_t)r * ldw, a);
+        for (int c = 0; c < nc; c++)
+            dot(n, &s[(size_t)c * lds + r], w + (size_t)r * ldw, a + (size_t)c * lda);
 }
 
 TARGET_VNNI decl_gemv_fn(dot_gemv_q4_0_avx512vnni)
 {
-    gemv_int8(RESA_W_Q4_0, n, nr, w, ldw, a, s, dot_q4_0_avx512vnni);
+    gemv_int8(RESA_W_Q4_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q4_0_avx512vnni);
 }
 
 TARGET_VNNI decl_gemv_fn(dot_gemv_q4_1_avx512vnni)
 {
-    gemv_int8(RESA_W_Q4_1, n, nr, w, ldw, a, s, dot_q4_1_avx512vnni);
+    gemv_int8(RESA_W_Q4_1, n, nr, nc, w, ldw, a, lda, s, lds, dot_q4_1_avx512vnni);
 }
 
 TARGET_VNNI decl_gemv_fn(dot_gemv_q8_0_avx512vnni)
 {
-    gemv_int8(RESA_W_Q8_0, n, nr, w, ldw, a, s, dot_q8_0_avx512vnni);
+    gemv_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q8_0_avx512vnni);
 }
 
 RESA_GEMV_LOOP(dot_gemv_f32_avx512, dot_f32_avx512)
