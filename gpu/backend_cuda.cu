@@ -577,11 +577,11 @@ resa_status check_model(cuda_backend *c)
     const resa_model *m = c->model;
     const resa_hparams *hp = &m->hp;
     const int group = hp->n_head / hp->n_head_kv;
-    if (hp->n_head % hp->n_head_kv || group > MAX_GROUP || hp->head_dim > 64 * MAX_DPAIRS || hp->head_dim > 256 ||
+    if (hp->n_head % hp->n_head_kv || group > MAX_GROUP || hp->head_dim > 64 * MAX_DPAIRS || hp->head_dim > 256 || hp->head_dim % 8 ||
         hp->n_embd % 32)
         return c->host->fail(RESA_ERR_UNSUPPORTED,
                              "CUDA backend: heads %d/%d of dimension %d, width %d: supported are groups of at "
-                             "most %d query heads, head dimensions up to 256 and widths that are multiples of 32",
+                             "most %d query heads, head dimensions multiple of 8 up to 256 and widths that are multiples of 32",
                              hp->n_head, hp->n_head_kv, hp->head_dim, hp->n_embd, MAX_GROUP);
     const resa_weight *ws[] = { &m->tok_embd, &m->output };
     for (const resa_weight *w : ws)

@@ -55,6 +55,27 @@ __device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
 __device__ __forceinline__ void from_f(float *p, float v) { *p = v; }
 __device__ __forceinline__ void from_f(__half *p, float v) { *p = __float2half_rn(v); }
 
+/* 8 elements at p (16-byte aligned for f16: head_dim % 8 == 0) as floats. */
+__device__ __forceinline__ void load8(const __half *p, float *out)
+{
+    const uint4 u = *(const uint4 *)p;
+    const __half2 *h = (const __half2 *)&u;
+    for (int i = 0; i < 4; i++) {
+        const float2 f = __half22float2(h[i]);
+        out[2 * i] = f.x;
+        out[2 * i + 1] = f.y;
+    }
+}
+__device__ __forceinline__ void load8(const float *p, float *out)
+{
+    const float4 a = ((const float4 *)p)[0], b = ((const float4 *)p)[1];
+    out[0] = a.x; out[1] = a.y; out[2] = a.z; out[3] = a.w;
+    out[4] = b.x; out[5] = b.y; out[6] = b.z; out[7] = b.w;
+}
+/* Elements c, c+1 (c even). */
+__device__ __forceinline__ float2 load2(const __half *p) { return __half22float2(*(const __half2 *)p); }
+__device__ __forceinline__ float2 load2(const float *p) { return *(const float2 *)p; }
+
 /* Rows of ACT_K / ACT_V into their pages. Grid (rows, n_kv). */
 template <typename T>
 __global__ void k_kv_store(T *kc, T *vc, kv_geom g, int layer, const gpu_row *rows, const int *pagetab,
@@ -171,12 +192,15 @@ __global__ void __launch_bounds__(32 * ATTN_WARPS)
         for (int gi = 0; gi < MAX_GROUP; gi++)
             s[gi] = 0.0f;
         if (valid)
-            for (int c = 0; c < d; c++) {
-                const float kv = to_f(kc[off + c]);
+            for (int c = 0; c < d; c += 8) {
+                float kv[8];
+                load8(kc + off + c, kv);
 #pragma unroll
                 for (int gi = 0; gi < MAX_GROUP; gi++)
                     if (gi < group)
-                        s[gi] += sq[gi * d + c] * kv;
+#pragma unroll
+                        for (int e = 0; e < 8; e++)
+                            s[gi] += sq[gi * d + c + e] * kv[e];
             }
         float p[MAX_GROUP];
 #pragma unroll
@@ -200,8 +224,8 @@ __global__ void __launch_bounds__(32 * ATTN_WARPS)
 #pragma unroll
             for (int t = 0; t < MAX_DPAIRS; t++) {
                 const int c = 2 * lane + 64 * t;
-                const float v0 = c < d ? to_f(vc[vo + c]) : 0.0f;
-                const float v1 = c + 1 < d ? to_f(vc[vo + c + 1]) : 0.0f;
+                const float2 vv = c < d ? load2(vc + vo + c) : make_float2(0.0f, 0.0f);
+                const float v0 = vv.x, v1 = vv.y;
 #pragma unroll
                 for (int gi = 0; gi < MAX_GROUP; gi++) {
                     if (gi >= group)
