@@ -55,6 +55,9 @@ struct cuda_backend {
     size_t aux_cap;
     const resa_pass *pass;
     int timed;
+    /* timed passes (resa bench): events around each layer's selection and
+     * attention, read after the pass's final synchronization */
+    std::vector<cudaEvent_t> events, events_free;
 };
 
 cuda_backend *cb(resa_backend *be) { return (cuda_backend *)be; }
@@ -153,6 +156,8 @@ resa_status cuda_begin(resa_backend *be, const resa_pass *pass)
     const int n = pass->n_rows, bs = c->pool.block_size, n_kv = hp->n_head_kv;
     if (n < 1 || n > be->n_rows_max)
         return c->host->fail(RESA_ERR_ARG, "a pass of %d rows (at most %d)", n, be->n_rows_max);
+    c->events_free.insert(c->events_free.end(), c->events.begin(), c->events.end());
+    c->events.clear(); /* a timed pass without logits: its events are dropped */
     c->pass = pass;
     std::vector<int> &m = c->h_meta;
     m.clear();
@@ -350,11 +355,41 @@ resa_status cuda_kv_store(resa_backend *be, int layer)
     return c->pool.type == RESA_TYPE_F16 ? kv_store_t<__half>(c, layer) : kv_store_t<float>(c, layer);
 }
 
-double now_s()
+cudaError_t record(cuda_backend *c)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    cudaEvent_t e;
+    if (c->events_free.empty()) {
+        cudaError_t err = cudaEventCreate(&e);
+        if (err != cudaSuccess)
+            return err;
+    } else {
+        e = c->events_free.back();
+        c->events_free.pop_back();
+    }
+    c->events.push_back(e);
+    return cudaEventRecord(e, c->st);
+}
+
+/* Adds the timed pass's selection and attention time (event triples
+ * t0, t1, t2 per layer) to its timed segments; the stream is synchronized. */
+void flush_timings(cuda_backend *c)
+{
+    double sel = 0, att = 0;
+    for (size_t i = 0; i + 2 < c->events.size(); i += 3) {
+        float a = 0, b = 0;
+        cudaEventElapsedTime(&a, c->events[i], c->events[i + 1]);
+        cudaEventElapsedTime(&b, c->events[i], c->events[i + 2]);
+        sel += a * 1e-3;
+        att += b * 1e-3;
+    }
+    c->events_free.insert(c->events_free.end(), c->events.begin(), c->events.end());
+    c->events.clear();
+    if (c->timed)
+        for (int s = 0; s < c->pass->n_segs; s++)
+            if (resa_timings *tm = c->pass->segs[s].timings) {
+                tm->select_s += sel;
+                tm->attention_s += att;
+            }
 }
 
 template <typename T> resa_status attention_t(cuda_backend *c, int layer)
@@ -362,11 +397,8 @@ template <typename T> resa_status attention_t(cuda_backend *c, int layer)
     const resa_hparams *hp = &c->model->hp;
     const int *meta = c->d_meta, group = hp->n_head / hp->n_head_kv;
     const gpu_row *rows = (const gpu_row *)(meta + c->off_rows);
-    double t0 = 0, t1 = 0;
-    if (c->timed) {
-        CK(cudaStreamSynchronize(c->st));
-        t0 = now_s();
-    }
+    if (c->timed)
+        CK(record(c));
     if (c->n_sels) {
         const dim3 grid(c->n_sels, c->geom.n_kv);
         k_select<T><<<grid, SELECT_THREADS, 0, c->st>>>((const T *)c->pool.kmin, (const T *)c->pool.kmax, c->geom,
@@ -375,10 +407,8 @@ template <typename T> resa_status attention_t(cuda_backend *c, int layer)
                                                         c->key_stride, c->selbuf);
         CK(cudaGetLastError());
     }
-    if (c->timed) {
-        CK(cudaStreamSynchronize(c->st));
-        t1 = now_s();
-    }
+    if (c->timed)
+        CK(record(c));
     const dim3 grid(c->pass->n_rows * c->geom.n_kv, (c->max_parts + ATTN_WARPS - 1) / ATTN_WARPS);
     const size_t shm = (size_t)group * hp->head_dim * sizeof(float);
     k_attn_part<T><<<grid, 32 * ATTN_WARPS, shm, c->st>>>((const T *)c->pool.k, (const T *)c->pool.v, c->geom,
@@ -390,15 +420,8 @@ template <typename T> resa_status attention_t(cuda_backend *c, int layer)
     k_attn_merge<<<mg, hp->head_dim < 128 ? hp->head_dim : 128, 0, c->st>>>(
         rows, c->geom.n_kv, group, hp->head_dim, c->pm, c->pl, c->po, c->act[ACT_ATT]);
     CK(cudaGetLastError());
-    if (c->timed) {
-        CK(cudaStreamSynchronize(c->st));
-        const double t2 = now_s();
-        for (int s = 0; s < c->pass->n_segs; s++)
-            if (resa_timings *tm = c->pass->segs[s].timings) {
-                tm->select_s += t1 - t0;
-                tm->attention_s += t2 - t0;
-            }
-    }
+    if (c->timed)
+        CK(record(c));
     return RESA_OK;
 }
 
@@ -443,6 +466,7 @@ resa_status cuda_logits(resa_backend *be, const int *rows, int n, const float *n
         return st;
     CK(cudaMemcpyAsync(out, c->logits, (size_t)n * hp->n_vocab * sizeof(float), cudaMemcpyDeviceToHost, c->st));
     CK(cudaStreamSynchronize(c->st));
+    flush_timings(c);
     return RESA_OK;
 }
 
@@ -536,6 +560,10 @@ void cuda_free(resa_backend *be)
         cudaFree(p);
     for (int i = 0; i < ACT_COUNT; i++)
         cudaFree(c->act[i]);
+    for (cudaEvent_t e : c->events)
+        cudaEventDestroy(e);
+    for (cudaEvent_t e : c->events_free)
+        cudaEventDestroy(e);
     if (c->st)
         cudaStreamDestroy(c->st);
     delete c;

@@ -10,7 +10,7 @@
 #define MAX_GROUP 8    /* query heads per KV head */
 #define MAX_DPAIRS 4   /* head_dim <= 64 * MAX_DPAIRS */
 #define ATTN_WARPS 4
-#define SELECT_THREADS 256
+#define SELECT_THREADS 256 /* = 8 x 32: the scans below give each lane 8 entries */
 
 /* Geometry of the pool, by value in every launch. */
 struct kv_geom {
@@ -346,16 +346,30 @@ __global__ void __launch_bounds__(SELECT_THREADS)
                 if ((key[i] & mask) == prefix)
                     atomicAdd(&hist[(key[i] >> shift) & 255], 1u);
             __syncthreads();
-            if (tid == 0) {
-                int above = 0, bin = 255;
-                for (; bin > 0; bin--) {
-                    if (above + (int)hist[bin] > rank)
-                        break;
-                    above += hist[bin];
+            if (tid < 32) { /* lane l holds bins 255-8l down to 248-8l */
+                unsigned cnt[8], tot = 0;
+                for (int i = 0; i < 8; i++)
+                    tot += cnt[i] = hist[255 - 8 * tid - i];
+                unsigned incl = tot;
+                for (int o = 1; o < 32; o <<= 1) {
+                    const unsigned v = __shfl_up_sync(0xffffffffu, incl, o);
+                    incl += tid >= o ? v : 0;
                 }
-                rank -= above;
-                prefix |= (unsigned long long)bin << shift;
-                mask |= 255ull << shift;
+                const unsigned excl = incl - tot, want = (unsigned)rank;
+                if (excl <= want && want < incl) { /* exactly one lane */
+                    unsigned above = excl;
+                    int bin = 255 - 8 * tid - 7;
+                    for (int i = 0; i < 8; i++) {
+                        if (above + cnt[i] > want) {
+                            bin = 255 - 8 * tid - i;
+                            break;
+                        }
+                        above += cnt[i];
+                    }
+                    rank = (int)(want - above);
+                    prefix |= (unsigned long long)bin << shift;
+                    mask |= 255ull << shift;
+                }
             }
             __syncthreads();
         }
@@ -368,12 +382,19 @@ __global__ void __launch_bounds__(SELECT_THREADS)
         cnt += i >= cand || (r > 0 && key[i] >= threshold);
     scan[tid] = cnt;
     __syncthreads();
-    if (tid == 0) {
-        int run = 0;
-        for (int t = 0; t < SELECT_THREADS; t++) {
-            const int c = scan[t];
-            scan[t] = run;
-            run += c;
+    if (tid < 32) { /* exclusive scan of the 256 counts: lane l sums threads 8l..8l+7 */
+        int c8[8], tot = 0;
+        for (int i = 0; i < 8; i++)
+            tot += c8[i] = scan[8 * tid + i];
+        int incl = tot;
+        for (int o = 1; o < 32; o <<= 1) {
+            const int v = __shfl_up_sync(0xffffffffu, incl, o);
+            incl += tid >= o ? v : 0;
+        }
+        int run = incl - tot;
+        for (int i = 0; i < 8; i++) {
+            scan[8 * tid + i] = run;
+            run += c8[i];
         }
     }
     __syncthreads();

@@ -145,9 +145,13 @@ static void teacher_forced(void)
     printf("# teacher-forced, %d positions: mean KL(cpu||cuda) %.3g, max KL %.3g, max |dlogit| %.3g, top-1 %d/%d\n",
            n_text, kl_sum / n_text, kl_max, dmax, top1, n_text);
     /* The CPU multiplies Q4_1 weights with activations quantized to Q8_1;
-     * CUDA keeps them in f32: differences of that quantization's size. */
-    check(kl_sum / n_text < 2e-3, "mean KL(cpu||cuda) %.3g < 2e-3", kl_sum / n_text);
-    check(top1 >= n_text * 97 / 100, "top-1 agreement %d/%d >= 97%%", top1, n_text);
+     * CUDA keeps them in f32. On this model such rounding alone gives
+     * llama.cpp against itself (flash attention on/off) 96% top-1
+     * agreement, and float64 against llama.cpp a mean KL of 0.005
+     * (tests/reference/compare_logits.py): the bounds are those. A wrong
+     * RoPE, norm or cache gives KLs of 0.1 and more. */
+    check(kl_sum / n_text < 5e-3, "mean KL(cpu||cuda) %.3g < 5e-3", kl_sum / n_text);
+    check(top1 >= n_text * 95 / 100, "top-1 agreement %d/%d >= 95%%", top1, n_text);
     resa_context_free(cpu);
     resa_context_free(gpu);
     free(a);
@@ -181,24 +185,33 @@ static float margin(const float *x)
     return a - b;
 }
 
+/* The CPU's greedy continuation, fed to CUDA too (teacher forcing, so one
+ * near-tie does not end the comparison): per step the KL and whether the
+ * top-1s agree; a disagreement counts only where the CPU's top two are
+ * further apart than a near-tie. Sparse and resa steps select blocks on
+ * each side: a wrong selection moves the logits far beyond rounding. */
 static void greedy_agreement(resa_mode mode)
 {
-    int32_t ta[N_GEN], tb[N_GEN];
-    float *la = malloc((size_t)N_GEN * n_vocab * sizeof *la), *lb = malloc((size_t)N_GEN * n_vocab * sizeof *lb);
+    int32_t ta[N_GEN];
+    float *la = malloc((size_t)N_GEN * n_vocab * sizeof *la);
     resa_context *cpu = ctx_new("cpu", mode, 0), *gpu = ctx_new("cuda", mode, 0);
     greedy(cpu, 120, ta, la);
-    greedy(gpu, 120, tb, lb);
-    int first = N_GEN;
-    for (int i = 0; i < N_GEN && first == N_GEN; i++)
-        if (ta[i] != tb[i])
-            first = i;
+    must(resa_decode(gpu, text, 120, NULL, NULL), "prompt");
+    double kl_sum = 0;
+    int same = 0, real = 0;
+    for (int i = 0; i < N_GEN; i++) {
+        const float *x = la + (size_t)i * n_vocab, *y = resa_logits(gpu);
+        kl_sum += kl(x, y);
+        same += argmax(y) == ta[i];
+        real += argmax(y) != ta[i] && margin(x) >= 0.25f;
+        must(resa_decode(gpu, &ta[i], 1, NULL, NULL), "decode");
+    }
     const char *name = resa_mode_name(mode);
-    if (first == N_GEN)
-        check(1, "%s: %d greedy tokens identical on CPU and CUDA", name, N_GEN);
-    else
-        check(margin(la + (size_t)first * n_vocab) < 0.25f,
-              "%s: greedy tokens agree for %d of %d; at the divergence the CPU's top two are %.3g apart "
-              "(a near-tie: < 0.25)", name, first, N_GEN, margin(la + (size_t)first * n_vocab));
+    printf("# %s, %d steps on the CPU's greedy path: top-1 agreement %d/%d, mean KL %.3g\n", name, N_GEN, same,
+           N_GEN, kl_sum / N_GEN);
+    check(real == 0, "%s: every top-1 disagreement (%d of %d) is a near-tie of the CPU's (< 0.25)", name,
+          N_GEN - same, N_GEN);
+    check(kl_sum / N_GEN < 1e-2, "%s: mean KL(cpu||cuda) over the steps %.3g < 1e-2", name, kl_sum / N_GEN);
     if (mode == RESA_MODE_RESA)
         check(resa_context_rectifications(cpu) == resa_context_rectifications(gpu),
               "resa: %d rectifications on CPU, %d on CUDA", resa_context_rectifications(cpu),
@@ -206,7 +219,6 @@ static void greedy_agreement(resa_mode mode)
     resa_context_free(cpu);
     resa_context_free(gpu);
     free(la);
-    free(lb);
 }
 
 static void full_budget(void)
