@@ -121,7 +121,7 @@ int budget(int n_blocks, float ratio, int n_min)
 int parts_for(int nkeys)
 {
     const int p = (nkeys + 63) / 64;
-    return p < 1 ? 1 : p > 128 ? 128 : p;
+    return p < 1 ? 1 : p > MAX_PARTS ? MAX_PARTS : p;
 }
 
 /* cos/sin of each rotated pair at pos, as the CPU backend builds them. */
@@ -370,15 +370,16 @@ cudaError_t record(cuda_backend *c)
     return cudaEventRecord(e, c->st);
 }
 
-/* Adds the timed pass's selection and attention time (event triples
- * t0, t1, t2 per layer) to its timed segments; the stream is synchronized. */
+/* Adds the timed pass's selection (t0..t1) and attention (t1..t2) time,
+ * event triples per layer, to its timed segments, as the CPU backend
+ * splits them; the stream is synchronized. */
 void flush_timings(cuda_backend *c)
 {
     double sel = 0, att = 0;
     for (size_t i = 0; i + 2 < c->events.size(); i += 3) {
         float a = 0, b = 0;
         cudaEventElapsedTime(&a, c->events[i], c->events[i + 1]);
-        cudaEventElapsedTime(&b, c->events[i], c->events[i + 2]);
+        cudaEventElapsedTime(&b, c->events[i + 1], c->events[i + 2]);
         sel += a * 1e-3;
         att += b * 1e-3;
     }
@@ -400,11 +401,14 @@ template <typename T> resa_status attention_t(cuda_backend *c, int layer)
     if (c->timed)
         CK(record(c));
     if (c->n_sels) {
+        const dim3 sg(c->n_sels * c->geom.n_kv, (c->key_stride + SCORE_WARPS - 1) / SCORE_WARPS);
+        k_score<T><<<sg, 32 * SCORE_WARPS, 0, c->st>>>((const T *)c->pool.kmin, (const T *)c->pool.kmax, c->geom,
+                                                       layer, group, (const gpu_select *)(meta + c->off_sels), rows,
+                                                       meta + c->off_pt, c->act[ACT_Q], c->keys, c->key_stride);
+        CK(cudaGetLastError());
         const dim3 grid(c->n_sels, c->geom.n_kv);
-        k_select<T><<<grid, SELECT_THREADS, 0, c->st>>>((const T *)c->pool.kmin, (const T *)c->pool.kmax, c->geom,
-                                                        layer, group, (const gpu_select *)(meta + c->off_sels),
-                                                        rows, meta + c->off_pt, c->act[ACT_Q], c->keys,
-                                                        c->key_stride, c->selbuf);
+        k_select<<<grid, SELECT_THREADS, 0, c->st>>>(c->geom.n_kv, (const gpu_select *)(meta + c->off_sels), rows,
+                                                    c->keys, c->key_stride, c->selbuf);
         CK(cudaGetLastError());
     }
     if (c->timed)

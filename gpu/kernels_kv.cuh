@@ -10,6 +10,7 @@
 #define MAX_GROUP 8    /* query heads per KV head */
 #define MAX_DPAIRS 4   /* head_dim <= 64 * MAX_DPAIRS */
 #define ATTN_WARPS 4
+#define MAX_PARTS 1024 /* parts of at least 64 keys: 32K keys of a KV head take 512 warps */
 #define SELECT_THREADS 256 /* = 8 x 32: the scans below give each lane 8 entries */
 
 /* Geometry of the pool, by value in every launch. */
@@ -294,44 +295,55 @@ __device__ __forceinline__ unsigned long long rank_key(float s, int i)
     return (unsigned long long)b << 32 | (unsigned)~(unsigned)i;
 }
 
-/* Selection for one sparse row and KV head (one block): pooled query,
- * Quest scores from the summaries, the r-th largest key of the candidates
- * by an 8-bit radix select, then the chosen ids in ascending order (the
- * last n_local blocks always). keys: scratch of M per (selection, head). */
+#define SCORE_WARPS 8
+
+/* Block scores of the sparse rows (docs/design.md §1 steps 1-2): grid
+ * (selections * n_kv, blocks / SCORE_WARPS), a warp per candidate block,
+ * lanes over the head dimension (the pooled query formed per lane, the
+ * summaries read coalesced); lane 0 writes the block's selection key. */
 template <typename T>
+__global__ void __launch_bounds__(32 * SCORE_WARPS)
+    k_score(const T *kmin, const T *kmax, kv_geom g, int layer, int group, const gpu_select *sels,
+            const gpu_row *rows, const int *pagetab, const float *q, unsigned long long *keys, int key_stride)
+{
+    const int si = blockIdx.x / g.n_kv, h = blockIdx.x % g.n_kv, d = g.d, lane = threadIdx.x & 31;
+    const gpu_select S = sels[si];
+    const int cand = S.M - (S.n_local < S.M ? S.n_local : S.M);
+    const int i = blockIdx.y * SCORE_WARPS + (threadIdx.x >> 5);
+    if (i >= cand)
+        return;
+    const gpu_row R = rows[S.row];
+    const float *qr = q + ((size_t)S.row * g.n_kv * group + (size_t)h * group) * d;
+    const size_t off = (((size_t)layer * g.n_kv + h) * g.n_pages + pagetab[R.pt_off + i]) * d;
+    const float inv = 1.0f / (float)group;
+    float s = 0.0f;
+    for (int j = lane; j < d; j += 32) {
+        float qs = 0.0f;
+        for (int gi = 0; gi < group; gi++)
+            qs += qr[(size_t)gi * d + j];
+        const float qb = qs * inv, a = qb * to_f(kmax[off + j]), b = qb * to_f(kmin[off + j]);
+        s += a > b ? a : b;
+    }
+    s = warp_sum(s);
+    if (lane == 0)
+        keys[((size_t)si * g.n_kv + h) * key_stride + i] = rank_key(s, i);
+}
+
+/* Selection for one sparse row and KV head (one block), from k_score's
+ * keys: the r-th largest key of the candidates by an 8-bit radix select,
+ * then the chosen ids in ascending order (the last n_local blocks always). */
 __global__ void __launch_bounds__(SELECT_THREADS)
-    k_select(const T *kmin, const T *kmax, kv_geom g, int layer, int group, const gpu_select *sels,
-             const gpu_row *rows, const int *pagetab, const float *q, unsigned long long *keys, int key_stride,
+    k_select(int n_kv, const gpu_select *sels, const gpu_row *rows, const unsigned long long *keys, int key_stride,
              int *selbuf)
 {
-    __shared__ float qbar[256];
     __shared__ unsigned hist[256];
     __shared__ unsigned long long prefix, mask;
     __shared__ int rank, scan[SELECT_THREADS];
-    const int si = blockIdx.x, h = blockIdx.y, d = g.d, tid = threadIdx.x;
+    const int si = blockIdx.x, h = blockIdx.y, tid = threadIdx.x;
     const gpu_select S = sels[si];
     const gpu_row R = rows[S.row];
-    const int *pt = pagetab + R.pt_off;
-    const float *qr = q + ((size_t)S.row * g.n_kv * group + (size_t)h * group) * d;
-    const float inv = 1.0f / (float)group;
-    for (int j = tid; j < d; j += blockDim.x) {
-        float s = 0.0f;
-        for (int gi = 0; gi < group; gi++)
-            s += qr[(size_t)gi * d + j];
-        qbar[j] = s * inv;
-    }
-    __syncthreads();
     const int M = S.M, forced = S.n_local < M ? S.n_local : M, cand = M - forced, r = S.total - forced;
-    unsigned long long *key = keys + ((size_t)si * g.n_kv + h) * key_stride;
-    for (int i = tid; i < cand; i += blockDim.x) {
-        const size_t off = (((size_t)layer * g.n_kv + h) * g.n_pages + pt[i]) * d;
-        float s = 0.0f;
-        for (int j = 0; j < d; j++) {
-            const float a = qbar[j] * to_f(kmax[off + j]), b = qbar[j] * to_f(kmin[off + j]);
-            s += a > b ? a : b;
-        }
-        key[i] = rank_key(s, i);
-    }
+    const unsigned long long *key = keys + ((size_t)si * n_kv + h) * key_stride;
     if (tid == 0) {
         prefix = 0;
         mask = 0;
