@@ -38,7 +38,7 @@ static const char *module_dir(void)
 static void load_cuda(void)
 {
     module *m = &cuda_module;
-    char path[4096];
+    char path[400];
     snprintf(path, sizeof path, "%s/backend-cuda.so", module_dir());
     m->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!m->handle) {
