@@ -197,8 +197,8 @@ resa_status cuda_begin(resa_backend *be, const resa_pass *pass)
                 }
             }
             R.n_parts = parts_for(R.nkeys);
-            R.part_off = (int)c->parts_total;
-            c->parts_total += R.n_parts;
+            R.part_off = (int)c->parts_total; /* in block parts: one per ATTN_WARPS parts */
+            c->parts_total += (R.n_parts + ATTN_WARPS - 1) / ATTN_WARPS;
             c->max_parts = std::max(c->max_parts, R.n_parts);
             rows[t] = R;
         }
@@ -414,14 +414,14 @@ template <typename T> resa_status attention_t(cuda_backend *c, int layer)
     if (c->timed)
         CK(record(c));
     const dim3 grid(c->pass->n_rows * c->geom.n_kv, (c->max_parts + ATTN_WARPS - 1) / ATTN_WARPS);
-    const size_t shm = (size_t)group * hp->head_dim * sizeof(float);
+    const size_t shm = ((size_t)group * hp->head_dim + ATTN_WARPS * (size_t)group * (hp->head_dim + 2)) * sizeof(float);
     k_attn_part<T><<<grid, 32 * ATTN_WARPS, shm, c->st>>>((const T *)c->pool.k, (const T *)c->pool.v, c->geom,
                                                          layer, group, rows, meta + c->off_pt, c->selbuf,
                                                          c->act[ACT_Q], 1.0f / sqrtf((float)hp->head_dim),
                                                          c->pm, c->pl, c->po);
     CK(cudaGetLastError());
     const dim3 mg(c->pass->n_rows, hp->n_head);
-    k_attn_merge<<<mg, hp->head_dim < 128 ? hp->head_dim : 128, 0, c->st>>>(
+    k_attn_merge<<<mg, 256, 0, c->st>>>(
         rows, c->geom.n_kv, group, hp->head_dim, c->pm, c->pl, c->po, c->act[ACT_ATT]);
     CK(cudaGetLastError());
     if (c->timed)

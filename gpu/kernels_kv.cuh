@@ -152,27 +152,29 @@ __device__ __forceinline__ int key_pos(const int *sel, int bs, int i)
  * ATTN_WARPS warps; each warp is one part, a contiguous range of the row's
  * attended keys, for all query heads of the group (each K/V row read once
  * for the group). Lane i scores key base+i; the warp then accumulates
- * p * V with lanes over the columns (two each). Leaves (m, l, o) per part
- * and query head; k_attn_merge combines them exactly (flash-decoding). */
+ * p * V with lanes over the columns (two each). The block merges its warps'
+ * (m, l, o) in shared memory, in warp order, and leaves one state per query
+ * head: a block part; k_attn_merge combines a row's block parts exactly
+ * (flash-decoding). */
 template <typename T>
 __global__ void __launch_bounds__(32 * ATTN_WARPS)
     k_attn_part(const T *kc, const T *vc, kv_geom g, int layer, int group, const gpu_row *rows,
                 const int *pagetab, const int *selbuf, const float *q, float scale, float *pm, float *pl,
                 float *po)
 {
-    extern __shared__ float sq[]; /* (group, d) */
+    extern __shared__ float sq[]; /* (group, d), then the warps' states: m, l (warps, group), o (warps, group, d) */
     const int row = blockIdx.x / g.n_kv, h = blockIdx.x % g.n_kv, d = g.d;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const gpu_row R = rows[row];
+    if (blockIdx.y * ATTN_WARPS >= R.n_parts) /* the whole block: no part of this row */
+        return;
     const float *qr = q + ((size_t)row * g.n_kv * group + (size_t)h * group) * d;
     for (int i = threadIdx.x; i < group * d; i += blockDim.x)
         sq[i] = qr[i];
     __syncthreads();
-    const int part = blockIdx.y * ATTN_WARPS + warp;
-    if (part >= R.n_parts)
-        return;
-    const int a = (int)((long long)R.nkeys * part / R.n_parts);
-    const int b = (int)((long long)R.nkeys * (part + 1) / R.n_parts);
+    const int part = blockIdx.y * ATTN_WARPS + warp, active = part < R.n_parts;
+    const int a = active ? (int)((long long)R.nkeys * part / R.n_parts) : 0;
+    const int b = active ? (int)((long long)R.nkeys * (part + 1) / R.n_parts) : 0;
     const int *pt = pagetab + R.pt_off;
     const int *sel = R.sel_off >= 0 ? selbuf + R.sel_off + (size_t)h * R.M : nullptr;
     float m[MAX_GROUP], l[MAX_GROUP], o[MAX_GROUP][MAX_DPAIRS][2];
@@ -238,45 +240,87 @@ __global__ void __launch_bounds__(32 * ATTN_WARPS)
             }
         }
     }
-    const size_t gp = ((size_t)(R.part_off + part) * g.n_kv + h) * group;
+    float *wm = sq + group * d, *wl = wm + ATTN_WARPS * group, *wo = wl + ATTN_WARPS * group;
 #pragma unroll
     for (int gi = 0; gi < MAX_GROUP; gi++) {
         if (gi >= group)
             break;
         if (lane == 0) {
-            pm[gp + gi] = m[gi];
-            pl[gp + gi] = l[gi];
+            wm[warp * group + gi] = m[gi];
+            wl[warp * group + gi] = l[gi];
         }
 #pragma unroll
         for (int t = 0; t < MAX_DPAIRS; t++) {
             const int c = 2 * lane + 64 * t;
-            if (c < d)
-                po[(gp + gi) * d + c] = o[gi][t][0];
-            if (c + 1 < d)
-                po[(gp + gi) * d + c + 1] = o[gi][t][1];
+            if (c < d) {
+                wo[(warp * group + gi) * d + c] = o[gi][t][0];
+                wo[(warp * group + gi) * d + c + 1] = o[gi][t][1];
+            }
+        }
+    }
+    __syncthreads();
+    const size_t gp = ((size_t)(R.part_off + blockIdx.y) * g.n_kv + h) * group;
+    for (int i = threadIdx.x; i < group * d; i += blockDim.x) {
+        const int gi = i / d, c = i % d;
+        float M = -INFINITY, L = 0.0f, O = 0.0f;
+        for (int w = 0; w < ATTN_WARPS; w++)
+            M = fmaxf(M, wm[w * group + gi]);
+        for (int w = 0; w < ATTN_WARPS; w++) {
+            const float mw = wm[w * group + gi];
+            if (mw == -INFINITY) /* an inactive warp */
+                continue;
+            const float e = expf(mw - M);
+            L += e * wl[w * group + gi];
+            O += e * wo[(w * group + gi) * d + c];
+        }
+        po[(gp + gi) * d + c] = O;
+        if (c == 0) {
+            pm[gp + gi] = M;
+            pl[gp + gi] = L;
         }
     }
 }
 
-/* out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s over a row's parts.
- * Grid (rows, n_head), one thread per column. */
-__global__ void k_attn_merge(const gpu_row *rows, int n_kv, int group, int d, const float *pm,
-                             const float *pl, const float *po, float *out)
+static_assert(MAX_PARTS / ATTN_WARPS <= 256, "k_attn_merge takes a row's block parts one per thread");
+
+/* out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s over a row's block
+ * parts: grid (rows, n_head), 256 threads; the max and the sum of the
+ * weights by tree reductions over the parts (a fixed order), then one
+ * thread per column sums the parts' o. */
+__global__ void __launch_bounds__(256)
+    k_attn_merge(const gpu_row *rows, int n_kv, int group, int d, const float *pm, const float *pl,
+                 const float *po, float *out)
 {
-    const int row = blockIdx.x, qh = blockIdx.y, h = qh / group, gi = qh % group;
+    __shared__ float sw[256], red[256];
+    const int row = blockIdx.x, qh = blockIdx.y, h = qh / group, gi = qh % group, tid = threadIdx.x;
     const gpu_row R = rows[row];
-    float M = -INFINITY;
-    for (int s = 0; s < R.n_parts; s++)
-        M = fmaxf(M, pm[((size_t)(R.part_off + s) * n_kv + h) * group + gi]);
-    for (int c = threadIdx.x; c < d; c += blockDim.x) {
-        float L = 0.0f, acc = 0.0f;
-        if (M != -INFINITY)
-            for (int s = 0; s < R.n_parts; s++) {
-                const size_t i = ((size_t)(R.part_off + s) * n_kv + h) * group + gi;
-                const float w = expf(pm[i] - M);
-                L += w * pl[i];
-                acc += w * po[i * d + c];
-            }
+    const int nb = (R.n_parts + ATTN_WARPS - 1) / ATTN_WARPS;
+    const size_t base = ((size_t)R.part_off * n_kv + h) * group + gi, stride = (size_t)n_kv * group;
+    const float ms = tid < nb ? pm[base + tid * stride] : -INFINITY;
+    red[tid] = ms;
+    __syncthreads();
+    for (int o = 128; o > 0; o >>= 1) {
+        if (tid < o)
+            red[tid] = fmaxf(red[tid], red[tid + o]);
+        __syncthreads();
+    }
+    const float M = red[0];
+    __syncthreads();
+    const float w = tid < nb && ms != -INFINITY ? expf(ms - M) : 0.0f;
+    sw[tid] = w;
+    red[tid] = tid < nb ? w * pl[base + tid * stride] : 0.0f;
+    __syncthreads();
+    for (int o = 128; o > 0; o >>= 1) {
+        if (tid < o)
+            red[tid] += red[tid + o];
+        __syncthreads();
+    }
+    const float L = red[0];
+    for (int c = tid; c < d; c += blockDim.x) {
+        float acc = 0.0f;
+#pragma unroll 4
+        for (int s = 0; s < nb; s++)
+            acc += sw[s] * po[(base + s * stride) * d + c];
         out[((size_t)row * n_kv * group + qh) * d + c] = M == -INFINITY ? 0.0f : acc / L;
     }
 }
