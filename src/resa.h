@@ -122,12 +122,12 @@ typedef struct resa_params {
 } resa_params;
 
 RESA_API const char *resa_mode_name(resa_mode mode);
+/* "dense", "sparse", "resa" -> mode; -1 if unknown. */
+RESA_API int resa_mode_parse(const char *name);
 /* The backends and their devices (the CUDA module's GPU: name, memory,
  * compute capability, kernels; or why it is unavailable), as lines of text
  * into buf (NUL-terminated, truncated to n); returns the full length. */
 RESA_API int resa_backends_report(char *buf, size_t n);
-/* "dense", "sparse", "resa" -> mode; -1 if unknown. */
-RESA_API int resa_mode_parse(const char *name);
 
 /* Fills p with the defaults; size is sizeof *p (use resa_params_default). */
 RESA_API void resa_params_init(resa_params *p, size_t size);
