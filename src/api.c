@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "backend_module.h"
 #include "engine.h"
 #include "scheduler.h"
 #include "threads.h"
@@ -116,9 +117,12 @@ resa_status resa_engine_new(const resa_model *m, const resa_params *params, resa
     const resa_params *p = &e->params;
     resa_status st;
     if ((st = resolve_params(m, params, &e->params)) ||
-        (st = resa_backend_cpu_new(m, p->n_threads, pass_rows(p), p->kv_type, p->block_size,
-                                   (p->n_ctx + p->block_size - 1) / p->block_size,
-                                   p->mode != RESA_MODE_DENSE, &e->be)) ||
+        (st = resa_backend_new(p->backend, p->n_threads,
+                               &(resa_backend_args){ .model = m, .n_rows_max = pass_rows(p),
+                                                     .kv_type = p->kv_type, .block_size = p->block_size,
+                                                     .n_pages = (p->n_ctx + p->block_size - 1) / p->block_size,
+                                                     .summaries = p->mode != RESA_MODE_DENSE },
+                               &e->be)) ||
         (st = scheduler_engine_init(e))) {
         resa_engine_free(e);
         return st;
@@ -137,6 +141,8 @@ void resa_engine_free(resa_engine *e)
     }
     free(e);
 }
+
+const char *resa_engine_backend(const resa_engine *e) { return e->be->name; }
 
 int resa_engine_free_positions(const resa_engine *e) { return e->pages.n_free * e->params.block_size; }
 
@@ -209,6 +215,7 @@ void resa_context_free(resa_context *c)
 int resa_context_n_ctx(const resa_context *c) { return c->seq->n_ctx; }
 int resa_context_n_past(const resa_context *c) { return c->seq->n_past; }
 void resa_context_reset(resa_context *c) { scheduler_truncate(c->seq, 0); }
+const char *resa_context_backend(const resa_context *c) { return c->engine->be->name; }
 int resa_context_rectifications(const resa_context *c) { return c->seq->rectifications; }
 resa_status resa_context_set_mode(resa_context *c, resa_mode mode) { return scheduler_set_mode(c->seq, mode); }
 resa_mode resa_context_mode(const resa_context *c) { return c->seq->mode; }

@@ -115,11 +115,19 @@ typedef struct resa_params {
     int min_blocks;       /* at least this many blocks (or all), default 16 */
     int local_blocks;     /* the last blocks always read, default 1 (>= 1) */
     int rect_every;       /* rectify after this many sparse steps, default 32 (resa mode) */
+    const char *backend;  /* "cpu", "cuda" (the module backend-cuda.so; an error when it, a
+                             driver or a GPU is missing) or "auto" (CUDA when available, else
+                             the CPU with a one-line note on stderr); NULL: $RESA_BACKEND,
+                             else "cpu" (docs/design.md §3.9) */
 } resa_params;
 
 RESA_API const char *resa_mode_name(resa_mode mode);
 /* "dense", "sparse", "resa" -> mode; -1 if unknown. */
 RESA_API int resa_mode_parse(const char *name);
+/* The backends and their devices (the CUDA module's GPU: name, memory,
+ * compute capability, kernels; or why it is unavailable), as lines of text
+ * into buf (NUL-terminated, truncated to n); returns the full length. */
+RESA_API int resa_backends_report(char *buf, size_t n);
 
 /* Fills p with the defaults; size is sizeof *p (use resa_params_default). */
 RESA_API void resa_params_init(resa_params *p, size_t size);
@@ -130,6 +138,8 @@ RESA_API int resa_context_n_ctx(const resa_context *ctx);
 RESA_API int resa_context_n_past(const resa_context *ctx);
 /* Forget the cache (n_past = 0). */
 RESA_API void resa_context_reset(resa_context *ctx);
+/* The backend the context runs on: "cpu" or "cuda". */
+RESA_API const char *resa_context_backend(const resa_context *ctx);
 /* Rectifications run so far (resa mode). */
 RESA_API int resa_context_rectifications(const resa_context *ctx);
 
@@ -203,6 +213,8 @@ RESA_API resa_status resa_engine_new(const resa_model *model, const resa_params 
                                      resa_engine **out);
 /* Frees the engine and every sequence still in it. */
 RESA_API void resa_engine_free(resa_engine *engine);
+/* The backend the engine runs on: "cpu" or "cuda". */
+RESA_API const char *resa_engine_backend(const resa_engine *engine);
 /* Positions the pool has free (whole pages). */
 RESA_API int resa_engine_free_positions(const resa_engine *engine);
 

@@ -183,6 +183,15 @@ int args_engine_option(args *a, resa_params *p, int *rect_given)
         *rect_given = 1;
         return args_int(a, 0, 1 << 20, &p->rect_every) ? -1 : 1;
     }
+    if (args_is(a, NULL, "--backend")) {
+        if (args_str(a, &p->backend))
+            return -1;
+        if (strcmp(p->backend, "cpu") && strcmp(p->backend, "cuda") && strcmp(p->backend, "auto")) {
+            cli_error("%s: --backend wants cpu, cuda or auto, got '%s'", a->cmd, p->backend);
+            return -1;
+        }
+        return 1;
+    }
     if (args_is(a, NULL, "--kv-type")) {
         if (args_str(a, &t))
             return -1;

@@ -36,6 +36,8 @@ int args_engine_option(args *a, resa_params *p, int *rect_given);
     "  -t, --threads N     threads (default: all online CPUs)\n" \
     "  -b, --batch N       prefill chunk size (default 512)\n" \
     "      --kv-type T     KV cache element type: f16 (default) or f32\n" \
+    "      --backend B     cpu, cuda (the GPU module) or auto (CUDA when a GPU is\n" \
+    "                      there, else the CPU); default $RESA_BACKEND, else cpu\n" \
     "      --block-size N  tokens per KV block (default 16)\n" \
     "      --sparse-ratio R  fraction of blocks a sparse step reads (default 0.1)\n" \
     "      --min-blocks N  read at least N blocks, or all there are (default 16)\n" \

@@ -6,6 +6,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_cpu(int argc, char **argv);
+int cmd_backends(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 /* Monotonic seconds. */

@@ -39,3 +39,28 @@ int cmd_cpu(int argc, char **argv)
     fputs(buf, stdout);
     return 0;
 }
+
+/* resa backends: the backends and the GPU the CUDA module sees (docs/design.md §3.9). */
+static const char backends_help[] =
+    "usage: resa backends\n"
+    "Prints the backends: the CPU (built in) and the CUDA module: its device (name,\n"
+    "compute capability, memory) and kernels, or why it is unavailable. The module is\n"
+    "looked for in $RESA_BACKEND_PATH, else in the installed library directory.\n";
+
+int cmd_backends(int argc, char **argv)
+{
+    args a;
+    args_init(&a, "backends", argc, argv);
+    while (args_next(&a)) {
+        if (args_is(&a, "-h", "--help")) {
+            fputs(backends_help, stdout);
+            return 0;
+        }
+        cli_error("backends: unknown argument '%s' (see 'resa backends --help')", a.opt);
+        return 2;
+    }
+    char buf[8192];
+    resa_backends_report(buf, sizeof buf);
+    fputs(buf, stdout);
+    return 0;
+}

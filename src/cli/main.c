@@ -37,6 +37,7 @@ static const char usage[] =
     "  eval       measure quality per mode on real text: next-token accuracy and KL\n"
     "             to dense (the paper's protocol), passkey retrieval\n"
     "  cpu        show the CPU features and the SIMD kernels in use\n"
+    "  backends   show the backends (CPU, CUDA module) and the GPU\n"
     "\n"
     "Run 'resa COMMAND --help' for a command's options, or see resa(1).\n"
     "  -h, --help     show this help\n"
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
         return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "cpu"))
         return cmd_cpu(argc - 1, argv + 1);
+    if (!strcmp(cmd, "backends") || !strcmp(cmd, "gpu"))
+        return cmd_backends(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try 'resa --help')", cmd);
     return 2;
 }

@@ -1,0 +1,46 @@
+/* The contract between libresa and a backend module it loads with dlopen
+ * (backend-cuda.so, docs/design.md §3.9): libresa never links a GPU runtime;
+ * the module implements src/backend.h over its own device memory and
+ * reports errors through the host's resa_fail, so resa_last_error() works
+ * as with the CPU backend. Both sides include this header; the ABI number
+ * changes whenever a struct of backend.h, kv_cache.h or model.h does. */
+#ifndef RESA_BACKEND_MODULE_H
+#define RESA_BACKEND_MODULE_H
+
+#include <stddef.h>
+
+#include "backend.h"
+
+#define RESA_BACKEND_ABI 1
+
+typedef struct resa_backend_host {
+    int abi;
+    resa_status (*fail)(resa_status st, const char *fmt, ...);
+} resa_backend_host;
+
+/* What resa_backend_cpu_new takes, for a module's constructor. */
+typedef struct resa_backend_args {
+    const resa_model *model;
+    int n_rows_max;
+    resa_kv_type kv_type;
+    int block_size, n_pages, summaries;
+} resa_backend_args;
+
+/* The symbols a module exports (extern "C"). */
+#define RESA_MODULE_ABI_SYM "resa_module_abi"
+#define RESA_MODULE_PROBE_SYM "resa_module_probe"
+#define RESA_MODULE_NEW_SYM "resa_module_backend_new"
+typedef int (*resa_module_abi_fn)(void);
+/* Usable devices (0: none, with the reason in buf); a report of each into buf. */
+typedef int (*resa_module_probe_fn)(char *buf, size_t n);
+typedef resa_status (*resa_module_new_fn)(const resa_backend_host *host, const resa_backend_args *args,
+                                          resa_backend **out);
+
+/* libresa side (backend_load.c): the backend that `name` ("cpu", "cuda",
+ * "auto"; NULL: $RESA_BACKEND, else "cpu") gives for these arguments. Under
+ * "auto" a missing module or GPU gives the CPU backend and a one-line note
+ * on stderr. */
+resa_status resa_backend_new(const char *name, int n_threads, const resa_backend_args *args,
+                             resa_backend **out);
+
+#endif
