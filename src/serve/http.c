@@ -395,8 +395,11 @@ static enum MHD_Result on_headers(serve_server *srv, struct MHD_Connection *c, c
         return fail(srv, c, 401, "invalid_api_key", "a valid API key is required (Authorization: Bearer KEY)");
     if (cn->r == R_HEALTH || cn->r == R_MODELS || cn->r == R_METRICS)
         return on_get(srv, c, cn->r);
+    /* A body somewhat over the limit is read and dropped, so the client
+     * (which may send it all before it reads) gets its 413; an absurd one is
+     * refused at once. */
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > srv->opt.max_body)
+    if (cl && strtoull(cl, NULL, 10) / 16 > srv->opt.max_body)
         return fail(srv, c, 413, "body_too_large", "the request body is larger than the server accepts (--max-body)");
     return MHD_YES;
 }
