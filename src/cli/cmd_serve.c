@@ -85,6 +85,7 @@ static int parse(serve_options *o, int argc, char **argv)
     return args_check_schedule("serve", &o->params, rect_given);
 }
 
+#ifdef HAVE_SERVE
 /* The API's model id: the file name without directories and ".gguf". */
 static char *model_id_of(const char *path)
 {
@@ -100,6 +101,7 @@ static char *model_id_of(const char *path)
     }
     return id;
 }
+#endif
 
 int cmd_serve(int argc, char **argv)
 {
