@@ -32,7 +32,8 @@ typedef struct loop {
     serve_server *srv;
     slot *slots;
     int n_active;
-    double grace_end;       /* when stopping: running jobs are cut off after this */
+    double grace_s;         /* when stopping: how long running jobs may go on */
+    double grace_end;       /* and the time they are cut off */
     double win_start;       /* decode tok/s over windows of about a second */
     long win_tokens;
     /* step arguments */
@@ -41,8 +42,6 @@ typedef struct loop {
     int *n_tokens;
     slot **in_step;
 } loop;
-
-static double g_grace_s = 10.0;
 
 static void retire(loop *L, slot *s)
 {
@@ -92,7 +91,7 @@ static void prepare(loop *L)
     serve_server *srv = L->srv;
     const double now = serve_now();
     if (srv->stopping && L->grace_end == 0)
-        L->grace_end = now + g_grace_s;
+        L->grace_end = now + L->grace_s;
     for (int i = 0; i < srv->opt.parallel; i++) {
         slot *s = &L->slots[i];
         if (!s->job)
@@ -281,6 +280,7 @@ static void *engine_main(void *arg)
     return NULL;
 }
 
+/* The one loop of the process (a server has one engine). */
 static loop g_loop;
 
 int engine_loop_start(serve_server *srv)
@@ -302,7 +302,7 @@ int engine_loop_start(serve_server *srv)
 void engine_loop_stop(serve_server *srv, double grace_s)
 {
     pthread_mutex_lock(&srv->mu);
-    g_grace_s = grace_s;
+    g_loop.grace_s = grace_s;
     srv->stopping = 1;
     pthread_cond_signal(&srv->engine_cond);
     pthread_mutex_unlock(&srv->mu);
