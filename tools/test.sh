@@ -21,17 +21,20 @@ echo "== make check under ASan+UBSan"
 mkdir -p build-san
 (cd build-san && { [ -f Makefile ] || ../configure --quiet --enable-sanitizers; } &&
     make -j"$jobs" --quiet && \
-    ASAN_OPTIONS=detect_leaks=1 make -j"$jobs" check \
-        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/checksimd tests/checksimd_elem tests/checksimd_attn tests/checksimd_chunk tests/test_tokenizer.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh tests/test_context.sh tests/test_engine.sh") || status=1
+    ASAN_OPTIONS=detect_leaks=1 SERVE_CHECKS="api errors limits sigterm" make -j"$jobs" check \
+        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/checksimd tests/checksimd_elem tests/checksimd_attn tests/checksimd_chunk tests/test_tokenizer.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh tests/test_context.sh tests/test_engine.sh tests/test_fuzz_serve_request.sh tests/test_serve.sh") || status=1
 summary build-san/test-suite.log >>.test-main.txt
 
 echo "== threads under ThreadSanitizer"
-# One model shared by engines in two threads (docs/design.md §3.7). Without
-# OpenMP: libgomp is not instrumented, and TSan reports its barriers as races.
+# One model shared by engines in two threads (docs/design.md §3.7), and resa
+# serve's engine and connection threads under 16 concurrent clients, a full
+# queue and disconnects (§8.1). Without OpenMP: libgomp is not instrumented,
+# and TSan reports its barriers as races.
 mkdir -p build-tsan
 (cd build-tsan && { [ -f Makefile ] || ../configure --quiet --enable-sanitizers=thread --disable-openmp; } &&
     make -j"$jobs" --quiet && \
-    TSAN_OPTIONS=halt_on_error=1 make -j"$jobs" check TESTS=tests/test_threads.sh check_PROGRAMS=tests/test_threads) || status=1
+    TSAN_OPTIONS=halt_on_error=1 SERVE_CHECKS="load limits" SERVE_LOAD_CLIENTS=16 make -j"$jobs" check \
+        TESTS="tests/test_threads.sh tests/test_serve.sh" check_PROGRAMS=tests/test_threads) || status=1
 summary build-tsan/test-suite.log >>.test-main.txt
 
 echo "== aarch64 (NEON) under qemu-aarch64"

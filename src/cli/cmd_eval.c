@@ -414,7 +414,7 @@ static int run(const resa_model *m, resa_context *ctx, const eval_opts *o, const
     if (!rc) {
         if (o->json) {
             printf("{\"model\": ");
-            json_string(stdout, o->model, strlen(o->model));
+            json_write_string(stdout, o->model, strlen(o->model));
             printf(", \"text_tokens\": %d, ", t->n);
             print_params_json(o);
         }

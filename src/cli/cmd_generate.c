@@ -211,11 +211,11 @@ static void report(const gen_opts *o, const int32_t *prompt, int n_prompt, const
     const double dec = steps && r->decode_s > 0 ? steps / r->decode_s : 0;
     if (o->json) {
         printf("{\"prompt_tokens\": ");
-        json_int_array(stdout, prompt, n_prompt);
+        json_write_int_array(stdout, prompt, n_prompt);
         printf(", \"tokens\": ");
-        json_int_array(stdout, r->tokens, r->n);
+        json_write_int_array(stdout, r->tokens, r->n);
         printf(", \"text\": ");
-        json_string(stdout, r->text ? r->text : "", r->text_len);
+        json_write_string(stdout, r->text ? r->text : "", r->text_len);
         printf(", \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f, \"prefill_s\": %.6f, "
                "\"decode_s\": %.6f, \"n_threads\": %d, \"seed\": %llu, \"stop\": \"%s\", "
                "\"mode\": \"%s\", \"rectifications\": %d}\n",

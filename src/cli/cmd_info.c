@@ -62,7 +62,7 @@ static void print_json(const resa_model *m)
 {
     const resa_model_info *in = resa_model_get_info(m);
     printf("{\"name\": ");
-    json_string(stdout, in->name, strlen(in->name));
+    json_write_string(stdout, in->name, strlen(in->name));
     printf(", \"architecture\": \"%s\", \"n_params\": %llu, \"file_size\": %zu", in->arch,
            (unsigned long long)in->n_params, in->file_size);
     printf(", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_head_kv\": %d, \"head_dim\": %d",
@@ -72,7 +72,7 @@ static void print_json(const resa_model *m)
     printf(", \"tied_embeddings\": %s, \"qkv_bias\": %s", in->tied_embeddings ? "true" : "false",
            in->qkv_bias ? "true" : "false");
     printf(", \"tokenizer\": \"%s\", \"pre_tokenizer\": ", in->tokenizer);
-    json_string(stdout, in->pre_tokenizer, strlen(in->pre_tokenizer));
+    json_write_string(stdout, in->pre_tokenizer, strlen(in->pre_tokenizer));
     printf(", \"bos_id\": %d, \"eos_id\": %d, \"add_bos\": %s, \"chat_template\": %s", in->bos_id,
            in->eos_id, in->add_bos ? "true" : "false", in->has_chat_template ? "\"chatml\"" : "null");
     printf(", \"tensors\": [");
@@ -83,7 +83,7 @@ static void print_json(const resa_model *m)
         int nd;
         resa_model_tensor(m, i, &name, &name_len, &type, shape, &nd);
         printf(i ? ", {\"name\": " : "{\"name\": ");
-        json_string(stdout, name, name_len);
+        json_write_string(stdout, name, name_len);
         printf(", \"type\": \"%s\", \"shape\": [", type);
         for (int d = 0; d < nd; d++)
             printf(d ? ", %lld" : "%lld", (long long)shape[d]);

@@ -62,14 +62,14 @@ int cmd_tokenize(int argc, char **argv)
         rc = cli_error("tokenize: %s", n < 0 ? resa_last_error() : "out of memory");
     } else if (json) {
         printf("{\"tokens\": ");
-        json_int_array(stdout, ids, n);
+        json_write_int_array(stdout, ids, n);
         printf(", \"pieces\": [");
         for (int i = 0; i < n; i++) {
             size_t pl;
             const char *p = resa_token_text(m, ids[i], &pl);
             if (i)
                 printf(", ");
-            json_string(stdout, p, pl);
+            json_write_string(stdout, p, pl);
         }
         printf("]}\n");
     } else {

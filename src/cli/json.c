@@ -24,7 +24,7 @@ static size_t utf8_valid_len(const unsigned char *s, size_t n)
     return len;
 }
 
-void json_string(FILE *f, const char *str, size_t n)
+void json_write_string(FILE *f, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     fputc('"', f);
@@ -52,7 +52,7 @@ void json_string(FILE *f, const char *str, size_t n)
     fputc('"', f);
 }
 
-void json_int_array(FILE *f, const int32_t *v, int n)
+void json_write_int_array(FILE *f, const int32_t *v, int n)
 {
     fputc('[', f);
     for (int i = 0; i < n; i++)

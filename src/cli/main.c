@@ -38,6 +38,8 @@ static const char usage[] =
     "             to dense (the paper's protocol), passkey retrieval\n"
     "  cpu        show the CPU features and the SIMD kernels in use\n"
     "  backends   show the backends (CPU, CUDA module) and the GPU\n"
+    "  serve      serve the model over HTTP: an OpenAI-compatible API with\n"
+    "             continuous batching\n"
     "\n"
     "Run 'resa COMMAND --help' for a command's options, or see resa(1).\n"
     "  -h, --help     show this help\n"
@@ -68,6 +70,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
         return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "cpu"))
         return cmd_cpu(argc - 1, argv + 1);
     if (!strcmp(cmd, "backends") || !strcmp(cmd, "gpu"))
