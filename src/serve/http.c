@@ -259,7 +259,7 @@ static enum MHD_Result start_stream(serve_server *srv, struct MHD_Connection *c,
 /* The job of a parsed request: its prompt tokens, checked against the limits. */
 static serve_job *make_job(serve_server *srv, conn *cn, serve_error *err)
 {
-    serve_job *j = job_new();
+    serve_job *j = job_new(srv);
     if (!j) {
         serve_fail(err, 500, NULL, NULL, "out of memory");
         return NULL;

@@ -14,11 +14,14 @@ double serve_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-serve_job *job_new(void)
+serve_job *job_new(serve_server *srv)
 {
     serve_job *j = calloc(1, sizeof *j);
     if (!j)
         return NULL;
+    pthread_mutex_lock(&srv->mu);
+    srv->n_jobs++;
+    pthread_mutex_unlock(&srv->mu);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -31,9 +34,10 @@ serve_job *job_new(void)
 
 void job_release(serve_server *srv, serve_job *j)
 {
-    (void)srv; /* the caller holds srv->mu */
+    /* the caller holds srv->mu */
     if (--j->refs > 0)
         return;
+    srv->n_jobs--;
     serve_request_free(&j->req);
     free(j->prompt);
     free(j->text);

@@ -73,12 +73,14 @@ typedef struct serve_server {
     pthread_cond_t engine_cond; /* work arrived, or stopping */
     serve_job *queue_head, *queue_tail;
     int stopping;
+    int n_jobs;              /* jobs alive: a response still being written holds one */
     serve_metrics m;
     pthread_t engine_thread;
 } serve_server;
 
 /* ---- jobs (job.c) ---- */
-serve_job *job_new(void);
+/* A new job (refs 1: the caller's), counted in srv->n_jobs. */
+serve_job *job_new(serve_server *srv);
 /* Drops one reference (under srv->mu); the last frees the job. */
 void job_release(serve_server *srv, serve_job *j);
 /* Queues j (refs 2): 0, or -1 with err (503 when the queue is full or the server stops). */

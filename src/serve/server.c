@@ -1,7 +1,8 @@
 /* resa serve: start-up and shutdown (docs/design.md §8). The main thread
  * loads the model, makes the engine, starts the engine thread and the HTTP
  * daemon, then waits for SIGINT or SIGTERM: new requests get 503, running
- * ones have SHUTDOWN_GRACE_S to finish, and the process exits 0. */
+ * ones have SHUTDOWN_GRACE_S to finish, their responses up to 5 s more to be
+ * written, and the process exits 0. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,16 @@ int serve_run(const serve_options *opt)
     fprintf(stderr, "resa: serve: %s: finishing running requests (at most %.0f s)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", SHUTDOWN_GRACE_S);
     engine_loop_stop(srv, SHUTDOWN_GRACE_S);
+    /* Every job is done now, but a connection may still be writing its
+     * last events: stopping the daemon would cut them off. */
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&srv->mu);
+        const int left = srv->n_jobs;
+        pthread_mutex_unlock(&srv->mu);
+        if (!left)
+            break;
+        nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000000L }, NULL);
+    }
     http_stop(d);
     rc = 0;
 out:
