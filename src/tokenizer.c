@@ -652,6 +652,11 @@ int tokenizer_eos(const resa_tokenizer *t) { return t ? t->eos : -1; }
 int tokenizer_add_bos(const resa_tokenizer *t) { return t && t->add_bos; }
 const char *tokenizer_default_system(const resa_tokenizer *t) { return t ? t->default_system : NULL; }
 
+/* ChatML's pieces around the messages (tokenizer_chat_format spells them,
+ * tokenizer_chat_encode tokenizes them). */
+static const char chat_sys_head[] = "<|im_start|>system\n", chat_user_head[] = "<|im_start|>user\n",
+                  chat_end[] = "<|im_end|>\n", chat_tail[] = "<|im_start|>assistant\n";
+
 char *tokenizer_chat_format(const resa_tokenizer *t, const char *system, const char *user)
 {
     (void)t; /* every supported model speaks ChatML */
@@ -659,16 +664,23 @@ char *tokenizer_chat_format(const resa_tokenizer *t, const char *system, const c
         resa_fail(RESA_ERR_ARG, "chat format: no user message");
         return NULL;
     }
-    static const char sys_fmt[] = "<|im_start|>system\n%s<|im_end|>\n";
-    static const char user_fmt[] = "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n";
-    size_t n = strlen(user) + sizeof user_fmt + (system ? strlen(system) + sizeof sys_fmt : 0);
+    size_t n = strlen(user) + sizeof chat_user_head + sizeof chat_end + sizeof chat_tail +
+               (system ? strlen(system) + sizeof chat_sys_head + sizeof chat_end : 0);
     char *s = malloc(n);
     if (!s) {
         resa_fail(RESA_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    int k = system ? snprintf(s, n, sys_fmt, system) : 0;
-    snprintf(s + k, n - (size_t)k, user_fmt, user);
+    s[0] = '\0';
+    if (system) {
+        strcat(s, chat_sys_head);
+        strcat(s, system);
+        strcat(s, chat_end);
+    }
+    strcat(s, chat_user_head);
+    strcat(s, user);
+    strcat(s, chat_end);
+    strcat(s, chat_tail);
     return s;
 }
 
@@ -1169,10 +1181,6 @@ int tokenizer_encode(const resa_tokenizer *t, const char *text, size_t len, int 
     const region all = {0, len, parse_special};
     return encode_regions(t, text, &all, 1, add_bos, out, max_tokens);
 }
-
-/* ChatML, as tokenizer_chat_format spells it. */
-static const char chat_sys_head[] = "<|im_start|>system\n", chat_user_head[] = "<|im_start|>user\n",
-                  chat_end[] = "<|im_end|>\n", chat_tail[] = "<|im_start|>assistant\n";
 
 int tokenizer_chat_encode(const resa_tokenizer *t, const char *system, size_t system_len, const char *user,
                           size_t user_len, int parse_special, int add_bos, int32_t *out, int max_tokens)

@@ -9,7 +9,8 @@
 #include "resa.h"
 
 static const char help[] =
-    "usage: resa tokenize [-m MODEL] (-p TEXT | -f FILE) [--bos] [--special] [--json]\n"
+    "usage: resa tokenize [-m MODEL] (-p TEXT | -f FILE) [--bos] [--special] [--max-prompt-bytes N]\n"
+    "                     [--json]\n"
     "Prints the token ids of a text, separated by spaces.\n"
     "  -m, --model FILE  the model (default: $RESA_MODEL, else the fetched default model)\n"
     "  -p, --prompt TEXT the text\n"

@@ -35,6 +35,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
         }                                                                             \
     } while (0)
 
+/* The targets run the scalar kernels: they are the recipe every SIMD tier
+ * matches bit for bit (checksimd tests that), and the fuzz build leaves the
+ * per-ISA kernels uninstrumented. */
+static inline void fuzz_scalar(void)
+{
+    if (resa_set_cpu("scalar") != RESA_OK) {
+        fprintf(stderr, "fuzz: %s\n", resa_last_error());
+        exit(2);
+    }
+}
+
 /* The model whose tokenizer the text targets use: $RESA_FUZZ_MODEL, else
  * the default model of the source tree, else the tiny model of the GGUF
  * corpus. Loaded once; exits when none loads. */

@@ -53,6 +53,14 @@ static void run_a_little(const resa_model *m, const uint8_t *data, size_t size)
     resa_context_free(c);
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_scalar();
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     resa_model *m = (resa_model *)1;
