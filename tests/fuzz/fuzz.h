@@ -68,6 +68,19 @@ static inline const resa_model *fuzz_model(void)
     return m;
 }
 
+/* A tokenization that failed must have failed for the one documented reason
+ * (docs/design.md §5.1): a byte that the vocabulary cannot spell, named in
+ * the message, from the text or from the U+FFFD (EF BF BD) that replaces
+ * invalid UTF-8. (SmolLM2 lacks six control bytes and some lead bytes of
+ * rare 4-byte sequences.) */
+static inline void fuzz_check_lost_byte(const char *text, size_t len)
+{
+    const char *e = strstr(resa_last_error(), "the byte 0x");
+    unsigned b = 256;
+    FUZZ_CHECK(e && sscanf(e, "the byte 0x%2x", &b) == 1 && b < 256);
+    FUZZ_CHECK(memchr(text, (int)b, len) != NULL || b == 0xEF || b == 0xBF || b == 0xBD);
+}
+
 /* Is s[0..n) UTF-8 (no overlong forms, surrogates or code points past
  * U+10FFFF)? Written here from the definition, independent of src/unicode.c. */
 static inline int fuzz_utf8_valid(const unsigned char *s, size_t n)

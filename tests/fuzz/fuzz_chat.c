@@ -53,7 +53,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *sys = has_sys ? rest : NULL, *user = rest + split;
     const size_t sys_len = has_sys ? split : 0, user_len = len - split;
     const int n = resa_chat_tokenize(m, sys, sys_len, user, user_len, special, NULL, 0);
-    FUZZ_CHECK(n >= 0);
+    if (n < 0) {
+        fuzz_check_lost_byte(rest, len);
+        return 0;
+    }
     int32_t *ids = malloc(((size_t)n + 1) * sizeof *ids);
     FUZZ_CHECK(ids && resa_chat_tokenize(m, sys, sys_len, user, user_len, special, ids, n) == n);
     const int32_t start = control(m, "<|im_start|>"), end = control(m, "<|im_end|>");
@@ -68,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *want = expected(sys, sys_len, user, user_len, &want_len);
     const int bos = resa_model_get_info(m)->add_bos && n > 0;
     char *got = fuzz_detokenize(m, ids + bos, n - bos, &got_len);
-    if (fuzz_utf8_valid((const unsigned char *)rest, len))
+    if (fuzz_utf8_valid((const unsigned char *)rest, split) &&
+        fuzz_utf8_valid((const unsigned char *)user, user_len))
         FUZZ_CHECK(got_len == want_len && memcmp(got, want, want_len) == 0);
     /* the display form, as C strings (cut at the first NUL) */
     char *sys_c = has_sys ? strndup(sys, sys_len) : NULL, *user_c = strndup(user, user_len);
