@@ -7,7 +7,8 @@
 
 #include <stddef.h>
 
-/* A buffer that holds a name cut to about 64 source bytes, escaped. */
+/* A buffer for one escaped name in a message: up to 287 characters (64
+ * bytes escaped as \xNN fit), longer ones are cut with "...". */
 #define RESA_PRINTABLE_BUF 288
 
 /* Writes s[0..n) into buf (cap bytes, NUL-terminated) and returns buf:

@@ -42,17 +42,21 @@ tiny plain
 mkfifo "$tmp/fifo.gguf"
 expect_error "1 FIFO model" "not a regular file" "$RESA" info "$tmp/fifo.gguf"
 
-# 2. the model file truncated while resa runs on its mapping: an error, not SIGBUS
-cp "$MODEL" "$tmp/victim.gguf"
-seq 1 1500 | tr '\n' ' ' >"$tmp/long.txt"
+# 2. the model file truncated while resa runs on its mapping: an error, not
+# SIGBUS. The prompt comes from a FIFO, so resa has loaded (mapped) the model
+# and waits for it while the test truncates the file.
+cp "$tmp/plain.gguf" "$tmp/victim.gguf"
+mkfifo "$tmp/prompt.fifo"
 # under AddressSanitizer, keep its own SIGBUS handler out of the way
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_sigbus=0" \
-"$RESA" generate -m "$tmp/victim.gguf" -f "$tmp/long.txt" -n 1 -b 32 -t 1 --temp 0 >"$tmp/out2" 2>"$tmp/err2" &
+"$RESA" generate -m "$tmp/victim.gguf" -f "$tmp/prompt.fifo" -n 4 -t 1 --temp 0 >"$tmp/out2" 2>"$tmp/err2" &
 pid=$!
-sleep 2
-truncate -s 1M "$tmp/victim.gguf"
 i=0
-while kill -0 "$pid" 2>/dev/null && [ $i -lt 120 ]; do sleep 1; i=$((i + 1)); done
+while ! grep -q victim.gguf "/proc/$pid/maps" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+: >"$tmp/victim.gguf"
+printf ' hello world' >"$tmp/prompt.fifo" # blocks until resa opens it
+i=0
+while kill -0 "$pid" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 kill -9 "$pid" 2>/dev/null
 wait "$pid"
 rc=$?
