@@ -51,10 +51,13 @@ mkfifo "$tmp/prompt.fifo"
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_sigbus=0" \
 "$RESA" generate -m "$tmp/victim.gguf" -f "$tmp/prompt.fifo" -n 4 -t 1 --temp 0 >"$tmp/out2" 2>"$tmp/err2" &
 pid=$!
+# loaded when it waits for a writer on the FIFO (Linux names that wait
+# wait_for_partner; elsewhere the loop just times out)
 i=0
-while ! grep -q victim.gguf "/proc/$pid/maps" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+while [ "$(cat "/proc/$pid/wchan" 2>/dev/null)" != wait_for_partner ] && kill -0 "$pid" 2>/dev/null &&
+    [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 : >"$tmp/victim.gguf"
-printf ' hello world' >"$tmp/prompt.fifo" # blocks until resa opens it
+timeout 60 sh -c 'printf " hello world" >"$1"' sh "$tmp/prompt.fifo" # blocks until resa opens it
 i=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 kill -9 "$pid" 2>/dev/null

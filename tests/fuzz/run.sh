@@ -17,7 +17,7 @@ mkdir -p "$work"
 case $target in gguf) max_len=65536 ;; *) max_len=4096 ;; esac
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-"$bin" -max_total_time="$seconds" -max_len=$max_len -timeout=10 -rss_limit_mb=2048 \
+"$bin" -max_total_time="$seconds" -max_len=$max_len -timeout=60 -rss_limit_mb=2048 \
     -artifact_prefix="$builddir/fuzz-crash-$target-" -print_final_stats=1 "$@" \
     "$work" "$srcdir/tests/fuzz/corpus/$target" >"$builddir/fuzz-$target.log" 2>&1
 rc=$?
