@@ -9,6 +9,10 @@
 #define MAX_LAYERS 1024
 #define MAX_DIM (1 << 20)
 #define MAX_HEADS 4096
+#define RESA_ROPE_BASE_MIN 1.0
+#define RESA_ROPE_BASE_MAX 1e12
+#define RESA_RMS_EPS_MIN 1e-12
+#define RESA_RMS_EPS_MAX 1.0
 
 static resa_status get_dim(const gguf_file *f, const char *arch, const char *suffix,
                            uint32_t lo, uint32_t hi, int *out, bool optional)
@@ -74,8 +78,14 @@ resa_status resa_hparams_read_common(const gguf_file *f, const char *arch, resa_
     if (hp->head_dim % 2 != 0 || hp->n_rot % 2 != 0)
         return resa_fail(RESA_ERR_FORMAT, "%s: head dimension %d / rope dimension %d must be even",
                          f->path, hp->head_dim, hp->n_rot);
-    if (!(hp->rope_theta > 0.0f) || !(hp->rms_eps > 0.0f) || hp->rms_eps > 1.0f)
-        return resa_fail(RESA_ERR_FORMAT, "%s: rope.freq_base %g or rms epsilon %g is invalid",
-                         f->path, hp->rope_theta, hp->rms_eps);
+    /* RoPE needs a base above 1 (frequencies base^(-2i/d) fall with i) and
+     * finite; real models use 1e4 to 1e8. An epsilon below 1e-12 is a
+     * denormal-sized guard that no model trains with (1e-5, 1e-6 in use). */
+    if (!(hp->rope_theta >= RESA_ROPE_BASE_MIN && hp->rope_theta <= RESA_ROPE_BASE_MAX))
+        return resa_fail(RESA_ERR_FORMAT, "%s: rope.freq_base %g is outside [%g, %g]", f->path,
+                         hp->rope_theta, RESA_ROPE_BASE_MIN, RESA_ROPE_BASE_MAX);
+    if (!(hp->rms_eps >= RESA_RMS_EPS_MIN && hp->rms_eps <= RESA_RMS_EPS_MAX))
+        return resa_fail(RESA_ERR_FORMAT, "%s: rms epsilon %g is outside [%g, %g]", f->path, hp->rms_eps,
+                         RESA_RMS_EPS_MIN, RESA_RMS_EPS_MAX);
     return RESA_OK;
 }

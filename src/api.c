@@ -4,12 +4,20 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "backend_module.h"
 #include "engine.h"
 #include "scheduler.h"
 #include "threads.h"
+
+/* NULL handles are errors, not crashes (docs/design.md §3.5). */
+#define NEED(ptr, what)                                                      \
+    do {                                                                     \
+        if (!(ptr))                                                          \
+            return resa_fail(RESA_ERR_ARG, "%s: NULL %s", __func__, what);   \
+    } while (0)
 
 const char *resa_version(void) { return PACKAGE_VERSION; }
 
@@ -95,6 +103,23 @@ static resa_status resolve_params(const resa_model *m, const resa_params *in, re
     return check_sparse_params(p);
 }
 
+/* A KV pool larger than the machine's physical memory would be granted by
+ * overcommit and end in the OOM killer once filled: refuse it up front
+ * unless the caller allows it (docs/design.md §3.3). */
+static resa_status check_kv_memory(const resa_model *m, const resa_params *p)
+{
+    const double positions = ((double)p->n_ctx + p->block_size - 1) / p->block_size * p->block_size;
+    const double row = (double)m->hp.n_head_kv * m->hp.head_dim * (p->kv_type == RESA_KV_F32 ? 4 : 2);
+    const double kv = positions * row * 2 * m->hp.n_layer;
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (p->allow_overcommit || pages <= 0 || page <= 0 || kv <= (double)pages * (double)page)
+        return RESA_OK;
+    return resa_fail(RESA_ERR_NOMEM,
+                     "a KV cache of %d positions needs %.1f GiB, more than the %.1f GiB of physical memory "
+                     "(use a smaller context, an f16 cache, or allow overcommit)",
+                     p->n_ctx, kv / (1 << 30), (double)pages * (double)page / (1 << 30));
+}
+
 /* Rows a pass may hold: a prompt chunk, or many sequences' decode and
  * rectification rows (a rectification is cut to this size when longer). */
 static int pass_rows(const resa_params *p)
@@ -114,9 +139,10 @@ resa_status resa_engine_new(const resa_model *m, const resa_params *params, resa
     if (!e)
         return resa_fail(RESA_ERR_NOMEM, "out of memory");
     e->model = m;
+    model_retain(m);
     const resa_params *p = &e->params;
     resa_status st;
-    if ((st = resolve_params(m, params, &e->params)) ||
+    if ((st = resolve_params(m, params, &e->params)) || (st = check_kv_memory(m, p)) ||
         (st = resa_backend_new(p->backend, p->n_threads,
                                &(resa_backend_args){ .model = m, .n_rows_max = pass_rows(p),
                                                      .kv_type = p->kv_type, .block_size = p->block_size,
@@ -139,12 +165,13 @@ void resa_engine_free(resa_engine *e)
         scheduler_engine_free(e);
         e->be->free(e->be);
     }
+    model_release(e->model);
     free(e);
 }
 
-const char *resa_engine_backend(const resa_engine *e) { return e->be->name; }
+const char *resa_engine_backend(const resa_engine *e) { return e ? e->be->name : NULL; }
 
-int resa_engine_free_positions(const resa_engine *e) { return e->pages.n_free * e->params.block_size; }
+int resa_engine_free_positions(const resa_engine *e) { return e ? e->pages.n_free * e->params.block_size : 0; }
 
 resa_status resa_seq_new(resa_engine *e, const resa_params *params, resa_seq **out)
 {
@@ -167,22 +194,48 @@ resa_status resa_seq_new(resa_engine *e, const resa_params *params, resa_seq **o
 }
 
 void resa_seq_free(resa_seq *s) { scheduler_seq_free(s); }
-int resa_seq_n_past(const resa_seq *s) { return s->n_past; }
-int resa_seq_n_ctx(const resa_seq *s) { return s->n_ctx; }
-resa_status resa_seq_truncate(resa_seq *s, int n) { return scheduler_truncate(s, n); }
-resa_status resa_seq_set_mode(resa_seq *s, resa_mode mode) { return scheduler_set_mode(s, mode); }
-resa_mode resa_seq_mode(const resa_seq *s) { return s->mode; }
-int resa_seq_rectifications(const resa_seq *s) { return s->rectifications; }
-resa_status resa_seq_rectify_tail(resa_seq *s) { return scheduler_rectify(s); }
-const float *resa_seq_logits(const resa_seq *s) { return s->logits; }
-resa_status resa_seq_fill_repeat(resa_seq *s, int n_total) { return scheduler_fill_repeat(s, n_total); }
+int resa_seq_n_past(const resa_seq *s) { return s ? s->n_past : 0; }
+int resa_seq_n_ctx(const resa_seq *s) { return s ? s->n_ctx : 0; }
+resa_status resa_seq_truncate(resa_seq *s, int n)
+{
+    NEED(s, "sequence");
+    return scheduler_truncate(s, n);
+}
+resa_status resa_seq_set_mode(resa_seq *s, resa_mode mode)
+{
+    NEED(s, "sequence");
+    return scheduler_set_mode(s, mode);
+}
+resa_mode resa_seq_mode(const resa_seq *s) { return s ? s->mode : RESA_MODE_RESA; }
+int resa_seq_rectifications(const resa_seq *s) { return s ? s->rectifications : 0; }
+resa_status resa_seq_rectify_tail(resa_seq *s)
+{
+    NEED(s, "sequence");
+    return scheduler_rectify(s);
+}
+const float *resa_seq_logits(const resa_seq *s) { return s ? s->logits : NULL; }
+resa_status resa_seq_fill_repeat(resa_seq *s, int n_total)
+{
+    NEED(s, "sequence");
+    return scheduler_fill_repeat(s, n_total);
+}
 
 resa_status resa_engine_step(resa_engine *e, int n, resa_seq *const *seqs, const int32_t *const *tokens,
                              const int *n_tokens)
 {
-    if (!e)
-        return resa_fail(RESA_ERR_ARG, "resa_engine_step: NULL engine");
-    return scheduler_step(e, n, seqs, tokens, n_tokens, NULL, NULL, NULL);
+    NEED(e, "engine");
+    if (n > 0) {
+        NEED(seqs, "sequence list");
+        NEED(tokens, "token lists");
+        NEED(n_tokens, "token counts");
+        for (int i = 0; i < n; i++) {
+            NEED(seqs[i], "sequence");
+            if (n_tokens[i] > 0)
+                NEED(tokens[i], "tokens");
+        }
+    }
+    resa_status st = scheduler_step(e, n, seqs, tokens, n_tokens, NULL, NULL, NULL);
+    return st ? st : model_check_intact(e->model);
 }
 
 /* ---- the single-sequence context: a one-sequence engine ---------------------- */
@@ -192,6 +245,7 @@ resa_status resa_context_new(const resa_model *m, const resa_params *params, res
     if (!out)
         return resa_fail(RESA_ERR_ARG, "resa_context_new: NULL output pointer");
     *out = NULL;
+    NEED(m, "model");
     resa_context *c = calloc(1, sizeof *c);
     if (!c)
         return resa_fail(RESA_ERR_NOMEM, "out of memory");
@@ -212,17 +266,31 @@ void resa_context_free(resa_context *c)
     free(c);
 }
 
-int resa_context_n_ctx(const resa_context *c) { return c->seq->n_ctx; }
-int resa_context_n_past(const resa_context *c) { return c->seq->n_past; }
-void resa_context_reset(resa_context *c) { scheduler_truncate(c->seq, 0); }
-const char *resa_context_backend(const resa_context *c) { return c->engine->be->name; }
-int resa_context_rectifications(const resa_context *c) { return c->seq->rectifications; }
-resa_status resa_context_set_mode(resa_context *c, resa_mode mode) { return scheduler_set_mode(c->seq, mode); }
-resa_mode resa_context_mode(const resa_context *c) { return c->seq->mode; }
-resa_status resa_context_truncate(resa_context *c, int n) { return scheduler_truncate(c->seq, n); }
+int resa_context_n_ctx(const resa_context *c) { return c ? c->seq->n_ctx : 0; }
+int resa_context_n_past(const resa_context *c) { return c ? c->seq->n_past : 0; }
+void resa_context_reset(resa_context *c)
+{
+    if (c)
+        scheduler_truncate(c->seq, 0);
+}
+const char *resa_context_backend(const resa_context *c) { return c ? c->engine->be->name : NULL; }
+int resa_context_rectifications(const resa_context *c) { return c ? c->seq->rectifications : 0; }
+resa_status resa_context_set_mode(resa_context *c, resa_mode mode)
+{
+    NEED(c, "context");
+    return scheduler_set_mode(c->seq, mode);
+}
+resa_mode resa_context_mode(const resa_context *c) { return c ? c->seq->mode : RESA_MODE_RESA; }
+resa_status resa_context_truncate(resa_context *c, int n)
+{
+    NEED(c, "context");
+    return scheduler_truncate(c->seq, n);
+}
 
 void resa_context_timings_sized(const resa_context *c, resa_timings *out, size_t size)
 {
+    if (!c || !out)
+        return;
     resa_timings t = c->seq->timings;
     t.size = size < sizeof t ? size : sizeof t;
     memcpy(out, &t, t.size);
@@ -230,29 +298,38 @@ void resa_context_timings_sized(const resa_context *c, resa_timings *out, size_t
 
 void resa_context_reset_timings(resa_context *c)
 {
+    if (!c)
+        return;
     memset(&c->seq->timings, 0, sizeof c->seq->timings);
     c->seq->timing_on = 1;
 }
 
 resa_status resa_context_fill_repeat(resa_context *c, int n_total)
 {
+    NEED(c, "context");
     return scheduler_fill_repeat(c->seq, n_total);
 }
 
-resa_status resa_rectify_tail(resa_context *c) { return scheduler_rectify(c->seq); }
-const float *resa_logits(const resa_context *c) { return c->seq->logits; }
+resa_status resa_rectify_tail(resa_context *c)
+{
+    NEED(c, "context");
+    return scheduler_rectify(c->seq);
+}
+const float *resa_logits(const resa_context *c) { return c ? c->seq->logits : NULL; }
 
 /* One input, then the rectification at once when it is due (the schedule
  * of docs/design.md §1, observable right after the f-th step). */
 static resa_status context_step(resa_context *c, const int32_t *tokens, int n, float *all_logits,
                                 resa_progress_fn progress, void *user)
 {
+    NEED(c, "context");
     if (n == 0)
         return RESA_OK;
+    NEED(tokens, "tokens");
     resa_status st = scheduler_step(c->engine, 1, &c->seq, &tokens, &n, all_logits, progress, user);
     if (!st && scheduler_rect_due(c->seq))
         st = scheduler_rectify(c->seq);
-    return st;
+    return st ? st : model_check_intact(c->engine->model);
 }
 
 resa_status resa_decode(resa_context *c, const int32_t *tokens, int n, resa_progress_fn progress,
@@ -268,17 +345,41 @@ resa_status resa_decode_all_logits(resa_context *c, const int32_t *tokens, int n
 int resa_tokenize(const resa_model *m, const char *text, size_t len, int add_bos, int parse_special,
                   int32_t *tokens, int max_tokens)
 {
+    if (!m) {
+        resa_fail(RESA_ERR_ARG, "resa_tokenize: NULL model");
+        return -1;
+    }
     return tokenizer_encode(m->tok, text, len, add_bos, parse_special, tokens, max_tokens);
+}
+
+int resa_chat_tokenize(const resa_model *m, const char *system, size_t system_len, const char *user,
+                       size_t user_len, int parse_special, int32_t *tokens, int max_tokens)
+{
+    if (!m) {
+        resa_fail(RESA_ERR_ARG, "resa_chat_tokenize: NULL model");
+        return -1;
+    }
+    return tokenizer_chat_encode(m->tok, system, system_len, user, user_len, parse_special,
+                                 tokenizer_add_bos(m->tok), tokens, max_tokens);
 }
 
 const char *resa_token_text(const resa_model *m, int32_t token, size_t *len)
 {
+    if (!m) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
     return tokenizer_token_bytes(m->tok, token, len);
 }
 
-int resa_token_is_eog(const resa_model *m, int32_t token) { return tokenizer_is_eog(m->tok, token); }
+int resa_token_is_eog(const resa_model *m, int32_t token) { return m && tokenizer_is_eog(m->tok, token); }
 
 char *resa_chat_format(const resa_model *m, const char *system, const char *user)
 {
+    if (!m) {
+        resa_fail(RESA_ERR_ARG, "resa_chat_format: NULL model");
+        return NULL;
+    }
     return tokenizer_chat_format(m->tok, system, user);
 }

@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "map_guard.h"
+#include "printable.h"
 #include "types.h"
 
 #define GGUF_DEFAULT_ALIGNMENT 32
@@ -40,9 +42,6 @@
 #define MIN_TENSOR_INFO_BYTES (8 + 1 + 4 + 8 + 4 + 8)
 #define MIN_STRING_BYTES 8
 #define MIN_NESTED_ARRAY_BYTES (4 + 8)
-
-/* Longest name quoted in a message; longer ones are cut with "...". */
-#define MSG_NAME_MAX 64
 
 #define TRY(expr)                                 \
     do {                                          \
@@ -70,21 +69,10 @@ typedef struct reader {
 
 /* ---------------------------------------------------------------- messages */
 
-/* Copies a name from the file for a message: cut to MSG_NAME_MAX bytes, with
- * control and non-ASCII bytes as '?', so the message stays one clean line. */
-static const char *printable(gguf_str s, char buf[MSG_NAME_MAX + 4])
+/* A name from the file for a message: escaped, cut (docs/design.md §5.1). */
+static const char *printable(gguf_str s, char buf[RESA_PRINTABLE_BUF])
 {
-    size_t n = s.len < MSG_NAME_MAX ? (size_t)s.len : MSG_NAME_MAX;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    if (s.len > MSG_NAME_MAX) {
-        memcpy(buf + n, "...", 3);
-        n += 3;
-    }
-    buf[n] = '\0';
-    return buf;
+    return resa_printable(buf, RESA_PRINTABLE_BUF, s.ptr, (size_t)s.len);
 }
 
 static void describe_item(const reader *r, char *buf, size_t n)
@@ -97,7 +85,7 @@ static void describe_item(const reader *r, char *buf, size_t n)
 
 static resa_status fail_truncated(const reader *r, uint64_t need)
 {
-    char item[96], name[MSG_NAME_MAX + 8] = "", buf[MSG_NAME_MAX + 4];
+    char item[96], name[RESA_PRINTABLE_BUF + 8] = "", buf[RESA_PRINTABLE_BUF];
     describe_item(r, item, sizeof item);
     if (r->item_name.len)
         snprintf(name, sizeof name, " '%s'", printable(r->item_name, buf));
@@ -215,7 +203,7 @@ static resa_status check_count(const reader *r, uint64_t n, size_t min_bytes, co
  * and free of NUL bytes (otherwise two distinct names could compare equal). */
 static resa_status check_name(const reader *r, gguf_str s, const char *kind)
 {
-    char buf[MSG_NAME_MAX + 4];
+    char buf[RESA_PRINTABLE_BUF];
     if (s.len == 0)
         return fail_item(r, RESA_ERR_FORMAT, "empty %s", kind);
     if (memchr(s.ptr, '\0', (size_t)s.len))
@@ -235,7 +223,7 @@ static size_t vtype_size(uint32_t t)
 
 static resa_status fail_bool(const reader *r, gguf_str key, unsigned value)
 {
-    char buf[MSG_NAME_MAX + 4];
+    char buf[RESA_PRINTABLE_BUF];
     return fail_item(r, RESA_ERR_FORMAT, "key '%s': bool value %u is neither 0 nor 1",
                      printable(key, buf), value);
 }
@@ -278,7 +266,7 @@ static resa_status read_scalar(reader *r, gguf_kv *kv)
 
 static resa_status check_elem_type(const reader *r, gguf_str key, uint32_t t)
 {
-    char buf[MSG_NAME_MAX + 4];
+    char buf[RESA_PRINTABLE_BUF];
     if (t < GGUF_VTYPE_COUNT)
         return RESA_OK;
     return fail_item(r, RESA_ERR_FORMAT, "key '%s': array has unknown element type %" PRIu32,
@@ -289,7 +277,7 @@ static resa_status check_elem_type(const reader *r, gguf_str key, uint32_t t)
  * enclosing these values (1 for the elements of a top-level array). */
 static resa_status skip_values(reader *r, gguf_str key, uint32_t t, uint64_t n, int depth)
 {
-    char buf[MSG_NAME_MAX + 4];
+    char buf[RESA_PRINTABLE_BUF];
     if (t == GGUF_STRING) {
         gguf_str s;
         if (n > remaining(r) / MIN_STRING_BYTES)
@@ -354,7 +342,7 @@ static resa_status read_array(reader *r, gguf_kv *kv)
 
 static resa_status read_kv(reader *r, gguf_kv *kv)
 {
-    char buf[MSG_NAME_MAX + 4];
+    char buf[RESA_PRINTABLE_BUF];
     uint32_t type;
     r->item_name.len = 0;
     TRY(read_str(r, &kv->key));
@@ -391,7 +379,7 @@ static resa_status read_kvs(reader *r, gguf_file *f)
 /* Sets nbytes; rejects shapes and types we cannot size safely. */
 static resa_status check_tensor_shape(const reader *r, gguf_tensor *t)
 {
-    char buf[MSG_NAME_MAX + 4];
+    char buf[RESA_PRINTABLE_BUF];
     const char *name = printable(t->name, buf);
     int64_t nel = 1;
     for (uint32_t d = 0; d < t->n_dims; d++) {
@@ -421,7 +409,7 @@ static resa_status check_tensor_shape(const reader *r, gguf_tensor *t)
 
 static resa_status read_tensor_info(reader *r, gguf_tensor *t)
 {
-    char buf[MSG_NAME_MAX + 4];
+    char buf[RESA_PRINTABLE_BUF];
     uint64_t ne;
     r->item_name.len = 0;
     TRY(read_str(r, &t->name));
@@ -483,7 +471,7 @@ static int cmp_tensor_ptr(const void *a, const void *b)
 static resa_status index_kvs(gguf_impl *impl)
 {
     gguf_file *f = &impl->pub;
-    char buf[MSG_NAME_MAX + 4];
+    char buf[RESA_PRINTABLE_BUF];
     impl->kv_sorted = malloc((f->n_kv ? (size_t)f->n_kv : 1) * sizeof *impl->kv_sorted);
     if (!impl->kv_sorted)
         return resa_fail(RESA_ERR_NOMEM, "%s: out of memory indexing keys", f->path);
@@ -501,7 +489,7 @@ static resa_status index_kvs(gguf_impl *impl)
 static resa_status index_tensors(gguf_impl *impl)
 {
     gguf_file *f = &impl->pub;
-    char buf[MSG_NAME_MAX + 4];
+    char buf[RESA_PRINTABLE_BUF];
     impl->tensor_sorted = malloc((f->n_tensors ? (size_t)f->n_tensors : 1) * sizeof *impl->tensor_sorted);
     if (!impl->tensor_sorted)
         return resa_fail(RESA_ERR_NOMEM, "%s: out of memory indexing tensors", f->path);
@@ -537,7 +525,7 @@ static resa_status read_alignment(gguf_file *f)
 
 static resa_status place_tensor(gguf_file *f, gguf_tensor *t, uint64_t data_size)
 {
-    char buf[MSG_NAME_MAX + 4];
+    char buf[RESA_PRINTABLE_BUF];
     if (t->offset % f->alignment != 0)
         return resa_fail(RESA_ERR_FORMAT,
                          "%s: tensor '%s' data offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
@@ -659,6 +647,7 @@ resa_status gguf_parse(const void *buf, size_t size, const char *name, gguf_file
     impl->pub.path = path;
     impl->pub.base = buf;
     impl->pub.size = size;
+    impl->pub.guard = -1;
     resa_status st = parse_all(impl);
     if (st != RESA_OK) {
         gguf_close(&impl->pub);
@@ -679,7 +668,10 @@ static resa_status fail_io(int fd, const char *path, const char *what, const cha
 static resa_status map_file(const char *path, void **map, size_t *size)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading blocks until a writer comes;
+     * we refuse anything but a regular file right after (it has no effect on
+     * reading a regular file). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return resa_fail(RESA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (fstat(fd, &st) != 0)
@@ -717,6 +709,8 @@ resa_status gguf_open(const char *path, gguf_file **out)
         return st;
     }
     (*out)->mapped = map != NULL;
+    if (map)
+        (*out)->guard = map_guard_add(map, size);
     return RESA_OK;
 }
 
@@ -732,11 +726,14 @@ void gguf_close(gguf_file *f)
     free(f->tensors);
     free(impl->kv_sorted);
     free(impl->tensor_sorted);
+    map_guard_remove(f->guard);
     if (f->mapped)
         munmap((void *)f->base, f->size);
     free(impl->path_copy);
     free(impl);
 }
+
+bool gguf_damaged(const gguf_file *f) { return f && map_guard_damaged(f->guard); }
 
 /* ------------------------------------------------------------------ lookup */
 

@@ -61,6 +61,7 @@ typedef struct gguf_file {
     const uint8_t *base;
     size_t size;
     int mapped;                /* base is an mmap we own */
+    int guard;                 /* map_guard slot of the mapping, -1 when none */
     uint32_t version;
     uint64_t n_kv, n_tensors;
     gguf_kv *kv;
@@ -74,6 +75,9 @@ resa_status gguf_open(const char *path, gguf_file **out);
 /* Same, on a buffer the caller keeps alive (tests, fuzzing). name is for messages. */
 resa_status gguf_parse(const void *buf, size_t size, const char *name, gguf_file **out);
 void gguf_close(gguf_file *f);
+/* Did the mapped file shrink under us (a read past its new end)? Then the
+ * tensor data read since is zeros, not the model (docs/design.md §5.2). */
+bool gguf_damaged(const gguf_file *f);
 
 const gguf_kv *gguf_find_kv(const gguf_file *f, const char *key);
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name);

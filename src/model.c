@@ -1,10 +1,12 @@
 /* Model loading: GGUF -> architecture -> hyper-parameters -> checked weights. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 #include "model.h"
+#include "printable.h"
 
 static const resa_arch *const known_archs[] = { &resa_arch_llama, &resa_arch_qwen2 };
 
@@ -16,11 +18,34 @@ static const resa_arch *find_arch(gguf_str name)
     return NULL;
 }
 
+/* Names the API hands out are for display: escaped (docs/design.md §5.1). */
 static void copy_str(char *dst, size_t cap, gguf_str s)
 {
-    size_t n = s.len < cap - 1 ? (size_t)s.len : cap - 1;
-    memcpy(dst, s.ptr, n);
-    dst[n] = '\0';
+    resa_printable(dst, cap, s.ptr, (size_t)s.len);
+}
+
+/* A default file aligns every tensor to 32 bytes, and the kernels load
+ * floats and f16 scales through typed pointers; a file with a smaller
+ * general.alignment gets an aligned copy of each tensor it misaligns. */
+#define TENSOR_ALIGN 32
+
+static resa_status aligned_data(resa_model *m, const gguf_tensor *t, const void **out)
+{
+    *out = t->data;
+    if ((uintptr_t)t->data % TENSOR_ALIGN == 0)
+        return RESA_OK;
+    void **list = realloc(m->copies, (m->n_copies + 1) * sizeof *list);
+    if (!list)
+        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory", m->gguf->path);
+    m->copies = list;
+    const size_t bytes = ((size_t)t->nbytes + TENSOR_ALIGN - 1) / TENSOR_ALIGN * TENSOR_ALIGN;
+    void *copy = aligned_alloc(TENSOR_ALIGN, bytes ? bytes : TENSOR_ALIGN);
+    if (!copy)
+        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory for an aligned copy of a tensor", m->gguf->path);
+    memcpy(copy, t->data, (size_t)t->nbytes);
+    m->copies[m->n_copies++] = copy;
+    *out = copy;
+    return RESA_OK;
 }
 
 /* Finds a 2-D weight and checks its shape (cols = ne[0], rows = ne[1]). */
@@ -43,7 +68,9 @@ static resa_status get_weight(resa_model *m, const char *name, int64_t rows, int
         return resa_fail(RESA_ERR_UNSUPPORTED, "%s: tensor '%s' has type %u, not supported for weights",
                          m->gguf->path, name, t->type);
     }
-    w->data = t->data;
+    resa_status st = aligned_data(m, t, &w->data);
+    if (st)
+        return st;
     w->type = (enum resa_type)t->type;
     w->rows = rows;
     w->cols = cols;
@@ -61,8 +88,12 @@ static resa_status get_vector(resa_model *m, const char *name, int64_t n, const 
     if (t->n_dims != 1 || t->ne[0] != n)
         return resa_fail(RESA_ERR_FORMAT, "%s: tensor '%s' has %lld elements, expected %lld",
                          m->gguf->path, name, (long long)t->ne[0], (long long)n);
+    const void *data;
+    resa_status st = aligned_data(m, t, &data);
+    if (st)
+        return st;
     if (t->type == RESA_TYPE_F32) {
-        *out = t->data; /* gguf alignment (>= 32) keeps this float-aligned */
+        *out = data;
         return RESA_OK;
     }
     if (t->type != RESA_TYPE_F16 && t->type != RESA_TYPE_BF16)
@@ -72,7 +103,7 @@ static resa_status get_vector(resa_model *m, const char *name, int64_t n, const 
         return resa_fail(RESA_ERR_FORMAT, "%s: too many small tensors", m->gguf->path);
     float *dst = m->f32_store + m->f32_store_used;
     m->f32_store_used += (size_t)n;
-    resa_type_traits_get(t->type)->to_float(t->data, dst, n);
+    resa_type_traits_get(t->type)->to_float(data, dst, n);
     *out = dst;
     return RESA_OK;
 }
@@ -181,19 +212,30 @@ static void fill_info(resa_model *m)
     in->file_size = m->gguf->size;
 }
 
+/* A vocabulary shorter than the embedding (padded to a round size): the
+ * rows past it have no text, so the output head stops there and no logit,
+ * hence no sampled id, refers to them. */
+static void drop_padded_rows(resa_model *m)
+{
+    const int n_text = tokenizer_n_vocab(m->tok);
+    if (n_text >= m->hp.n_vocab)
+        return;
+    m->hp.n_vocab = n_text;
+    m->output.rows = n_text;
+}
+
 static resa_status load(resa_model *m, const char *path)
 {
-    resa_status st = gguf_open(path, &m->gguf);
-    if (st)
-        return st;
+    resa_status st;
     gguf_str s;
+    char show[RESA_PRINTABLE_BUF];
     if ((st = gguf_get_str(m->gguf, "general.architecture", &s)))
         return st;
     copy_str(m->arch_name, sizeof m->arch_name, s);
     m->arch = find_arch(s);
     if (!m->arch)
-        return resa_fail(RESA_ERR_UNSUPPORTED, "%s: unknown architecture '%.*s' (supported: llama, qwen2)",
-                         path, (int)(s.len > 64 ? 64 : s.len), s.ptr);
+        return resa_fail(RESA_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, qwen2)",
+                         path, resa_printable(show, sizeof show, s.ptr, (size_t)s.len));
     if (gguf_get_str(m->gguf, "general.name", &s) == RESA_OK)
         copy_str(m->name, sizeof m->name, s);
     resa_clear_error();
@@ -204,6 +246,7 @@ static resa_status load(resa_model *m, const char *path)
     if (tokenizer_n_vocab(m->tok) > m->hp.n_vocab)
         return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer has %d tokens but the embedding only %d rows",
                          path, tokenizer_n_vocab(m->tok), m->hp.n_vocab);
+    drop_padded_rows(m);
     if (gguf_get_str(m->gguf, "tokenizer.ggml.pre", &s) == RESA_OK)
         copy_str(m->pre_name, sizeof m->pre_name, s);
     resa_clear_error();
@@ -211,39 +254,81 @@ static resa_status load(resa_model *m, const char *path)
     return RESA_OK;
 }
 
-resa_status resa_model_load(const char *path, resa_model **out)
+static void destroy(resa_model *m)
 {
+    tokenizer_free(m->tok);
+    free(m->layers);
+    free(m->f32_store);
+    for (size_t i = 0; i < m->n_copies; i++)
+        free(m->copies[i]);
+    free(m->copies);
+    gguf_close(m->gguf);
+    free(m);
+}
+
+/* Opens the file (path) or parses buf, then loads the model from it. */
+static resa_status load_from(const char *path, const void *buf, size_t size, resa_model **out)
+{
+    if (!out)
+        return resa_fail(RESA_ERR_ARG, "resa_model_load: NULL output pointer");
     *out = NULL;
+    if (!path)
+        return resa_fail(RESA_ERR_ARG, "resa_model_load: NULL path");
     resa_model *m = calloc(1, sizeof *m);
     if (!m)
         return resa_fail(RESA_ERR_NOMEM, "out of memory");
-    resa_status st = load(m, path);
+    atomic_init(&m->refs, 1);
+    resa_status st = buf ? gguf_parse(buf, size, path, &m->gguf) : gguf_open(path, &m->gguf);
+    if (!st)
+        st = load(m, m->gguf->path);
     if (st) {
-        resa_model_free(m);
+        destroy(m);
         return st;
     }
     *out = m;
     return RESA_OK;
 }
 
-void resa_model_free(resa_model *m)
+resa_status resa_model_load(const char *path, resa_model **out) { return load_from(path, NULL, 0, out); }
+
+resa_status model_load_buffer(const void *buf, size_t size, const char *name, resa_model **out)
 {
-    if (!m)
-        return;
-    tokenizer_free(m->tok);
-    free(m->layers);
-    free(m->f32_store);
-    gguf_close(m->gguf);
-    free(m);
+    static const char empty[1];
+    if (!buf && size) {
+        if (out)
+            *out = NULL;
+        return resa_fail(RESA_ERR_ARG, "model_load_buffer: NULL buffer");
+    }
+    return load_from(name ? name : "<buffer>", buf ? buf : empty, size, out);
 }
 
-const resa_model_info *resa_model_get_info(const resa_model *m) { return &m->info; }
+void model_retain(const resa_model *m) { atomic_fetch_add(&((resa_model *)m)->refs, 1); }
 
-int resa_model_n_tensors(const resa_model *m) { return (int)m->gguf->n_tensors; }
+void model_release(const resa_model *m)
+{
+    if (m && atomic_fetch_sub(&((resa_model *)m)->refs, 1) == 1)
+        destroy((resa_model *)m);
+}
+
+void resa_model_free(resa_model *m) { model_release(m); }
+
+resa_status model_check_intact(const resa_model *m)
+{
+    if (m && gguf_damaged(m->gguf))
+        return resa_fail(RESA_ERR_IO, "%s: the model file was truncated or replaced while in use; "
+                                      "results since are invalid (reload the model)", m->gguf->path);
+    return RESA_OK;
+}
+
+const resa_model_info *resa_model_get_info(const resa_model *m) { return m ? &m->info : NULL; }
+
+int resa_model_n_tensors(const resa_model *m) { return m ? (int)m->gguf->n_tensors : 0; }
 
 resa_status resa_model_tensor(const resa_model *m, int i, const char **name, size_t *name_len,
                               const char **type_name, int64_t shape[4], int *n_dims)
 {
+    if (!m || !name || !name_len || !type_name || !shape || !n_dims)
+        return resa_fail(RESA_ERR_ARG, "resa_model_tensor: NULL argument");
     if (i < 0 || (uint64_t)i >= m->gguf->n_tensors)
         return resa_fail(RESA_ERR_ARG, "tensor index %d out of range", i);
     const gguf_tensor *t = &m->gguf->tensors[i];

@@ -2,6 +2,8 @@
 #ifndef RESA_MODEL_H
 #define RESA_MODEL_H
 
+#include <stdatomic.h>
+
 #include "arch.h"
 #include "gguf.h"
 #include "resa.h"
@@ -29,6 +31,7 @@ typedef struct resa_layer {
 } resa_layer;
 
 struct resa_model {
+    atomic_int refs;             /* the caller's, plus one per engine (docs/design.md §3.7) */
     gguf_file *gguf;
     const resa_arch *arch;
     resa_hparams hp;
@@ -37,6 +40,8 @@ struct resa_model {
     const float *output_norm;    /* (n_embd) */
     resa_layer *layers;          /* (n_layer) */
     float *f32_store;            /* owned f32 copies of norms/biases stored as F16/BF16 */
+    void **copies;               /* owned aligned copies of tensors the file misaligns */
+    size_t n_copies;
     size_t f32_store_used, f32_store_cap;
     resa_tokenizer *tok;
     resa_model_info info;
@@ -44,5 +49,15 @@ struct resa_model {
     char name[128];
     char pre_name[64];
 };
+
+/* Loads a model from a buffer the caller keeps alive while the model lives
+ * (tests, fuzzing); name is for messages. */
+resa_status model_load_buffer(const void *buf, size_t size, const char *name, resa_model **out);
+/* Engines hold a reference: the model is freed when resa_model_free has
+ * been called and the last engine is gone. */
+void model_retain(const resa_model *m);
+void model_release(const resa_model *m);
+/* The model file was truncated while mapped: its weights read as zeros. */
+resa_status model_check_intact(const resa_model *m);
 
 #endif

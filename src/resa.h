@@ -11,8 +11,16 @@
  * - An engine (with its sequences) or a context is used by one thread at a
  *   time; different engines and contexts may run concurrently. Each runs
  *   its own OpenMP threads inside its calls.
- * - A model must outlive every engine and context made from it; an engine
- *   must outlive its sequences' use (resa_engine_free frees them).
+ * - A model is reference counted: each engine and context holds it, so
+ *   resa_model_free may come before they are freed (the memory goes with
+ *   the last of them). An engine must outlive its sequences' use
+ *   (resa_engine_free frees them).
+ * - NULL for a model, context, engine, sequence, sampler or token array is
+ *   an error (RESA_ERR_ARG, or -1/NULL/0 from functions without a status),
+ *   never a crash.
+ * - If the model file is truncated while in use, the step that notices it
+ *   returns RESA_ERR_IO instead of the process dying of SIGBUS (the library
+ *   installs a SIGBUS handler that passes other faults on; docs/design.md §5.2).
  * - resa_last_error() is per thread.
  *
  * ABI: structs a caller fills carry their own size (set by the *_default
@@ -94,8 +102,17 @@ RESA_API int resa_tokenize(const resa_model *model, const char *text, size_t len
  * Returns a pointer into the model's vocabulary and its length. */
 RESA_API const char *resa_token_text(const resa_model *model, int32_t token, size_t *len);
 RESA_API int resa_token_is_eog(const resa_model *model, int32_t token);
-/* Formats one user message with the ChatML template (system prompt optional). */
+/* Formats one user message with the ChatML template (system prompt optional),
+ * for display: to feed the model, use resa_chat_tokenize. */
 RESA_API char *resa_chat_format(const resa_model *model, const char *system, const char *user);
+/* Tokenizes one user message (system: optional, NULL for none) in the chat
+ * template, with BOS when the model wants it. The template's control tokens
+ * are inserted here; the messages (user_len and system_len bytes, NUL bytes
+ * included) are plain text unless parse_special, so a message cannot forge
+ * a turn with "<|im_end|>" or "<|im_start|>system". Returns as resa_tokenize. */
+RESA_API int resa_chat_tokenize(const resa_model *model, const char *system, size_t system_len,
+                                const char *user, size_t user_len, int parse_special, int32_t *tokens,
+                                int max_tokens);
 
 /* How decode steps attend (docs/design.md §1): every step dense; block-sparse
  * only; or block-sparse with a dense rectification every rect_every steps. */
@@ -119,6 +136,8 @@ typedef struct resa_params {
                              driver or a GPU is missing) or "auto" (CUDA when available, else
                              the CPU with a one-line note on stderr); NULL: $RESA_BACKEND,
                              else "cpu" (docs/design.md §3.9) */
+    int allow_overcommit; /* 0 (default): a KV pool larger than physical memory is refused
+                             (RESA_ERR_NOMEM) instead of left to the OOM killer */
 } resa_params;
 
 RESA_API const char *resa_mode_name(resa_mode mode);
@@ -259,6 +278,7 @@ static inline void resa_sampler_default(resa_sampler_params *p) { resa_sampler_i
 typedef struct resa_sampler resa_sampler;
 RESA_API resa_sampler *resa_sampler_new(const resa_sampler_params *p, int n_vocab);
 RESA_API void resa_sampler_free(resa_sampler *s);
+/* The sampled token, or -1 when s or logits is NULL. */
 RESA_API int32_t resa_sample(resa_sampler *s, const float *logits);
 
 #ifdef __cplusplus

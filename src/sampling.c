@@ -106,6 +106,10 @@ static int sorted_candidates(resa_sampler *s, const float *logits)
 
 int32_t resa_sample(resa_sampler *s, const float *logits)
 {
+    if (!s || !logits) {
+        resa_fail(RESA_ERR_ARG, "resa_sample: NULL %s", s ? "logits" : "sampler");
+        return -1;
+    }
     if (s->p.temp <= 0.0f || s->p.top_k == 1)
         return argmax(logits, s->n_vocab);
     int n = sorted_candidates(s, logits);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "printable.h"
 #include "unicode.h"
 
 #ifndef TRY
@@ -71,6 +72,7 @@ struct resa_tokenizer {
     size_t merge_mask;
     int32_t byte_token[256];       /* id of the byte-level character of each byte, or -1 */
     int32_t byte_fallback[256][2]; /* ids of the 1-byte strings of that character's UTF-8 */
+    bool byte_lost[256];           /* neither the character nor every fallback is a token */
     int32_t *specials;             /* split-before-BPE tokens, longest text first */
     int n_specials;
     int bos, eos, eot, eom;
@@ -143,16 +145,18 @@ static const merge_slot *merge_find(const resa_tokenizer *t, int32_t l, int32_t 
 
 static int str_is(gguf_str s, const char *c) { return gguf_str_eq(s, c); }
 
-static int clip(uint64_t len) { return len > 64 ? 64 : (int)len; }
+/* Text from the file, escaped for a message (docs/design.md §5.1). */
+#define SHOW(buf, p, n) resa_printable(buf, sizeof buf, p, (size_t)(n))
 
 static resa_status load_kind(resa_tokenizer *t, const gguf_file *f)
 {
     gguf_str model, pre;
+    char buf[RESA_PRINTABLE_BUF];
     TRY(gguf_get_str(f, "tokenizer.ggml.model", &model));
     if (!str_is(model, "gpt2"))
         return resa_fail(RESA_ERR_UNSUPPORTED,
-                         "%s: tokenizer model '%.*s' is not supported (only 'gpt2', byte-level BPE)",
-                         f->path, clip(model.len), model.ptr);
+                         "%s: tokenizer model '%s' is not supported (only 'gpt2', byte-level BPE)",
+                         f->path, SHOW(buf, model.ptr, model.len));
     if (!gguf_find_kv(f, "tokenizer.ggml.pre"))
         return resa_fail(RESA_ERR_UNSUPPORTED,
                          "%s: no pre-tokenizer (tokenizer.ggml.pre); supported: smollm, qwen2, deepseek-r1-qwen",
@@ -164,8 +168,8 @@ static resa_status load_kind(resa_tokenizer *t, const gguf_file *f)
         t->pre = PRE_QWEN2;
     else
         return resa_fail(RESA_ERR_UNSUPPORTED,
-                         "%s: pre-tokenizer '%.*s' is not supported (supported: smollm, qwen2, deepseek-r1-qwen)",
-                         f->path, clip(pre.len), pre.ptr);
+                         "%s: pre-tokenizer '%s' is not supported (supported: smollm, qwen2, deepseek-r1-qwen)",
+                         f->path, SHOW(buf, pre.ptr, pre.len));
     return RESA_OK;
 }
 
@@ -221,9 +225,11 @@ static resa_status load_tokens(resa_tokenizer *t, const gguf_file *f)
         if (len > t->max_token_len)
             t->max_token_len = len;
         size_t slot = vocab_slot(t, tok_str(t, i), len);
-        if (t->vocab_slots[slot] >= 0)
-            return resa_fail(RESA_ERR_FORMAT, "%s: tokens %d and %d have the same text '%.*s'", f->path,
-                             t->vocab_slots[slot], i, clip(len), tok_str(t, i));
+        if (t->vocab_slots[slot] >= 0) {
+            char show[RESA_PRINTABLE_BUF];
+            return resa_fail(RESA_ERR_FORMAT, "%s: tokens %d and %d have the same text '%s'", f->path,
+                             t->vocab_slots[slot], i, SHOW(show, tok_str(t, i), len));
+        }
         t->vocab_slots[slot] = i;
     }
     return RESA_OK;
@@ -236,9 +242,12 @@ static unsigned attr_from_type(int32_t type)
     case 2: return ATTR_UNKNOWN;
     case 3: return ATTR_CONTROL;
     case 4: return ATTR_USER;
-    default: return ATTR_OTHER; /* 5 unused, 6 byte, 0 and the rest undefined */
+    default: return ATTR_OTHER; /* 0 undefined, 5 unused, 6 byte */
     }
 }
+
+/* The types a GGUF writer can produce (0 = undefined .. 6 = byte). */
+#define TOKEN_TYPE_MAX 6
 
 static resa_status load_types(resa_tokenizer *t, const gguf_file *f)
 {
@@ -254,6 +263,9 @@ static resa_status load_types(resa_tokenizer *t, const gguf_file *f)
     for (int i = 0; i < t->n_vocab; i++) {
         int32_t v;
         memcpy(&v, p + 4 * (size_t)i, 4); /* unaligned, little-endian in the file */
+        if (v < 0 || v > TOKEN_TYPE_MAX)
+            return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.token_type[%d] = %d is not a token type (0 to %d)",
+                             f->path, i, (int)v, TOKEN_TYPE_MAX);
         t->attr[i] = (unsigned char)attr_from_type(v);
     }
     return RESA_OK;
@@ -265,10 +277,11 @@ static resa_status load_types(resa_tokenizer *t, const gguf_file *f)
  * and both halves and their concatenation must be tokens. */
 static resa_status add_merge(resa_tokenizer *t, const gguf_file *f, gguf_str m, int32_t rank, char *buf)
 {
+    char show[RESA_PRINTABLE_BUF];
     const char *sp = m.len > 1 ? memchr(m.ptr + 1, ' ', (size_t)m.len - 1) : NULL;
     if (!sp)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges[%d] '%.*s' is not two tokens separated by a space",
-                         f->path, rank, clip(m.len), m.ptr);
+        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges[%d] '%s' is not two tokens separated by a space",
+                         f->path, rank, SHOW(show, m.ptr, m.len));
     size_t ln = (size_t)(sp - m.ptr), rn = (size_t)m.len - ln - 1;
     int32_t l = vocab_find(t, m.ptr, ln), r = vocab_find(t, sp + 1, rn), res = -1;
     if (l >= 0 && r >= 0 && ln + rn <= t->max_token_len) {
@@ -277,8 +290,8 @@ static resa_status add_merge(resa_tokenizer *t, const gguf_file *f, gguf_str m, 
         res = vocab_find(t, buf, ln + rn);
     }
     if (res < 0)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges[%d] '%.*s' names %s not in the vocabulary",
-                         f->path, rank, clip(m.len), m.ptr, l < 0 || r < 0 ? "a token" : "a merged token");
+        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges[%d] '%s' names %s not in the vocabulary",
+                         f->path, rank, SHOW(show, m.ptr, m.len), l < 0 || r < 0 ? "a token" : "a merged token");
     size_t slot = merge_slot_of(t, pair_key(l, r));
     if (t->merges[slot].key == MERGE_EMPTY) /* a repeated pair keeps its first rank */
         t->merges[slot] = (merge_slot){pair_key(l, r), rank, res};
@@ -408,6 +421,15 @@ static resa_status load_special_ids(resa_tokenizer *t, const gguf_file *f)
     TRY(load_id(t, f, "tokenizer.ggml.eos_token_id", &t->eos));
     TRY(load_id(t, f, "tokenizer.ggml.eot_token_id", &t->eot));
     TRY(load_id(t, f, "tokenizer.ggml.eom_token_id", &t->eom));
+    /* Not used here, but an id outside the vocabulary means a broken file. */
+    static const char *const unused_ids[] = {
+        "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id",
+        "tokenizer.ggml.seperator_token_id", "tokenizer.ggml.separator_token_id",
+        "tokenizer.ggml.cls_token_id", "tokenizer.ggml.mask_token_id" };
+    for (size_t i = 0; i < sizeof unused_ids / sizeof unused_ids[0]; i++) {
+        int unused = -1;
+        TRY(load_id(t, f, unused_ids[i], &unused));
+    }
     TRY(gguf_get_bool_opt(f, "tokenizer.ggml.add_bos_token", &t->add_bos));
     TRY(apply_fim_rules(t, f));
     apply_eog_names(t);
@@ -496,15 +518,22 @@ static void build_token_bytes(resa_tokenizer *t)
 
 /* Each byte starts a word as the token of its byte-level character. When
  * that character is not a token, llama.cpp looks up each byte of its UTF-8
- * as a token of its own, and drops those that are not. */
+ * as a token of its own, and drops those that are not; we refuse such text
+ * instead (tokenizer_encode fails naming the byte), so no byte is lost
+ * without a word (docs/design.md §5.1). */
 static void build_byte_tokens(resa_tokenizer *t)
 {
     for (int b = 0; b < 256; b++) {
         unsigned char u[4];
         int n = utf8_encode(bytelevel_char((unsigned char)b), u);
         t->byte_token[b] = vocab_find(t, (const char *)u, (size_t)n);
-        for (int k = 0; k < 2; k++)
+        bool lost = false;
+        for (int k = 0; k < 2; k++) {
             t->byte_fallback[b][k] = k < n ? vocab_find(t, (const char *)u + k, 1) : -1;
+            lost |= k < n && t->byte_fallback[b][k] < 0;
+        }
+        /* a 2-byte character has two fallbacks; a 1-byte one has one */
+        t->byte_lost[b] = t->byte_token[b] < 0 && (lost || n > 2);
     }
 }
 
@@ -623,6 +652,11 @@ int tokenizer_eos(const resa_tokenizer *t) { return t ? t->eos : -1; }
 int tokenizer_add_bos(const resa_tokenizer *t) { return t && t->add_bos; }
 const char *tokenizer_default_system(const resa_tokenizer *t) { return t ? t->default_system : NULL; }
 
+/* ChatML's pieces around the messages (tokenizer_chat_format spells them,
+ * tokenizer_chat_encode tokenizes them). */
+static const char chat_sys_head[] = "<|im_start|>system\n", chat_user_head[] = "<|im_start|>user\n",
+                  chat_end[] = "<|im_end|>\n", chat_tail[] = "<|im_start|>assistant\n";
+
 char *tokenizer_chat_format(const resa_tokenizer *t, const char *system, const char *user)
 {
     (void)t; /* every supported model speaks ChatML */
@@ -630,16 +664,23 @@ char *tokenizer_chat_format(const resa_tokenizer *t, const char *system, const c
         resa_fail(RESA_ERR_ARG, "chat format: no user message");
         return NULL;
     }
-    static const char sys_fmt[] = "<|im_start|>system\n%s<|im_end|>\n";
-    static const char user_fmt[] = "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n";
-    size_t n = strlen(user) + sizeof user_fmt + (system ? strlen(system) + sizeof sys_fmt : 0);
+    size_t n = strlen(user) + sizeof chat_user_head + sizeof chat_end + sizeof chat_tail +
+               (system ? strlen(system) + sizeof chat_sys_head + sizeof chat_end : 0);
     char *s = malloc(n);
     if (!s) {
         resa_fail(RESA_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    int k = system ? snprintf(s, n, sys_fmt, system) : 0;
-    snprintf(s + k, n - (size_t)k, user_fmt, user);
+    s[0] = '\0';
+    if (system) {
+        strcat(s, chat_sys_head);
+        strcat(s, system);
+        strcat(s, chat_end);
+    }
+    strcat(s, chat_user_head);
+    strcat(s, user);
+    strcat(s, chat_end);
+    strcat(s, chat_tail);
     return s;
 }
 
@@ -670,6 +711,7 @@ typedef struct encoder {
     size_t heap_n;
     size_t word_cap;        /* entries of bytes and sym; heap has 3 * word_cap */
     bool nomem;
+    int lost_byte;          /* a byte with no token (+1), 0 when none */
 } encoder;
 
 static void emit(encoder *e, int32_t id)
@@ -772,6 +814,8 @@ static void emit_symbol(encoder *e, const bpe_sym *s)
         emit(e, s->id);
         return;
     }
+    if (e->t->byte_lost[s->byte] && !e->lost_byte)
+        e->lost_byte = s->byte + 1;
     for (int k = 0; k < 2; k++)
         if (e->t->byte_fallback[s->byte][k] >= 0)
             emit(e, e->t->byte_fallback[s->byte][k]);
@@ -795,17 +839,26 @@ static void bpe_word(encoder *e, size_t n)
         emit_symbol(e, &e->sym[i]);
 }
 
+/* Longest word BPE sees at once, in code points: a longer one is merged in
+ * pieces of this size, so the scratch memory stays bounded (about 3 MB)
+ * whatever the input. llama.cpp merges any word whole; the two differ only
+ * on words of more than 8192 characters (docs/design.md §5.1). */
+#define WORD_MAX_CP 8192
+
 /* The pre-tokenizer found the word cp[b..end). */
 static void word(encoder *e, size_t b, size_t end)
 {
-    if (e->nomem || !grow_word(e, 4 * (end - b))) {
-        e->nomem = true;
-        return;
+    for (; b < end && !e->nomem; b += WORD_MAX_CP) {
+        const size_t stop = end - b > WORD_MAX_CP ? b + WORD_MAX_CP : end;
+        if (!grow_word(e, 4 * (stop - b))) {
+            e->nomem = true;
+            return;
+        }
+        size_t n = 0;
+        for (size_t i = b; i < stop; i++)
+            n += (size_t)utf8_encode(e->cp[i], e->bytes + n);
+        bpe_word(e, n);
     }
-    size_t n = 0;
-    for (size_t i = b; i < end; i++)
-        n += (size_t)utf8_encode(e->cp[i], e->bytes + n);
-    bpe_word(e, n);
 }
 
 /* ---- encoding: pre-tokenizers ------------------------------------------------------------ */
@@ -1031,41 +1084,53 @@ static bool cut_token(const resa_tokenizer *t, const char *text, int32_t id, con
     return true;
 }
 
-static bool partition(const resa_tokenizer *t, const char *text, size_t len, int parse_special, frag_list *a)
+/* Cuts the special tokens out of text[off..off+len): control (and unknown)
+ * ones only with parse_special, user-defined ones always. Appends the pieces
+ * to all, joining a text piece to a text piece before it (a region boundary
+ * is not a word boundary). */
+static bool partition(const resa_tokenizer *t, const char *text, size_t off, size_t len, int parse_special,
+                      frag_list *all)
 {
-    frag_list b = {0};
-    bool ok = frag_push(a, (fragment){-1, 0, len});
+    frag_list a = {0}, b = {0};
+    bool ok = frag_push(&a, (fragment){-1, off, len});
     for (int i = 0; ok && i < t->n_specials; i++) {
         int32_t id = t->specials[i];
         if (!parse_special && (t->attr[id] & (ATTR_CONTROL | ATTR_UNKNOWN)))
             continue;
-        ok = cut_token(t, text, id, a, &b);
-        frag_list tmp = *a;
-        *a = b;
+        ok = cut_token(t, text, id, &a, &b);
+        frag_list tmp = a;
+        a = b;
         b = tmp;
     }
+    for (size_t i = 0; ok && i < a.n; i++) {
+        fragment *last = all->n ? &all->v[all->n - 1] : NULL;
+        if (last && last->token < 0 && a.v[i].token < 0 && last->off + last->len == a.v[i].off)
+            last->len += a.v[i].len;
+        else
+            ok = frag_push(all, a.v[i]);
+    }
+    free(a.v);
     free(b.v);
     return ok;
 }
 
-int tokenizer_encode(const resa_tokenizer *t, const char *text, size_t len, int add_bos, int parse_special,
-                     int32_t *out, int max_tokens)
+/* A stretch of the text to tokenize, and whether special tokens in it count. */
+typedef struct region {
+    size_t off, len;
+    int parse_special;
+} region;
+
+static int encode_regions(const resa_tokenizer *t, const char *text, const region *rg, int n_rg, int add_bos,
+                          int32_t *out, int max_tokens)
 {
-    if (!t || (!text && len) || max_tokens < 0 || (!out && max_tokens > 0)) {
-        resa_fail(RESA_ERR_ARG, "tokenize: bad arguments");
-        return -1;
-    }
-    if (len > INT32_MAX / 4) { /* a word's symbols are indexed with int32 */
-        resa_fail(RESA_ERR_ARG, "tokenize: text of %zu bytes is too long", len);
-        return -1;
-    }
     encoder e = {.t = t, .out = out, .max = (size_t)max_tokens};
     if (add_bos && t->bos >= 0)
         emit(&e, t->bos);
     frag_list frags = {0};
-    if (len && !partition(t, text, len, parse_special, &frags))
-        e.nomem = true;
-    for (size_t i = 0; i < frags.n && !e.nomem; i++) {
+    for (int r = 0; r < n_rg && !e.nomem; r++)
+        if (rg[r].len && !partition(t, text, rg[r].off, rg[r].len, rg[r].parse_special, &frags))
+            e.nomem = true;
+    for (size_t i = 0; i < frags.n && !e.nomem && !e.lost_byte; i++) {
         if (frags.v[i].token >= 0)
             emit(&e, frags.v[i].token);
         else
@@ -1079,9 +1144,81 @@ int tokenizer_encode(const resa_tokenizer *t, const char *text, size_t len, int 
         resa_fail(RESA_ERR_NOMEM, "tokenize: out of memory");
         return -1;
     }
+    if (e.lost_byte) {
+        resa_fail(RESA_ERR_UNSUPPORTED, "tokenize: the byte 0x%02x has no token in this model's vocabulary",
+                  e.lost_byte - 1);
+        return -1;
+    }
     if (e.n > INT_MAX) {
         resa_fail(RESA_ERR_ARG, "tokenize: more than %d tokens", INT_MAX);
         return -1;
     }
     return (int)e.n;
+}
+
+static bool bad_text_args(const char *text, size_t len, int32_t *out, int max_tokens)
+{
+    if ((!text && len) || max_tokens < 0 || (!out && max_tokens > 0)) {
+        resa_fail(RESA_ERR_ARG, "tokenize: bad arguments");
+        return true;
+    }
+    if (len > INT32_MAX / 4) { /* a word's symbols are indexed with int32 */
+        resa_fail(RESA_ERR_ARG, "tokenize: text of %zu bytes is too long", len);
+        return true;
+    }
+    return false;
+}
+
+int tokenizer_encode(const resa_tokenizer *t, const char *text, size_t len, int add_bos, int parse_special,
+                     int32_t *out, int max_tokens)
+{
+    if (!t) {
+        resa_fail(RESA_ERR_ARG, "tokenize: NULL tokenizer");
+        return -1;
+    }
+    if (bad_text_args(text, len, out, max_tokens))
+        return -1;
+    const region all = {0, len, parse_special};
+    return encode_regions(t, text, &all, 1, add_bos, out, max_tokens);
+}
+
+int tokenizer_chat_encode(const resa_tokenizer *t, const char *system, size_t system_len, const char *user,
+                          size_t user_len, int parse_special, int add_bos, int32_t *out, int max_tokens)
+{
+    if (!t || !user) {
+        resa_fail(RESA_ERR_ARG, "chat tokenize: NULL %s", t ? "user message" : "tokenizer");
+        return -1;
+    }
+    if (bad_text_args(user, user_len, out, max_tokens) || bad_text_args(system, system_len, out, max_tokens))
+        return -1;
+    /* The messages go between the template's own pieces; only the template's
+     * pieces are searched for control tokens unless parse_special. */
+    const char *piece[7] = {chat_sys_head, system, chat_end, chat_user_head, user, chat_end, chat_tail};
+    size_t plen[7] = {sizeof chat_sys_head - 1, system_len, sizeof chat_end - 1, sizeof chat_user_head - 1,
+                      user_len, sizeof chat_end - 1, sizeof chat_tail - 1};
+    const bool message[7] = {false, true, false, false, true, false, false};
+    size_t total = 0;
+    for (int i = system ? 0 : 3; i < 7; i++)
+        total += plen[i];
+    if (total > INT32_MAX / 4) {
+        resa_fail(RESA_ERR_ARG, "chat tokenize: messages of %zu bytes are too long", total);
+        return -1;
+    }
+    char *text = malloc(total ? total : 1);
+    if (!text) {
+        resa_fail(RESA_ERR_NOMEM, "chat tokenize: out of memory");
+        return -1;
+    }
+    region rg[7];
+    int n_rg = 0;
+    size_t off = 0;
+    for (int i = system ? 0 : 3; i < 7; i++) {
+        if (plen[i])
+            memcpy(text + off, piece[i], plen[i]);
+        rg[n_rg++] = (region){off, plen[i], message[i] ? parse_special : 1};
+        off += plen[i];
+    }
+    int n = encode_regions(t, text, rg, n_rg, add_bos, out, max_tokens);
+    free(text);
+    return n;
 }

@@ -23,8 +23,8 @@ typedef struct resa_tokenizer resa_tokenizer;
 resa_status tokenizer_load(const gguf_file *f, resa_tokenizer **out);
 void tokenizer_free(resa_tokenizer *t);
 
-/* Tokenizes text[0..len) (any bytes; invalid UTF-8 becomes U+FFFD, as in
- * llama.cpp). add_bos puts the BOS token first when the model has one.
+/* Tokenizes text[0..len) (any bytes; invalid UTF-8 becomes U+FFFD). A byte
+ * that the vocabulary cannot spell is an error (RESA_ERR_UNSUPPORTED). add_bos puts the BOS token first when the model has one.
  * parse_special: control tokens such as <|im_start|> written in the text
  * become their ids; without it they are plain text (user-defined added tokens
  * are matched either way, as llama.cpp does). Writes at most max_tokens ids
@@ -32,6 +32,14 @@ void tokenizer_free(resa_tokenizer *t);
  * or -1 on error (resa_last_error says why). */
 int tokenizer_encode(const resa_tokenizer *t, const char *text, size_t len, int add_bos,
                      int parse_special, int32_t *out, int max_tokens);
+
+/* One user message (and a system message when system is not NULL) in
+ * the ChatML template of tokenizer_chat_format, tokenized: the template's
+ * control tokens are put in here, and the messages (any bytes, NUL
+ * included) are plain text unless parse_special, so a message cannot forge
+ * a turn. Returns as tokenizer_encode. */
+int tokenizer_chat_encode(const resa_tokenizer *t, const char *system, size_t system_len, const char *user,
+                          size_t user_len, int parse_special, int add_bos, int32_t *out, int max_tokens);
 
 /* The bytes a token stands for: byte-level characters mapped back to bytes;
  * control and other non-normal tokens render as their text. Not

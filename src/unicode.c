@@ -61,7 +61,10 @@ uint32_t utf8_decode(const unsigned char *s, size_t len, size_t *used)
             return UNI_REPLACEMENT;
         cp = (cp << 6) | (s[i] & 0x3F);
     }
-    if (cp > UNI_MAX)
+    /* overlong forms (C0 80 for NUL), UTF-16 surrogates and code points past
+     * U+10FFFF are not UTF-8: U+FFFD, one byte at a time */
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp > UNI_MAX || cp < min_cp[n] || (cp >= 0xD800 && cp <= 0xDFFF))
         return UNI_REPLACEMENT;
     *used = n;
     return cp;

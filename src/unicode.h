@@ -21,11 +21,11 @@ enum {
 unsigned unicode_class(uint32_t cp);
 
 /* Decodes the code point at s[0..len), len >= 1, and stores the bytes used in
- * *used. Matches llama.cpp: a lead byte with its continuation bytes is
- * accepted without checking for overlong forms or surrogates; anything else
- * (a stray continuation byte, a truncated sequence, 0xF8..0xFF) yields
- * U+FFFD and uses one byte. A 4-byte form above U+10FFFF (which llama.cpp
- * cannot re-encode and aborts on) is treated as invalid the same way. */
+ * *used. Anything that is not UTF-8 (a stray continuation byte, a truncated
+ * sequence, 0xF8..0xFF, an overlong form such as C0 80, a UTF-16 surrogate,
+ * a code point above U+10FFFF) yields U+FFFD and uses one byte. llama.cpp
+ * differs on overlong forms and surrogates, which it decodes to the code
+ * point they spell (so C0 80 would become a NUL); see docs/design.md §5.1. */
 uint32_t utf8_decode(const unsigned char *s, size_t len, size_t *used);
 
 /* Writes cp (at most UNI_MAX) as UTF-8; returns the byte count (1..4). */

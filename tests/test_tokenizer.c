@@ -237,6 +237,18 @@ static void test_tiny_encode(void)
         ENCODES(t, "!\nA", 0, T_BANG_NL, 'A'); /* ?[^\s\p{L}\p{N}]+[\r\n]* */
     tiny_close(t, g, &file);
     tiny_free(&v);
+    /* a byte the vocabulary cannot spell is an error, not dropped (issue 18, item 8) */
+    tiny_init(&v, "qwen2");
+    free(v.tokens['q']);
+    v.tokens['q'] = strdup("no q here");
+    CHECK(tiny_load(&v, &t, &g, &file) == RESA_OK);
+    if (t) {
+        int32_t ids[8];
+        CHECK(tokenizer_encode(t, "aqa", 3, 0, 0, ids, 8) == -1 && strstr(resa_last_error(), "0x71"));
+        CHECK(tokenizer_encode(t, "aba", 3, 0, 0, ids, 8) == 2);
+    }
+    tiny_close(t, g, &file);
+    tiny_free(&v);
 }
 
 /* Loading v must fail with status want and a message containing needle. */
@@ -286,6 +298,16 @@ static void test_tiny_hostile(void)
     tiny_init(&v, "qwen2");
     v.model = NULL;
     expect_load_error(&v, RESA_ERR_FORMAT, "tokenizer.ggml.model", __LINE__);
+    tiny_init(&v, "qwen2");
+    v.types[7] = 99; /* issue 18, item 10 */
+    expect_load_error(&v, RESA_ERR_FORMAT, "token_type[7] = 99", __LINE__);
+    tiny_init(&v, "qwen2");
+    v.types[7] = -1;
+    expect_load_error(&v, RESA_ERR_FORMAT, "token_type[7] = -1", __LINE__);
+    /* text from the file is escaped in messages (item 6) */
+    tiny_init(&v, "qwen2");
+    v.merges[0] = "\033[2Jx";
+    expect_load_error(&v, RESA_ERR_FORMAT, "merges[0] '\\x1b[2Jx' is not two tokens", __LINE__);
 }
 
 /* ---- the real model ------------------------------------------------------------------ */
@@ -348,12 +370,16 @@ static void test_round_trip(const resa_tokenizer *t)
     ROUND_TRIP(t, "nul\0inside and \x7f del", 0);
     ROUND_TRIP(t, "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n", 0);
     ROUND_TRIP(t, "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n", 1);
-    /* Invalid UTF-8 does not survive: llama.cpp reads each bad byte as U+FFFD
-     * (EF BF BD) and an overlong form as the character it spells. */
+    /* Invalid UTF-8 does not survive: each bad byte reads as U+FFFD (EF BF
+     * BD), an overlong form and a surrogate too (llama.cpp decodes those to
+     * the character they spell; docs/design.md §5.1). */
     ROUND_TRIP_AS(t, "a\x80" "b\xc3", "a\xef\xbf\xbd" "b\xef\xbf\xbd");
     ROUND_TRIP_AS(t, "\xe2\x82 \xff\xfe", /* a truncated sequence is a bad byte, then a stray continuation */
                   "\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd");
-    ROUND_TRIP_AS(t, "over\xc0\xaflong", "over/long");
+    ROUND_TRIP_AS(t, "over\xc0\xaflong", "over\xef\xbf\xbd\xef\xbf\xbdlong");
+    ROUND_TRIP_AS(t, "nul\xc0\x80", "nul\xef\xbf\xbd\xef\xbf\xbd");
+    ROUND_TRIP_AS(t, "\xe0\x80\xaf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* 3-byte overlong */
+    ROUND_TRIP_AS(t, "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* surrogate U+D800 */
     ROUND_TRIP_AS(t, "\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* > U+10FFFF */
 }
 

@@ -22,8 +22,23 @@ mkdir -p build-san
 (cd build-san && { [ -f Makefile ] || ../configure --quiet --enable-sanitizers; } &&
     make -j"$jobs" --quiet && \
     ASAN_OPTIONS=detect_leaks=1 SERVE_CHECKS="api errors limits sigterm" make -j"$jobs" check \
-        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/checksimd tests/checksimd_elem tests/checksimd_attn tests/checksimd_chunk tests/test_tokenizer.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh tests/test_context.sh tests/test_engine.sh tests/test_fuzz_serve_request.sh tests/test_serve.sh") || status=1
+        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/checksimd tests/checksimd_elem tests/checksimd_attn tests/checksimd_chunk tests/test_tokenizer.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh tests/test_context.sh tests/test_engine.sh tests/test_hardening.sh tests/test_api.sh tests/test_fuzz_corpus.sh tests/test_fuzz_serve_request.sh tests/test_serve.sh") || status=1
 summary build-san/test-suite.log >>.test-main.txt
+
+echo "== fuzz targets under libFuzzer with ASan+UBSan, 60 s each"
+# docs/design.md §7.1: make fuzz builds them with clang in build/fuzz-build;
+# new inputs go to build/fuzz-corpus (the tree's seed corpus stays as it is).
+if (cd build && make --quiet fuzz >/dev/null); then
+    for t in gguf tokenizer chat; do
+        if RESA_FUZZ_MODEL="$PWD/models/SmolLM2-135M-Instruct.Q4_1.gguf" tests/fuzz/run.sh "$PWD/build" $t 60; then
+            echo "PASS: fuzz_$t"; echo "PASS 1" >>.test-main.txt
+        else
+            echo "FAIL: fuzz_$t"; echo "FAIL 1" >>.test-main.txt
+        fi
+    done
+else
+    echo "FAIL: make fuzz"; echo "FAIL 1" >>.test-main.txt
+fi
 
 echo "== threads under ThreadSanitizer"
 # One model shared by engines in two threads (docs/design.md §3.7), and resa

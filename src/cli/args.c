@@ -3,6 +3,7 @@
 #include "args.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +111,9 @@ int args_float(args *a, double lo, double hi, float *out)
     return 0;
 }
 
-char *read_file(const char *path, size_t *len)
+char *read_file(const char *path, size_t *len) { return read_file_max(path, SIZE_MAX - 1, len); }
+
+char *read_file_max(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -121,6 +124,8 @@ char *read_file(const char *path, size_t *len)
     char *buf = malloc(cap);
     while (buf) {
         n += fread(buf + n, 1, cap - n - 1, f);
+        if (n > max)
+            break;
         if (n < cap - 1)
             break;
         char *p = realloc(buf, cap * 2);
@@ -134,6 +139,11 @@ char *read_file(const char *path, size_t *len)
     }
     int err = ferror(f);
     fclose(f);
+    if (buf && n > max) {
+        free(buf);
+        cli_error("%s: more than %zu bytes (see --max-prompt-bytes)", path, max);
+        return NULL;
+    }
     if (!buf || err) {
         free(buf);
         cli_error("%s: %s", path, buf ? "read error" : "out of memory");
@@ -190,6 +200,10 @@ int args_engine_option(args *a, resa_params *p, int *rect_given)
             cli_error("%s: --backend wants cpu, cuda or auto, got '%s'", a->cmd, p->backend);
             return -1;
         }
+        return 1;
+    }
+    if (args_is(a, NULL, "--allow-overcommit")) {
+        p->allow_overcommit = 1;
         return 1;
     }
     if (args_is(a, NULL, "--kv-type")) {

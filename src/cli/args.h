@@ -44,12 +44,22 @@ int args_engine_option(args *a, resa_params *p, int *rect_given);
     "      --local-blocks N  always read the last N blocks (default 1)\n" \
     "      --rect-every F  rectify after every F sparse steps (resa mode; default 32)\n" \
     "      --cpu TIER      cap the SIMD tier: scalar, avx2, avx512vnni (AVX-512 without\n" \
-    "                      AMX), avx512, neon, native\n"
+    "                      AMX), avx512, neon, native\n" \
+    "      --allow-overcommit  allow a KV cache larger than physical memory\n"
 /* The schedule of p's mode must exist: 0, or -1 after printing why. */
 int args_check_schedule(const char *cmd, resa_params *p, int rect_given);
 
 /* Reads a whole file into a NUL-terminated buffer; NULL with a message on error. */
 char *read_file(const char *path, size_t *len);
+/* Same, but a file of more than max bytes is an error (named, one line) as
+ * soon as byte max + 1 is read, so /dev/zero fails fast. */
+char *read_file_max(const char *path, size_t max, size_t *len);
+/* --max-prompt-bytes: the default cap on a prompt or text file (16 MiB, far
+ * more text than any supported context holds) and the option's range. */
+#define DEFAULT_MAX_PROMPT_BYTES (16L << 20)
+#define MAX_PROMPT_BYTES_LIMIT (1L << 30)
+#define MAX_PROMPT_HELP \
+    "      --max-prompt-bytes N  refuse prompt/text files over N bytes (default 16777216)\n"
 /* -m's default: $RESA_MODEL, then the fetched default model; NULL if none exists. */
 const char *default_model_path(void);
 

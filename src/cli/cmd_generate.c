@@ -19,6 +19,9 @@ static const char help[] =
     "  -n, --n-predict N   tokens to generate (default 128); stops early at end of turn\n"
     "      --chat          wrap the prompt as a user turn of the ChatML template\n"
     "      --system TEXT   system message for --chat\n"
+    "      --special       parse special tokens such as <|im_start|> written in the prompt\n"
+    "                      (and in --chat messages); off by default, so text cannot forge them\n"
+    MAX_PROMPT_HELP
     "      --temp T        temperature, 0 = greedy (default 0.8)\n"
     "      --top-k K       keep the K most likely tokens, 0 = all (default 40)\n"
     "      --top-p P       keep the smallest set with probability P (default 0.95)\n"
@@ -30,7 +33,8 @@ static const char help[] =
 
 typedef struct gen_opts {
     const char *model, *prompt, *file, *system;
-    int n_predict, chat, json;
+    int n_predict, chat, json, special;
+    long max_prompt_bytes;
     resa_params params;
     resa_sampler_params sp;
     int seed_given, rect_given;
@@ -43,6 +47,7 @@ static int parse(gen_opts *o, int argc, char **argv)
     resa_params_default(&o->params);
     resa_sampler_default(&o->sp);
     o->n_predict = 128;
+    o->max_prompt_bytes = DEFAULT_MAX_PROMPT_BYTES;
     while (args_next(&a)) {
         int bad = 0;
         if (args_is(&a, "-h", "--help")) {
@@ -54,6 +59,12 @@ static int parse(gen_opts *o, int argc, char **argv)
         else if (args_is(&a, NULL, "--system")) bad = args_str(&a, &o->system);
         else if (args_is(&a, "-n", "--n-predict")) bad = args_int(&a, 0, 1 << 30, &o->n_predict);
         else if (args_is(&a, NULL, "--chat")) o->chat = 1;
+        else if (args_is(&a, NULL, "--special")) o->special = 1;
+        else if (args_is(&a, NULL, "--max-prompt-bytes")) {
+            int v;
+            bad = args_int(&a, 1, MAX_PROMPT_BYTES_LIMIT, &v);
+            o->max_prompt_bytes = v;
+        }
         else if (args_is(&a, NULL, "--json")) o->json = 1;
         else if (args_is(&a, NULL, "--temp")) bad = args_float(&a, 0, 100, &o->sp.temp);
         else if (args_is(&a, NULL, "--top-k")) bad = args_int(&a, 0, 1 << 30, &o->sp.top_k);
@@ -89,33 +100,34 @@ static int parse(gen_opts *o, int argc, char **argv)
     return 0;
 }
 
-/* Prompt text -> token ids (with the chat template and BOS as the model wants). */
+/* Prompt text -> token ids (with the chat template and BOS as the model
+ * wants). Special tokens in the user's text count only with --special; in
+ * --chat the template's own control tokens are put in by the library. */
 static int32_t *tokenize_prompt(const resa_model *m, const gen_opts *o, int *n_out)
 {
     size_t len = o->prompt ? strlen(o->prompt) : 0;
     char *text = NULL;
-    if (o->file && !(text = read_file(strcmp(o->file, "-") ? o->file : "/dev/stdin", &len)))
+    if (o->file && !(text = read_file_max(strcmp(o->file, "-") ? o->file : "/dev/stdin",
+                                          (size_t)o->max_prompt_bytes, &len)))
         return NULL;
-    const char *src = text ? text : o->prompt;
-    char *chat = NULL;
-    if (o->chat) {
-        if (!(chat = resa_chat_format(m, o->system, src))) {
-            free(text);
-            cli_error("generate: %s", resa_last_error());
-            return NULL;
-        }
-        src = chat;
-        len = strlen(chat);
+    if (!o->file && len > (size_t)o->max_prompt_bytes) {
+        cli_error("generate: the prompt has more than %ld bytes (see --max-prompt-bytes)", o->max_prompt_bytes);
+        return NULL;
     }
+    const char *src = text ? text : o->prompt;
     const int bos = resa_model_get_info(m)->add_bos;
-    int n = resa_tokenize(m, src, len, bos, o->chat, NULL, 0);
+    const size_t sys_len = o->system ? strlen(o->system) : 0;
+#define TOKENIZE(ids, max)                                                                  \
+    (o->chat ? resa_chat_tokenize(m, o->system, sys_len, src, len, o->special, ids, max) \
+             : resa_tokenize(m, src, len, bos, o->special, ids, max))
+    int n = TOKENIZE(NULL, 0);
     int32_t *ids = n >= 0 ? malloc(((size_t)n + 1) * sizeof *ids) : NULL;
-    if (!ids || resa_tokenize(m, src, len, bos, o->chat, ids, n) != n) {
+    if (!ids || TOKENIZE(ids, n) != n) {
         cli_error("generate: %s", n < 0 ? resa_last_error() : "out of memory");
         free(ids);
         ids = NULL;
     }
-    free(chat);
+#undef TOKENIZE
     free(text);
     *n_out = n;
     return ids;
@@ -175,9 +187,13 @@ static int generate(const resa_model *m, resa_context *ctx, const gen_opts *o, c
             r->stop = "end of turn";
             break;
         }
-        r->tokens[r->n] = tok;
         size_t len;
         const char *piece = resa_token_text(m, tok, &len);
+        if (!piece) { /* every logit is a token with text (docs/design.md §5.1); -1: no sampler */
+            resa_sampler_free(s);
+            return cli_error("generate: sampled token %d has no text", (int)tok);
+        }
+        r->tokens[r->n] = tok;
         if (o->json) {
             if (append_text(r, piece, len))
                 return cli_error("generate: out of memory");
@@ -256,6 +272,10 @@ int cmd_generate(int argc, char **argv)
         cli_error("generate: %s", resa_last_error());
         goto out;
     }
+    const int n_train = resa_model_get_info(m)->n_ctx_train;
+    if (resa_context_n_ctx(ctx) > n_train)
+        fprintf(stderr, "resa: warning: context %d is above the model's trained context %d; "
+                        "output past %d tokens may degrade\n", resa_context_n_ctx(ctx), n_train, n_train);
     if (n_prompt >= resa_context_n_ctx(ctx)) {
         cli_error("generate: the prompt has %d tokens but the context holds %d (use -c to enlarge it)",
                   n_prompt, resa_context_n_ctx(ctx));

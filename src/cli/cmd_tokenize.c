@@ -9,13 +9,15 @@
 #include "resa.h"
 
 static const char help[] =
-    "usage: resa tokenize [-m MODEL] (-p TEXT | -f FILE) [--bos] [--special] [--json]\n"
+    "usage: resa tokenize [-m MODEL] (-p TEXT | -f FILE) [--bos] [--special] [--max-prompt-bytes N]\n"
+    "                     [--json]\n"
     "Prints the token ids of a text, separated by spaces.\n"
     "  -m, --model FILE  the model (default: $RESA_MODEL, else the fetched default model)\n"
     "  -p, --prompt TEXT the text\n"
     "  -f, --file FILE   read the text from FILE ('-' for standard input)\n"
     "      --bos         put the beginning-of-sequence token first\n"
     "      --special     parse special tokens such as <|im_start|> in the text\n"
+    MAX_PROMPT_HELP
     "      --json        print {\"tokens\": [...], \"pieces\": [...]}\n";
 
 int cmd_tokenize(int argc, char **argv)
@@ -23,7 +25,7 @@ int cmd_tokenize(int argc, char **argv)
     args a;
     args_init(&a, "tokenize", argc, argv);
     const char *path = NULL, *prompt = NULL, *file = NULL;
-    int json = 0, bos = 0, special = 0;
+    int json = 0, bos = 0, special = 0, max_bytes = (int)DEFAULT_MAX_PROMPT_BYTES;
     while (args_next(&a)) {
         if (args_is(&a, "-h", "--help")) {
             fputs(help, stdout);
@@ -31,6 +33,10 @@ int cmd_tokenize(int argc, char **argv)
         } else if (args_is(&a, NULL, "--json")) json = 1;
         else if (args_is(&a, NULL, "--bos")) bos = 1;
         else if (args_is(&a, NULL, "--special")) special = 1;
+        else if (args_is(&a, NULL, "--max-prompt-bytes")) {
+            if (args_int(&a, 1, MAX_PROMPT_BYTES_LIMIT, &max_bytes))
+                return 2;
+        }
         else if (args_is(&a, "-m", "--model")) { if (args_str(&a, &path)) return 2; }
         else if (args_is(&a, "-p", "--prompt")) { if (args_str(&a, &prompt)) return 2; }
         else if (args_is(&a, "-f", "--file")) { if (args_str(&a, &file)) return 2; }
@@ -47,8 +53,10 @@ int cmd_tokenize(int argc, char **argv)
         return cli_error("tokenize: no model (pass -m MODEL, set RESA_MODEL, or run models/fetch)");
     size_t len = prompt ? strlen(prompt) : 0;
     char *text = NULL;
-    if (file && !(text = read_file(strcmp(file, "-") ? file : "/dev/stdin", &len)))
+    if (file && !(text = read_file_max(strcmp(file, "-") ? file : "/dev/stdin", (size_t)max_bytes, &len)))
         return 1;
+    if (!file && len > (size_t)max_bytes)
+        return cli_error("tokenize: the text has more than %d bytes (see --max-prompt-bytes)", max_bytes);
     resa_model *m;
     if (resa_model_load(path, &m)) {
         free(text);

@@ -1,6 +1,9 @@
-/* Mutation fuzzer for the GGUF reader.
+/* Mutation fuzzer for the GGUF reader, without libFuzzer: it knows the
+ * header's layout, so in a few thousand runs it reaches every length and
+ * count field of a real model (tests/test_fuzz_gguf.sh runs it in make
+ * check; tests/fuzz/fuzz_gguf.c is the coverage-guided target).
  *
- *   fuzz_gguf FILE [ITERATIONS [SEED]]
+ *   mutate_gguf FILE [ITERATIONS [SEED]]
  *
  * Reads FILE once, parses it to find the header (everything before the data
  * section) and where its length, count, type and offset fields are, then for

@@ -1,0 +1,13 @@
+#!/bin/sh
+# The fuzz targets (tests/fuzz/) replay their seed corpus once, built
+# without libFuzzer: the properties they check hold on every seed.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/common.sh"
+[ -f "$MODEL" ] || need "model $MODEL not found (run models/fetch)"
+for t in gguf tokenizer chat; do
+    if out=$(RESA_FUZZ_MODEL="$MODEL" "$top_builddir/tests/fuzz/fuzz_$t" "$top_srcdir/tests/fuzz/corpus/$t" 2>&1); then
+        pass "fuzz_$t: $out"
+    else
+        fail "fuzz_$t: $out"
+    fi
+done
+finish
