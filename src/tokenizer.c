@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "tokenizer_spm.h"
 #include "unicode.h"
 
 #ifndef TRY
@@ -33,7 +34,7 @@
     } while (0)
 #endif
 
-enum pre_type { PRE_SMOLLM, PRE_QWEN2 };
+enum pre_type { PRE_SMOLLM, PRE_QWEN2, PRE_LLAMA3, PRE_GPT2 };
 
 /* Token attributes, from tokenizer.ggml.token_type. */
 enum {
@@ -58,6 +59,8 @@ typedef struct merge_slot {
 struct resa_tokenizer {
     int n_vocab;
     enum pre_type pre;
+    spm_model *spm;      /* SentencePiece (tokenizer_spm.c); NULL for byte-level BPE */
+    bool ignore_merges;  /* a word that is a token is that token (llama3) */
     char *text;          /* token texts, each followed by a NUL */
     span *tok_text;
     char *bytes;         /* what each token stands for */
@@ -149,22 +152,32 @@ static resa_status load_kind(resa_tokenizer *t, const gguf_file *f)
 {
     gguf_str model, pre;
     TRY(gguf_get_str(f, "tokenizer.ggml.model", &model));
+    if (str_is(model, "llama")) { /* SentencePiece: no pre-tokenizer */
+        t->add_bos = true;        /* llama.cpp's default for it */
+        return RESA_OK;
+    }
     if (!str_is(model, "gpt2"))
         return resa_fail(RESA_ERR_UNSUPPORTED,
-                         "%s: tokenizer model '%.*s' is not supported (only 'gpt2', byte-level BPE)",
+                         "%s: tokenizer model '%.*s' is not supported (only 'gpt2', byte-level BPE, and 'llama', SentencePiece)",
                          f->path, clip(model.len), model.ptr);
     if (!gguf_find_kv(f, "tokenizer.ggml.pre"))
         return resa_fail(RESA_ERR_UNSUPPORTED,
-                         "%s: no pre-tokenizer (tokenizer.ggml.pre); supported: smollm, qwen2, deepseek-r1-qwen",
+                         "%s: no pre-tokenizer (tokenizer.ggml.pre); supported: smollm, qwen2, deepseek-r1-qwen, llama-bpe, llama3, llama-v3, gpt-2",
                          f->path);
     TRY(gguf_get_str(f, "tokenizer.ggml.pre", &pre));
     if (str_is(pre, "smollm"))
         t->pre = PRE_SMOLLM;
     else if (str_is(pre, "qwen2") || str_is(pre, "deepseek-r1-qwen"))
         t->pre = PRE_QWEN2;
+    else if (str_is(pre, "llama-bpe") || str_is(pre, "llama3") || str_is(pre, "llama-v3")) {
+        t->pre = PRE_LLAMA3;
+        t->ignore_merges = true;
+        t->add_bos = true; /* llama.cpp's default for Llama 3 */
+    } else if (str_is(pre, "gpt-2"))
+        t->pre = PRE_GPT2;
     else
         return resa_fail(RESA_ERR_UNSUPPORTED,
-                         "%s: pre-tokenizer '%.*s' is not supported (supported: smollm, qwen2, deepseek-r1-qwen)",
+                         "%s: pre-tokenizer '%.*s' is not supported (supported: smollm, qwen2, deepseek-r1-qwen, llama-bpe, llama3, llama-v3, gpt-2)",
                          f->path, clip(pre.len), pre.ptr);
     return RESA_OK;
 }
@@ -483,7 +496,10 @@ static void build_token_bytes(resa_tokenizer *t)
     for (int i = 0; i < t->n_vocab; i++) {
         span s = t->tok_text[i];
         size_t n;
-        if (t->attr[i] == ATTR_NORMAL) {
+        if (t->spm) {
+            n = spm_token_bytes(tok_str(t, i), s.len, t->attr[i] == ATTR_NORMAL, t->attr[i] == ATTR_OTHER,
+                                t->bytes + off);
+        } else if (t->attr[i] == ATTR_NORMAL) {
             n = decode_bytelevel(tok_str(t, i), s.len, t->bytes + off);
         } else {
             memcpy(t->bytes + off, tok_str(t, i), s.len);
@@ -555,12 +571,19 @@ static resa_status load_template(resa_tokenizer *t, const gguf_file *f)
 
 /* ---- load / free / getters ------------------------------------------------------------- */
 
+static int32_t vocab_find_cb(const void *t, const char *s, size_t n) { return vocab_find(t, s, n); }
+
 static resa_status load_all(resa_tokenizer *t, const gguf_file *f)
 {
+    gguf_str model;
     TRY(load_kind(t, f));
     TRY(load_tokens(t, f));
     TRY(load_types(t, f));
-    TRY(load_merges(t, f));
+    TRY(gguf_get_str(f, "tokenizer.ggml.model", &model));
+    if (str_is(model, "llama"))
+        TRY(spm_load(f, t->n_vocab, vocab_find_cb, t, &t->spm));
+    else
+        TRY(load_merges(t, f));
     TRY(load_special_ids(t, f));
     TRY(build_specials(t));
     build_token_bytes(t);
@@ -601,6 +624,7 @@ void tokenizer_free(resa_tokenizer *t)
     free(t->merges);
     free(t->specials);
     free(t->default_system);
+    spm_free(t->spm);
     free(t);
 }
 
@@ -678,6 +702,8 @@ static void emit(encoder *e, int32_t id)
         e->out[e->n] = id;
     e->n++;
 }
+
+static void emit_cb(void *e, int32_t id) { emit(e, id); }
 
 static bool grow_word(encoder *e, size_t n)
 {
@@ -795,6 +821,30 @@ static void bpe_word(encoder *e, size_t n)
         emit_symbol(e, &e->sym[i]);
 }
 
+/* ignore_merges: when the word's byte-level spelling is a token, that token
+ * is the word, whatever the merges would give (llama.cpp, for Llama 3). */
+static bool whole_word(encoder *e, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += e->bytes[i] < 0x80 && bytelevel_char(e->bytes[i]) < 0x80 ? 1 : 2;
+    if (len > e->t->max_token_len)
+        return false;
+    char *s = malloc(len + 1);
+    if (!s) {
+        e->nomem = true;
+        return true;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)utf8_encode(bytelevel_char(e->bytes[i]), (unsigned char *)s + o);
+    int32_t id = o == len ? vocab_find(e->t, s, len) : -1;
+    free(s);
+    if (id >= 0)
+        emit(e, id);
+    return id >= 0;
+}
+
 /* The pre-tokenizer found the word cp[b..end). */
 static void word(encoder *e, size_t b, size_t end)
 {
@@ -805,7 +855,8 @@ static void word(encoder *e, size_t b, size_t end)
     size_t n = 0;
     for (size_t i = b; i < end; i++)
         n += (size_t)utf8_encode(e->cp[i], e->bytes + n);
-    bpe_word(e, n);
+    if (!(e->t->ignore_merges && whole_word(e, n)))
+        bpe_word(e, n);
 }
 
 /* ---- encoding: pre-tokenizers ------------------------------------------------------------ */
@@ -915,7 +966,7 @@ static size_t qwen2_whitespace_end(const uint32_t *cp, const unsigned char *cls,
 
 /* qwen2: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}
  *        | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
-static size_t qwen2_match(const uint32_t *cp, const unsigned char *cls, size_t p, size_t e)
+static size_t qwen2_match(const uint32_t *cp, const unsigned char *cls, size_t p, size_t e, size_t max_digits)
 {
     size_t c = contraction(cp, p, e, true);
     if (c)
@@ -923,8 +974,12 @@ static size_t qwen2_match(const uint32_t *cp, const unsigned char *cls, size_t p
     bool next_letter = p + 1 < e && (cls[p + 1] & UNI_LETTER);
     if (!is_crlf(cp[p]) && !(cls[p] & UNI_NUMBER) && ((cls[p] & UNI_LETTER) || next_letter))
         return run_of(cls, p + 1, e, UNI_LETTER);
-    if (cls[p] & UNI_NUMBER)
-        return p + 1;
+    if (cls[p] & UNI_NUMBER) { /* \p{N}, or \p{N}{1,3} for llama3 */
+        size_t q = p + 1;
+        while (q < e && q - p < max_digits && (cls[q] & UNI_NUMBER))
+            q++;
+        return q;
+    }
     size_t q = p + (cp[p] == ' ');
     if (q >= e || !(cls[q] & ANY_CLASS)) {
         q = run_other(cls, q, e);
@@ -935,10 +990,10 @@ static size_t qwen2_match(const uint32_t *cp, const unsigned char *cls, size_t p
     return qwen2_whitespace_end(cp, cls, p, e);
 }
 
-static void split_qwen2(encoder *e, size_t n)
+static void split_qwen2(encoder *e, size_t n, size_t max_digits)
 {
     for (size_t p = 0; p < n;) {
-        size_t q = qwen2_match(e->cp, e->cls, p, n);
+        size_t q = qwen2_match(e->cp, e->cls, p, n, max_digits);
         word(e, p, q);
         p = q;
     }
@@ -964,10 +1019,12 @@ static void encode_piece(encoder *e, const char *s, size_t len)
     }
     e->cp = cp;
     e->cls = cls;
-    if (e->t->pre == PRE_SMOLLM)
-        split_smollm(e, n);
-    else
-        split_qwen2(e, n);
+    switch (e->t->pre) {
+    case PRE_SMOLLM: split_smollm(e, n); break;
+    case PRE_QWEN2: split_qwen2(e, n, 1); break;
+    case PRE_LLAMA3: split_qwen2(e, n, 3); break;
+    case PRE_GPT2: gpt2_split(e, 0, n); break;
+    }
     free(cp);
     free(cls);
 }
@@ -1065,16 +1122,24 @@ int tokenizer_encode(const resa_tokenizer *t, const char *text, size_t len, int 
     frag_list frags = {0};
     if (len && !partition(t, text, len, parse_special, &frags))
         e.nomem = true;
-    for (size_t i = 0; i < frags.n && !e.nomem; i++) {
+    bool after_special = true; /* SentencePiece's space prefix goes at the start and after specials */
+    resa_status st = RESA_OK;
+    for (size_t i = 0; i < frags.n && !e.nomem && !st; i++) {
         if (frags.v[i].token >= 0)
             emit(&e, frags.v[i].token);
+        else if (t->spm)
+            st = spm_encode(t->spm, text + frags.v[i].off, frags.v[i].len,
+                            after_special && spm_add_space_prefix(t->spm), emit_cb, &e);
         else
             encode_piece(&e, text + frags.v[i].off, frags.v[i].len);
+        after_special = frags.v[i].token >= 0;
     }
     free(frags.v);
     free(e.bytes);
     free(e.sym);
     free(e.heap);
+    if (st)
+        return -1;
     if (e.nomem) {
         resa_fail(RESA_ERR_NOMEM, "tokenize: out of memory");
         return -1;
