@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "chat_template.h"
 #include "engine.h"
 #include "scheduler.h"
 #include "threads.h"
@@ -270,6 +271,32 @@ const char *resa_token_text(const resa_model *m, int32_t token, size_t *len)
 }
 
 int resa_token_is_eog(const resa_model *m, int32_t token) { return tokenizer_is_eog(m->tok, token); }
+
+const char *resa_chat_template(const resa_model *m, int *recognised)
+{
+    int fam = m ? tokenizer_chat_family(m->tok) : -1;
+    if (recognised)
+        *recognised = fam >= 0;
+    return chat_family_name(fam >= 0 ? fam : CHAT_CHATML);
+}
+
+int resa_chat_tokenize_template(const resa_model *m, const char *template_name, const char *system,
+                                const char *user, int32_t *tokens, int max_tokens)
+{
+    if (!m || !user) {
+        resa_fail(RESA_ERR_ARG, "chat: no model or no user message");
+        return -1;
+    }
+    int fam = template_name ? chat_family_by_name(template_name) : tokenizer_chat_family(m->tok);
+    if (template_name && fam < 0) {
+        resa_fail(RESA_ERR_ARG, "chat: unknown template '%.32s' (known: chatml, llama3, gemma, mistral)",
+                  template_name);
+        return -1;
+    }
+    chat_msg msgs[2] = {{"system", system}, {"user", user}};
+    return chat_tokenize(m->tok, fam >= 0 ? fam : CHAT_CHATML, system ? msgs : msgs + 1, system ? 2 : 1, tokens,
+                         max_tokens);
+}
 
 char *resa_chat_format(const resa_model *m, const char *system, const char *user)
 {

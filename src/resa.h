@@ -96,6 +96,17 @@ RESA_API const char *resa_token_text(const resa_model *model, int32_t token, siz
 RESA_API int resa_token_is_eog(const resa_model *model, int32_t token);
 /* Formats one user message with the ChatML template (system prompt optional). */
 RESA_API char *resa_chat_format(const resa_model *model, const char *system, const char *user);
+/* One user turn (system optional) as token ids in a chat template's format,
+ * ending with the assistant's turn prompt, BOS first when the model adds
+ * one. template_name: "chatml", "llama3", "gemma" or "mistral", or NULL for
+ * the model's own (resa_chat_template). Control tokens go in as ids; the
+ * texts are never parsed for special tokens. Returns the count (writing at
+ * most max_tokens), or -1 on error. */
+RESA_API int resa_chat_tokenize_template(const resa_model *model, const char *template_name, const char *system,
+                                         const char *user, int32_t *tokens, int max_tokens);
+/* The template family recognised in the model's tokenizer.chat_template;
+ * "chatml" with *recognised = 0 when it has none or an unknown one. */
+RESA_API const char *resa_chat_template(const resa_model *model, int *recognised);
 
 /* How decode steps attend (docs/design.md §1): every step dense; block-sparse
  * only; or block-sparse with a dense rectification every rect_every steps. */

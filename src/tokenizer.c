@@ -23,6 +23,7 @@
 
 #include "error.h"
 #include "tokenizer_spm.h"
+#include "chat_template.h"
 #include "unicode.h"
 
 #ifndef TRY
@@ -79,6 +80,7 @@ struct resa_tokenizer {
     int bos, eos, eot, eom;
     bool add_bos;
     char *default_system;
+    int chat_family; /* chat_template.h, -1 when not recognised */
 };
 
 /* ---- hash tables ------------------------------------------------------------ */
@@ -561,11 +563,13 @@ static char *find_default_system(const char *tpl, size_t len)
 
 static resa_status load_template(resa_tokenizer *t, const gguf_file *f)
 {
+    t->chat_family = -1;
     if (!gguf_find_kv(f, "tokenizer.chat_template"))
         return RESA_OK;
     gguf_str s;
     TRY(gguf_get_str(f, "tokenizer.chat_template", &s));
     t->default_system = find_default_system(s.ptr, (size_t)s.len);
+    t->chat_family = chat_family_detect(s.ptr, (size_t)s.len);
     return RESA_OK;
 }
 
@@ -640,6 +644,8 @@ const char *tokenizer_token_bytes(const resa_tokenizer *t, int32_t id, size_t *l
     return t->bytes + t->tok_bytes[id].off;
 }
 
+int32_t tokenizer_find(const resa_tokenizer *t, const char *s, size_t n) { return t && s ? vocab_find(t, s, n) : -1; }
+int tokenizer_chat_family(const resa_tokenizer *t) { return t ? t->chat_family : -1; }
 int tokenizer_is_eog(const resa_tokenizer *t, int32_t id) { return t && id >= 0 && id < t->n_vocab && t->eog[id]; }
 int tokenizer_n_vocab(const resa_tokenizer *t) { return t ? t->n_vocab : 0; }
 int tokenizer_bos(const resa_tokenizer *t) { return t ? t->bos : -1; }
@@ -826,8 +832,9 @@ static void bpe_word(encoder *e, size_t n)
 static bool whole_word(encoder *e, size_t n)
 {
     size_t len = 0;
+    unsigned char u[4];
     for (size_t i = 0; i < n; i++)
-        len += e->bytes[i] < 0x80 && bytelevel_char(e->bytes[i]) < 0x80 ? 1 : 2;
+        len += (size_t)utf8_encode(bytelevel_char(e->bytes[i]), u);
     if (len > e->t->max_token_len)
         return false;
     char *s = malloc(len + 1);
@@ -838,7 +845,7 @@ static bool whole_word(encoder *e, size_t n)
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
         o += (size_t)utf8_encode(bytelevel_char(e->bytes[i]), (unsigned char *)s + o);
-    int32_t id = o == len ? vocab_find(e->t, s, len) : -1;
+    int32_t id = vocab_find(e->t, s, len);
     free(s);
     if (id >= 0)
         emit(e, id);

@@ -40,6 +40,12 @@ const char *tokenizer_token_bytes(const resa_tokenizer *t, int32_t id, size_t *l
 
 /* End of generation: EOS, EOT, EOM and the tokens llama.cpp treats as such by
  * their text (<|im_end|>, <|endoftext|>, ...). */
+/* The id of the token whose text is s[0..n), or -1. */
+int32_t tokenizer_find(const resa_tokenizer *t, const char *s, size_t n);
+/* The chat template family recognised in tokenizer.chat_template
+ * (chat_template.h), or -1 when there is none or it is not recognised. */
+int tokenizer_chat_family(const resa_tokenizer *t);
+
 int tokenizer_is_eog(const resa_tokenizer *t, int32_t id);
 int tokenizer_n_vocab(const resa_tokenizer *t);
 int tokenizer_bos(const resa_tokenizer *t); /* -1 when absent */

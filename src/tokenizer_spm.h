@@ -2,7 +2,7 @@
  * Gemma), matching llama.cpp's ids. The shared parts of a tokenizer
  * (vocabulary lookup, special-token splitting, BOS) stay in tokenizer.c;
  * this file holds what differs: the scores, the <0xNN> byte tokens, the
- * space marker U+2581 and the merge loop (docs/design.md §2.4). */
+ * space marker U+2581 and the merge loop (docs/design.md §5.3). */
 #ifndef RESA_TOKENIZER_SPM_H
 #define RESA_TOKENIZER_SPM_H
 

@@ -17,7 +17,8 @@ static const char help[] =
     "  -p, --prompt TEXT   the prompt\n"
     "  -f, --file FILE     read the prompt from FILE ('-' for standard input)\n"
     "  -n, --n-predict N   tokens to generate (default 128); stops early at end of turn\n"
-    "      --chat          wrap the prompt as a user turn of the ChatML template\n"
+    "      --chat          wrap the prompt as a user turn of the model's chat template\n"
+    "      --chat-template NAME  chatml, llama3, gemma or mistral instead of the model's\n"
     "      --system TEXT   system message for --chat\n"
     "      --temp T        temperature, 0 = greedy (default 0.8)\n"
     "      --top-k K       keep the K most likely tokens, 0 = all (default 40)\n"
@@ -29,7 +30,7 @@ static const char help[] =
     "      --json          print one JSON object instead of streaming text\n";
 
 typedef struct gen_opts {
-    const char *model, *prompt, *file, *system;
+    const char *model, *prompt, *file, *system, *chat_template;
     int n_predict, chat, json;
     resa_params params;
     resa_sampler_params sp;
@@ -54,6 +55,7 @@ static int parse(gen_opts *o, int argc, char **argv)
         else if (args_is(&a, NULL, "--system")) bad = args_str(&a, &o->system);
         else if (args_is(&a, "-n", "--n-predict")) bad = args_int(&a, 0, 1 << 30, &o->n_predict);
         else if (args_is(&a, NULL, "--chat")) o->chat = 1;
+        else if (args_is(&a, NULL, "--chat-template")) bad = args_str(&a, &o->chat_template);
         else if (args_is(&a, NULL, "--json")) o->json = 1;
         else if (args_is(&a, NULL, "--temp")) bad = args_float(&a, 0, 100, &o->sp.temp);
         else if (args_is(&a, NULL, "--top-k")) bad = args_int(&a, 0, 1 << 30, &o->sp.top_k);
@@ -97,25 +99,23 @@ static int32_t *tokenize_prompt(const resa_model *m, const gen_opts *o, int *n_o
     if (o->file && !(text = read_file(strcmp(o->file, "-") ? o->file : "/dev/stdin", &len)))
         return NULL;
     const char *src = text ? text : o->prompt;
-    char *chat = NULL;
-    if (o->chat) {
-        if (!(chat = resa_chat_format(m, o->system, src))) {
-            free(text);
-            cli_error("generate: %s", resa_last_error());
-            return NULL;
-        }
-        src = chat;
-        len = strlen(chat);
-    }
+    int recognised = 1;
+    const char *tpl = o->chat_template ? o->chat_template : resa_chat_template(m, &recognised);
+    if (o->chat && !recognised)
+        fprintf(stderr, "resa: note: the model's chat template is not one resa knows; using %s\n", tpl);
     const int bos = resa_model_get_info(m)->add_bos;
-    int n = resa_tokenize(m, src, len, bos, o->chat, NULL, 0);
+    /* --chat: the template's control tokens go in as ids, the texts are never parsed for them */
+#define TOKENIZE(ids, max) \
+    (o->chat ? resa_chat_tokenize_template(m, tpl, o->system, src, ids, max) \
+             : resa_tokenize(m, src, len, bos, 0, ids, max))
+    int n = TOKENIZE(NULL, 0);
     int32_t *ids = n >= 0 ? malloc(((size_t)n + 1) * sizeof *ids) : NULL;
-    if (!ids || resa_tokenize(m, src, len, bos, o->chat, ids, n) != n) {
+    if (!ids || TOKENIZE(ids, n) != n) {
         cli_error("generate: %s", n < 0 ? resa_last_error() : "out of memory");
         free(ids);
         ids = NULL;
     }
-    free(chat);
+#undef TOKENIZE
     free(text);
     *n_out = n;
     return ids;
