@@ -8,7 +8,9 @@
 
 #include "error.h"
 #include "backend_module.h"
+#include "chat_template.h"
 #include "engine.h"
+#include "printable.h"
 #include "scheduler.h"
 #include "threads.h"
 
@@ -355,12 +357,8 @@ int resa_tokenize(const resa_model *m, const char *text, size_t len, int add_bos
 int resa_chat_tokenize(const resa_model *m, const char *system, size_t system_len, const char *user,
                        size_t user_len, int parse_special, int32_t *tokens, int max_tokens)
 {
-    if (!m) {
-        resa_fail(RESA_ERR_ARG, "resa_chat_tokenize: NULL model");
-        return -1;
-    }
-    return tokenizer_chat_encode(m->tok, system, system_len, user, user_len, parse_special,
-                                 tokenizer_add_bos(m->tok), tokens, max_tokens);
+    return resa_chat_tokenize_template(m, NULL, system, system_len, user, user_len, parse_special, tokens,
+                                       max_tokens);
 }
 
 const char *resa_token_text(const resa_model *m, int32_t token, size_t *len)
@@ -374,6 +372,35 @@ const char *resa_token_text(const resa_model *m, int32_t token, size_t *len)
 }
 
 int resa_token_is_eog(const resa_model *m, int32_t token) { return m && tokenizer_is_eog(m->tok, token); }
+
+const char *resa_chat_template(const resa_model *m, int *recognised)
+{
+    int fam = m ? tokenizer_chat_family(m->tok) : -1;
+    if (recognised)
+        *recognised = fam >= 0;
+    return chat_family_name(fam >= 0 ? fam : CHAT_CHATML);
+}
+
+int resa_chat_tokenize_template(const resa_model *m, const char *template_name, const char *system,
+                                size_t system_len, const char *user, size_t user_len, int parse_special,
+                                int32_t *tokens, int max_tokens)
+{
+    if (!m || !user || (system_len && !system)) {
+        resa_fail(RESA_ERR_ARG, "chat: no model or no user message");
+        return -1;
+    }
+    int fam = template_name ? chat_family_by_name(template_name) : tokenizer_chat_family(m->tok);
+    if (template_name && fam < 0) {
+        char buf[RESA_PRINTABLE_BUF];
+        resa_fail(RESA_ERR_ARG, "chat: unknown template '%s' (known: chatml, llama3, gemma, mistral)",
+                  resa_printable(buf, sizeof buf, template_name, strlen(template_name)));
+        return -1;
+    }
+    /* an empty message is "" (len 0 means NUL-terminated) */
+    chat_msg msgs[2] = {{"system", system_len ? system : "", system_len}, {"user", user_len ? user : "", user_len}};
+    return chat_tokenize(m->tok, fam >= 0 ? fam : CHAT_CHATML, system ? msgs : msgs + 1, system ? 2 : 1,
+                         parse_special, tokens, max_tokens);
+}
 
 char *resa_chat_format(const resa_model *m, const char *system, const char *user)
 {

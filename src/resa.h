@@ -105,14 +105,23 @@ RESA_API int resa_token_is_eog(const resa_model *model, int32_t token);
 /* Formats one user message with the ChatML template (system prompt optional),
  * for display: to feed the model, use resa_chat_tokenize. */
 RESA_API char *resa_chat_format(const resa_model *model, const char *system, const char *user);
-/* Tokenizes one user message (system: optional, NULL for none) in the chat
- * template, with BOS when the model wants it. The template's control tokens
- * are inserted here; the messages (user_len and system_len bytes, NUL bytes
- * included) are plain text unless parse_special, so a message cannot forge
- * a turn with "<|im_end|>" or "<|im_start|>system". Returns as resa_tokenize. */
+/* Tokenizes one user message (system: optional, NULL for none) in the
+ * model's chat template (resa_chat_template), with BOS when the model wants
+ * it. The template's control tokens are inserted here as ids; the messages
+ * (user_len and system_len bytes, NUL bytes included) are plain text unless
+ * parse_special, so a message cannot forge a turn with "<|im_end|>" or
+ * "<|im_start|>system". Returns as resa_tokenize. */
 RESA_API int resa_chat_tokenize(const resa_model *model, const char *system, size_t system_len,
                                 const char *user, size_t user_len, int parse_special, int32_t *tokens,
                                 int max_tokens);
+/* resa_chat_tokenize in a named template's format: template_name "chatml",
+ * "llama3", "gemma" or "mistral", or NULL for the model's own. */
+RESA_API int resa_chat_tokenize_template(const resa_model *model, const char *template_name, const char *system,
+                                         size_t system_len, const char *user, size_t user_len, int parse_special,
+                                         int32_t *tokens, int max_tokens);
+/* The template family recognised in the model's tokenizer.chat_template;
+ * "chatml" with *recognised = 0 when it has none or an unknown one. */
+RESA_API const char *resa_chat_template(const resa_model *model, int *recognised);
 
 /* How decode steps attend (docs/design.md §1): every step dense; block-sparse
  * only; or block-sparse with a dense rectification every rect_every steps. */

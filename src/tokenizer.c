@@ -23,6 +23,8 @@
 
 #include "error.h"
 #include "printable.h"
+#include "tokenizer_spm.h"
+#include "chat_template.h"
 #include "unicode.h"
 
 #ifndef TRY
@@ -34,7 +36,7 @@
     } while (0)
 #endif
 
-enum pre_type { PRE_SMOLLM, PRE_QWEN2 };
+enum pre_type { PRE_SMOLLM, PRE_QWEN2, PRE_LLAMA3, PRE_GPT2 };
 
 /* Token attributes, from tokenizer.ggml.token_type. */
 enum {
@@ -59,6 +61,8 @@ typedef struct merge_slot {
 struct resa_tokenizer {
     int n_vocab;
     enum pre_type pre;
+    spm_model *spm;      /* SentencePiece (tokenizer_spm.c); NULL for byte-level BPE */
+    bool ignore_merges;  /* a word that is a token is that token (llama3) */
     char *text;          /* token texts, each followed by a NUL */
     span *tok_text;
     char *bytes;         /* what each token stands for */
@@ -78,6 +82,7 @@ struct resa_tokenizer {
     int bos, eos, eot, eom;
     bool add_bos;
     char *default_system;
+    int chat_family; /* chat_template.h, -1 when not recognised */
 };
 
 /* ---- hash tables ------------------------------------------------------------ */
@@ -153,22 +158,32 @@ static resa_status load_kind(resa_tokenizer *t, const gguf_file *f)
     gguf_str model, pre;
     char buf[RESA_PRINTABLE_BUF];
     TRY(gguf_get_str(f, "tokenizer.ggml.model", &model));
+    if (str_is(model, "llama")) { /* SentencePiece: no pre-tokenizer */
+        t->add_bos = true;        /* llama.cpp's default for it */
+        return RESA_OK;
+    }
     if (!str_is(model, "gpt2"))
         return resa_fail(RESA_ERR_UNSUPPORTED,
-                         "%s: tokenizer model '%s' is not supported (only 'gpt2', byte-level BPE)",
+                         "%s: tokenizer model '%s' is not supported (only 'gpt2', byte-level BPE, and 'llama', SentencePiece)",
                          f->path, SHOW(buf, model.ptr, model.len));
     if (!gguf_find_kv(f, "tokenizer.ggml.pre"))
         return resa_fail(RESA_ERR_UNSUPPORTED,
-                         "%s: no pre-tokenizer (tokenizer.ggml.pre); supported: smollm, qwen2, deepseek-r1-qwen",
+                         "%s: no pre-tokenizer (tokenizer.ggml.pre); supported: smollm, qwen2, deepseek-r1-qwen, llama-bpe, llama3, llama-v3, gpt-2",
                          f->path);
     TRY(gguf_get_str(f, "tokenizer.ggml.pre", &pre));
     if (str_is(pre, "smollm"))
         t->pre = PRE_SMOLLM;
     else if (str_is(pre, "qwen2") || str_is(pre, "deepseek-r1-qwen"))
         t->pre = PRE_QWEN2;
+    else if (str_is(pre, "llama-bpe") || str_is(pre, "llama3") || str_is(pre, "llama-v3")) {
+        t->pre = PRE_LLAMA3;
+        t->ignore_merges = true;
+        t->add_bos = true; /* llama.cpp's default for Llama 3 */
+    } else if (str_is(pre, "gpt-2"))
+        t->pre = PRE_GPT2;
     else
         return resa_fail(RESA_ERR_UNSUPPORTED,
-                         "%s: pre-tokenizer '%s' is not supported (supported: smollm, qwen2, deepseek-r1-qwen)",
+                         "%s: pre-tokenizer '%s' is not supported (supported: smollm, qwen2, deepseek-r1-qwen, llama-bpe, llama3, llama-v3, gpt-2)",
                          f->path, SHOW(buf, pre.ptr, pre.len));
     return RESA_OK;
 }
@@ -505,7 +520,10 @@ static void build_token_bytes(resa_tokenizer *t)
     for (int i = 0; i < t->n_vocab; i++) {
         span s = t->tok_text[i];
         size_t n;
-        if (t->attr[i] == ATTR_NORMAL) {
+        if (t->spm) {
+            n = spm_token_bytes(tok_str(t, i), s.len, t->attr[i] == ATTR_NORMAL, t->attr[i] == ATTR_OTHER,
+                                t->bytes + off);
+        } else if (t->attr[i] == ATTR_NORMAL) {
             n = decode_bytelevel(tok_str(t, i), s.len, t->bytes + off);
         } else {
             memcpy(t->bytes + off, tok_str(t, i), s.len);
@@ -574,22 +592,31 @@ static char *find_default_system(const char *tpl, size_t len)
 
 static resa_status load_template(resa_tokenizer *t, const gguf_file *f)
 {
+    t->chat_family = -1;
     if (!gguf_find_kv(f, "tokenizer.chat_template"))
         return RESA_OK;
     gguf_str s;
     TRY(gguf_get_str(f, "tokenizer.chat_template", &s));
     t->default_system = find_default_system(s.ptr, (size_t)s.len);
+    t->chat_family = chat_family_detect(s.ptr, (size_t)s.len);
     return RESA_OK;
 }
 
 /* ---- load / free / getters ------------------------------------------------------------- */
 
+static int32_t vocab_find_cb(const void *t, const char *s, size_t n) { return vocab_find(t, s, n); }
+
 static resa_status load_all(resa_tokenizer *t, const gguf_file *f)
 {
+    gguf_str model;
     TRY(load_kind(t, f));
     TRY(load_tokens(t, f));
     TRY(load_types(t, f));
-    TRY(load_merges(t, f));
+    TRY(gguf_get_str(f, "tokenizer.ggml.model", &model));
+    if (str_is(model, "llama"))
+        TRY(spm_load(f, t->n_vocab, vocab_find_cb, t, &t->spm));
+    else
+        TRY(load_merges(t, f));
     TRY(load_special_ids(t, f));
     TRY(build_specials(t));
     build_token_bytes(t);
@@ -630,6 +657,7 @@ void tokenizer_free(resa_tokenizer *t)
     free(t->merges);
     free(t->specials);
     free(t->default_system);
+    spm_free(t->spm);
     free(t);
 }
 
@@ -645,6 +673,8 @@ const char *tokenizer_token_bytes(const resa_tokenizer *t, int32_t id, size_t *l
     return t->bytes + t->tok_bytes[id].off;
 }
 
+int32_t tokenizer_find(const resa_tokenizer *t, const char *s, size_t n) { return t && s ? vocab_find(t, s, n) : -1; }
+int tokenizer_chat_family(const resa_tokenizer *t) { return t ? t->chat_family : -1; }
 int tokenizer_is_eog(const resa_tokenizer *t, int32_t id) { return t && id >= 0 && id < t->n_vocab && t->eog[id]; }
 int tokenizer_n_vocab(const resa_tokenizer *t) { return t ? t->n_vocab : 0; }
 int tokenizer_bos(const resa_tokenizer *t) { return t ? t->bos : -1; }
@@ -652,8 +682,8 @@ int tokenizer_eos(const resa_tokenizer *t) { return t ? t->eos : -1; }
 int tokenizer_add_bos(const resa_tokenizer *t) { return t && t->add_bos; }
 const char *tokenizer_default_system(const resa_tokenizer *t) { return t ? t->default_system : NULL; }
 
-/* ChatML's pieces around the messages (tokenizer_chat_format spells them,
- * tokenizer_chat_encode tokenizes them). */
+/* ChatML's pieces around the messages (tokenizer_chat_format spells them
+ * for display; chat_template.c tokenizes turns). */
 static const char chat_sys_head[] = "<|im_start|>system\n", chat_user_head[] = "<|im_start|>user\n",
                   chat_end[] = "<|im_end|>\n", chat_tail[] = "<|im_start|>assistant\n";
 
@@ -720,6 +750,8 @@ static void emit(encoder *e, int32_t id)
         e->out[e->n] = id;
     e->n++;
 }
+
+static void emit_cb(void *e, int32_t id) { emit(e, id); }
 
 static bool grow_word(encoder *e, size_t n)
 {
@@ -845,6 +877,31 @@ static void bpe_word(encoder *e, size_t n)
  * on words of more than 8192 characters (docs/design.md §5.1). */
 #define WORD_MAX_CP 8192
 
+/* ignore_merges: when the word's byte-level spelling is a token, that token
+ * is the word, whatever the merges would give (llama.cpp, for Llama 3). */
+static bool whole_word(encoder *e, size_t n)
+{
+    size_t len = 0;
+    unsigned char u[4];
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)utf8_encode(bytelevel_char(e->bytes[i]), u);
+    if (len > e->t->max_token_len)
+        return false;
+    char *s = malloc(len + 1);
+    if (!s) {
+        e->nomem = true;
+        return true;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)utf8_encode(bytelevel_char(e->bytes[i]), (unsigned char *)s + o);
+    int32_t id = vocab_find(e->t, s, len);
+    free(s);
+    if (id >= 0)
+        emit(e, id);
+    return id >= 0;
+}
+
 /* The pre-tokenizer found the word cp[b..end). */
 static void word(encoder *e, size_t b, size_t end)
 {
@@ -857,7 +914,8 @@ static void word(encoder *e, size_t b, size_t end)
         size_t n = 0;
         for (size_t i = b; i < stop; i++)
             n += (size_t)utf8_encode(e->cp[i], e->bytes + n);
-        bpe_word(e, n);
+        if (!(e->t->ignore_merges && whole_word(e, n)))
+            bpe_word(e, n);
     }
 }
 
@@ -968,7 +1026,7 @@ static size_t qwen2_whitespace_end(const uint32_t *cp, const unsigned char *cls,
 
 /* qwen2: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}
  *        | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
-static size_t qwen2_match(const uint32_t *cp, const unsigned char *cls, size_t p, size_t e)
+static size_t qwen2_match(const uint32_t *cp, const unsigned char *cls, size_t p, size_t e, size_t max_digits)
 {
     size_t c = contraction(cp, p, e, true);
     if (c)
@@ -976,8 +1034,12 @@ static size_t qwen2_match(const uint32_t *cp, const unsigned char *cls, size_t p
     bool next_letter = p + 1 < e && (cls[p + 1] & UNI_LETTER);
     if (!is_crlf(cp[p]) && !(cls[p] & UNI_NUMBER) && ((cls[p] & UNI_LETTER) || next_letter))
         return run_of(cls, p + 1, e, UNI_LETTER);
-    if (cls[p] & UNI_NUMBER)
-        return p + 1;
+    if (cls[p] & UNI_NUMBER) { /* \p{N}, or \p{N}{1,3} for llama3 */
+        size_t q = p + 1;
+        while (q < e && q - p < max_digits && (cls[q] & UNI_NUMBER))
+            q++;
+        return q;
+    }
     size_t q = p + (cp[p] == ' ');
     if (q >= e || !(cls[q] & ANY_CLASS)) {
         q = run_other(cls, q, e);
@@ -988,10 +1050,10 @@ static size_t qwen2_match(const uint32_t *cp, const unsigned char *cls, size_t p
     return qwen2_whitespace_end(cp, cls, p, e);
 }
 
-static void split_qwen2(encoder *e, size_t n)
+static void split_qwen2(encoder *e, size_t n, size_t max_digits)
 {
     for (size_t p = 0; p < n;) {
-        size_t q = qwen2_match(e->cp, e->cls, p, n);
+        size_t q = qwen2_match(e->cp, e->cls, p, n, max_digits);
         word(e, p, q);
         p = q;
     }
@@ -1017,10 +1079,12 @@ static void encode_piece(encoder *e, const char *s, size_t len)
     }
     e->cp = cp;
     e->cls = cls;
-    if (e->t->pre == PRE_SMOLLM)
-        split_smollm(e, n);
-    else
-        split_qwen2(e, n);
+    switch (e->t->pre) {
+    case PRE_SMOLLM: split_smollm(e, n); break;
+    case PRE_QWEN2: split_qwen2(e, n, 1); break;
+    case PRE_LLAMA3: split_qwen2(e, n, 3); break;
+    case PRE_GPT2: gpt2_split(e, 0, n); break;
+    }
     free(cp);
     free(cls);
 }
@@ -1130,16 +1194,24 @@ static int encode_regions(const resa_tokenizer *t, const char *text, const regio
     for (int r = 0; r < n_rg && !e.nomem; r++)
         if (rg[r].len && !partition(t, text, rg[r].off, rg[r].len, rg[r].parse_special, &frags))
             e.nomem = true;
-    for (size_t i = 0; i < frags.n && !e.nomem && !e.lost_byte; i++) {
+    bool after_special = true; /* SentencePiece's space prefix goes at the start and after specials */
+    resa_status st = RESA_OK;
+    for (size_t i = 0; i < frags.n && !e.nomem && !e.lost_byte && !st; i++) {
         if (frags.v[i].token >= 0)
             emit(&e, frags.v[i].token);
+        else if (t->spm)
+            st = spm_encode(t->spm, text + frags.v[i].off, frags.v[i].len,
+                            after_special && spm_add_space_prefix(t->spm), emit_cb, &e);
         else
             encode_piece(&e, text + frags.v[i].off, frags.v[i].len);
+        after_special = frags.v[i].token >= 0;
     }
     free(frags.v);
     free(e.bytes);
     free(e.sym);
     free(e.heap);
+    if (st)
+        return -1;
     if (e.nomem) {
         resa_fail(RESA_ERR_NOMEM, "tokenize: out of memory");
         return -1;
@@ -1182,43 +1254,3 @@ int tokenizer_encode(const resa_tokenizer *t, const char *text, size_t len, int 
     return encode_regions(t, text, &all, 1, add_bos, out, max_tokens);
 }
 
-int tokenizer_chat_encode(const resa_tokenizer *t, const char *system, size_t system_len, const char *user,
-                          size_t user_len, int parse_special, int add_bos, int32_t *out, int max_tokens)
-{
-    if (!t || !user) {
-        resa_fail(RESA_ERR_ARG, "chat tokenize: NULL %s", t ? "user message" : "tokenizer");
-        return -1;
-    }
-    if (bad_text_args(user, user_len, out, max_tokens) || bad_text_args(system, system_len, out, max_tokens))
-        return -1;
-    /* The messages go between the template's own pieces; only the template's
-     * pieces are searched for control tokens unless parse_special. */
-    const char *piece[7] = {chat_sys_head, system, chat_end, chat_user_head, user, chat_end, chat_tail};
-    size_t plen[7] = {sizeof chat_sys_head - 1, system_len, sizeof chat_end - 1, sizeof chat_user_head - 1,
-                      user_len, sizeof chat_end - 1, sizeof chat_tail - 1};
-    const bool message[7] = {false, true, false, false, true, false, false};
-    size_t total = 0;
-    for (int i = system ? 0 : 3; i < 7; i++)
-        total += plen[i];
-    if (total > INT32_MAX / 4) {
-        resa_fail(RESA_ERR_ARG, "chat tokenize: messages of %zu bytes are too long", total);
-        return -1;
-    }
-    char *text = malloc(total ? total : 1);
-    if (!text) {
-        resa_fail(RESA_ERR_NOMEM, "chat tokenize: out of memory");
-        return -1;
-    }
-    region rg[7];
-    int n_rg = 0;
-    size_t off = 0;
-    for (int i = system ? 0 : 3; i < 7; i++) {
-        if (plen[i])
-            memcpy(text + off, piece[i], plen[i]);
-        rg[n_rg++] = (region){off, plen[i], message[i] ? parse_special : 1};
-        off += plen[i];
-    }
-    int n = encode_regions(t, text, rg, n_rg, add_bos, out, max_tokens);
-    free(text);
-    return n;
-}

@@ -33,14 +33,6 @@ void tokenizer_free(resa_tokenizer *t);
 int tokenizer_encode(const resa_tokenizer *t, const char *text, size_t len, int add_bos,
                      int parse_special, int32_t *out, int max_tokens);
 
-/* One user message (and a system message when system is not NULL) in
- * the ChatML template of tokenizer_chat_format, tokenized: the template's
- * control tokens are put in here, and the messages (any bytes, NUL
- * included) are plain text unless parse_special, so a message cannot forge
- * a turn. Returns as tokenizer_encode. */
-int tokenizer_chat_encode(const resa_tokenizer *t, const char *system, size_t system_len, const char *user,
-                          size_t user_len, int parse_special, int add_bos, int32_t *out, int max_tokens);
-
 /* The bytes a token stands for: byte-level characters mapped back to bytes;
  * control and other non-normal tokens render as their text. Not
  * NUL-terminated in general. NULL (and *len = 0) for an id out of range. */
@@ -48,6 +40,12 @@ const char *tokenizer_token_bytes(const resa_tokenizer *t, int32_t id, size_t *l
 
 /* End of generation: EOS, EOT, EOM and the tokens llama.cpp treats as such by
  * their text (<|im_end|>, <|endoftext|>, ...). */
+/* The id of the token whose text is s[0..n), or -1. */
+int32_t tokenizer_find(const resa_tokenizer *t, const char *s, size_t n);
+/* The chat template family recognised in tokenizer.chat_template
+ * (chat_template.h), or -1 when there is none or it is not recognised. */
+int tokenizer_chat_family(const resa_tokenizer *t);
+
 int tokenizer_is_eog(const resa_tokenizer *t, int32_t id);
 int tokenizer_n_vocab(const resa_tokenizer *t);
 int tokenizer_bos(const resa_tokenizer *t); /* -1 when absent */

@@ -138,7 +138,7 @@ static void test_chat_injection(const char *path)
         n_start += ids[i] == start;
         n_end += ids[i] == end;
     }
-    CHECK(n > 0 && n_start == 2 && n_end == 1); /* the template's own, no more */
+    CHECK(n > 0 && n_start == 3 && n_end == 2); /* the template's own (SmolLM2's default system turn, the user's, the assistant's), no more */
     /* asked for, the message's control tokens count */
     n = resa_chat_tokenize(m, NULL, 0, user, sizeof user - 1, 1, ids, 128);
     n_start = n_end = 0;
@@ -146,7 +146,7 @@ static void test_chat_injection(const char *path)
         n_start += ids[i] == start;
         n_end += ids[i] == end;
     }
-    CHECK(n > 0 && n_start == 3 && n_end == 2);
+    CHECK(n > 0 && n_start == 4 && n_end == 3);
     /* a NUL in a message is a byte like any other */
     const char nul[] = "a\0b";
     n = resa_chat_tokenize(m, NULL, 0, nul, 3, 0, ids, 128);

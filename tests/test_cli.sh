@@ -190,6 +190,18 @@ if "$RESA" generate $M --chat -p "Say hi" -n 4 --seed 3 >"$tmp/out" 2>"$tmp/err"
 else
     fail "generate --chat: $(cat "$tmp/err")"
 fi
+if "$RESA" generate $M --chat --chat-template llama3 -p "Say hi" -n 2 --temp 0 >"$tmp/out" 2>"$tmp/err" &&
+    ! grep -q "note:" "$tmp/err"; then
+    pass "generate --chat --chat-template llama3 runs without a fallback note"
+else
+    fail "generate --chat-template llama3: $(cat "$tmp/err")"
+fi
+if ! "$RESA" generate $M --chat --chat-template bogus -p "Hi" -n 1 >"$tmp/out" 2>"$tmp/err" &&
+    grep -q "unknown template 'bogus'" "$tmp/err" && [ "$(wc -l <"$tmp/err")" -eq 1 ]; then
+    pass "generate --chat-template bogus: one-line error"
+else
+    fail "generate --chat-template bogus: $(cat "$tmp/err")"
+fi
 if "$RESA" tokenize $M -p "Hello world" --json | "$PYTHON" -c \
     'import json,sys; d=json.load(sys.stdin); assert d["tokens"] and "".join(d["pieces"])=="Hello world"'; then
     pass "tokenize --json pieces join back to the text"

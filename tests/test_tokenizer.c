@@ -274,8 +274,11 @@ static void test_tiny_hostile(void)
     tiny_init(&v, NULL);
     expect_load_error(&v, RESA_ERR_UNSUPPORTED, "no pre-tokenizer", __LINE__);
     tiny_init(&v, "qwen2");
-    v.model = "llama";
-    expect_load_error(&v, RESA_ERR_UNSUPPORTED, "tokenizer model 'llama'", __LINE__);
+    v.model = "t5";
+    expect_load_error(&v, RESA_ERR_UNSUPPORTED, "tokenizer model 't5'", __LINE__);
+    tiny_init(&v, NULL);
+    v.model = "llama"; /* SentencePiece needs its scores */
+    expect_load_error(&v, RESA_ERR_FORMAT, "tokenizer.ggml.scores", __LINE__);
     tiny_init(&v, "qwen2");
     v.merges[1] = "abc";
     expect_load_error(&v, RESA_ERR_FORMAT, "merges[1]", __LINE__);

