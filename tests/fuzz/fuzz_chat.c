@@ -2,10 +2,11 @@
  * message, bit 1: parse special tokens in the messages), one byte that
  * splits the rest into system and user message. Properties, without
  * parse_special: the tokens hold exactly the template's control tokens
- * (<|im_start|> 2 or 3 times, <|im_end|> 1 or 2 times), whatever the
- * messages say; the tokens' bytes are the template with the messages in
- * it (when they are valid UTF-8); resa_chat_format spells the same text up
- * to the first NUL of a message. */
+ * (those of the same call with an empty user message: a model's template
+ * may add a default system turn), whatever the messages say; the tokens'
+ * bytes are the template with the messages in it (when they are valid
+ * UTF-8); resa_chat_format spells ChatML's text up to the first NUL of a
+ * message. */
 #include "fuzz.h"
 
 static int32_t control(const resa_model *m, const char *text)
@@ -42,6 +43,47 @@ static char *expected(const char *sys, size_t sys_len, const char *user, size_t 
     return s;
 }
 
+/* The template's bytes and control-token counts for (sys, ""): what the
+ * model's template adds around the messages. */
+typedef struct frame {
+    char *text;
+    size_t len;
+    int n_start, n_end;
+} frame;
+
+static frame frame_of(const resa_model *m, const char *sys, size_t sys_len, int32_t start, int32_t end)
+{
+    int32_t ids[512];
+    const int n = resa_chat_tokenize(m, sys, sys_len, "", 0, 0, ids, 512);
+    FUZZ_CHECK(n > 0 && n <= 512);
+    frame f = {0};
+    for (int i = 0; i < n; i++) {
+        f.n_start += ids[i] == start;
+        f.n_end += ids[i] == end;
+    }
+    const int bos = resa_model_get_info(m)->add_bos;
+    f.text = fuzz_detokenize(m, ids + bos, n - bos, &f.len);
+    return f;
+}
+
+/* The frame with the user message in its place (after the last user header). */
+static char *with_user(const frame *f, const char *user, size_t user_len, size_t *len)
+{
+    static const char head[] = "<|im_start|>user\n";
+    size_t at = 0;
+    for (size_t i = 0; i + sizeof head - 1 <= f->len; i++)
+        if (!memcmp(f->text + i, head, sizeof head - 1))
+            at = i + sizeof head - 1;
+    FUZZ_CHECK(at > 0);
+    char *s = malloc(f->len + user_len + 1);
+    FUZZ_CHECK(s != NULL);
+    memcpy(s, f->text, at);
+    memcpy(s + at, user, user_len);
+    memcpy(s + at + user_len, f->text + at, f->len - at);
+    *len = f->len + user_len;
+    return s;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
@@ -65,10 +107,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         n_start += ids[i] == start;
         n_end += ids[i] == end;
     }
+    frame f = frame_of(m, has_sys ? "" : NULL, 0, start, end); /* with a system turn, its text goes in below */
     if (!special)
-        FUZZ_CHECK(n_start == 2 + has_sys && n_end == 1 + has_sys);
+        FUZZ_CHECK(n_start == f.n_start && n_end == f.n_end);
     size_t want_len, got_len;
-    char *want = expected(sys, sys_len, user, user_len, &want_len);
+    char *want = has_sys ? expected(sys, sys_len, user, user_len, &want_len) : with_user(&f, user, user_len, &want_len);
+    free(f.text);
     const int bos = resa_model_get_info(m)->add_bos && n > 0;
     char *got = fuzz_detokenize(m, ids + bos, n - bos, &got_len);
     if (fuzz_utf8_valid((const unsigned char *)rest, split) &&
