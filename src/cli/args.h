@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model_path.h" /* default_model_path(), no_model_error() */
 #include "resa.h"
 
 typedef struct args {
@@ -48,7 +49,5 @@ int args_check_schedule(const char *cmd, resa_params *p, int rect_given);
 
 /* Reads a whole file into a NUL-terminated buffer; NULL with a message on error. */
 char *read_file(const char *path, size_t *len);
-/* -m's default: $RESA_MODEL, then the fetched default model; NULL if none exists. */
-const char *default_model_path(void);
 
 #endif

@@ -7,6 +7,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_cpu(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
 
 /* Monotonic seconds. */
 double clock_now(void);

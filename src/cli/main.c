@@ -37,6 +37,7 @@ static const char usage[] =
     "  eval       measure quality per mode on real text: next-token accuracy and KL\n"
     "             to dense (the paper's protocol), passkey retrieval\n"
     "  cpu        show the CPU features and the SIMD kernels in use\n"
+    "  fetch      download the default model into the user's model directory\n"
     "\n"
     "Run 'resa COMMAND --help' for a command's options, or see resa(1).\n"
     "  -h, --help     show this help\n"
@@ -57,6 +58,11 @@ int main(int argc, char **argv)
         printf("resa %s\n", resa_version());
         return 0;
     }
+    if (cmd[0] == '-') {
+        /* `resa -m X -p Y`: the options are generate's */
+        cli_error("no command before '%s'; did you mean 'resa generate %s ...'? (see 'resa --help')", cmd, cmd);
+        return 2;
+    }
     if (!strcmp(cmd, "generate"))
         return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize"))
@@ -69,6 +75,8 @@ int main(int argc, char **argv)
         return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "cpu"))
         return cmd_cpu(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fetch"))
+        return cmd_fetch(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try 'resa --help')", cmd);
     return 2;
 }
