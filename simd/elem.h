@@ -67,8 +67,5 @@ RESA_ELEM_DECLARE_ISA(c);
 RESA_ELEM_DECLARE_ISA(avx2);
 RESA_ELEM_DECLARE_ISA(avx512);
 RESA_ELEM_DECLARE_ISA(neon);
-/* SLEEF's expf (u10) over an array, for the benchmark; only with HAVE_SLEEF. */
-decl_exp_fn(elem_exp_sleef_avx2);
-decl_exp_fn(elem_exp_sleef_avx512);
 
 #endif

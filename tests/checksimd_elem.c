@@ -44,6 +44,9 @@
 
 #include "checkasm.h"
 #include "types.h"
+#ifdef HAVE_SLEEF
+#include "bench_sleef.h"
+#endif
 
 static const int row_sizes[] = {1, 7, 17, 33, 64, 128, 576, 1023, 1536, 8960};
 #define N_ROWS (int)(sizeof row_sizes / sizeof row_sizes[0])
@@ -807,13 +810,13 @@ static void bench_exp(void)
 #if defined(__x86_64__) && defined(HAVE_AVX2)
         {"avx2", elem_exp_avx2},
 #if defined(HAVE_SLEEF)
-        {"sleef_avx2", elem_exp_sleef_avx2},
+        {"sleef_avx2", bench_exp_sleef_avx2},
 #endif
 #endif
 #if defined(__x86_64__) && defined(HAVE_AVX512)
         {"avx512", elem_exp_avx512},
 #if defined(HAVE_SLEEF)
-        {"sleef_avx512", elem_exp_sleef_avx512},
+        {"sleef_avx512", bench_exp_sleef_avx512},
 #endif
 #endif
 #if defined(__aarch64__) && defined(HAVE_NEON)

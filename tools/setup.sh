@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # ---- system packages (as root; otherwise say what is missing) -------------
-pkgs="build-essential autoconf automake libtool pkg-config libopenblas-dev libsleef-dev \
+pkgs="build-essential autoconf automake libtool pkg-config libsleef-dev \
 python3 python3-venv python3-dev cmake gcc-aarch64-linux-gnu qemu-user libmicrohttpd-dev libjansson-dev curl \
 clang libclang-rt-14-dev \
 python3.11-doc manpages-fr manpages-de manpages-ja manpages-zh manpages-ru manpages-el unicode-data"

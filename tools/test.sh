@@ -59,7 +59,7 @@ model=models/SmolLM2-135M-Instruct.Q4_1.gguf
 qemu="qemu-aarch64 -L /usr/aarch64-linux-gnu"
 mkdir -p build-arm
 if (cd build-arm && { [ -f Makefile ] || ../configure --quiet --host=aarch64-linux-gnu \
-        --without-openblas --without-sleef --disable-shared; } &&
+        --without-sleef --disable-shared; } &&
         make -j"$jobs" --quiet check TESTS=); then
     for t in checksimd checksimd_elem checksimd_attn checksimd_chunk test_types test_gguf test_blocks test_sampling "test_tokenizer $model"; do
         if $qemu build-arm/tests/$t >build-arm/qemu.log 2>&1; then

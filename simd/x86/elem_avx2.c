@@ -25,9 +25,6 @@
 
 #include "elem.h"
 #include "types.h"
-#ifdef HAVE_SLEEF
-#include <sleef.h>
-#endif
 
 /* ---- exp ---------------------------------------------------------------------- */
 
@@ -42,7 +39,8 @@
  * the operand order of min/max lets a NaN through, and NaN propagates.
  * Checked against libm's expf on every float in [-110, 95]: at most 1 ulp
  * apart (subnormal results included), as SLEEF's u10 expf. SLEEF serves only
- * as the benchmark's yardstick: ours measured faster (checksimd_elem
+ * as the benchmark's yardstick (tests/bench_sleef.h, linked into
+ * checksimd_elem alone): ours measured faster (checksimd_elem
  * --bench=exp: 0.53 vs 0.64 ns a value with AVX2, 0.22 vs 0.35 with
  * AVX-512), and builds without SLEEF get the same kernels. */
 #include "exp_avx2.h"
@@ -63,19 +61,6 @@ void elem_exp_avx2(float *y, const float *x, int n)
         _mm256_maskstore_ps(y + i, m, exp8(_mm256_maskload_ps(x + i, m)));
     }
 }
-
-#ifdef HAVE_SLEEF
-void elem_exp_sleef_avx2(float *y, const float *x, int n)
-{
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, Sleef_expf8_u10avx2(_mm256_loadu_ps(x + i)));
-    if (i < n) {
-        const __m256i m = tail_mask(n - i);
-        _mm256_maskstore_ps(y + i, m, Sleef_expf8_u10avx2(_mm256_maskload_ps(x + i, m)));
-    }
-}
-#endif
 
 /* ---- RMSNorm ------------------------------------------------------------------ */
 

@@ -19,9 +19,6 @@
 
 #include "elem.h"
 #include "types.h"
-#ifdef HAVE_SLEEF
-#include <sleef.h>
-#endif
 
 /* ---- exp ---------------------------------------------------------------------- */
 
@@ -48,19 +45,6 @@ void elem_exp_avx512(float *y, const float *x, int n)
         _mm512_mask_storeu_ps(y + i, m, exp16(_mm512_maskz_loadu_ps(m, x + i)));
     }
 }
-
-#ifdef HAVE_SLEEF
-void elem_exp_sleef_avx512(float *y, const float *x, int n)
-{
-    int i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(y + i, Sleef_expf16_u10avx512f(_mm512_loadu_ps(x + i)));
-    if (i < n) {
-        const __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(y + i, m, Sleef_expf16_u10avx512f(_mm512_maskz_loadu_ps(m, x + i)));
-    }
-}
-#endif
 
 /* Adds the 16 floats of e, widened to double, to *a (low half) and *b: the
  * double sums of rmsnorm and softmax, 16 lanes (element i into lane i % 16). */

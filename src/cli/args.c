@@ -154,31 +154,20 @@ char *read_file_max(const char *path, size_t max, size_t *len)
     return buf;
 }
 
-#define DEFAULT_MODEL "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-const char *default_model_path(void)
-{
-    const char *env = getenv("RESA_MODEL");
-    if (env && *env)
-        return env;
-    /* The setup step (models/fetch) puts the default model in the source
-     * tree's models/; an installed copy lives in pkgdatadir. */
-    static const char *const candidates[] = {
-        "models/" DEFAULT_MODEL,
-        RESA_SRCDIR "/models/" DEFAULT_MODEL,
-        RESA_PKGDATADIR "/" DEFAULT_MODEL,
-    };
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
-        if (access(candidates[i], R_OK) == 0)
-            return candidates[i];
-    return NULL;
-}
-
 int args_engine_option(args *a, resa_params *p, int *rect_given)
 {
     const char *t;
-    if (args_is(a, "-t", "--threads"))
-        return args_int(a, 1, 4096, &p->n_threads) ? -1 : 1;
+    if (args_is(a, "-t", "--threads")) {
+        if (args_int(a, 1, 4096, &p->n_threads))
+            return -1;
+        /* Allowed (a benchmark may want it), but threads then share CPUs and
+         * every OpenMP barrier waits for a descheduled one. */
+        const long n_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (n_cpus > 0 && p->n_threads > n_cpus)
+            fprintf(stderr, "resa: %s: warning: -t %d is more than the %ld online CPUs; threads will share them\n",
+                    a->cmd, p->n_threads, n_cpus);
+        return 1;
+    }
     if (args_is(a, "-b", "--batch"))
         return args_int(a, 1, 1 << 16, &p->n_batch) ? -1 : 1;
     if (args_is(a, NULL, "--block-size"))

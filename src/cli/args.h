@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model_path.h" /* default_model_path(), no_model_error() */
 #include "resa.h"
 
 typedef struct args {
@@ -60,7 +61,5 @@ char *read_file_max(const char *path, size_t max, size_t *len);
 #define MAX_PROMPT_BYTES_LIMIT (1L << 30)
 #define MAX_PROMPT_HELP \
     "      --max-prompt-bytes N  refuse prompt/text files over N bytes (default 16777216)\n"
-/* -m's default: $RESA_MODEL, then the fetched default model; NULL if none exists. */
-const char *default_model_path(void);
 
 #endif

@@ -9,6 +9,7 @@ int cmd_cpu(int argc, char **argv);
 int cmd_backends(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
 
 /* Monotonic seconds. */
 double clock_now(void);

@@ -370,7 +370,7 @@ int cmd_bench(int argc, char **argv)
     if (parse(&o, argc, argv))
         return 2;
     if (!o.model && !(o.model = default_model_path()))
-        return cli_error("bench: no model (pass -m MODEL, set RESA_MODEL, or run models/fetch)");
+        return no_model_error("bench");
     resa_model *m;
     if (resa_model_load(o.model, &m))
         return cli_error("%s", resa_last_error());

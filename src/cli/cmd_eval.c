@@ -443,7 +443,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (!o.model && !(o.model = default_model_path())) {
         free(o.files);
-        return cli_error("eval: no model (pass -m MODEL, set RESA_MODEL, or run models/fetch)");
+        return no_model_error("eval");
     }
     resa_model *m;
     if (resa_model_load(o.model, &m)) {

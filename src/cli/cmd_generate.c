@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "interrupt.h"
 #include "json.h"
 #include "resa.h"
 
@@ -181,6 +182,11 @@ static int generate(const resa_model *m, resa_context *ctx, const gen_opts *o, c
     if (!s || !r->tokens)
         return cli_error("generate: %s", s ? "out of memory" : resa_last_error());
     const int progress = isatty(2) && !o->json && n_prompt >= 1024;
+    r->stop = "interrupted";
+    if (interrupted()) { /* while the model loaded */
+        resa_sampler_free(s);
+        return 0;
+    }
     double t0 = clock_now();
     if (resa_decode(ctx, prompt, n_prompt, progress ? show_progress : NULL, NULL)) {
         resa_sampler_free(s);
@@ -190,6 +196,10 @@ static int generate(const resa_model *m, resa_context *ctx, const gen_opts *o, c
     r->prefill_s = t1 - t0;
     r->stop = "length";
     for (r->n = 0; r->n < o->n_predict; r->n++) {
+        if (interrupted()) {
+            r->stop = "interrupted";
+            break;
+        }
         int32_t tok = resa_sample(s, resa_logits(ctx));
         if (resa_token_is_eog(m, tok)) {
             r->stop = "end of turn";
@@ -261,8 +271,9 @@ int cmd_generate(int argc, char **argv)
     gen_opts o = { 0 };
     if (parse(&o, argc, argv))
         return 2;
+    interrupt_catch(); /* from here Ctrl-C ends with the summary (interrupt.h) */
     if (!o.model && !(o.model = default_model_path()))
-        return cli_error("generate: no model (pass -m MODEL, set RESA_MODEL, or run models/fetch)");
+        return no_model_error("generate");
     resa_model *m;
     if (resa_model_load(o.model, &m))
         return cli_error("%s", resa_last_error());
@@ -291,7 +302,7 @@ int cmd_generate(int argc, char **argv)
     }
     if (generate(m, ctx, &o, prompt, n_prompt, &r) == 0) {
         report(&o, prompt, n_prompt, &r, o.params.n_threads, resa_context_rectifications(ctx));
-        rc = 0;
+        rc = interrupted() ? EXIT_INTERRUPTED : 0;
     }
 out:
     free(r.tokens);

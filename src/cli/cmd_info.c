@@ -118,7 +118,7 @@ int cmd_info(int argc, char **argv)
         }
     }
     if (!path && !(path = default_model_path()))
-        return cli_error("info: no model given (pass MODEL, set RESA_MODEL, or run models/fetch)");
+        return no_model_error("info");
     resa_model *m;
     if (resa_model_load(path, &m))
         return cli_error("%s", resa_last_error());

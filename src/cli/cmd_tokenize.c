@@ -50,7 +50,7 @@ int cmd_tokenize(int argc, char **argv)
         return 2;
     }
     if (!path && !(path = default_model_path()))
-        return cli_error("tokenize: no model (pass -m MODEL, set RESA_MODEL, or run models/fetch)");
+        return no_model_error("tokenize");
     size_t len = prompt ? strlen(prompt) : 0;
     char *text = NULL;
     if (file && !(text = read_file_max(strcmp(file, "-") ? file : "/dev/stdin", (size_t)max_bytes, &len)))

@@ -40,6 +40,7 @@ static const char usage[] =
     "  backends   show the backends (CPU, CUDA module) and the GPU\n"
     "  serve      serve the model over HTTP: an OpenAI-compatible API with\n"
     "             continuous batching\n"
+    "  fetch      download the default model into the user's model directory\n"
     "\n"
     "Run 'resa COMMAND --help' for a command's options, or see resa(1).\n"
     "  -h, --help     show this help\n"
@@ -60,6 +61,11 @@ int main(int argc, char **argv)
         printf("resa %s\n", resa_version());
         return 0;
     }
+    if (cmd[0] == '-') {
+        /* `resa -m X -p Y`: the options are generate's */
+        cli_error("no command before '%s'; did you mean 'resa generate %s ...'? (see 'resa --help')", cmd, cmd);
+        return 2;
+    }
     if (!strcmp(cmd, "generate"))
         return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize"))
@@ -76,6 +82,8 @@ int main(int argc, char **argv)
         return cmd_cpu(argc - 1, argv + 1);
     if (!strcmp(cmd, "backends") || !strcmp(cmd, "gpu"))
         return cmd_backends(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fetch"))
+        return cmd_fetch(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try 'resa --help')", cmd);
     return 2;
 }
