@@ -200,6 +200,16 @@ decl_gemm_fn(dot_gemm_f16_avx512);
 decl_gemm_fn(dot_gemm_bf16_avx512);
 decl_quantize_fn(dot_quantize_q8_0_avx512);
 decl_quantize_fn(dot_quantize_q8_1_avx512);
+/* AVX2's Q5_0 and super-block kernels (every x86 tier uses them; the Q5_0
+ * gemm stays the scalar panel one, bit-identical by the recipe) */
+decl_vec_dot_fn(dot_q5_0_avx2);
+decl_vec_dot_fn(dot_q4_k_avx2);
+decl_vec_dot_fn(dot_q6_k_avx2);
+decl_gemv_fn(dot_gemv_q5_0_avx2);
+decl_gemv_fn(dot_gemv_q4_k_avx2);
+decl_gemv_fn(dot_gemv_q6_k_avx2);
+decl_gemm_fn(dot_gemm_q4_k_avx2);
+decl_gemm_fn(dot_gemm_q6_k_avx2);
 /* int8 kernels only, on top of a full tier */
 #define RESA_DOT_DECLARE_INT8(isa)      \
     decl_vec_dot_fn(dot_q4_0_##isa);    \
