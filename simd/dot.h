@@ -210,6 +210,18 @@ decl_gemv_fn(dot_gemv_q4_k_avx2);
 decl_gemv_fn(dot_gemv_q6_k_avx2);
 decl_gemm_fn(dot_gemm_q4_k_avx2);
 decl_gemm_fn(dot_gemm_q6_k_avx2);
+/* The same on NEON and NEON + dotprod */
+#define RESA_DOT_DECLARE_K(isa)         \
+    decl_vec_dot_fn(dot_q5_0_##isa);    \
+    decl_vec_dot_fn(dot_q4_k_##isa);    \
+    decl_vec_dot_fn(dot_q6_k_##isa);    \
+    decl_gemv_fn(dot_gemv_q5_0_##isa);  \
+    decl_gemv_fn(dot_gemv_q4_k_##isa);  \
+    decl_gemv_fn(dot_gemv_q6_k_##isa);  \
+    decl_gemm_fn(dot_gemm_q4_k_##isa);  \
+    decl_gemm_fn(dot_gemm_q6_k_##isa)
+RESA_DOT_DECLARE_K(neon);
+RESA_DOT_DECLARE_K(dotprod);
 /* int8 kernels only, on top of a full tier */
 #define RESA_DOT_DECLARE_INT8(isa)      \
     decl_vec_dot_fn(dot_q4_0_##isa);    \
