@@ -4,7 +4,8 @@
  *
  * Pure, single-threaded, no allocation. The engine threads over rows.
  *
- * Numerics of the int8 dots (Q4_0, Q4_1, Q8_0 weights), the same in every
+ * Numerics of the int8 dots (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL weights;
+ * a Q5 or IQ4_NL block is 32 signed values and scales like the others), the same in every
  * tier and in both vec_dot and gemm, so that the scalar, AVX2, AVX-512 VNNI,
  * NEON and dotprod results, and prefill and decode, agree bit for bit:
  *
@@ -12,14 +13,32 @@
  *     for each block b, in order:
  *         isum = sum over the block of q_w * q_a          (exact, int32)
  *         acc  = fmaf(d_w * d_a, (float)isum, acc)         (d_w * d_a rounded)
- *         accm = fmaf(m_w, s_a, accm)                      (Q4_1 only)
- *     result = acc + accm                                  (Q4_1), acc (others)
+ *         accm = fmaf(m_w, s_a, accm)                      (Q4_1, Q5_1)
+ *     result = acc + accm                                  (Q4_1, Q5_1), acc (others)
  *
  * with the fp16 scales converted exactly to float. One serial chain per dot
  * costs a single vec_dot some latency, but it is what makes gemm and gemv
  * cheap (one float lane per dot, the chains of many dots side by side, no
- * horizontal sums) and every tier exact. The float dots (F32/F16/BF16) sum
- * in tier-specific orders. */
+ * horizontal sums) and every tier exact.
+ *
+ * The super-block types (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS) dot with
+ * Q8_K activations (256 values q_a, a float d_a, the sums of each 16 of
+ * q_a). A weight super-block unpacks (resa_kblock_unpack) to 256 int8 q_w,
+ * 16 integer scales sc and mins m (one per 16 values) and floats d_w, dmin:
+ *
+ *     acc = 0; accm = 0
+ *     for each super-block b, in order:
+ *         isum = sum over g < 16 of sc[g] * (sum over the 16 of q_w * q_a)  (exact, int32)
+ *         msum = sum over g < 16 of m[g] * bsums_a[g]                       (exact, int32)
+ *         acc  = fmaf(d_w * d_a, (float)isum, acc)
+ *         accm = fmaf(dmin_w * d_a, (float)msum, accm)   (0 for types without mins)
+ *     result = acc - accm
+ *
+ * |isum| < 2^28 for every type (Q6_K: 256 * 32 * 127 * 128), so the integer
+ * part is exact however a tier groups it. The Q8_K quantizer rounds as Q8_0
+ * does (id = 127 / amax over the 256, a plain product, ties to even).
+ *
+ * The float dots (F32/F16/BF16) sum in tier-specific orders. */
 #ifndef RESA_SIMD_DOT_H
 #define RESA_SIMD_DOT_H
 
@@ -181,6 +200,28 @@ decl_gemm_fn(dot_gemm_f16_avx512);
 decl_gemm_fn(dot_gemm_bf16_avx512);
 decl_quantize_fn(dot_quantize_q8_0_avx512);
 decl_quantize_fn(dot_quantize_q8_1_avx512);
+/* AVX2's Q5_0 and super-block kernels (every x86 tier uses them; the Q5_0
+ * gemm stays the scalar panel one, bit-identical by the recipe) */
+decl_vec_dot_fn(dot_q5_0_avx2);
+decl_vec_dot_fn(dot_q4_k_avx2);
+decl_vec_dot_fn(dot_q6_k_avx2);
+decl_gemv_fn(dot_gemv_q5_0_avx2);
+decl_gemv_fn(dot_gemv_q4_k_avx2);
+decl_gemv_fn(dot_gemv_q6_k_avx2);
+decl_gemm_fn(dot_gemm_q4_k_avx2);
+decl_gemm_fn(dot_gemm_q6_k_avx2);
+/* The same on NEON and NEON + dotprod */
+#define RESA_DOT_DECLARE_K(isa)         \
+    decl_vec_dot_fn(dot_q5_0_##isa);    \
+    decl_vec_dot_fn(dot_q4_k_##isa);    \
+    decl_vec_dot_fn(dot_q6_k_##isa);    \
+    decl_gemv_fn(dot_gemv_q5_0_##isa);  \
+    decl_gemv_fn(dot_gemv_q4_k_##isa);  \
+    decl_gemv_fn(dot_gemv_q6_k_##isa);  \
+    decl_gemm_fn(dot_gemm_q4_k_##isa);  \
+    decl_gemm_fn(dot_gemm_q6_k_##isa)
+RESA_DOT_DECLARE_K(neon);
+RESA_DOT_DECLARE_K(dotprod);
 /* int8 kernels only, on top of a full tier */
 #define RESA_DOT_DECLARE_INT8(isa)      \
     decl_vec_dot_fn(dot_q4_0_##isa);    \

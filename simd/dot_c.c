@@ -45,7 +45,7 @@ static decl_vec_dot_fn(dot_bf16_c)
 /* ---- int8 dots ---------------------------------------------------------------- */
 
 /* One weight block as 32 signed values in element order, with its scales
- * (m = 0 except for Q4_1). */
+ * (m = 0 except for Q4_1 and Q5_1). */
 static void weight_block(enum resa_type t, const void *row, int64_t b, int8_t q[32], float *d, float *m)
 {
     *m = 0.0f;
@@ -53,6 +53,28 @@ static void weight_block(enum resa_type t, const void *row, int64_t b, int8_t q[
         const block_q8_0 *x = (const block_q8_0 *)row + b;
         memcpy(q, x->qs, 32);
         *d = resa_f16_to_f32(x->d);
+        return;
+    }
+    if (t == RESA_TYPE_Q5_0 || t == RESA_TYPE_Q5_1) {
+        const size_t bs = t == RESA_TYPE_Q5_0 ? sizeof(block_q5_0) : sizeof(block_q5_1);
+        const char *x = (const char *)row + (size_t)b * bs;
+        resa_q5_values(t, x, q);
+        resa_f16 h;
+        memcpy(&h, x, sizeof h);
+        *d = resa_f16_to_f32(h);
+        if (t == RESA_TYPE_Q5_1) {
+            memcpy(&h, x + offsetof(block_q5_1, m), sizeof h);
+            *m = resa_f16_to_f32(h);
+        }
+        return;
+    }
+    if (t == RESA_TYPE_IQ4_NL) {
+        const block_iq4_nl *x = (const block_iq4_nl *)row + b;
+        *d = resa_f16_to_f32(x->d);
+        for (int j = 0; j < 16; j++) {
+            q[j] = resa_kvalues_iq4nl[x->qs[j] & 0x0f];
+            q[j + 16] = resa_kvalues_iq4nl[x->qs[j] >> 4];
+        }
         return;
     }
     const uint8_t *qs;
@@ -89,6 +111,12 @@ static const int8_t *act_block(enum resa_type t, const void *row, int64_t b, flo
     return y->qs;
 }
 
+/* Types whose blocks add m * s_a (dot partner Q8_1). */
+static int has_min(enum resa_type t)
+{
+    return t == RESA_TYPE_Q4_1 || t == RESA_TYPE_Q5_1;
+}
+
 /* The recipe of dot.h, spelled out once. */
 static float dot_int8(enum resa_type t, int64_t n, const void *w, const void *a)
 {
@@ -105,7 +133,7 @@ static float dot_int8(enum resa_type t, int64_t n, const void *w, const void *a)
         acc = fmaf(dw * da, (float)isum, acc);
         accm = fmaf(m, sa, accm);
     }
-    return t == RESA_TYPE_Q4_1 ? acc + accm : acc;
+    return has_min(t) ? acc + accm : acc;
 }
 
 static decl_vec_dot_fn(dot_q4_0_c)
@@ -122,6 +150,53 @@ static decl_vec_dot_fn(dot_q8_0_c)
 {
     *s = dot_int8(RESA_TYPE_Q8_0, n, w, a);
 }
+
+#define DOT_INT8_C(name, type)        \
+    static decl_vec_dot_fn(name)      \
+    {                                 \
+        *s = dot_int8(type, n, w, a); \
+    }
+DOT_INT8_C(dot_q5_0_c, RESA_TYPE_Q5_0)
+DOT_INT8_C(dot_q5_1_c, RESA_TYPE_Q5_1)
+DOT_INT8_C(dot_iq4_nl_c, RESA_TYPE_IQ4_NL)
+
+/* ---- super-block dots (K-quants, IQ4_XS) with Q8_K ------------------------------ */
+
+/* The super-block recipe of dot.h, spelled out once. */
+static float dot_k(enum resa_type t, int64_t n, const void *w, const void *a)
+{
+    const block_q8_K *y = a;
+    float acc = 0.0f, accm = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        resa_kblock k;
+        resa_kblock_unpack(t, w, b, &k);
+        int32_t isum = 0, msum = 0;
+        for (int g = 0; g < QK_K / 16; g++) {
+            int32_t sub = 0;
+            for (int j = 0; j < 16; j++)
+                sub += k.q[16 * g + j] * y[b].qs[16 * g + j];
+            isum += k.sc[g] * sub;
+            msum += k.m[g] * y[b].bsums[g];
+        }
+        acc = fmaf(k.d * y[b].d, (float)isum, acc);
+        accm = fmaf(k.dmin * y[b].d, (float)msum, accm);
+    }
+    return acc - accm;
+}
+
+#define DOT_K_C(name, type)                                    \
+    static decl_vec_dot_fn(dot_##name##_c)                     \
+    {                                                          \
+        *s = dot_k(type, n, w, a);                             \
+    }                                                          \
+    static RESA_GEMV_LOOP(dot_gemv_##name##_c, dot_##name##_c) \
+    static RESA_GEMM_LOOP(dot_gemm_##name##_c, dot_##name##_c)
+DOT_K_C(q2_k, RESA_TYPE_Q2_K)
+DOT_K_C(q3_k, RESA_TYPE_Q3_K)
+DOT_K_C(q4_k, RESA_TYPE_Q4_K)
+DOT_K_C(q5_k, RESA_TYPE_Q5_K)
+DOT_K_C(q6_k, RESA_TYPE_Q6_K)
+DOT_K_C(iq4_xs, RESA_TYPE_IQ4_XS)
 
 /* ---- panels and gemm -------------------------------------------------------------- */
 
@@ -178,7 +253,7 @@ static void gemm_int8(enum resa_type t, int64_t n, int nr, int nc, const void *w
                 acc = fmaf(dw * resa_f16_to_f32(pc[b].d[cc]), (float)isum, acc);
                 accm = fmaf(m, resa_f16_to_f32(pc[b].s[cc]), accm);
             }
-            s[(size_t)c * lds + r] = t == RESA_TYPE_Q4_1 ? acc + accm : acc;
+            s[(size_t)c * lds + r] = has_min(t) ? acc + accm : acc;
         }
     }
 }
@@ -200,6 +275,17 @@ static decl_gemm_fn(dot_gemm_q8_0_c)
     (void)lda;
     gemm_int8(RESA_TYPE_Q8_0, n, nr, nc, w, ldw, a, s, lds);
 }
+
+#define GEMM_INT8_C(name, type)                        \
+    static decl_gemm_fn(dot_gemm_##name##_c)           \
+    {                                                  \
+        (void)lda;                                     \
+        gemm_int8(type, n, nr, nc, w, ldw, a, s, lds); \
+    }                                                  \
+    static RESA_GEMV_LOOP(dot_gemv_##name##_c, dot_##name##_c)
+GEMM_INT8_C(q5_0, RESA_TYPE_Q5_0)
+GEMM_INT8_C(q5_1, RESA_TYPE_Q5_1)
+GEMM_INT8_C(iq4_nl, RESA_TYPE_IQ4_NL)
 
 static RESA_GEMV_LOOP(dot_gemv_f32_c, dot_f32_c)
 static RESA_GEMV_LOOP(dot_gemv_f16_c, dot_f16_c)
@@ -232,10 +318,27 @@ void resa_dot_init_c(resa_dot_ctx *c)
     c->gemm[RESA_TYPE_Q4_0] = dot_gemm_q4_0_c;
     c->gemm[RESA_TYPE_Q4_1] = dot_gemm_q4_1_c;
     c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_c;
+#define SET_C(type, name)                    \
+    do {                                     \
+        c->vec_dot[type] = dot_##name##_c;   \
+        c->gemv[type] = dot_gemv_##name##_c; \
+        c->gemm[type] = dot_gemm_##name##_c; \
+    } while (0)
+    SET_C(RESA_TYPE_Q5_0, q5_0);
+    SET_C(RESA_TYPE_Q5_1, q5_1);
+    SET_C(RESA_TYPE_IQ4_NL, iq4_nl);
+    SET_C(RESA_TYPE_Q2_K, q2_k);
+    SET_C(RESA_TYPE_Q3_K, q3_k);
+    SET_C(RESA_TYPE_Q4_K, q4_k);
+    SET_C(RESA_TYPE_Q5_K, q5_k);
+    SET_C(RESA_TYPE_Q6_K, q6_k);
+    SET_C(RESA_TYPE_IQ4_XS, iq4_xs);
+#undef SET_C
     /* The activation quantizers are the types' reference quantizers: one
      * definition of the rounding, which the SIMD versions match bit for bit. */
     c->quantize[RESA_TYPE_Q8_0] = resa_type_traits_get(RESA_TYPE_Q8_0)->from_float;
     c->quantize[RESA_TYPE_Q8_1] = resa_type_traits_get(RESA_TYPE_Q8_1)->from_float;
+    c->quantize[RESA_TYPE_Q8_K] = resa_type_traits_get(RESA_TYPE_Q8_K)->from_float;
     for (int t = 0; t < RESA_TYPE_COUNT; t++)
         if (resa_type_traits_get((uint32_t)t))
             c->to_float[t] = resa_type_traits_get((uint32_t)t)->to_float;

@@ -114,14 +114,25 @@ static void gemm_rows(const resa_weight *w, int int8, const void *act, size_t ld
     }
 }
 
-/* y (n, rows) = x (n, cols) . W^T: panels once, then row chunks x tiles. */
+/* y (n, rows) = x (n, cols) . W^T: panels once (or, for the super-block
+ * types, whose gemm reads plain Q8_K rows, every row quantized once), then
+ * row chunks x tiles. */
 static resa_status matmat(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x, int n,
                           float *y)
 {
     const enum resa_type at = resa_type_traits_get(w->type)->vec_dot_type;
-    const int int8 = at != RESA_TYPE_F32, np = (n + RESA_PANEL_COLS - 1) / RESA_PANEL_COLS;
+    const int rowwise = at == RESA_TYPE_Q8_K;
+    const int int8 = at != RESA_TYPE_F32 && !rowwise, np = (n + RESA_PANEL_COLS - 1) / RESA_PANEL_COLS;
     const void *act = x;
     size_t lda = (size_t)w->cols * sizeof(float), arow = 0;
+    if (rowwise) {
+        arow = resa_row_size(at, w->cols);
+        resa_status st = resa_grow(&s->act, &s->act_cap, (size_t)n * arow, 1);
+        if (st)
+            return st;
+        act = s->act;
+        lda = arow;
+    }
     if (int8) {
         arow = resa_row_size(at, w->cols);
         const size_t panel_bytes = (size_t)np * (size_t)(w->cols / 32) * sizeof(resa_dot_panel);
@@ -136,6 +147,11 @@ static resa_status matmat(resa_matmul_scratch *s, int n_threads, const resa_weig
     /* one parallel region: packing, a barrier, the products */
 #pragma omp parallel num_threads(n_threads)
     {
+        if (rowwise) {
+#pragma omp for schedule(static)
+            for (int c = 0; c < n; c++)
+                resa_dot()->quantize[at](x + (size_t)c * w->cols, (uint8_t *)s->act + (size_t)c * arow, w->cols);
+        }
         if (int8) {
             int tid = 0;
 #ifdef _OPENMP

@@ -63,6 +63,9 @@ static resa_status get_weight(resa_model *m, const char *name, int64_t rows, int
     switch (t->type) {
     case RESA_TYPE_F32: case RESA_TYPE_F16: case RESA_TYPE_BF16:
     case RESA_TYPE_Q4_0: case RESA_TYPE_Q4_1: case RESA_TYPE_Q8_0:
+    case RESA_TYPE_Q5_0: case RESA_TYPE_Q5_1: case RESA_TYPE_IQ4_NL:
+    case RESA_TYPE_Q2_K: case RESA_TYPE_Q3_K: case RESA_TYPE_Q4_K:
+    case RESA_TYPE_Q5_K: case RESA_TYPE_Q6_K: case RESA_TYPE_IQ4_XS:
         break;
     default:
         return resa_fail(RESA_ERR_UNSUPPORTED, "%s: tensor '%s' has type %u, not supported for weights",

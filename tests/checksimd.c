@@ -116,8 +116,18 @@ static const struct kernel {
     {"vec_dot_q4_0", VEC_DOT, RESA_TYPE_Q4_0},
     {"vec_dot_q4_1", VEC_DOT, RESA_TYPE_Q4_1},
     {"vec_dot_q8_0", VEC_DOT, RESA_TYPE_Q8_0},
+    {"vec_dot_q5_0", VEC_DOT, RESA_TYPE_Q5_0},
+    {"vec_dot_q5_1", VEC_DOT, RESA_TYPE_Q5_1},
+    {"vec_dot_iq4_nl", VEC_DOT, RESA_TYPE_IQ4_NL},
+    {"vec_dot_q2_k", VEC_DOT, RESA_TYPE_Q2_K},
+    {"vec_dot_q3_k", VEC_DOT, RESA_TYPE_Q3_K},
+    {"vec_dot_q4_k", VEC_DOT, RESA_TYPE_Q4_K},
+    {"vec_dot_q5_k", VEC_DOT, RESA_TYPE_Q5_K},
+    {"vec_dot_q6_k", VEC_DOT, RESA_TYPE_Q6_K},
+    {"vec_dot_iq4_xs", VEC_DOT, RESA_TYPE_IQ4_XS},
     {"quantize_q8_0", QUANTIZE, RESA_TYPE_Q8_0},
     {"quantize_q8_1", QUANTIZE, RESA_TYPE_Q8_1},
+    {"quantize_q8_k", QUANTIZE, RESA_TYPE_Q8_K},
     {"to_float_f16", TO_FLOAT, RESA_TYPE_F16},
 };
 #define N_KERNELS (sizeof kernels / sizeof kernels[0])
@@ -159,7 +169,7 @@ static size_t misalign_of(enum resa_type t)
 
 /* ---- inputs ------------------------------------------------------------------- */
 
-static const int64_t sizes[] = {1, 7, 17, 33, 32, 64, 96, 544, 576, 1536, 4096};
+static const int64_t sizes[] = {1, 7, 17, 33, 32, 64, 96, 256, 544, 576, 768, 1536, 4096};
 #define N_SIZES (sizeof sizes / sizeof sizes[0])
 
 /* A random fp16 scale of either sign, magnitude in [2^-12, 2^-2). */
@@ -210,8 +220,25 @@ static void fill_weights(enum resa_type t, void *dst, int64_t n)
         for (int64_t i = 0; i < nb; i++)
             ((block_q8_0 *)dst)[i].d = rnd_scale();
         break;
-    default:
+    default: { /* the other quants: every fp16 scale field, at its offset */
+        size_t off[2] = {0, 0};
+        int n_off = 1;
+        switch (t) {
+        case RESA_TYPE_Q5_1: off[1] = offsetof(block_q5_1, m); n_off = 2; break;
+        case RESA_TYPE_Q2_K: off[0] = offsetof(block_q2_K, d); off[1] = offsetof(block_q2_K, dmin); n_off = 2; break;
+        case RESA_TYPE_Q3_K: off[0] = offsetof(block_q3_K, d); break;
+        case RESA_TYPE_Q4_K: off[1] = offsetof(block_q4_K, dmin); n_off = 2; break;
+        case RESA_TYPE_Q5_K: off[1] = offsetof(block_q5_K, dmin); n_off = 2; break;
+        case RESA_TYPE_Q6_K: off[0] = offsetof(block_q6_K, d); break;
+        default: break; /* Q5_0, IQ4_NL, IQ4_XS: d first */
+        }
+        for (int64_t i = 0; i < nb; i++)
+            for (int j = 0; j < n_off; j++) {
+                const resa_f16 h = rnd_scale();
+                memcpy(p + (size_t)i * tr->type_size + off[j], &h, sizeof h);
+            }
         break;
+    }
     }
 }
 
@@ -258,12 +285,17 @@ static void fill_quant_input(float *x, int64_t n)
 static double dot_magnitude(enum resa_type t, int64_t n, const void *w, const void *a)
 {
     double S = 0.0;
-    if (t == RESA_TYPE_F32 || t == RESA_TYPE_F16 || t == RESA_TYPE_BF16) {
-        float *wf = malloc((size_t)n * sizeof *wf);
-        resa_type_traits_get(t)->to_float(w, wf, n);
+    if (t != RESA_TYPE_Q4_0 && t != RESA_TYPE_Q4_1 && t != RESA_TYPE_Q8_0) {
+        /* float types, and the rest from dequantized values (their dots are
+         * bit-exact, so the bound only matters for the float types) */
+        const resa_type_traits *tr = resa_type_traits_get(t);
+        float *wf = malloc((size_t)n * sizeof *wf), *af = malloc((size_t)n * sizeof *af);
+        tr->to_float(w, wf, n);
+        resa_type_traits_get(tr->vec_dot_type)->to_float(a, af, n);
         for (int64_t i = 0; i < n; i++)
-            S += fabs((double)wf[i] * ((const float *)a)[i]);
+            S += fabs((double)wf[i] * af[i]);
         free(wf);
+        free(af);
         return S;
     }
     for (int64_t i = 0; i < n / 32; i++) {
@@ -313,7 +345,7 @@ static int test_vec_dot(const struct kernel *k, const char *tier, resa_vec_dot_f
 {
     const resa_type_traits *tr = resa_type_traits_get(k->type);
     const resa_type_traits *ta = resa_type_traits_get(tr->vec_dot_type);
-    const int exact = tr->block_size == 32; /* the int8 dots */
+    const int exact = tr->block_size > 1; /* the int8 dots */
     double worst = 0.0;
     for (size_t si = 0; si < N_SIZES; si++) {
         const int64_t n = sizes[si];
@@ -383,7 +415,7 @@ static int test_quantize(const struct kernel *k, const char *tier, resa_quantize
 {
     for (size_t si = 0; si < N_SIZES; si++) {
         const int64_t n = sizes[si];
-        if (n % 32)
+        if (n % resa_type_traits_get(k->type)->block_size)
             continue;
         for (int trial = 0; trial < 8; trial++) {
             const size_t bytes = resa_row_size(k->type, n);
@@ -464,8 +496,10 @@ static int call_gemm(resa_gemm_fn fn, int64_t n, int nr, int nc, const void *w, 
     return ca_call(run_kcall, &c);
 }
 
-static const enum resa_type gemm_types[] = {RESA_TYPE_F32, RESA_TYPE_F16, RESA_TYPE_BF16,
-                                            RESA_TYPE_Q4_0, RESA_TYPE_Q4_1, RESA_TYPE_Q8_0};
+static const enum resa_type gemm_types[] = {
+    RESA_TYPE_F32,  RESA_TYPE_F16,  RESA_TYPE_BF16,   RESA_TYPE_Q4_0, RESA_TYPE_Q4_1, RESA_TYPE_Q8_0,
+    RESA_TYPE_Q5_0, RESA_TYPE_Q5_1, RESA_TYPE_IQ4_NL, RESA_TYPE_Q2_K, RESA_TYPE_Q3_K, RESA_TYPE_Q4_K,
+    RESA_TYPE_Q5_K, RESA_TYPE_Q6_K, RESA_TYPE_IQ4_XS};
 #define N_GEMM_TYPES (sizeof gemm_types / sizeof gemm_types[0])
 
 /* The gemm operand for columns [0, nc) of the activation rows: panels (int8
@@ -480,6 +514,13 @@ static buf gemm_operand(enum resa_type t, int64_t n, int nc, const float *af, co
         buf B = at_end ? buf_at_page_end(bytes) : buf_new(bytes, 4);
         memcpy(B.p, af, bytes);
         *lda = (size_t)n * sizeof(float);
+        return B;
+    }
+    if (resa_type_is_k(t)) { /* Q8_K rows as they are */
+        const size_t arow = resa_row_size(tr->vec_dot_type, n), bytes = (size_t)nc * arow;
+        buf B = at_end ? buf_at_page_end(bytes) : buf_new(bytes, 4);
+        memcpy(B.p, aq, bytes);
+        *lda = arow;
         return B;
     }
     const int64_t nb = n / 32;
@@ -541,7 +582,7 @@ static const char *check_gemm_shape(enum resa_type t, resa_gemm_fn fn, int64_t n
  * not touch a second panel). */
 static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx)
 {
-    static const int64_t gsizes[] = {7, 33, 32, 96, 576, 1536};
+    static const int64_t gsizes[] = {7, 33, 32, 96, 256, 576, 1536};
     const resa_type_traits *tr = resa_type_traits_get(t), *ta = resa_type_traits_get(tr->vec_dot_type);
     const resa_gemm_fn fn = ctx->gemm[t];
     const resa_vec_dot_fn dot = ctx->vec_dot[t];
@@ -607,7 +648,7 @@ static int call_gemv(resa_gemv_fn fn, int64_t n, int nr, int nc, const void *w, 
  * ending at an inaccessible page, guards around the output. */
 static int test_gemv(enum resa_type t, const char *tier, const resa_dot_ctx *ctx)
 {
-    static const int64_t gsizes[] = {7, 33, 32, 96, 576, 1536};
+    static const int64_t gsizes[] = {7, 33, 32, 96, 256, 576, 1536};
     static const int rows[] = {1, 7, 8, 9, 16, 23, 40};
     static const int cols[] = {1, 2, 3, 4, 5, RESA_GEMV_MAX_COLS};
     const resa_type_traits *tr = resa_type_traits_get(t), *ta = resa_type_traits_get(tr->vec_dot_type);

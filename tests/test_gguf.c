@@ -636,8 +636,8 @@ static void test_tensor_types(void)
     wbuf w = { 0 };
     marks m;
     fresh(&w, &m);
-    patch(&w, m.t_type[3], 12, 4);
-    EXPECT_FAIL(&w, RESA_ERR_UNSUPPORTED, "tensor type 12 (Q4_K)", "'t.q4_1' has type 12");
+    patch(&w, m.t_type[3], 16, 4);
+    EXPECT_FAIL(&w, RESA_ERR_UNSUPPORTED, "tensor type 16 (IQ2_XXS)", "'t.q4_1' has type 16 (IQ2_XXS)");
     patch(&w, m.t_type[3], 1000, 4);
     EXPECT_FAIL(&w, RESA_ERR_UNSUPPORTED, "tensor type 1000", "type 1000");
     free(w.p);

@@ -34,6 +34,18 @@ void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags)
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_neon;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_neon;
     c->to_float[RESA_TYPE_F16] = dot_to_float_f16_neon;
+#define SET_K(isa)                                     \
+    do {                                               \
+        c->vec_dot[RESA_TYPE_Q5_0] = dot_q5_0_##isa;   \
+        c->vec_dot[RESA_TYPE_Q4_K] = dot_q4_k_##isa;   \
+        c->vec_dot[RESA_TYPE_Q6_K] = dot_q6_k_##isa;   \
+        c->gemv[RESA_TYPE_Q5_0] = dot_gemv_q5_0_##isa; \
+        c->gemv[RESA_TYPE_Q4_K] = dot_gemv_q4_k_##isa; \
+        c->gemv[RESA_TYPE_Q6_K] = dot_gemv_q6_k_##isa; \
+        c->gemm[RESA_TYPE_Q4_K] = dot_gemm_q4_k_##isa; \
+        c->gemm[RESA_TYPE_Q6_K] = dot_gemm_q6_k_##isa; \
+    } while (0)
+    SET_K(neon);
 
     if (!(flags & RESA_CPU_DOTPROD))
         return;
@@ -46,6 +58,8 @@ void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags)
     c->gemm[RESA_TYPE_Q4_0] = dot_gemm_q4_0_dotprod;
     c->gemm[RESA_TYPE_Q4_1] = dot_gemm_q4_1_dotprod;
     c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_dotprod;
+    SET_K(dotprod);
+#undef SET_K
 #else
     (void)c;
     (void)flags;

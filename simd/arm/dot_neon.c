@@ -524,6 +524,160 @@ void dot_to_float_f16_neon(const void *src, float *dst, int64_t n)
         dst[i] = resa_f16_to_f32(x[i]);
 }
 
+/* ---- Q5_0 and the super-block types (Q4_K, Q6_K) ------------------------------------
+ *
+ * dot.h's recipes again; DOT16(x, y) sums 16 signed products into 4 int32
+ * lanes (vmull/vpadal, or one SDOT), and a sub-block's scale multiplies
+ * them exactly (vmlaq_n_s32). Q6_K's codes minus 32 fit int8 here, so no
+ * bsums trick is needed: the integers are the recipe's either way. */
+
+static inline int32x4_t dot16(int8x16_t x, int8x16_t y)
+{
+    return vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(x), vget_low_s8(y)), x, y));
+}
+
+/* Q5_0's 32 fifth bits as bytes 0x10 where set, element order. */
+static inline void q5_high(const uint8_t qh[4], uint8x16_t *lo, uint8x16_t *hi)
+{
+    static const uint8_t bits[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const uint8x16_t m = vld1q_u8(bits), h = vdupq_n_u8(0x10);
+    *lo = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[0]), vdup_n_u8(qh[1])), m), h);
+    *hi = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[2]), vdup_n_u8(qh[3])), m), h);
+}
+
+#define Q5_0_BODY(DOT16)                                                                     \
+    const block_q5_0 *x = w;                                                                \
+    const block_q8_0 *y = a;                                                                \
+    float acc = 0.0f;                                                                       \
+    for (int64_t i = 0; i < n / QK5_0; i++) {                                               \
+        const uint8x16_t b = vld1q_u8(x[i].qs);                                             \
+        uint8x16_t h0, h1;                                                                  \
+        q5_high(x[i].qh, &h0, &h1);                                                         \
+        const int8x16_t off = vdupq_n_s8(16);                                               \
+        const int8x16_t x0 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vandq_u8(b, vdupq_n_u8(0x0f)), h0)), off); \
+        const int8x16_t x1 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(b, 4), h1)), off); \
+        acc = chain1(acc, x[i].d, y[i].d,                                                   \
+                     vaddq_s32(DOT16(x0, vld1q_s8(y[i].qs)), DOT16(x1, vld1q_s8(y[i].qs + 16)))); \
+    }                                                                                       \
+    *s = acc
+
+/* Q4_K: 8 sub-blocks of 32, six-bit scales and mins (types.c's scale_min_k4). */
+#define Q4_K_BODY(DOT16)                                                                     \
+    const block_q4_K *x = w;                                                                \
+    const block_q8_K *y = a;                                                                \
+    float acc = 0.0f, accm = 0.0f;                                                          \
+    for (int64_t b = 0; b < n / QK_K; b++) {                                                \
+        const uint8_t *sp = x[b].scales;                                                    \
+        int32_t sc[8], m[8];                                                                \
+        for (int j = 0; j < 4; j++) {                                                       \
+            sc[j] = sp[j] & 63;                                                             \
+            m[j] = sp[j + 4] & 63;                                                          \
+            sc[j + 4] = (sp[j + 8] & 0x0f) | ((sp[j] >> 6) << 4);                           \
+            m[j + 4] = (sp[j + 8] >> 4) | ((sp[j + 4] >> 6) << 4);                          \
+        }                                                                                   \
+        int32x4_t isum = vdupq_n_s32(0);                                                    \
+        for (int g = 0; g < 4; g++) {                                                       \
+            const int8_t *yq = y[b].qs + 64 * g;                                            \
+            for (int hf = 0; hf < 2; hf++) {                                                \
+                const uint8x16_t q = vld1q_u8(x[b].qs + 32 * g + 16 * hf);                  \
+                const int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f)));    \
+                const int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(q, 4));                 \
+                isum = vmlaq_n_s32(isum, DOT16(lo, vld1q_s8(yq + 16 * hf)), sc[2 * g]);     \
+                isum = vmlaq_n_s32(isum, DOT16(hi, vld1q_s8(yq + 32 + 16 * hf)), sc[2 * g + 1]); \
+            }                                                                               \
+        }                                                                                   \
+        int32_t msum = 0;                                                                   \
+        for (int j = 0; j < 8; j++)                                                         \
+            msum += m[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);                     \
+        acc = fmaf(h2f(x[b].d) * y[b].d, (float)vaddvq_s32(isum), acc);                     \
+        accm = fmaf(h2f(x[b].dmin) * y[b].d, (float)msum, accm);                            \
+    }                                                                                       \
+    *s = acc - accm
+
+/* Q6_K: per half of 128, ql[l] and ql[l + 32] hold the low nibbles of
+ * elements l, l + 32 (and l + 64, l + 96 in their high nibbles), qh[l]
+ * the top two bits of all four. */
+#define Q6_K_BODY(DOT16)                                                                     \
+    const block_q6_K *x = w;                                                                \
+    const block_q8_K *y = a;                                                                \
+    const uint8x16_t m4 = vdupq_n_u8(0x0f), m30 = vdupq_n_u8(0x30);                         \
+    const int8x16_t off = vdupq_n_s8(32);                                                   \
+    float acc = 0.0f;                                                                       \
+    for (int64_t b = 0; b < n / QK_K; b++) {                                                \
+        int32x4_t isum = vdupq_n_s32(0);                                                    \
+        for (int h = 0; h < 2; h++) {                                                       \
+            const int8_t *sc = x[b].scales + 8 * h, *yq = y[b].qs + 128 * h;                \
+            for (int hf = 0; hf < 2; hf++) {                                                \
+                const uint8x16_t l0 = vld1q_u8(x[b].ql + 64 * h + 16 * hf);                 \
+                const uint8x16_t l1 = vld1q_u8(x[b].ql + 64 * h + 32 + 16 * hf);            \
+                const uint8x16_t hb = vld1q_u8(x[b].qh + 32 * h + 16 * hf);                 \
+                uint8x16_t q[4];                                                            \
+                q[0] = vorrq_u8(vandq_u8(l0, m4), vandq_u8(vshlq_n_u8(hb, 4), m30));        \
+                q[1] = vorrq_u8(vandq_u8(l1, m4), vandq_u8(vshlq_n_u8(hb, 2), m30));        \
+                q[2] = vorrq_u8(vshrq_n_u8(l0, 4), vandq_u8(hb, m30));                      \
+                q[3] = vorrq_u8(vshrq_n_u8(l1, 4), vandq_u8(vshrq_n_u8(hb, 2), m30));       \
+                for (int k = 0; k < 4; k++) {                                               \
+                    const int8x16_t v = vsubq_s8(vreinterpretq_s8_u8(q[k]), off);           \
+                    isum = vmlaq_n_s32(isum, DOT16(v, vld1q_s8(yq + 32 * k + 16 * hf)), sc[2 * k + hf]); \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+        acc = fmaf(h2f(x[b].d) * y[b].d, (float)vaddvq_s32(isum), acc);                     \
+    }                                                                                       \
+    *s = acc /* the recipe's acc - accm with accm = 0 */
+
+decl_vec_dot_fn(dot_q5_0_neon)
+{
+    Q5_0_BODY(dot16);
+}
+
+decl_vec_dot_fn(dot_q4_k_neon)
+{
+    Q4_K_BODY(dot16);
+}
+
+decl_vec_dot_fn(dot_q6_k_neon)
+{
+    Q6_K_BODY(dot16);
+}
+
+#if defined(HAVE_DOTPROD_TARGET)
+TARGET_DOTPROD static inline int32x4_t dot16_sdot(int8x16_t x, int8x16_t y)
+{
+    return vdotq_s32(vdupq_n_s32(0), x, y);
+}
+
+TARGET_DOTPROD decl_vec_dot_fn(dot_q5_0_dotprod)
+{
+    Q5_0_BODY(dot16_sdot);
+}
+
+TARGET_DOTPROD decl_vec_dot_fn(dot_q4_k_dotprod)
+{
+    Q4_K_BODY(dot16_sdot);
+}
+
+TARGET_DOTPROD decl_vec_dot_fn(dot_q6_k_dotprod)
+{
+    Q6_K_BODY(dot16_sdot);
+}
+#else
+decl_vec_dot_fn(dot_q5_0_dotprod) { dot_q5_0_neon(n, s, w, a); }
+decl_vec_dot_fn(dot_q4_k_dotprod) { dot_q4_k_neon(n, s, w, a); }
+decl_vec_dot_fn(dot_q6_k_dotprod) { dot_q6_k_neon(n, s, w, a); }
+#endif
+
+RESA_GEMV_LOOP(dot_gemv_q5_0_neon, dot_q5_0_neon)
+RESA_GEMV_LOOP(dot_gemv_q4_k_neon, dot_q4_k_neon)
+RESA_GEMV_LOOP(dot_gemv_q6_k_neon, dot_q6_k_neon)
+RESA_GEMM_LOOP(dot_gemm_q4_k_neon, dot_q4_k_neon)
+RESA_GEMM_LOOP(dot_gemm_q6_k_neon, dot_q6_k_neon)
+RESA_GEMV_LOOP(dot_gemv_q5_0_dotprod, dot_q5_0_dotprod)
+RESA_GEMV_LOOP(dot_gemv_q4_k_dotprod, dot_q4_k_dotprod)
+RESA_GEMV_LOOP(dot_gemv_q6_k_dotprod, dot_q6_k_dotprod)
+RESA_GEMM_LOOP(dot_gemm_q4_k_dotprod, dot_q4_k_dotprod)
+RESA_GEMM_LOOP(dot_gemm_q6_k_dotprod, dot_q6_k_dotprod)
+
 #else
 typedef int resa_dot_neon_unused; /* ISO C forbids an empty translation unit */
 #endif

@@ -693,6 +693,119 @@ void dot_to_float_f16_avx2(const void *src, float *dst, int64_t n)
         dst[i] = _cvtsh_ss(x[i]);
 }
 
+/* ---- Q5_0 and the super-block types (Q4_K, Q6_K) ----------------------------------- */
+
+/* The 32 bits of a Q5 qh as bytes: 0x10 where the bit is set, element order. */
+static inline __m256i q5_high_bits(uint32_t qh)
+{
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)qh), _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+/* dot.h's int8 recipe, one block at a time (values -16..15). */
+decl_vec_dot_fn(dot_q5_0_avx2)
+{
+    const block_q5_0 *x = w;
+    const block_q8_0 *y = a;
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n / QK5_0; i++) {
+        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x[i].qs), q5_high_bits(load_u32(x[i].qh))),
+                                          _mm256_set1_epi8(16));
+        acc = chain1(acc, x[i].d, y[i].d, dot_i8i8(q, load_i8(y[i].qs)));
+    }
+    *s = acc;
+}
+
+/* Q4_K's six-bit scales and mins of its 8 sub-blocks of 32 (types.c's
+ * scale_min_k4 for all j at once). */
+static inline void q4_k_scales(const uint8_t *s, int16_t sc[8], int16_t m[8])
+{
+    for (int j = 0; j < 4; j++) {
+        sc[j] = s[j] & 63;
+        m[j] = s[j + 4] & 63;
+        sc[j + 4] = (int16_t)((s[j + 8] & 0x0f) | ((s[j] >> 6) << 4));
+        m[j + 4] = (int16_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+    }
+}
+
+/* dot.h's super-block recipe. The nibbles are unsigned (vpmaddubsw pair
+ * sums <= 2 * 15 * 127), a sub-block's scale multiplies them in vpmaddwd
+ * (exact int32), the mins meet the activation's sums of 16. */
+decl_vec_dot_fn(dot_q4_k_avx2)
+{
+    const block_q4_K *x = w;
+    const block_q8_K *y = a;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    float acc = 0.0f, accm = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        int16_t sc[8], m[8];
+        q4_k_scales(x[b].scales, sc, m);
+        __m256i isum = _mm256_setzero_si256();
+        for (int g = 0; g < 4; g++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * g));
+            const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            const __m256i plo = _mm256_maddubs_epi16(lo, load_i8(y[b].qs + 64 * g));
+            const __m256i phi = _mm256_maddubs_epi16(hi, load_i8(y[b].qs + 64 * g + 32));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * g])));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * g + 1])));
+        }
+        int32_t msum = 0;
+        for (int j = 0; j < 8; j++)
+            msum += m[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+        acc = fmaf(_cvtsh_ss(x[b].d) * y[b].d, (float)hsum_epi32(isum), acc);
+        accm = fmaf(_cvtsh_ss(x[b].dmin) * y[b].d, (float)msum, accm);
+    }
+    *s = acc - accm;
+}
+
+/* Q6_K: the six-bit codes q are unsigned (pair sums <= 2 * 63 * 127); the
+ * recipe's q - 32 is taken out exactly afterwards with the activation's
+ * sums of 16: sum sc * (q - 32) * y = sum sc * q * y - 32 * sum sc * bsum.
+ * One ymm of codes spans two sub-blocks of 16, so the scale vector is two
+ * halves. */
+decl_vec_dot_fn(dot_q6_k_avx2)
+{
+    const block_q6_K *x = w;
+    const block_q8_K *y = a;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = x[b].ql + 64 * h;
+            const int8_t *sc = x[b].scales + 8 * h, *yq = y[b].qs + 128 * h;
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i hb = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m30));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+            for (int k = 0; k < 4; k++) {
+                const __m256i p = _mm256_maddubs_epi16(q[k], load_i8(yq + 32 * k));
+                const __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, s16));
+            }
+        }
+        int32_t off = 0;
+        for (int g = 0; g < QK_K / 16; g++)
+            off += x[b].scales[g] * y[b].bsums[g];
+        acc = fmaf(_cvtsh_ss(x[b].d) * y[b].d, (float)(hsum_epi32(isum) - 32 * off), acc);
+    }
+    *s = acc; /* the recipe's acc - accm with accm = 0 */
+}
+
+RESA_GEMV_LOOP(dot_gemv_q5_0_avx2, dot_q5_0_avx2)
+RESA_GEMV_LOOP(dot_gemv_q4_k_avx2, dot_q4_k_avx2)
+RESA_GEMV_LOOP(dot_gemv_q6_k_avx2, dot_q6_k_avx2)
+RESA_GEMM_LOOP(dot_gemm_q4_k_avx2, dot_q4_k_avx2)
+RESA_GEMM_LOOP(dot_gemm_q6_k_avx2, dot_q6_k_avx2)
+
 #else
 typedef int resa_dot_avx2_unused; /* ISO C forbids an empty translation unit */
 #endif

@@ -37,6 +37,14 @@ void resa_dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_avx2;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_avx2;
     c->to_float[RESA_TYPE_F16] = dot_to_float_f16_avx2;
+    c->vec_dot[RESA_TYPE_Q5_0] = dot_q5_0_avx2;
+    c->vec_dot[RESA_TYPE_Q4_K] = dot_q4_k_avx2;
+    c->vec_dot[RESA_TYPE_Q6_K] = dot_q6_k_avx2;
+    c->gemv[RESA_TYPE_Q5_0] = dot_gemv_q5_0_avx2;
+    c->gemv[RESA_TYPE_Q4_K] = dot_gemv_q4_k_avx2;
+    c->gemv[RESA_TYPE_Q6_K] = dot_gemv_q6_k_avx2;
+    c->gemm[RESA_TYPE_Q4_K] = dot_gemm_q4_k_avx2;
+    c->gemm[RESA_TYPE_Q6_K] = dot_gemm_q6_k_avx2;
 
 #if defined(HAVE_AVX512)
     if (!(flags & RESA_CPU_AVX512))
