@@ -53,7 +53,7 @@ static resa_status cpu_begin(resa_backend *be, const resa_pass *pass)
     cpu_backend *c = cpu(be);
     const resa_hparams *hp = &c->model->hp;
     if (pass->n_rows < 1 || pass->n_rows > be->n_rows_max)
-        return resa_fail(RESA_ERR_ARG, "a pass of %d rows (at most %d)", pass->n_rows, be->n_rows_max);
+        return error_set(RESA_ERR_ARG, "a pass of %d rows (at most %d)", pass->n_rows, be->n_rows_max);
     c->pass = pass;
     const resa_weight *e = &c->model->tok_embd;
     const resa_to_float_fn to_float = resa_dot()->to_float[e->type];
@@ -68,7 +68,7 @@ static resa_status cpu_begin(resa_backend *be, const resa_pass *pass)
 /* y = x / rms(x) * w, per row (the kernel sums the squares in double). */
 static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int dim, float eps, int n_threads)
 {
-    const resa_rmsnorm_fn rmsnorm = resa_elem()->rmsnorm;
+    const resa_rmsnorm_fn rmsnorm = elem_kernels()->rmsnorm;
     (void)n_threads; /* without OpenMP */
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (n > 1)
     for (int t = 0; t < n; t++)
@@ -107,7 +107,7 @@ static resa_status cpu_rope(resa_backend *be, resa_act x, int n_heads)
 {
     cpu_backend *c = cpu(be);
     const resa_hparams *hp = &c->model->hp;
-    const resa_rope_fn rope = hp->rope_style == RESA_ROPE_NEOX ? resa_elem()->rope_neox : resa_elem()->rope_norm;
+    const resa_rope_fn rope = hp->rope_style == RESA_ROPE_NEOX ? elem_kernels()->rope_neox : elem_kernels()->rope_norm;
     float *p = c->act[x];
     const int n = n_rows(c);
 #pragma omp parallel for num_threads(c->n_threads) schedule(static) if (n > 1)
@@ -136,16 +136,16 @@ static resa_status sparse_row(cpu_backend *c, const resa_seg *g, int layer, cons
     resa_status st;
     if ((st = resa_grow(&c->sel, &c->sel_cap, (size_t)n_kv * g->kv.n_blocks_max, sizeof(int))))
         return st;
-    const double t0 = g->timings ? resa_now() : 0;
+    const double t0 = g->timings ? time_now() : 0;
     st = select_blocks_cpu(&c->select, c->n_threads, &g->kv, layer, q, g->pos0, n_head, g->cfg, c->sel,
                            c->n_sel);
-    const double t1 = g->timings ? resa_now() : 0;
+    const double t1 = g->timings ? time_now() : 0;
     if (!st)
         st = attention_sparse_cpu(&c->attn, c->n_threads, &g->kv, layer, q, g->pos0, n_head, c->sel,
                                   c->n_sel, out);
     if (g->timings) {
         g->timings->select_s += t1 - t0;
-        g->timings->attention_s += resa_now() - t1;
+        g->timings->attention_s += time_now() - t1;
     }
     return st;
 }
@@ -165,10 +165,10 @@ static resa_status cpu_attention(resa_backend *be, int layer)
         if (g->kind == SEG_DECODE && g->sparse) {
             st = sparse_row(c, g, layer, q, out);
         } else {
-            const double t0 = g->timings ? resa_now() : 0;
+            const double t0 = g->timings ? time_now() : 0;
             st = attention_cpu(&c->attn, c->n_threads, &g->kv, layer, q, g->n, g->pos0, n_head, out);
             if (g->timings)
-                g->timings->attention_s += resa_now() - t0;
+                g->timings->attention_s += time_now() - t0;
         }
         if (st)
             return st;
@@ -182,7 +182,7 @@ static resa_status cpu_swiglu(resa_backend *be)
 {
     enum { CHUNK = 4096 };
     cpu_backend *c = cpu(be);
-    const resa_silu_mul_fn silu_mul = resa_elem()->silu_mul;
+    const resa_silu_mul_fn silu_mul = elem_kernels()->silu_mul;
     float *hb = c->act[ACT_HB];
     const float *hb2 = c->act[ACT_HB2];
     const size_t n = (size_t)n_rows(c) * c->model->hp.n_ff, n_chunks = (n + CHUNK - 1) / CHUNK;
@@ -222,7 +222,7 @@ static resa_status cpu_kv_read(resa_backend *be, const resa_kv_cache *kv, resa_k
 {
     (void)be;
     if (part >= KV_PART_KMIN && !kv->summaries)
-        return resa_fail(RESA_ERR_ARG, "this cache keeps no block summaries");
+        return error_set(RESA_ERR_ARG, "this cache keeps no block summaries");
     const void *src = part == KV_PART_K      ? kv_k(kv, layer, head, pos)
                       : part == KV_PART_V    ? kv_v(kv, layer, head, pos)
                       : part == KV_PART_KMIN ? kv_kmin(kv, layer, head, pos)
@@ -273,26 +273,26 @@ static resa_status alloc_arena(cpu_backend *c, int rows)
     for (int i = 0; i < ACT_COUNT; i++) {
         c->width[i] = widths[i];
         if (!(c->act[i] = malloc((size_t)rows * widths[i] * sizeof(float))))
-            return resa_fail(RESA_ERR_NOMEM, "out of memory for activation buffers");
+            return error_set(RESA_ERR_NOMEM, "out of memory for activation buffers");
     }
     c->rope_cs = malloc((size_t)rows * hp->n_rot * sizeof(float));
     c->logit_rows = malloc((size_t)rows * hp->n_embd * sizeof(float));
     c->n_sel = malloc((size_t)hp->n_head_kv * sizeof *c->n_sel);
     if (!c->rope_cs || !c->logit_rows || !c->n_sel)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory for activation buffers");
+        return error_set(RESA_ERR_NOMEM, "out of memory for activation buffers");
     return RESA_OK;
 }
 
-resa_status resa_backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
+resa_status backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
                                  resa_kv_type kv_type, int block_size, int n_pages, int summaries,
                                  resa_backend **out)
 {
     *out = NULL;
     cpu_backend *c = calloc(1, sizeof *c);
     if (!c)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+        return error_set(RESA_ERR_NOMEM, "out of memory");
     c->model = m;
-    c->n_threads = n_threads > 0 ? n_threads : resa_cpu_count();
+    c->n_threads = n_threads > 0 ? n_threads : cpu_count();
     const resa_hparams *hp = &m->hp;
     resa_status st;
     if ((st = alloc_arena(c, n_rows_max)) ||

@@ -150,11 +150,11 @@ static resa_status load_kind(resa_tokenizer *t, const gguf_file *f)
     gguf_str model, pre;
     TRY(gguf_get_str(f, "tokenizer.ggml.model", &model));
     if (!str_is(model, "gpt2"))
-        return resa_fail(RESA_ERR_UNSUPPORTED,
+        return error_set(RESA_ERR_UNSUPPORTED,
                          "%s: tokenizer model '%.*s' is not supported (only 'gpt2', byte-level BPE)",
                          f->path, clip(model.len), model.ptr);
     if (!gguf_find_kv(f, "tokenizer.ggml.pre"))
-        return resa_fail(RESA_ERR_UNSUPPORTED,
+        return error_set(RESA_ERR_UNSUPPORTED,
                          "%s: no pre-tokenizer (tokenizer.ggml.pre); supported: smollm, qwen2, deepseek-r1-qwen",
                          f->path);
     TRY(gguf_get_str(f, "tokenizer.ggml.pre", &pre));
@@ -163,7 +163,7 @@ static resa_status load_kind(resa_tokenizer *t, const gguf_file *f)
     else if (str_is(pre, "qwen2") || str_is(pre, "deepseek-r1-qwen"))
         t->pre = PRE_QWEN2;
     else
-        return resa_fail(RESA_ERR_UNSUPPORTED,
+        return error_set(RESA_ERR_UNSUPPORTED,
                          "%s: pre-tokenizer '%.*s' is not supported (supported: smollm, qwen2, deepseek-r1-qwen)",
                          f->path, clip(pre.len), pre.ptr);
     return RESA_OK;
@@ -184,7 +184,7 @@ static resa_status alloc_vocab(resa_tokenizer *t, const gguf_file *f, const gguf
         total += len + 1;
     }
     if (total > UINT32_MAX)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.tokens is too large", f->path);
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.tokens is too large", f->path);
     size_t n = (size_t)kv->arr_n;
     t->text = malloc((size_t)total);
     t->bytes = malloc((size_t)total);
@@ -195,7 +195,7 @@ static resa_status alloc_vocab(resa_tokenizer *t, const gguf_file *f, const gguf
     t->vocab_mask = table_size(n) - 1;
     t->vocab_slots = malloc((t->vocab_mask + 1) * sizeof *t->vocab_slots);
     if (!t->text || !t->bytes || !t->tok_text || !t->tok_bytes || !t->attr || !t->eog || !t->vocab_slots)
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory for the vocabulary", f->path);
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory for the vocabulary", f->path);
     memset(t->vocab_slots, 0xFF, (t->vocab_mask + 1) * sizeof *t->vocab_slots);
     return RESA_OK;
 }
@@ -205,7 +205,7 @@ static resa_status load_tokens(resa_tokenizer *t, const gguf_file *f)
     const gguf_kv *kv;
     TRY(gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_STRING, &kv));
     if (kv->arr_n == 0 || kv->arr_n > INT32_MAX / 4)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.tokens has %llu entries", f->path,
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.tokens has %llu entries", f->path,
                          (unsigned long long)kv->arr_n);
     TRY(alloc_vocab(t, f, kv));
     t->n_vocab = (int)kv->arr_n;
@@ -222,7 +222,7 @@ static resa_status load_tokens(resa_tokenizer *t, const gguf_file *f)
             t->max_token_len = len;
         size_t slot = vocab_slot(t, tok_str(t, i), len);
         if (t->vocab_slots[slot] >= 0)
-            return resa_fail(RESA_ERR_FORMAT, "%s: tokens %d and %d have the same text '%.*s'", f->path,
+            return error_set(RESA_ERR_FORMAT, "%s: tokens %d and %d have the same text '%.*s'", f->path,
                              t->vocab_slots[slot], i, clip(len), tok_str(t, i));
         t->vocab_slots[slot] = i;
     }
@@ -248,7 +248,7 @@ static resa_status load_types(resa_tokenizer *t, const gguf_file *f)
     const gguf_kv *kv;
     TRY(gguf_get_arr(f, "tokenizer.ggml.token_type", GGUF_INT32, &kv));
     if (kv->arr_n < (uint64_t)t->n_vocab)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.token_type has %llu entries for %d tokens",
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.token_type has %llu entries for %d tokens",
                          f->path, (unsigned long long)kv->arr_n, t->n_vocab);
     const unsigned char *p = kv->arr_data;
     for (int i = 0; i < t->n_vocab; i++) {
@@ -267,7 +267,7 @@ static resa_status add_merge(resa_tokenizer *t, const gguf_file *f, gguf_str m, 
 {
     const char *sp = m.len > 1 ? memchr(m.ptr + 1, ' ', (size_t)m.len - 1) : NULL;
     if (!sp)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges[%d] '%.*s' is not two tokens separated by a space",
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges[%d] '%.*s' is not two tokens separated by a space",
                          f->path, rank, clip(m.len), m.ptr);
     size_t ln = (size_t)(sp - m.ptr), rn = (size_t)m.len - ln - 1;
     int32_t l = vocab_find(t, m.ptr, ln), r = vocab_find(t, sp + 1, rn), res = -1;
@@ -277,7 +277,7 @@ static resa_status add_merge(resa_tokenizer *t, const gguf_file *f, gguf_str m, 
         res = vocab_find(t, buf, ln + rn);
     }
     if (res < 0)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges[%d] '%.*s' names %s not in the vocabulary",
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges[%d] '%.*s' names %s not in the vocabulary",
                          f->path, rank, clip(m.len), m.ptr, l < 0 || r < 0 ? "a token" : "a merged token");
     size_t slot = merge_slot_of(t, pair_key(l, r));
     if (t->merges[slot].key == MERGE_EMPTY) /* a repeated pair keeps its first rank */
@@ -290,14 +290,14 @@ static resa_status load_merges(resa_tokenizer *t, const gguf_file *f)
     const gguf_kv *kv;
     TRY(gguf_get_arr(f, "tokenizer.ggml.merges", GGUF_STRING, &kv));
     if (kv->arr_n > INT32_MAX / 4)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges has %llu entries", f->path,
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges has %llu entries", f->path,
                          (unsigned long long)kv->arr_n);
     t->merge_mask = table_size((size_t)kv->arr_n) - 1;
     t->merges = malloc((t->merge_mask + 1) * sizeof *t->merges);
     char *buf = malloc(t->max_token_len + 1);
     if (!t->merges || !buf) {
         free(buf);
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory for the merges", f->path);
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory for the merges", f->path);
     }
     for (size_t i = 0; i <= t->merge_mask; i++)
         t->merges[i].key = MERGE_EMPTY;
@@ -318,7 +318,7 @@ static resa_status load_id(const resa_tokenizer *t, const gguf_file *f, const ch
     uint32_t v;
     TRY(gguf_get_u32(f, key, &v));
     if (v >= (uint32_t)t->n_vocab)
-        return resa_fail(RESA_ERR_FORMAT, "%s: %s = %u is outside the vocabulary (%d tokens)", f->path, key, v,
+        return error_set(RESA_ERR_FORMAT, "%s: %s = %u is outside the vocabulary (%d tokens)", f->path, key, v,
                          t->n_vocab);
     *id = (int)v;
     return RESA_OK;
@@ -429,7 +429,7 @@ static resa_status sort_specials(resa_tokenizer *t)
 {
     uint64_t *keys = malloc((size_t)(t->n_specials ? t->n_specials : 1) * sizeof *keys);
     if (!keys)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory for the special tokens");
+        return error_set(RESA_ERR_NOMEM, "out of memory for the special tokens");
     for (int i = 0; i < t->n_specials; i++) {
         uint32_t len = t->tok_text[t->specials[i]].len;
         keys[i] = (uint64_t)(UINT32_MAX - len) << 32 | (uint32_t)t->specials[i];
@@ -448,7 +448,7 @@ static resa_status build_specials(resa_tokenizer *t)
         n += (t->attr[i] & (ATTR_CONTROL | ATTR_USER | ATTR_UNKNOWN)) != 0;
     t->specials = malloc((size_t)(n ? n : 1) * sizeof *t->specials);
     if (!t->specials)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory for the special tokens");
+        return error_set(RESA_ERR_NOMEM, "out of memory for the special tokens");
     for (int i = 0; i < t->n_vocab; i++)
         if (t->attr[i] & (ATTR_CONTROL | ATTR_USER | ATTR_UNKNOWN))
             t->specials[t->n_specials++] = i;
@@ -571,13 +571,13 @@ static resa_status load_all(resa_tokenizer *t, const gguf_file *f)
 resa_status tokenizer_load(const gguf_file *f, resa_tokenizer **out)
 {
     if (!out)
-        return resa_fail(RESA_ERR_ARG, "tokenizer_load: NULL output");
+        return error_set(RESA_ERR_ARG, "tokenizer_load: NULL output");
     *out = NULL;
     if (!f)
-        return resa_fail(RESA_ERR_ARG, "tokenizer_load: NULL file");
+        return error_set(RESA_ERR_ARG, "tokenizer_load: NULL file");
     resa_tokenizer *t = calloc(1, sizeof *t);
     if (!t)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+        return error_set(RESA_ERR_NOMEM, "out of memory");
     resa_status st = load_all(t, f);
     if (st) {
         tokenizer_free(t);
@@ -627,7 +627,7 @@ char *tokenizer_chat_format(const resa_tokenizer *t, const char *system, const c
 {
     (void)t; /* every supported model speaks ChatML */
     if (!user) {
-        resa_fail(RESA_ERR_ARG, "chat format: no user message");
+        error_set(RESA_ERR_ARG, "chat format: no user message");
         return NULL;
     }
     static const char sys_fmt[] = "<|im_start|>system\n%s<|im_end|>\n";
@@ -635,7 +635,7 @@ char *tokenizer_chat_format(const resa_tokenizer *t, const char *system, const c
     size_t n = strlen(user) + sizeof user_fmt + (system ? strlen(system) + sizeof sys_fmt : 0);
     char *s = malloc(n);
     if (!s) {
-        resa_fail(RESA_ERR_NOMEM, "out of memory");
+        error_set(RESA_ERR_NOMEM, "out of memory");
         return NULL;
     }
     int k = system ? snprintf(s, n, sys_fmt, system) : 0;
@@ -1052,11 +1052,11 @@ int tokenizer_encode(const resa_tokenizer *t, const char *text, size_t len, int 
                      int32_t *out, int max_tokens)
 {
     if (!t || (!text && len) || max_tokens < 0 || (!out && max_tokens > 0)) {
-        resa_fail(RESA_ERR_ARG, "tokenize: bad arguments");
+        error_set(RESA_ERR_ARG, "tokenize: bad arguments");
         return -1;
     }
     if (len > INT32_MAX / 4) { /* a word's symbols are indexed with int32 */
-        resa_fail(RESA_ERR_ARG, "tokenize: text of %zu bytes is too long", len);
+        error_set(RESA_ERR_ARG, "tokenize: text of %zu bytes is too long", len);
         return -1;
     }
     encoder e = {.t = t, .out = out, .max = (size_t)max_tokens};
@@ -1076,11 +1076,11 @@ int tokenizer_encode(const resa_tokenizer *t, const char *text, size_t len, int 
     free(e.sym);
     free(e.heap);
     if (e.nomem) {
-        resa_fail(RESA_ERR_NOMEM, "tokenize: out of memory");
+        error_set(RESA_ERR_NOMEM, "tokenize: out of memory");
         return -1;
     }
     if (e.n > INT_MAX) {
-        resa_fail(RESA_ERR_ARG, "tokenize: more than %d tokens", INT_MAX);
+        error_set(RESA_ERR_ARG, "tokenize: more than %d tokens", INT_MAX);
         return -1;
     }
     return (int)e.n;

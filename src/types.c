@@ -30,7 +30,7 @@ static float bits_f32(uint32_t u)
     return f;
 }
 
-float resa_f16_to_f32(resa_f16 h)
+float type_f16_to_f32(resa_f16 h)
 {
     const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     const uint32_t exp = (h >> 10) & 0x1f;
@@ -51,7 +51,7 @@ float resa_f16_to_f32(resa_f16 h)
     return bits_f32(sign | ((uint32_t)e << 23) | ((mant & 0x3ff) << 13));
 }
 
-resa_f16 resa_f32_to_f16(float f)
+resa_f16 type_f32_to_f16(float f)
 {
     const uint32_t u = f32_bits(f);
     const uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
@@ -80,12 +80,12 @@ resa_f16 resa_f32_to_f16(float f)
     return (uint16_t)(sign | q);
 }
 
-float resa_bf16_to_f32(resa_bf16 h)
+float type_bf16_to_f32(resa_bf16 h)
 {
     return bits_f32((uint32_t)h << 16);
 }
 
-resa_bf16 resa_f32_to_bf16(float f)
+resa_bf16 type_f32_to_bf16(float f)
 {
     const uint32_t u = f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: quiet it */
@@ -109,28 +109,28 @@ static void to_float_f16(const void *src, float *dst, int64_t n)
 {
     const resa_f16 *x = src;
     for (int64_t i = 0; i < n; i++)
-        dst[i] = resa_f16_to_f32(x[i]);
+        dst[i] = type_f16_to_f32(x[i]);
 }
 
 static void from_float_f16(const float *src, void *dst, int64_t n)
 {
     resa_f16 *y = dst;
     for (int64_t i = 0; i < n; i++)
-        y[i] = resa_f32_to_f16(src[i]);
+        y[i] = type_f32_to_f16(src[i]);
 }
 
 static void to_float_bf16(const void *src, float *dst, int64_t n)
 {
     const resa_bf16 *x = src;
     for (int64_t i = 0; i < n; i++)
-        dst[i] = resa_bf16_to_f32(x[i]);
+        dst[i] = type_bf16_to_f32(x[i]);
 }
 
 static void from_float_bf16(const float *src, void *dst, int64_t n)
 {
     resa_bf16 *y = dst;
     for (int64_t i = 0; i < n; i++)
-        y[i] = resa_f32_to_bf16(src[i]);
+        y[i] = type_f32_to_bf16(src[i]);
 }
 
 /* ---- Q4_0: value = (nibble - 8) * d -------------------------------------------- */
@@ -139,7 +139,7 @@ static void to_float_q4_0(const void *src, float *dst, int64_t n)
 {
     const block_q4_0 *x = src;
     for (int64_t i = 0; i < n / QK4_0; i++, dst += QK4_0) {
-        const float d = resa_f16_to_f32(x[i].d);
+        const float d = type_f16_to_f32(x[i].d);
         for (int j = 0; j < QK4_0 / 2; j++) {
             dst[j] = (float)((x[i].qs[j] & 0x0f) - 8) * d;
             dst[j + QK4_0 / 2] = (float)((x[i].qs[j] >> 4) - 8) * d;
@@ -169,7 +169,7 @@ static void from_float_q4_0(const float *src, void *dst, int64_t n)
         }
         const float d = max / -8.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[i].d = resa_f32_to_f16(d);
+        y[i].d = type_f32_to_f16(d);
         for (int j = 0; j < QK4_0 / 2; j++) {
             const uint8_t lo = nibble(src[j] * id + 8.5f);
             const uint8_t hi = nibble(src[j + QK4_0 / 2] * id + 8.5f);
@@ -184,8 +184,8 @@ static void to_float_q4_1(const void *src, float *dst, int64_t n)
 {
     const block_q4_1 *x = src;
     for (int64_t i = 0; i < n / QK4_1; i++, dst += QK4_1) {
-        const float d = resa_f16_to_f32(x[i].d);
-        const float m = resa_f16_to_f32(x[i].m);
+        const float d = type_f16_to_f32(x[i].d);
+        const float m = type_f16_to_f32(x[i].m);
         for (int j = 0; j < QK4_1 / 2; j++) {
             dst[j] = (float)(x[i].qs[j] & 0x0f) * d + m;
             dst[j + QK4_1 / 2] = (float)(x[i].qs[j] >> 4) * d + m;
@@ -204,8 +204,8 @@ static void from_float_q4_1(const float *src, void *dst, int64_t n)
         }
         const float d = (max - min) / 15.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[i].d = resa_f32_to_f16(d);
-        y[i].m = resa_f32_to_f16(min);
+        y[i].d = type_f32_to_f16(d);
+        y[i].m = type_f32_to_f16(min);
         for (int j = 0; j < QK4_1 / 2; j++) {
             const uint8_t lo = nibble((src[j] - min) * id + 0.5f);
             const uint8_t hi = nibble((src[j + QK4_1 / 2] - min) * id + 0.5f);
@@ -220,7 +220,7 @@ static void to_float_q8_0(const void *src, float *dst, int64_t n)
 {
     const block_q8_0 *x = src;
     for (int64_t i = 0; i < n / QK8_0; i++, dst += QK8_0) {
-        const float d = resa_f16_to_f32(x[i].d);
+        const float d = type_f16_to_f32(x[i].d);
         for (int j = 0; j < QK8_0; j++)
             dst[j] = (float)x[i].qs[j] * d;
     }
@@ -230,7 +230,7 @@ static void to_float_q8_1(const void *src, float *dst, int64_t n)
 {
     const block_q8_1 *x = src;
     for (int64_t i = 0; i < n / QK8_1; i++, dst += QK8_1) {
-        const float d = resa_f16_to_f32(x[i].d);
+        const float d = type_f16_to_f32(x[i].d);
         for (int j = 0; j < QK8_1; j++)
             dst[j] = (float)x[i].qs[j] * d;
     }
@@ -255,7 +255,7 @@ static int quantize_block_q8(const float *x, int8_t *q, resa_f16 *dh, float *dou
         q[j] = (int8_t)nearbyintf(x[j] * id); /* default rounding mode: ties to even */
         sum += q[j];
     }
-    *dh = resa_f32_to_f16(d);
+    *dh = type_f32_to_f16(d);
     *dout = d;
     return sum;
 }
@@ -275,7 +275,7 @@ static void from_float_q8_1(const float *src, void *dst, int64_t n)
     float d;
     for (int64_t i = 0; i < n / QK8_1; i++, src += QK8_1) {
         const int sum = quantize_block_q8(src, y[i].qs, &y[i].d, &d);
-        y[i].s = resa_f32_to_f16((float)sum * d);
+        y[i].s = type_f32_to_f16((float)sum * d);
     }
 }
 
@@ -320,16 +320,16 @@ static const resa_type_traits type_traits[RESA_TYPE_COUNT] = {
     },
 };
 
-const resa_type_traits *resa_type_traits_get(uint32_t type)
+const resa_type_traits *type_traits_get(uint32_t type)
 {
     if (type >= RESA_TYPE_COUNT || !type_traits[type].name)
         return NULL;
     return &type_traits[type];
 }
 
-size_t resa_row_size(enum resa_type type, int64_t n)
+size_t type_row_size(enum resa_type type, int64_t n)
 {
-    const resa_type_traits *t = resa_type_traits_get((uint32_t)type);
+    const resa_type_traits *t = type_traits_get((uint32_t)type);
     if (!t || n < 0 || n % t->block_size)
         return 0;
     return (size_t)(n / t->block_size) * t->type_size;
