@@ -41,10 +41,10 @@ typedef struct resa_arch {
     resa_status (*load_hparams)(const gguf_file *f, resa_hparams *hp);
 } resa_arch;
 
-extern const resa_arch resa_arch_llama;
-extern const resa_arch resa_arch_qwen2;
+extern const resa_arch arch_llama;
+extern const resa_arch arch_qwen2;
 
 /* Shared reader for the "<arch>.*" keys every decoder-only model has. */
-resa_status resa_hparams_read_common(const gguf_file *f, const char *arch, resa_hparams *hp);
+resa_status hparams_read_common(const gguf_file *f, const char *arch, resa_hparams *hp);
 
 #endif

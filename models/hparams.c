@@ -26,7 +26,7 @@ static resa_status get_dim(const gguf_file *f, const char *arch, const char *suf
     if (optional && v == 0 && gguf_find_kv(f, key) == NULL)
         return RESA_OK;
     if (v < lo || v > hi)
-        return resa_fail(RESA_ERR_FORMAT, "%s: %s = %u is out of range [%u, %u]", f->path, key, v,
+        return error_set(RESA_ERR_FORMAT, "%s: %s = %u is out of range [%u, %u]", f->path, key, v,
                          lo, hi);
     *out = (int)v;
     return RESA_OK;
@@ -40,7 +40,7 @@ static resa_status get_float(const gguf_file *f, const char *arch, const char *s
     return gguf_get_f32_opt(f, key, out);
 }
 
-resa_status resa_hparams_read_common(const gguf_file *f, const char *arch, resa_hparams *hp)
+resa_status hparams_read_common(const gguf_file *f, const char *arch, resa_hparams *hp)
 {
     resa_status st;
     if ((st = get_dim(f, arch, "block_count", 1, MAX_LAYERS, &hp->n_layer, false)) ||
@@ -58,10 +58,10 @@ resa_status resa_hparams_read_common(const gguf_file *f, const char *arch, resa_
         (st = get_float(f, arch, "attention.layer_norm_rms_epsilon", &hp->rms_eps)))
         return st;
     if (hp->n_embd % hp->n_head != 0)
-        return resa_fail(RESA_ERR_FORMAT, "%s: embedding_length %d is not a multiple of head_count %d",
+        return error_set(RESA_ERR_FORMAT, "%s: embedding_length %d is not a multiple of head_count %d",
                          f->path, hp->n_embd, hp->n_head);
     if (hp->n_head % hp->n_head_kv != 0)
-        return resa_fail(RESA_ERR_FORMAT, "%s: head_count %d is not a multiple of head_count_kv %d",
+        return error_set(RESA_ERR_FORMAT, "%s: head_count %d is not a multiple of head_count_kv %d",
                          f->path, hp->n_head, hp->n_head_kv);
     hp->head_dim = hp->n_embd / hp->n_head;
     if ((st = get_dim(f, arch, "attention.key_length", 2, MAX_DIM, &hp->head_dim, true)))
@@ -70,22 +70,22 @@ resa_status resa_hparams_read_common(const gguf_file *f, const char *arch, resa_
     if ((st = get_dim(f, arch, "rope.dimension_count", 2, (uint32_t)hp->head_dim, &hp->n_rot, true)))
         return st;
     if (hp->n_head_kv > RESA_MAX_KV_HEADS)
-        return resa_fail(RESA_ERR_UNSUPPORTED, "%s: %d key/value heads, more than %d", f->path,
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: %d key/value heads, more than %d", f->path,
                          hp->n_head_kv, RESA_MAX_KV_HEADS);
     if (hp->head_dim > RESA_MAX_HEAD_DIM)
-        return resa_fail(RESA_ERR_UNSUPPORTED, "%s: head dimension %d is larger than %d", f->path,
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: head dimension %d is larger than %d", f->path,
                          hp->head_dim, RESA_MAX_HEAD_DIM);
     if (hp->head_dim % 2 != 0 || hp->n_rot % 2 != 0)
-        return resa_fail(RESA_ERR_FORMAT, "%s: head dimension %d / rope dimension %d must be even",
+        return error_set(RESA_ERR_FORMAT, "%s: head dimension %d / rope dimension %d must be even",
                          f->path, hp->head_dim, hp->n_rot);
     /* RoPE needs a base above 1 (frequencies base^(-2i/d) fall with i) and
      * finite; real models use 1e4 to 1e8. An epsilon below 1e-12 is a
      * denormal-sized guard that no model trains with (1e-5, 1e-6 in use). */
     if (!(hp->rope_theta >= RESA_ROPE_BASE_MIN && hp->rope_theta <= RESA_ROPE_BASE_MAX))
-        return resa_fail(RESA_ERR_FORMAT, "%s: rope.freq_base %g is outside [%g, %g]", f->path,
+        return error_set(RESA_ERR_FORMAT, "%s: rope.freq_base %g is outside [%g, %g]", f->path,
                          hp->rope_theta, RESA_ROPE_BASE_MIN, RESA_ROPE_BASE_MAX);
     if (!(hp->rms_eps >= RESA_RMS_EPS_MIN && hp->rms_eps <= RESA_RMS_EPS_MAX))
-        return resa_fail(RESA_ERR_FORMAT, "%s: rms epsilon %g is outside [%g, %g]", f->path, hp->rms_eps,
+        return error_set(RESA_ERR_FORMAT, "%s: rms epsilon %g is outside [%g, %g]", f->path, hp->rms_eps,
                          RESA_RMS_EPS_MIN, RESA_RMS_EPS_MAX);
     return RESA_OK;
 }

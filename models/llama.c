@@ -4,7 +4,7 @@
 
 static resa_status llama_load_hparams(const gguf_file *f, resa_hparams *hp)
 {
-    resa_status st = resa_hparams_read_common(f, "llama", hp);
+    resa_status st = hparams_read_common(f, "llama", hp);
     if (st != RESA_OK)
         return st;
     hp->rope_style = RESA_ROPE_NORM;
@@ -12,7 +12,7 @@ static resa_status llama_load_hparams(const gguf_file *f, resa_hparams *hp)
     return RESA_OK;
 }
 
-const resa_arch resa_arch_llama = {
+const resa_arch arch_llama = {
     .name = "llama",
     .load_hparams = llama_load_hparams,
 };

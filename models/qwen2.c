@@ -4,7 +4,7 @@
 
 static resa_status qwen2_load_hparams(const gguf_file *f, resa_hparams *hp)
 {
-    resa_status st = resa_hparams_read_common(f, "qwen2", hp);
+    resa_status st = hparams_read_common(f, "qwen2", hp);
     if (st != RESA_OK)
         return st;
     hp->rope_style = RESA_ROPE_NEOX;
@@ -12,7 +12,7 @@ static resa_status qwen2_load_hparams(const gguf_file *f, resa_hparams *hp)
     return RESA_OK;
 }
 
-const resa_arch resa_arch_qwen2 = {
+const resa_arch arch_qwen2 = {
     .name = "qwen2",
     .load_hparams = qwen2_load_hparams,
 };

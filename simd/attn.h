@@ -4,7 +4,7 @@
  *
  * Pure, single-threaded, no allocation. The cache of one (layer, KV head) is
  * rows of d elements, position p at element p*d, f16 (raw bits) or f32.
- * Scalar references in simd/attn_c.c; resa_attn_init() fills the tiers. */
+ * Scalar references in simd/attn_c.c; attn_init() fills the tiers. */
 #ifndef RESA_SIMD_ATTN_H
 #define RESA_SIMD_ATTN_H
 
@@ -58,6 +58,6 @@ typedef struct resa_attn_ctx {
     resa_summary_add_fn summary_add;
 } resa_attn_ctx;
 
-void resa_attn_init(resa_attn_ctx *c, unsigned flags);
+void attn_init(resa_attn_ctx *c, unsigned flags);
 
 #endif

@@ -30,7 +30,7 @@ decl_summary_add_fn(attn_summary_add_c);
 /* Element j of a row of a cache of type f16 (raw bits) or f32. */
 static inline float elem_of(const void *row, int f16, int j)
 {
-    return f16 ? resa_f16_to_f32(((const resa_f16 *)row)[j]) : ((const float *)row)[j];
+    return f16 ? type_f16_to_f32(((const resa_f16 *)row)[j]) : ((const float *)row)[j];
 }
 
 /* Element j of row t of summaries or rows laid out t*d. */

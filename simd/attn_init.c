@@ -64,7 +64,7 @@ static void init_arm(resa_attn_ctx *c, unsigned flags)
 #endif
 }
 
-void resa_attn_init(resa_attn_ctx *c, unsigned flags)
+void attn_init(resa_attn_ctx *c, unsigned flags)
 {
     for (int t = 0; t < RESA_TYPE_COUNT; t++)
         c->decode[t] = 0, c->block_score[t] = 0; /* only F16 and F32 caches have kernels */

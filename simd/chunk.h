@@ -5,7 +5,7 @@
  *
  * Pure, single-threaded, no allocation (the caller passes scratch). Scalar
  * reference in simd/chunk_c.c, whose recipe (tiles, fma order, exponential)
- * every tier computes bit for bit (issue 3); resa_chunk_init() fills the
+ * every tier computes bit for bit (issue 3); chunk_init() fills the
  * tiers.
  *
  * How the SIMD tiers tile it (one layout for all of them): the queries are
@@ -58,8 +58,8 @@ typedef struct resa_chunk_ctx {
     resa_attn_chunk_fn attn[RESA_TYPE_COUNT]; /* indexed by cache type: F16, F32 */
 } resa_chunk_ctx;
 
-/* Scalar references, then the best tier `flags` (resa_cpu_flags()) allow. */
-void resa_chunk_init(resa_chunk_ctx *c, unsigned flags);
+/* Scalar references, then the best tier `flags` (cpu_flags()) allow. */
+void chunk_init(resa_chunk_ctx *c, unsigned flags);
 
 /* The kernels of each file, declared once so that definitions and the init
  * cannot drift; only the files built for the host arch define the ISA ones. */

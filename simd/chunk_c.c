@@ -97,7 +97,7 @@ static void load_rows(const void *base, int j, int rows, int d, float *dst)
 {
     const resa_f16 *h = (const resa_f16 *)base + (size_t)j * d;
     for (size_t i = 0; i < (size_t)rows * d; i++)
-        dst[i] = resa_f16_to_f32(h[i]);
+        dst[i] = type_f16_to_f32(h[i]);
 }
 
 /* Token i's states are rows i*group .. i*group + group - 1. The K and V

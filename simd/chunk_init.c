@@ -14,7 +14,7 @@
 
 #include "cpu.h"
 
-void resa_chunk_init(resa_chunk_ctx *c, unsigned flags)
+void chunk_init(resa_chunk_ctx *c, unsigned flags)
 {
     memset(c, 0, sizeof *c);
     c->attn[RESA_TYPE_F16] = chunk_attn_f16_c;

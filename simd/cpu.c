@@ -1,9 +1,9 @@
 /* CPU feature detection and the dispatch tables.
  *
  * Detection runs once (pthread_once). The table is built on first use and
- * published with a release store, so resa_dot() (and resa_elem() ...) is one acquire load on the
+ * published with a release store, so resa_dot() (and elem_kernels() ...) is one acquire load on the
  * fast path and safe to call from any thread, OpenMP workers included.
- * resa_cpu_set_cap() rebuilds it under a lock; call it before kernels run
+ * cpu_set_cap() rebuilds it under a lock; call it before kernels run
  * (CLI start-up, tests), not while other threads are inside kernels. */
 #ifdef HAVE_CONFIG_H
 #include "config.h" /* _GNU_SOURCE: POSIX/GNU declarations under -std=c11 */
@@ -128,7 +128,7 @@ static void detect(void)
 #endif
 }
 
-unsigned resa_cpu_detect(void)
+unsigned cpu_detect(void)
 {
     pthread_once(&detect_once, detect);
     return detected_flags;
@@ -160,7 +160,7 @@ static int cap_lookup(const char *name, unsigned *mask)
 }
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static int cap_known;    /* cap_mask set (from RESA_CPU or resa_cpu_set_cap); under table_lock */
+static int cap_known;    /* cap_mask set (from RESA_CPU or cpu_set_cap); under table_lock */
 static unsigned cap_mask = ~0u;
 static struct {
     resa_dot_ctx dot;
@@ -182,7 +182,7 @@ static unsigned flags_locked(void)
         }
         cap_known = 1;
     }
-    return resa_cpu_detect() & cap_mask;
+    return cpu_detect() & cap_mask;
 }
 
 /* Caller holds table_lock. */
@@ -194,13 +194,13 @@ static void build_tables_locked(void)
     resa_dot_init_x86(&c, flags);
     resa_dot_init_arm(&c, flags);
     tables.dot = c;
-    resa_elem_init(&tables.elem, flags);
-    resa_attn_init(&tables.attn, flags);
-    resa_chunk_init(&tables.chunk, flags);
+    elem_init(&tables.elem, flags);
+    attn_init(&tables.attn, flags);
+    chunk_init(&tables.chunk, flags);
     atomic_store_explicit(&tables_ready, 1, memory_order_release);
 }
 
-unsigned resa_cpu_flags(void)
+unsigned cpu_flags(void)
 {
     pthread_mutex_lock(&table_lock);
     const unsigned flags = flags_locked();
@@ -208,7 +208,7 @@ unsigned resa_cpu_flags(void)
     return flags;
 }
 
-int resa_cpu_set_cap(const char *name)
+int cpu_set_cap(const char *name)
 {
     unsigned mask;
     if (!name || cap_lookup(name, &mask) < 0)
@@ -221,7 +221,7 @@ int resa_cpu_set_cap(const char *name)
     return 0;
 }
 
-const char *resa_cpu_tier_name(unsigned flags)
+const char *cpu_tier_name(unsigned flags)
 {
     if (flags & RESA_CPU_AVX512)
         return "avx512";
@@ -248,19 +248,19 @@ const resa_dot_ctx *resa_dot(void)
     return &tables.dot;
 }
 
-const resa_elem_ctx *resa_elem(void)
+const resa_elem_ctx *elem_kernels(void)
 {
     ensure_tables();
     return &tables.elem;
 }
 
-const resa_attn_ctx *resa_attn(void)
+const resa_attn_ctx *attn_kernels(void)
 {
     ensure_tables();
     return &tables.attn;
 }
 
-const resa_chunk_ctx *resa_chunk(void)
+const resa_chunk_ctx *chunk_kernels(void)
 {
     ensure_tables();
     return &tables.chunk;

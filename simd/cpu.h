@@ -23,19 +23,19 @@ enum resa_cpu_flag {
 };
 
 /* What the hardware and OS support, ignoring any cap. */
-unsigned resa_cpu_detect(void);
+unsigned cpu_detect(void);
 /* Detected flags ANDed with the cap (RESA_CPU env var read on first use). */
-unsigned resa_cpu_flags(void);
+unsigned cpu_flags(void);
 /* Caps the tier: "scalar", "avx2", "avx512", "neon", "native" (no cap).
  * Returns 0, or -1 for an unknown name. Resets the dispatch tables. */
-int resa_cpu_set_cap(const char *name);
+int cpu_set_cap(const char *name);
 /* Name of the best tier in flags: "scalar", "avx2", "avx512", "neon". */
-const char *resa_cpu_tier_name(unsigned flags);
+const char *cpu_tier_name(unsigned flags);
 
-/* Dispatch tables, filled on first use from resa_cpu_flags(). */
+/* Dispatch tables, filled on first use from cpu_flags(). */
 const resa_dot_ctx *resa_dot(void);
-const resa_elem_ctx *resa_elem(void);
-const resa_attn_ctx *resa_attn(void);
-const resa_chunk_ctx *resa_chunk(void);
+const resa_elem_ctx *elem_kernels(void);
+const resa_attn_ctx *attn_kernels(void);
+const resa_chunk_ctx *chunk_kernels(void);
 
 #endif

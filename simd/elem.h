@@ -3,7 +3,7 @@
  *
  * Pure, single-threaded, no allocation; the engine threads over rows. Every
  * kernel has a scalar reference in simd/elem_c.c; the tiers are filled by
- * resa_elem_init() from the CPU flags. */
+ * elem_init() from the CPU flags. */
 #ifndef RESA_SIMD_ELEM_H
 #define RESA_SIMD_ELEM_H
 
@@ -41,8 +41,8 @@ typedef struct resa_elem_ctx {
     resa_convert_fn f32_to_f16, f16_to_f32, f32_to_bf16, bf16_to_f32;
 } resa_elem_ctx;
 
-/* Scalar references, then the best tier `flags` (resa_cpu_flags()) allow. */
-void resa_elem_init(resa_elem_ctx *c, unsigned flags);
+/* Scalar references, then the best tier `flags` (cpu_flags()) allow. */
+void elem_init(resa_elem_ctx *c, unsigned flags);
 
 /* y[i] = exp(x[i]), i < n; y may equal x. Not in the context: the kernels
  * inline their own vector exp; these are its test and benchmark hooks. */
@@ -50,7 +50,7 @@ void resa_elem_init(resa_elem_ctx *c, unsigned flags);
 
 /* The kernels of each file (simd/elem_c.c, simd/x86/elem_<isa>.c,
  * simd/arm/elem_neon.c), declared once so that the definitions and
- * resa_elem_init() cannot drift. An ISA's kernels exist only where its file
+ * elem_init() cannot drift. An ISA's kernels exist only where its file
  * is built (x86-64 with HAVE_AVX2 / HAVE_AVX512, aarch64). */
 #define RESA_ELEM_DECLARE_ISA(isa)           \
     decl_rmsnorm_fn(elem_rmsnorm_##isa);     \

@@ -139,7 +139,7 @@ void elem_f32_to_f16_c(const void *src, void *dst, int64_t n)
     const float *x = src;
     uint16_t *y = dst;
     for (int64_t i = 0; i < n; i++)
-        y[i] = resa_f32_to_f16(x[i]);
+        y[i] = type_f32_to_f16(x[i]);
 }
 
 void elem_f16_to_f32_c(const void *src, void *dst, int64_t n)
@@ -147,7 +147,7 @@ void elem_f16_to_f32_c(const void *src, void *dst, int64_t n)
     const uint16_t *x = src;
     float *y = dst;
     for (int64_t i = 0; i < n; i++)
-        y[i] = resa_f16_to_f32(x[i]);
+        y[i] = type_f16_to_f32(x[i]);
 }
 
 void elem_f32_to_bf16_c(const void *src, void *dst, int64_t n)
@@ -155,7 +155,7 @@ void elem_f32_to_bf16_c(const void *src, void *dst, int64_t n)
     const float *x = src;
     uint16_t *y = dst;
     for (int64_t i = 0; i < n; i++)
-        y[i] = resa_f32_to_bf16(x[i]);
+        y[i] = type_f32_to_bf16(x[i]);
 }
 
 void elem_bf16_to_f32_c(const void *src, void *dst, int64_t n)
@@ -163,5 +163,5 @@ void elem_bf16_to_f32_c(const void *src, void *dst, int64_t n)
     const uint16_t *x = src;
     float *y = dst;
     for (int64_t i = 0; i < n; i++)
-        y[i] = resa_bf16_to_f32(x[i]);
+        y[i] = type_bf16_to_f32(x[i]);
 }

@@ -55,7 +55,7 @@ static void init_arm(resa_elem_ctx *c, unsigned flags)
 #endif
 }
 
-void resa_elem_init(resa_elem_ctx *c, unsigned flags)
+void elem_init(resa_elem_ctx *c, unsigned flags)
 {
     ELEM_INSTALL(c, c);
     init_x86(c, flags);

@@ -18,7 +18,7 @@
 #define NEED(ptr, what)                                                      \
     do {                                                                     \
         if (!(ptr))                                                          \
-            return resa_fail(RESA_ERR_ARG, "%s: NULL %s", __func__, what);   \
+            return error_set(RESA_ERR_ARG, "%s: NULL %s", __func__, what);   \
     } while (0)
 
 const char *resa_version(void) { return PACKAGE_VERSION; }
@@ -52,21 +52,21 @@ int resa_mode_parse(const char *name)
 static resa_status check_sparse_params(const resa_params *p)
 {
     if ((unsigned)p->mode > RESA_MODE_SPARSE)
-        return resa_fail(RESA_ERR_ARG, "unknown mode %d", (int)p->mode);
+        return error_set(RESA_ERR_ARG, "unknown mode %d", (int)p->mode);
     if (p->block_size < 1 || p->block_size > 4096)
-        return resa_fail(RESA_ERR_ARG, "block size %d is outside [1, 4096]", p->block_size);
+        return error_set(RESA_ERR_ARG, "block size %d is outside [1, 4096]", p->block_size);
     if (!(p->sparse_ratio > 0.0f && p->sparse_ratio <= 1.0f))
-        return resa_fail(RESA_ERR_ARG, "sparse ratio %g is outside (0, 1]", p->sparse_ratio);
+        return error_set(RESA_ERR_ARG, "sparse ratio %g is outside (0, 1]", p->sparse_ratio);
     if (p->min_blocks < 0)
-        return resa_fail(RESA_ERR_ARG, "minimum blocks %d is negative", p->min_blocks);
+        return error_set(RESA_ERR_ARG, "minimum blocks %d is negative", p->min_blocks);
     if (p->local_blocks < 1)
-        return resa_fail(RESA_ERR_ARG,
+        return error_set(RESA_ERR_ARG,
                          "local blocks must be at least 1 (the current token's block), got %d",
                          p->local_blocks);
     if (p->rect_every < 0)
-        return resa_fail(RESA_ERR_ARG, "rectification period %d is negative", p->rect_every);
+        return error_set(RESA_ERR_ARG, "rectification period %d is negative", p->rect_every);
     if (p->mode == RESA_MODE_RESA && p->rect_every == 0)
-        return resa_fail(RESA_ERR_ARG,
+        return error_set(RESA_ERR_ARG,
                          "resa mode needs a rectification period >= 1 (period 0 is mode sparse)");
     return RESA_OK;
 }
@@ -79,7 +79,7 @@ static resa_status copy_params(const resa_params *in, resa_params *p)
     if (!in)
         return RESA_OK;
     if (in->size <= offsetof(resa_params, n_ctx))
-        return resa_fail(RESA_ERR_ARG, "parameters without their size (use resa_params_default)");
+        return error_set(RESA_ERR_ARG, "parameters without their size (use resa_params_default)");
     memcpy(p, in, in->size < sizeof *p ? in->size : sizeof *p);
     p->size = sizeof *p;
     return RESA_OK;
@@ -91,17 +91,17 @@ static resa_status resolve_params(const resa_model *m, const resa_params *in, re
     if (st)
         return st;
     if (p->n_ctx < 0 || p->n_threads < 0 || p->n_batch < 0)
-        return resa_fail(RESA_ERR_ARG, "context size, threads and batch must not be negative");
+        return error_set(RESA_ERR_ARG, "context size, threads and batch must not be negative");
     if (p->n_ctx == 0)
         p->n_ctx = m->hp.n_ctx_train;
     if (p->n_threads == 0)
-        p->n_threads = resa_cpu_count();
+        p->n_threads = cpu_count();
     if (p->n_batch == 0)
         p->n_batch = 512;
     if (p->n_batch > p->n_ctx)
         p->n_batch = p->n_ctx;
     if (p->kv_type != RESA_KV_F16 && p->kv_type != RESA_KV_F32)
-        return resa_fail(RESA_ERR_ARG, "unknown KV cache type %d", (int)p->kv_type);
+        return error_set(RESA_ERR_ARG, "unknown KV cache type %d", (int)p->kv_type);
     return check_sparse_params(p);
 }
 
@@ -116,7 +116,7 @@ static resa_status check_kv_memory(const resa_model *m, const resa_params *p)
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (p->allow_overcommit || pages <= 0 || page <= 0 || kv <= (double)pages * (double)page)
         return RESA_OK;
-    return resa_fail(RESA_ERR_NOMEM,
+    return error_set(RESA_ERR_NOMEM,
                      "a KV cache of %d positions needs %.1f GiB, more than the %.1f GiB of physical memory "
                      "(use a smaller context, an f16 cache, or allow overcommit)",
                      p->n_ctx, kv / (1 << 30), (double)pages * (double)page / (1 << 30));
@@ -133,13 +133,13 @@ static int pass_rows(const resa_params *p)
 resa_status resa_engine_new(const resa_model *m, const resa_params *params, resa_engine **out)
 {
     if (!out)
-        return resa_fail(RESA_ERR_ARG, "resa_engine_new: NULL output pointer");
+        return error_set(RESA_ERR_ARG, "resa_engine_new: NULL output pointer");
     *out = NULL;
     if (!m)
-        return resa_fail(RESA_ERR_ARG, "resa_engine_new: NULL model");
+        return error_set(RESA_ERR_ARG, "resa_engine_new: NULL model");
     resa_engine *e = calloc(1, sizeof *e);
     if (!e)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+        return error_set(RESA_ERR_NOMEM, "out of memory");
     e->model = m;
     model_retain(m);
     const resa_params *p = &e->params;
@@ -178,7 +178,7 @@ int resa_engine_free_positions(const resa_engine *e) { return e ? e->pages.n_fre
 resa_status resa_seq_new(resa_engine *e, const resa_params *params, resa_seq **out)
 {
     if (!e || !out)
-        return resa_fail(RESA_ERR_ARG, "resa_seq_new: NULL engine or output pointer");
+        return error_set(RESA_ERR_ARG, "resa_seq_new: NULL engine or output pointer");
     *out = NULL;
     resa_params p;
     resa_status st;
@@ -188,10 +188,10 @@ resa_status resa_seq_new(resa_engine *e, const resa_params *params, resa_seq **o
         return st;
     }
     if (p.mode != RESA_MODE_DENSE && e->params.mode == RESA_MODE_DENSE)
-        return resa_fail(RESA_ERR_ARG, "a dense engine keeps no block summaries: create it in mode "
+        return error_set(RESA_ERR_ARG, "a dense engine keeps no block summaries: create it in mode "
                                        "sparse or resa for %s sequences", resa_mode_name(p.mode));
     if (p.n_ctx < 0)
-        return resa_fail(RESA_ERR_ARG, "a sequence's context must not be negative");
+        return error_set(RESA_ERR_ARG, "a sequence's context must not be negative");
     return scheduler_seq_new(e, &p, out);
 }
 
@@ -245,12 +245,12 @@ resa_status resa_engine_step(resa_engine *e, int n, resa_seq *const *seqs, const
 resa_status resa_context_new(const resa_model *m, const resa_params *params, resa_context **out)
 {
     if (!out)
-        return resa_fail(RESA_ERR_ARG, "resa_context_new: NULL output pointer");
+        return error_set(RESA_ERR_ARG, "resa_context_new: NULL output pointer");
     *out = NULL;
     NEED(m, "model");
     resa_context *c = calloc(1, sizeof *c);
     if (!c)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+        return error_set(RESA_ERR_NOMEM, "out of memory");
     resa_status st;
     if ((st = resa_engine_new(m, params, &c->engine)) || (st = resa_seq_new(c->engine, NULL, &c->seq))) {
         resa_context_free(c);
@@ -348,7 +348,7 @@ int resa_tokenize(const resa_model *m, const char *text, size_t len, int add_bos
                   int32_t *tokens, int max_tokens)
 {
     if (!m) {
-        resa_fail(RESA_ERR_ARG, "resa_tokenize: NULL model");
+        error_set(RESA_ERR_ARG, "resa_tokenize: NULL model");
         return -1;
     }
     return tokenizer_encode(m->tok, text, len, add_bos, parse_special, tokens, max_tokens);
@@ -386,13 +386,13 @@ int resa_chat_tokenize_template(const resa_model *m, const char *template_name, 
                                 int32_t *tokens, int max_tokens)
 {
     if (!m || !user || (system_len && !system)) {
-        resa_fail(RESA_ERR_ARG, "chat: no model or no user message");
+        error_set(RESA_ERR_ARG, "chat: no model or no user message");
         return -1;
     }
     int fam = template_name ? chat_family_by_name(template_name) : tokenizer_chat_family(m->tok);
     if (template_name && fam < 0) {
         char buf[RESA_PRINTABLE_BUF];
-        resa_fail(RESA_ERR_ARG, "chat: unknown template '%s' (known: chatml, llama3, gemma, mistral)",
+        error_set(RESA_ERR_ARG, "chat: unknown template '%s' (known: chatml, llama3, gemma, mistral)",
                   resa_printable(buf, sizeof buf, template_name, strlen(template_name)));
         return -1;
     }
@@ -405,7 +405,7 @@ int resa_chat_tokenize_template(const resa_model *m, const char *template_name, 
 char *resa_chat_format(const resa_model *m, const char *system, const char *user)
 {
     if (!m) {
-        resa_fail(RESA_ERR_ARG, "resa_chat_format: NULL model");
+        error_set(RESA_ERR_ARG, "resa_chat_format: NULL model");
         return NULL;
     }
     return tokenizer_chat_format(m->tok, system, user);

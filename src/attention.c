@@ -92,7 +92,7 @@ static void attend_segment(const resa_kv_cache *kv, int layer, int kvh, const fl
         before += len;
     }
     if (n > 0)
-        resa_attn()->decode[kv->type](pieces + first, n, kv->head_dim, q, group, scale, out->m,
+        attn_kernels()->decode[kv->type](pieces + first, n, kv->head_dim, q, group, scale, out->m,
                                       out->l, out->o);
 }
 

@@ -156,7 +156,7 @@ static void run_item(const resa_kv_cache *kv, int layer, const item *it, const f
     const size_t q_stride = (size_t)n_head * d, span = (size_t)(it->b - it->a) * d * kv->elem_size;
     const void *k = key_span(kv, layer, it->h, it->a, it->b, 0, gather);
     const void *v = key_span(kv, layer, it->h, it->a, it->b, 1, gather + span);
-    resa_chunk()->attn[kv->type](k, v, 0, it->b - it->a, d,
+    chunk_kernels()->attn[kv->type](k, v, 0, it->b - it->a, d,
                                  q + (size_t)it->i0 * q_stride + (size_t)it->h * group * d, q_stride,
                                  it->i1 - it->i0, group, pos0 + it->i0 - it->a, scale, m, l, o, scratch);
 }

@@ -112,7 +112,7 @@ struct resa_backend {
 
 /* The CPU backend: an arena of n_rows_max rows, a pool of n_pages pages of
  * block_size positions (summaries kept unless 0). */
-resa_status resa_backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
+resa_status backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
                                  resa_kv_type kv_type, int block_size, int n_pages, int summaries,
                                  resa_backend **out);
 

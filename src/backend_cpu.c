@@ -60,7 +60,7 @@ static resa_status cpu_begin(resa_backend *be, const resa_pass *pass)
     cpu_backend *c = cpu(be);
     const resa_hparams *hp = &c->model->hp;
     if (pass->n_rows < 1 || pass->n_rows > be->n_rows_max)
-        return resa_fail(RESA_ERR_ARG, "a pass of %d rows (at most %d)", pass->n_rows, be->n_rows_max);
+        return error_set(RESA_ERR_ARG, "a pass of %d rows (at most %d)", pass->n_rows, be->n_rows_max);
     c->pass = pass;
     const resa_weight *e = &c->model->tok_embd;
     const resa_to_float_fn to_float = resa_dot()->to_float[e->type];
@@ -75,7 +75,7 @@ static resa_status cpu_begin(resa_backend *be, const resa_pass *pass)
 /* y = x / rms(x) * w, per row (the kernel sums the squares in double). */
 static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int dim, float eps, int n_threads)
 {
-    const resa_rmsnorm_fn rmsnorm = resa_elem()->rmsnorm;
+    const resa_rmsnorm_fn rmsnorm = elem_kernels()->rmsnorm;
     (void)n_threads; /* without OpenMP */
 #pragma omp parallel for num_threads(n_threads) schedule(static) if ((long)n * dim >= PARALLEL_MIN_ELEMS)
     for (int t = 0; t < n; t++)
@@ -114,7 +114,7 @@ static resa_status cpu_rope(resa_backend *be, resa_act x, int n_heads)
 {
     cpu_backend *c = cpu(be);
     const resa_hparams *hp = &c->model->hp;
-    const resa_rope_fn rope = hp->rope_style == RESA_ROPE_NEOX ? resa_elem()->rope_neox : resa_elem()->rope_norm;
+    const resa_rope_fn rope = hp->rope_style == RESA_ROPE_NEOX ? elem_kernels()->rope_neox : elem_kernels()->rope_norm;
     float *p = c->act[x];
     const int n = n_rows(c);
 #pragma omp parallel for num_threads(c->n_threads) schedule(static) \
@@ -172,12 +172,12 @@ static resa_status decode_rows(cpu_backend *c, int layer)
                                .out = c->act[ACT_ATT] + g->row0 * q_dim, .pos = g->pos0};
         if (g->sparse) {
             int *sel = c->sel + sel_off, *n_sel = c->n_sel + (size_t)i * n_kv;
-            const double t0 = g->timings ? resa_now() : 0;
+            const double t0 = g->timings ? time_now() : 0;
             if ((st = select_blocks_cpu(&c->select, c->n_threads, &g->kv, layer, r->q, g->pos0, n_head, g->cfg,
                                         sel, n_sel)))
                 return st;
             if (g->timings)
-                g->timings->select_s += resa_now() - t0;
+                g->timings->select_s += time_now() - t0;
             r->sel = sel;
             r->n_sel = n_sel;
             sel_off += (size_t)n_kv * g->kv.n_blocks_max;
@@ -185,10 +185,10 @@ static resa_status decode_rows(cpu_backend *c, int layer)
         n_timed += g->timings != NULL;
         i++;
     }
-    const double t0 = n_timed ? resa_now() : 0;
+    const double t0 = n_timed ? time_now() : 0;
     if ((st = attention_decode_rows(&c->attn, c->n_threads, layer, n_head, c->rows, n)))
         return st;
-    const double share = n_timed ? (resa_now() - t0) / n_timed : 0;
+    const double share = n_timed ? (time_now() - t0) / n_timed : 0;
     for (int s = 0; s < c->pass->n_segs; s++) {
         const resa_seg *g = &c->pass->segs[s];
         if (g->kind == SEG_DECODE && g->timings)
@@ -209,13 +209,13 @@ static resa_status cpu_attention(resa_backend *be, int layer)
         const resa_seg *g = &c->pass->segs[s];
         if (g->kind == SEG_DECODE)
             continue;
-        const double t0 = g->timings ? resa_now() : 0;
+        const double t0 = g->timings ? time_now() : 0;
         resa_status st = attention_cpu(&c->attn, c->n_threads, &g->kv, layer, c->act[ACT_Q] + g->row0 * q_dim,
                                        g->n, g->pos0, n_head, c->act[ACT_ATT] + g->row0 * q_dim);
         if (st)
             return st;
         if (g->timings)
-            g->timings->attention_s += resa_now() - t0;
+            g->timings->attention_s += time_now() - t0;
     }
     return decode_rows(c, layer);
 }
@@ -226,7 +226,7 @@ static resa_status cpu_swiglu(resa_backend *be)
 {
     enum { CHUNK = 4096 };
     cpu_backend *c = cpu(be);
-    const resa_silu_mul_fn silu_mul = resa_elem()->silu_mul;
+    const resa_silu_mul_fn silu_mul = elem_kernels()->silu_mul;
     float *hb = c->act[ACT_HB];
     const float *hb2 = c->act[ACT_HB2];
     const size_t n = (size_t)n_rows(c) * c->model->hp.n_ff, n_chunks = (n + CHUNK - 1) / CHUNK;
@@ -266,7 +266,7 @@ static resa_status cpu_kv_read(resa_backend *be, const resa_kv_cache *kv, resa_k
 {
     (void)be;
     if (part >= KV_PART_KMIN && !kv->summaries)
-        return resa_fail(RESA_ERR_ARG, "this cache keeps no block summaries");
+        return error_set(RESA_ERR_ARG, "this cache keeps no block summaries");
     const void *src = part == KV_PART_K      ? kv_k(kv, layer, head, pos)
                       : part == KV_PART_V    ? kv_v(kv, layer, head, pos)
                       : part == KV_PART_KMIN ? kv_kmin(kv, layer, head, pos)
@@ -318,25 +318,25 @@ static resa_status alloc_arena(cpu_backend *c, int rows)
     for (int i = 0; i < ACT_COUNT; i++) {
         c->width[i] = widths[i];
         if (!(c->act[i] = malloc((size_t)rows * widths[i] * sizeof(float))))
-            return resa_fail(RESA_ERR_NOMEM, "out of memory for activation buffers");
+            return error_set(RESA_ERR_NOMEM, "out of memory for activation buffers");
     }
     c->rope_cs = malloc((size_t)rows * hp->n_rot * sizeof(float));
     c->logit_rows = malloc((size_t)rows * hp->n_embd * sizeof(float));
     if (!c->rope_cs || !c->logit_rows)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory for activation buffers");
+        return error_set(RESA_ERR_NOMEM, "out of memory for activation buffers");
     return RESA_OK;
 }
 
-resa_status resa_backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
+resa_status backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
                                  resa_kv_type kv_type, int block_size, int n_pages, int summaries,
                                  resa_backend **out)
 {
     *out = NULL;
     cpu_backend *c = calloc(1, sizeof *c);
     if (!c)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+        return error_set(RESA_ERR_NOMEM, "out of memory");
     c->model = m;
-    c->n_threads = n_threads > 0 ? n_threads : resa_cpu_count();
+    c->n_threads = n_threads > 0 ? n_threads : cpu_count();
     const resa_hparams *hp = &m->hp;
     resa_status st;
     if ((st = alloc_arena(c, n_rows_max)) ||

@@ -63,17 +63,17 @@ static const module *cuda(const char **why)
     return cuda_module.create ? &cuda_module : NULL;
 }
 
-static const resa_backend_host host = { RESA_BACKEND_ABI, resa_fail };
+static const resa_backend_host host = { RESA_BACKEND_ABI, error_set };
 
 static resa_status cuda_new(const resa_backend_args *a, resa_backend **out)
 {
     const char *why;
     const module *m = cuda(&why);
     if (!m)
-        return resa_fail(RESA_ERR_UNSUPPORTED, "%s", why);
+        return error_set(RESA_ERR_UNSUPPORTED, "%s", why);
     char report[2048];
     if (m->probe(report, sizeof report) < 1)
-        return resa_fail(RESA_ERR_UNSUPPORTED, "CUDA backend: %s", report);
+        return error_set(RESA_ERR_UNSUPPORTED, "CUDA backend: %s", report);
     return m->create(&host, a, out);
 }
 
@@ -89,11 +89,11 @@ resa_status resa_backend_new(const char *name, int n_threads, const resa_backend
         if (!cuda_new(a, out))
             return RESA_OK;
         fprintf(stderr, "resa: note: %s; using the CPU backend\n", resa_last_error());
-        resa_clear_error();
+        error_clear();
     } else if (strcmp(name, "cpu")) {
-        return resa_fail(RESA_ERR_ARG, "unknown backend '%s' (expected cpu, cuda or auto)", name);
+        return error_set(RESA_ERR_ARG, "unknown backend '%s' (expected cpu, cuda or auto)", name);
     }
-    return resa_backend_cpu_new(a->model, n_threads, a->n_rows_max, a->kv_type, a->block_size, a->n_pages,
+    return backend_cpu_new(a->model, n_threads, a->n_rows_max, a->kv_type, a->block_size, a->n_pages,
                                 a->summaries, out);
 }
 

@@ -1,7 +1,7 @@
 /* The contract between libresa and a backend module it loads with dlopen
  * (backend-cuda.so, docs/design.md §3.9): libresa never links a GPU runtime;
  * the module implements src/backend.h over its own device memory and
- * reports errors through the host's resa_fail, so resa_last_error() works
+ * reports errors through the host's error_set, so resa_last_error() works
  * as with the CPU backend. Both sides include this header; the ABI number
  * changes whenever a struct of backend.h, kv_cache.h or model.h does. */
 #ifndef RESA_BACKEND_MODULE_H
@@ -18,7 +18,7 @@ typedef struct resa_backend_host {
     resa_status (*fail)(resa_status st, const char *fmt, ...);
 } resa_backend_host;
 
-/* What resa_backend_cpu_new takes, for a module's constructor. */
+/* What backend_cpu_new takes, for a module's constructor. */
 typedef struct resa_backend_args {
     const resa_model *model;
     int n_rows_max;

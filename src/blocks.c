@@ -34,7 +34,7 @@ void blocks_append_key(float *kmin, float *kmax, int d, int block_size, int pos,
 static inline float key_at(const void *keys, int key_type, size_t row, int j)
 {
     if (key_type == RESA_TYPE_F16)
-        return resa_f16_to_f32(((const resa_f16 *)keys)[row + (size_t)j]);
+        return type_f16_to_f32(((const resa_f16 *)keys)[row + (size_t)j]);
     return ((const float *)keys)[row + (size_t)j];
 }
 

@@ -87,7 +87,7 @@ static void text(out_buf *o, const char *s, size_t n)
         char *p = realloc(o->text, cap);
         if (!p) {
             o->failed = true;
-            resa_fail(RESA_ERR_NOMEM, "chat: out of memory");
+            error_set(RESA_ERR_NOMEM, "chat: out of memory");
             return;
         }
         o->text = p;
@@ -253,12 +253,12 @@ int chat_tokenize(const resa_tokenizer *t, int family, const chat_msg *msgs, int
                   int32_t *out, int max)
 {
     if (!t || n < 0 || (n && !msgs) || max < 0 || (max && !out) || family < 0 || family >= CHAT_N_FAMILIES) {
-        resa_fail(RESA_ERR_ARG, "chat: bad arguments");
+        error_set(RESA_ERR_ARG, "chat: bad arguments");
         return -1;
     }
     for (int i = 0; i < n; i++)
         if (!msgs[i].role || !msgs[i].text) {
-            resa_fail(RESA_ERR_ARG, "chat: message %d has no role or text", i);
+            error_set(RESA_ERR_ARG, "chat: message %d has no role or text", i);
             return -1;
         }
     out_buf o = {.t = t, .out = out, .max = max, .parse_special = parse_special};

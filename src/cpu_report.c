@@ -9,8 +9,8 @@
 
 resa_status resa_set_cpu(const char *tier)
 {
-    if (resa_cpu_set_cap(tier) != 0)
-        return resa_fail(RESA_ERR_ARG, "unknown CPU tier '%s' (scalar, avx2, avx512vnni, avx512, neon, native)",
+    if (cpu_set_cap(tier) != 0)
+        return error_set(RESA_ERR_ARG, "unknown CPU tier '%s' (scalar, avx2, avx512vnni, avx512, neon, native)",
                          tier ? tier : "");
     return RESA_OK;
 }
@@ -50,9 +50,9 @@ static void build(family fam, unsigned flags, any_ctx *c)
         resa_dot_init_x86(&c->dot, flags);
         resa_dot_init_arm(&c->dot, flags);
         break;
-    case FAM_ELEM: resa_elem_init(&c->elem, flags); break;
-    case FAM_ATTN: resa_attn_init(&c->attn, flags); break;
-    case FAM_CHUNK: resa_chunk_init(&c->chunk, flags); break;
+    case FAM_ELEM: elem_init(&c->elem, flags); break;
+    case FAM_ATTN: attn_init(&c->attn, flags); break;
+    case FAM_CHUNK: chunk_init(&c->chunk, flags); break;
     }
 }
 
@@ -60,9 +60,9 @@ static const void *in_use(family fam)
 {
     switch (fam) {
     case FAM_DOT: return resa_dot();
-    case FAM_ELEM: return resa_elem();
-    case FAM_ATTN: return resa_attn();
-    default: return resa_chunk();
+    case FAM_ELEM: return elem_kernels();
+    case FAM_ATTN: return attn_kernels();
+    default: return chunk_kernels();
     }
 }
 
@@ -137,12 +137,12 @@ int resa_cpu_report(char *buf, size_t n)
     };
     char f[256];
     size_t used = 0;
-    features(f, sizeof f, resa_cpu_detect());
+    features(f, sizeof f, cpu_detect());
     used += (size_t)snprintf(buf, n, "detected:%s\n", f);
-    const unsigned flags = resa_cpu_flags();
+    const unsigned flags = cpu_flags();
     features(f, sizeof f, flags);
     used += (size_t)snprintf(buf + used, used < n ? n - used : 0, "in use:  %s\ntier:     %s\n", f,
-                             resa_cpu_tier_name(flags));
+                             cpu_tier_name(flags));
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
         void *fn;
         memcpy(&fn, (const char *)in_use(kernels[i].fam) + kernels[i].offset, sizeof fn);

@@ -5,7 +5,7 @@
 
 static _Thread_local char last_error[512];
 
-resa_status resa_fail(resa_status status, const char *fmt, ...)
+resa_status error_set(resa_status status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -14,6 +14,6 @@ resa_status resa_fail(resa_status status, const char *fmt, ...)
     return status;
 }
 
-void resa_clear_error(void) { last_error[0] = '\0'; }
+void error_clear(void) { last_error[0] = '\0'; }
 
 const char *resa_last_error(void) { return last_error; }

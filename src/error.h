@@ -11,8 +11,8 @@
 #define RESA_PRINTF(a, b)
 #endif
 
-/* Formats the message, stores it, and returns status (so `return resa_fail(...)`). */
-resa_status resa_fail(resa_status status, const char *fmt, ...) RESA_PRINTF(2, 3);
-void resa_clear_error(void);
+/* Formats the message, stores it, and returns status (so `return error_set(...)`). */
+resa_status error_set(resa_status status, const char *fmt, ...) RESA_PRINTF(2, 3);
+void error_clear(void);
 
 #endif

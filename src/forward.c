@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-double resa_now(void)
+double time_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

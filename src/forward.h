@@ -6,7 +6,7 @@
 #include "backend.h"
 #include "model.h"
 
-double resa_now(void); /* monotonic seconds */
+double time_now(void); /* monotonic seconds */
 
 /* Where a pass's logits go: rows[i]'s logits (n_vocab floats) to dst[i].
  * n = 0: none are wanted, and the last layer stops after its K/V. */

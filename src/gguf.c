@@ -89,7 +89,7 @@ static resa_status fail_truncated(const reader *r, uint64_t need)
     describe_item(r, item, sizeof item);
     if (r->item_name.len)
         snprintf(name, sizeof name, " '%s'", printable(r->item_name, buf));
-    return resa_fail(RESA_ERR_FORMAT,
+    return error_set(RESA_ERR_FORMAT,
                      "%s: truncated file (%s%s runs past the end: needs %" PRIu64
                      " bytes at byte %zu, file has %zu)",
                      r->name, item, name, need, r->pos, r->size);
@@ -106,7 +106,7 @@ static resa_status fail_item(const reader *r, resa_status st, const char *fmt, .
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     describe_item(r, item, sizeof item);
-    return resa_fail(st, "%s: %s: %s", r->name, item, msg);
+    return error_set(st, "%s: %s: %s", r->name, item, msg);
 }
 
 /* ggml type names, for messages about types we do not load. */
@@ -193,7 +193,7 @@ static resa_status check_count(const reader *r, uint64_t n, size_t min_bytes, co
 {
     if (n <= remaining(r) / min_bytes)
         return RESA_OK;
-    return resa_fail(RESA_ERR_FORMAT,
+    return error_set(RESA_ERR_FORMAT,
                      "%s: header claims %" PRIu64 " %s, but the %zu bytes left after byte %zu"
                      " hold at most %zu",
                      r->name, n, what, remaining(r), r->pos, remaining(r) / min_bytes);
@@ -320,7 +320,7 @@ static resa_status read_string_table(reader *r, gguf_kv *kv)
         return RESA_OK;
     kv->arr_strs = calloc((size_t)kv->arr_n, sizeof *kv->arr_strs);
     if (!kv->arr_strs)
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory for a table of %" PRIu64 " strings",
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory for a table of %" PRIu64 " strings",
                          r->name, kv->arr_n);
     for (uint64_t i = 0; i < kv->arr_n; i++)
         TRY(read_str(r, &kv->arr_strs[i]));
@@ -365,7 +365,7 @@ static resa_status read_kvs(reader *r, gguf_file *f)
     TRY(check_count(r, f->n_kv, MIN_KV_BYTES, "key/value pairs"));
     f->kv = calloc(f->n_kv ? (size_t)f->n_kv : 1, sizeof *f->kv);
     if (!f->kv)
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory for %" PRIu64 " key/value pairs",
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory for %" PRIu64 " key/value pairs",
                          r->name, f->n_kv);
     r->what = "key/value";
     r->count = f->n_kv;
@@ -391,7 +391,7 @@ static resa_status check_tensor_shape(const reader *r, gguf_tensor *t)
                              name);
         nel *= t->ne[d];
     }
-    const resa_type_traits *tr = resa_type_traits_get(t->type);
+    const resa_type_traits *tr = type_traits_get(t->type);
     if (!tr)
         return fail_item(r, RESA_ERR_UNSUPPORTED,
                          "tensor '%s' has type %" PRIu32 " (%s), which resa does not support",
@@ -437,7 +437,7 @@ static resa_status read_tensor_infos(reader *r, gguf_file *f)
     TRY(check_count(r, f->n_tensors, MIN_TENSOR_INFO_BYTES, "tensors"));
     f->tensors = calloc(f->n_tensors ? (size_t)f->n_tensors : 1, sizeof *f->tensors);
     if (!f->tensors)
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory for %" PRIu64 " tensor infos",
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory for %" PRIu64 " tensor infos",
                          r->name, f->n_tensors);
     r->count = f->n_tensors;
     for (r->idx = 0; r->idx < f->n_tensors; r->idx++)
@@ -474,14 +474,14 @@ static resa_status index_kvs(gguf_impl *impl)
     char buf[RESA_PRINTABLE_BUF];
     impl->kv_sorted = malloc((f->n_kv ? (size_t)f->n_kv : 1) * sizeof *impl->kv_sorted);
     if (!impl->kv_sorted)
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory indexing keys", f->path);
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory indexing keys", f->path);
     for (uint64_t i = 0; i < f->n_kv; i++)
         impl->kv_sorted[i] = &f->kv[i];
     if (f->n_kv > 1)
         qsort(impl->kv_sorted, (size_t)f->n_kv, sizeof *impl->kv_sorted, cmp_kv_ptr);
     for (uint64_t i = 1; i < f->n_kv; i++)
         if (cmp_str(impl->kv_sorted[i - 1]->key, impl->kv_sorted[i]->key) == 0)
-            return resa_fail(RESA_ERR_FORMAT, "%s: duplicate key '%s'", f->path,
+            return error_set(RESA_ERR_FORMAT, "%s: duplicate key '%s'", f->path,
                              printable(impl->kv_sorted[i]->key, buf));
     return RESA_OK;
 }
@@ -492,14 +492,14 @@ static resa_status index_tensors(gguf_impl *impl)
     char buf[RESA_PRINTABLE_BUF];
     impl->tensor_sorted = malloc((f->n_tensors ? (size_t)f->n_tensors : 1) * sizeof *impl->tensor_sorted);
     if (!impl->tensor_sorted)
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory indexing tensors", f->path);
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory indexing tensors", f->path);
     for (uint64_t i = 0; i < f->n_tensors; i++)
         impl->tensor_sorted[i] = &f->tensors[i];
     if (f->n_tensors > 1)
         qsort(impl->tensor_sorted, (size_t)f->n_tensors, sizeof *impl->tensor_sorted, cmp_tensor_ptr);
     for (uint64_t i = 1; i < f->n_tensors; i++)
         if (cmp_str(impl->tensor_sorted[i - 1]->name, impl->tensor_sorted[i]->name) == 0)
-            return resa_fail(RESA_ERR_FORMAT, "%s: duplicate tensor name '%s'", f->path,
+            return error_set(RESA_ERR_FORMAT, "%s: duplicate tensor name '%s'", f->path,
                              printable(impl->tensor_sorted[i]->name, buf));
     return RESA_OK;
 }
@@ -513,10 +513,10 @@ static resa_status read_alignment(gguf_file *f)
     if (!kv)
         return RESA_OK;
     if (kv->type != GGUF_UINT32)
-        return resa_fail(RESA_ERR_FORMAT, "%s: general.alignment has type %s (expected u32)",
+        return error_set(RESA_ERR_FORMAT, "%s: general.alignment has type %s (expected u32)",
                          f->path, gguf_vtype_name(kv->type));
     if (kv->v.u == 0 || (kv->v.u & (kv->v.u - 1)) != 0)
-        return resa_fail(RESA_ERR_FORMAT,
+        return error_set(RESA_ERR_FORMAT,
                          "%s: general.alignment is %" PRIu64 " (must be a nonzero power of two)",
                          f->path, kv->v.u);
     f->alignment = kv->v.u;
@@ -527,11 +527,11 @@ static resa_status place_tensor(gguf_file *f, gguf_tensor *t, uint64_t data_size
 {
     char buf[RESA_PRINTABLE_BUF];
     if (t->offset % f->alignment != 0)
-        return resa_fail(RESA_ERR_FORMAT,
+        return error_set(RESA_ERR_FORMAT,
                          "%s: tensor '%s' data offset %" PRIu64 " is not a multiple of the alignment %" PRIu64,
                          f->path, printable(t->name, buf), t->offset, f->alignment);
     if (t->offset > data_size || t->nbytes > data_size - t->offset)
-        return resa_fail(RESA_ERR_FORMAT,
+        return error_set(RESA_ERR_FORMAT,
                          "%s: tensor '%s' data (%" PRIu64 " bytes at offset %" PRIu64
                          ") runs past the end of the file (data section is %" PRIu64 " bytes)",
                          f->path, printable(t->name, buf), t->nbytes, t->offset, data_size);
@@ -547,7 +547,7 @@ static resa_status place_tensor_data(gguf_file *f, size_t header_end)
     if (f->data_offset <= f->size)
         data_size = f->size - f->data_offset;
     else if (f->n_tensors > 0)
-        return resa_fail(RESA_ERR_FORMAT,
+        return error_set(RESA_ERR_FORMAT,
                          "%s: truncated file (padding before the data section runs past the end:"
                          " data starts at byte %" PRIu64 ", file has %zu)",
                          f->path, f->data_offset, f->size);
@@ -564,7 +564,7 @@ static resa_status check_magic(const reader *r)
     if (n && memcmp(r->base, "GGUF", n) != 0) {
         uint8_t m[4] = { 0 };
         memcpy(m, r->base, n);
-        return resa_fail(RESA_ERR_FORMAT,
+        return error_set(RESA_ERR_FORMAT,
                          "%s: not a GGUF file (starts with bytes %02x %02x %02x %02x, expected \"GGUF\")",
                          r->name, m[0], m[1], m[2], m[3]);
     }
@@ -581,15 +581,15 @@ static resa_status check_version(const reader *r, uint32_t v)
     if (v == 2 || v == 3)
         return RESA_OK;
     if (v == 1)
-        return resa_fail(RESA_ERR_UNSUPPORTED,
+        return error_set(RESA_ERR_UNSUPPORTED,
                          "%s: GGUF version 1 is not supported (only versions 2 and 3)", r->name);
     /* A small version number stored big-endian reads as a huge one with zero low bytes. */
     if ((v & 0xffff) == 0 && bswap32(v) >= 1 && bswap32(v) <= 3)
-        return resa_fail(RESA_ERR_UNSUPPORTED,
+        return error_set(RESA_ERR_UNSUPPORTED,
                          "%s: big-endian GGUF file (version %" PRIu32 " byte-swapped); only"
                          " little-endian files are supported",
                          r->name, bswap32(v));
-    return resa_fail(RESA_ERR_UNSUPPORTED,
+    return error_set(RESA_ERR_UNSUPPORTED,
                      "%s: GGUF version %" PRIu32 " is not supported (only versions 2 and 3)",
                      r->name, v);
 }
@@ -628,19 +628,19 @@ static resa_status parse_all(gguf_impl *impl)
 resa_status gguf_parse(const void *buf, size_t size, const char *name, gguf_file **out)
 {
     if (!out)
-        return resa_fail(RESA_ERR_ARG, "gguf_parse: out is NULL");
+        return error_set(RESA_ERR_ARG, "gguf_parse: out is NULL");
     *out = NULL;
     if (!name)
         name = "<buffer>";
     if (!buf && size)
-        return resa_fail(RESA_ERR_ARG, "%s: gguf_parse: NULL buffer of %zu bytes", name, size);
+        return error_set(RESA_ERR_ARG, "%s: gguf_parse: NULL buffer of %zu bytes", name, size);
     size_t name_len = strlen(name);
     gguf_impl *impl = calloc(1, sizeof *impl);
     char *path = malloc(name_len + 1);
     if (!impl || !path) {
         free(impl);
         free(path);
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory", name);
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory", name);
     }
     memcpy(path, name, name_len + 1);
     impl->path_copy = path;
@@ -660,7 +660,7 @@ resa_status gguf_parse(const void *buf, size_t size, const char *name, gguf_file
 static resa_status fail_io(int fd, const char *path, const char *what, const char *why)
 {
     close(fd);
-    return resa_fail(RESA_ERR_IO, "%s: cannot %s: %s", path, what, why);
+    return error_set(RESA_ERR_IO, "%s: cannot %s: %s", path, what, why);
 }
 
 /* Maps the whole file read-only; *map is NULL for an empty file (mmap refuses
@@ -673,7 +673,7 @@ static resa_status map_file(const char *path, void **map, size_t *size)
      * reading a regular file). */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
-        return resa_fail(RESA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return error_set(RESA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (fstat(fd, &st) != 0)
         return fail_io(fd, path, "stat", strerror(errno));
     if (!S_ISREG(st.st_mode))
@@ -697,10 +697,10 @@ resa_status gguf_open(const char *path, gguf_file **out)
     void *map = NULL;
     size_t size = 0;
     if (!out)
-        return resa_fail(RESA_ERR_ARG, "gguf_open: out is NULL");
+        return error_set(RESA_ERR_ARG, "gguf_open: out is NULL");
     *out = NULL;
     if (!path)
-        return resa_fail(RESA_ERR_ARG, "gguf_open: path is NULL");
+        return error_set(RESA_ERR_ARG, "gguf_open: path is NULL");
     TRY(map_file(path, &map, &size));
     resa_status st = gguf_parse(map, size, path, out);
     if (st != RESA_OK) {
@@ -770,13 +770,13 @@ const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name)
 
 static resa_status missing_key(const gguf_file *f, const char *key)
 {
-    return resa_fail(RESA_ERR_FORMAT, "%s: missing key '%s'", f->path, key);
+    return error_set(RESA_ERR_FORMAT, "%s: missing key '%s'", f->path, key);
 }
 
 static resa_status wrong_type(const gguf_file *f, const char *key, const gguf_kv *kv,
                               const char *expected)
 {
-    return resa_fail(RESA_ERR_FORMAT, "%s: key '%s' has type %s, expected %s", f->path, key,
+    return error_set(RESA_ERR_FORMAT, "%s: key '%s' has type %s, expected %s", f->path, key,
                      gguf_vtype_name(kv->type), expected);
 }
 
@@ -801,10 +801,10 @@ static resa_status kv_to_u32(const gguf_file *f, const char *key, const gguf_kv 
         return RESA_OK;
     }
     if (is_unsigned(kv->type))
-        return resa_fail(RESA_ERR_FORMAT, "%s: key '%s' value %" PRIu64 " does not fit in u32",
+        return error_set(RESA_ERR_FORMAT, "%s: key '%s' value %" PRIu64 " does not fit in u32",
                          f->path, key, kv->v.u);
     if (is_signed(kv->type))
-        return resa_fail(RESA_ERR_FORMAT, "%s: key '%s' value %" PRId64 " does not fit in u32",
+        return error_set(RESA_ERR_FORMAT, "%s: key '%s' value %" PRId64 " does not fit in u32",
                          f->path, key, kv->v.i);
     return wrong_type(f, key, kv, "an integer");
 }
@@ -819,7 +819,7 @@ static bool fits_f32(double v)
 static resa_status kv_to_f32(const gguf_file *f, const char *key, const gguf_kv *kv, float *out)
 {
     if ((kv->type == GGUF_FLOAT32 || kv->type == GGUF_FLOAT64) && !fits_f32(kv->v.f))
-        return resa_fail(RESA_ERR_FORMAT, "%s: key '%s' value %g does not fit in f32", f->path,
+        return error_set(RESA_ERR_FORMAT, "%s: key '%s' value %g does not fit in f32", f->path,
                          key, kv->v.f);
     if (kv->type == GGUF_FLOAT32 || kv->type == GGUF_FLOAT64)
         *out = (float)kv->v.f;
@@ -835,7 +835,7 @@ static resa_status kv_to_f32(const gguf_file *f, const char *key, const gguf_kv 
 static resa_status bad_getter_args(const gguf_file *f, const char *key, const void *out)
 {
     if (!f || !key || !out)
-        return resa_fail(RESA_ERR_ARG, "gguf getter: NULL argument");
+        return error_set(RESA_ERR_ARG, "gguf getter: NULL argument");
     return RESA_OK;
 }
 
@@ -901,7 +901,7 @@ resa_status gguf_get_arr(const gguf_file *f, const char *key, enum gguf_vtype el
     if (kv->type != GGUF_ARRAY)
         return wrong_type(f, key, kv, "array");
     if (kv->arr_type != elem)
-        return resa_fail(RESA_ERR_FORMAT, "%s: key '%s' is an array of %s, expected an array of %s",
+        return error_set(RESA_ERR_FORMAT, "%s: key '%s' is an array of %s, expected an array of %s",
                          f->path, key, gguf_vtype_name(kv->arr_type), gguf_vtype_name(elem));
     *out = kv;
     return RESA_OK;

@@ -15,7 +15,7 @@ static inline resa_status resa_grow(void *buf, size_t *cap, size_t n, size_t ele
         return RESA_OK;
     void *q = realloc(*p, n * elem_size);
     if (!q)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory (scratch of %zu bytes)", n * elem_size);
+        return error_set(RESA_ERR_NOMEM, "out of memory (scratch of %zu bytes)", n * elem_size);
     *p = q;
     *cap = n;
     return RESA_OK;

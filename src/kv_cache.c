@@ -24,7 +24,7 @@ resa_status kv_pool_init(resa_kv_pool *p, resa_kv_type type, int n_layer, int n_
     p->v = calloc(1, bytes);
     if (!p->k || !p->v) {
         kv_pool_free(p);
-        return resa_fail(RESA_ERR_NOMEM, "cannot allocate a KV cache of %d pages of %d positions (%.1f MiB)",
+        return error_set(RESA_ERR_NOMEM, "cannot allocate a KV cache of %d pages of %d positions (%.1f MiB)",
                          n_pages, block_size, 2.0 * (double)bytes / (1 << 20));
     }
     if (summaries) {
@@ -33,7 +33,7 @@ resa_status kv_pool_init(resa_kv_pool *p, resa_kv_type type, int n_layer, int n_
         p->kmax = calloc(1, n);
         if (!p->kmin || !p->kmax) {
             kv_pool_free(p);
-            return resa_fail(RESA_ERR_NOMEM, "cannot allocate block summaries (%.1f MiB)",
+            return error_set(RESA_ERR_NOMEM, "cannot allocate block summaries (%.1f MiB)",
                              2.0 * (double)n / (1 << 20));
         }
     }
@@ -63,7 +63,7 @@ static void store_row(const resa_kv_cache *kv, void *dst, const float *src)
         memcpy(dst, src, (size_t)kv->head_dim * sizeof(float));
         return;
     }
-    resa_elem()->f32_to_f16(src, dst, kv->head_dim); /* round to nearest even, every tier */
+    elem_kernels()->f32_to_f16(src, dst, kv->head_dim); /* round to nearest even, every tier */
 }
 
 /* Folds the stored key of (layer, head, pos) into its block's summary: as
@@ -73,7 +73,7 @@ static void summarize_key(const resa_kv_cache *kv, int layer, int head, int pos,
     const int d = kv->head_dim, block = pos / kv->block_size;
     uint8_t *mn = kv_kmin(kv, layer, head, block), *mx = kv_kmax(kv, layer, head, block);
     if (kv->type == RESA_TYPE_F32) {
-        resa_attn()->summary_add((float *)(void *)mn, (float *)(void *)mx, (const float *)kv_k(kv, layer, head, pos),
+        attn_kernels()->summary_add((float *)(void *)mn, (float *)(void *)mx, (const float *)kv_k(kv, layer, head, pos),
                                  d, first);
         return;
     }

@@ -38,8 +38,8 @@ static void *align64(void *p)
 static resa_status matvec(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x, int n,
                           float *y)
 {
-    const enum resa_type at = resa_type_traits_get(w->type)->vec_dot_type;
-    const size_t arow = resa_row_size(at, w->cols);
+    const enum resa_type at = type_traits_get(w->type)->vec_dot_type;
+    const size_t arow = type_row_size(at, w->cols);
     const int quantized = at != RESA_TYPE_F32;
     if (quantized) {
         resa_status st = resa_grow(&s->act, &s->act_cap, (size_t)n * arow, 1);
@@ -86,7 +86,7 @@ static int64_t chunk_rows(const resa_weight *w, int n_threads)
 static void pack_panel(const resa_weight *w, enum resa_type at, const float *x, int n, int p, uint8_t *rows,
                        resa_dot_panel *panels)
 {
-    const size_t arow = resa_row_size(at, w->cols);
+    const size_t arow = type_row_size(at, w->cols);
     const int64_t nb = w->cols / 32;
     const int nc = n - RESA_PANEL_COLS * p < RESA_PANEL_COLS ? n - RESA_PANEL_COLS * p : RESA_PANEL_COLS;
     for (int i = 0; i < nc; i++)
@@ -120,13 +120,13 @@ static void gemm_rows(const resa_weight *w, int int8, const void *act, size_t ld
 static resa_status matmat(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x, int n,
                           float *y)
 {
-    const enum resa_type at = resa_type_traits_get(w->type)->vec_dot_type;
+    const enum resa_type at = type_traits_get(w->type)->vec_dot_type;
     const int rowwise = at == RESA_TYPE_Q8_K;
     const int int8 = at != RESA_TYPE_F32 && !rowwise, np = (n + RESA_PANEL_COLS - 1) / RESA_PANEL_COLS;
     const void *act = x;
     size_t lda = (size_t)w->cols * sizeof(float), arow = 0;
     if (rowwise) {
-        arow = resa_row_size(at, w->cols);
+        arow = type_row_size(at, w->cols);
         resa_status st = resa_grow(&s->act, &s->act_cap, (size_t)n * arow, 1);
         if (st)
             return st;
@@ -134,7 +134,7 @@ static resa_status matmat(resa_matmul_scratch *s, int n_threads, const resa_weig
         lda = arow;
     }
     if (int8) {
-        arow = resa_row_size(at, w->cols);
+        arow = type_row_size(at, w->cols);
         const size_t panel_bytes = (size_t)np * (size_t)(w->cols / 32) * sizeof(resa_dot_panel);
         resa_status st;
         if ((st = resa_grow(&s->act, &s->act_cap, panel_bytes + 64, 1)) ||

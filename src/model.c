@@ -8,7 +8,7 @@
 #include "model.h"
 #include "printable.h"
 
-static const resa_arch *const known_archs[] = { &resa_arch_llama, &resa_arch_qwen2 };
+static const resa_arch *const known_archs[] = { &arch_llama, &arch_qwen2 };
 
 static const resa_arch *find_arch(gguf_str name)
 {
@@ -36,12 +36,12 @@ static resa_status aligned_data(resa_model *m, const gguf_tensor *t, const void 
         return RESA_OK;
     void **list = realloc(m->copies, (m->n_copies + 1) * sizeof *list);
     if (!list)
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory", m->gguf->path);
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory", m->gguf->path);
     m->copies = list;
     const size_t bytes = ((size_t)t->nbytes + TENSOR_ALIGN - 1) / TENSOR_ALIGN * TENSOR_ALIGN;
     void *copy = aligned_alloc(TENSOR_ALIGN, bytes ? bytes : TENSOR_ALIGN);
     if (!copy)
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory for an aligned copy of a tensor", m->gguf->path);
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory for an aligned copy of a tensor", m->gguf->path);
     memcpy(copy, t->data, (size_t)t->nbytes);
     m->copies[m->n_copies++] = copy;
     *out = copy;
@@ -54,9 +54,9 @@ static resa_status get_weight(resa_model *m, const char *name, int64_t rows, int
 {
     const gguf_tensor *t = gguf_find_tensor(m->gguf, name);
     if (!t)
-        return resa_fail(RESA_ERR_FORMAT, "%s: missing tensor '%s'", m->gguf->path, name);
+        return error_set(RESA_ERR_FORMAT, "%s: missing tensor '%s'", m->gguf->path, name);
     if (t->n_dims > 2 || t->ne[0] != cols || t->ne[1] != rows)
-        return resa_fail(RESA_ERR_FORMAT,
+        return error_set(RESA_ERR_FORMAT,
                          "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]",
                          m->gguf->path, name, (long long)t->ne[0], (long long)t->ne[1],
                          (long long)cols, (long long)rows);
@@ -68,7 +68,7 @@ static resa_status get_weight(resa_model *m, const char *name, int64_t rows, int
     case RESA_TYPE_Q5_K: case RESA_TYPE_Q6_K: case RESA_TYPE_IQ4_XS:
         break;
     default:
-        return resa_fail(RESA_ERR_UNSUPPORTED, "%s: tensor '%s' has type %u, not supported for weights",
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: tensor '%s' has type %u, not supported for weights",
                          m->gguf->path, name, t->type);
     }
     resa_status st = aligned_data(m, t, &w->data);
@@ -77,7 +77,7 @@ static resa_status get_weight(resa_model *m, const char *name, int64_t rows, int
     w->type = (enum resa_type)t->type;
     w->rows = rows;
     w->cols = cols;
-    w->row_bytes = resa_row_size(w->type, cols);
+    w->row_bytes = type_row_size(w->type, cols);
     return RESA_OK;
 }
 
@@ -87,9 +87,9 @@ static resa_status get_vector(resa_model *m, const char *name, int64_t n, const 
 {
     const gguf_tensor *t = gguf_find_tensor(m->gguf, name);
     if (!t)
-        return resa_fail(RESA_ERR_FORMAT, "%s: missing tensor '%s'", m->gguf->path, name);
+        return error_set(RESA_ERR_FORMAT, "%s: missing tensor '%s'", m->gguf->path, name);
     if (t->n_dims != 1 || t->ne[0] != n)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tensor '%s' has %lld elements, expected %lld",
+        return error_set(RESA_ERR_FORMAT, "%s: tensor '%s' has %lld elements, expected %lld",
                          m->gguf->path, name, (long long)t->ne[0], (long long)n);
     const void *data;
     resa_status st = aligned_data(m, t, &data);
@@ -100,13 +100,13 @@ static resa_status get_vector(resa_model *m, const char *name, int64_t n, const 
         return RESA_OK;
     }
     if (t->type != RESA_TYPE_F16 && t->type != RESA_TYPE_BF16)
-        return resa_fail(RESA_ERR_UNSUPPORTED, "%s: vector '%s' has type %u (want F32, F16 or BF16)",
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: vector '%s' has type %u (want F32, F16 or BF16)",
                          m->gguf->path, name, t->type);
     if (m->f32_store_used + (size_t)n > m->f32_store_cap)
-        return resa_fail(RESA_ERR_FORMAT, "%s: too many small tensors", m->gguf->path);
+        return error_set(RESA_ERR_FORMAT, "%s: too many small tensors", m->gguf->path);
     float *dst = m->f32_store + m->f32_store_used;
     m->f32_store_used += (size_t)n;
-    resa_type_traits_get(t->type)->to_float(data, dst, n);
+    type_traits_get(t->type)->to_float(data, dst, n);
     *out = dst;
     return RESA_OK;
 }
@@ -147,10 +147,10 @@ static resa_status load_weights(resa_model *m)
     const resa_hparams *hp = &m->hp;
     const gguf_tensor *emb = gguf_find_tensor(m->gguf, "token_embd.weight");
     if (!emb)
-        return resa_fail(RESA_ERR_FORMAT, "%s: missing tensor 'token_embd.weight'", m->gguf->path);
+        return error_set(RESA_ERR_FORMAT, "%s: missing tensor 'token_embd.weight'", m->gguf->path);
     m->hp.n_vocab = (int)emb->ne[1];
     if (emb->ne[1] < 1 || emb->ne[1] > (1 << 24))
-        return resa_fail(RESA_ERR_FORMAT, "%s: vocabulary size %lld is out of range", m->gguf->path,
+        return error_set(RESA_ERR_FORMAT, "%s: vocabulary size %lld is out of range", m->gguf->path,
                          (long long)emb->ne[1]);
     /* Room for every norm and bias as f32, in case they are stored in 16 bits. */
     m->f32_store_cap = (size_t)hp->n_layer * (2 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim +
@@ -158,7 +158,7 @@ static resa_status load_weights(resa_model *m)
     m->f32_store = malloc(m->f32_store_cap * sizeof(float));
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->f32_store || !m->layers)
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory", m->gguf->path);
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory", m->gguf->path);
     resa_status st;
     if ((st = get_weight(m, "token_embd.weight", hp->n_vocab, hp->n_embd, &m->tok_embd)) ||
         (st = get_vector(m, "output_norm.weight", hp->n_embd, &m->output_norm)))
@@ -237,22 +237,22 @@ static resa_status load(resa_model *m, const char *path)
     copy_str(m->arch_name, sizeof m->arch_name, s);
     m->arch = find_arch(s);
     if (!m->arch)
-        return resa_fail(RESA_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, qwen2)",
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, qwen2)",
                          path, resa_printable(show, sizeof show, s.ptr, (size_t)s.len));
     if (gguf_get_str(m->gguf, "general.name", &s) == RESA_OK)
         copy_str(m->name, sizeof m->name, s);
-    resa_clear_error();
+    error_clear();
     if ((st = m->arch->load_hparams(m->gguf, &m->hp)) || (st = load_weights(m)))
         return st;
     if ((st = tokenizer_load(m->gguf, &m->tok)))
         return st;
     if (tokenizer_n_vocab(m->tok) > m->hp.n_vocab)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer has %d tokens but the embedding only %d rows",
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer has %d tokens but the embedding only %d rows",
                          path, tokenizer_n_vocab(m->tok), m->hp.n_vocab);
     drop_padded_rows(m);
     if (gguf_get_str(m->gguf, "tokenizer.ggml.pre", &s) == RESA_OK)
         copy_str(m->pre_name, sizeof m->pre_name, s);
-    resa_clear_error();
+    error_clear();
     fill_info(m);
     return RESA_OK;
 }
@@ -273,13 +273,13 @@ static void destroy(resa_model *m)
 static resa_status load_from(const char *path, const void *buf, size_t size, resa_model **out)
 {
     if (!out)
-        return resa_fail(RESA_ERR_ARG, "resa_model_load: NULL output pointer");
+        return error_set(RESA_ERR_ARG, "resa_model_load: NULL output pointer");
     *out = NULL;
     if (!path)
-        return resa_fail(RESA_ERR_ARG, "resa_model_load: NULL path");
+        return error_set(RESA_ERR_ARG, "resa_model_load: NULL path");
     resa_model *m = calloc(1, sizeof *m);
     if (!m)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+        return error_set(RESA_ERR_NOMEM, "out of memory");
     atomic_init(&m->refs, 1);
     resa_status st = buf ? gguf_parse(buf, size, path, &m->gguf) : gguf_open(path, &m->gguf);
     if (!st)
@@ -300,7 +300,7 @@ resa_status model_load_buffer(const void *buf, size_t size, const char *name, re
     if (!buf && size) {
         if (out)
             *out = NULL;
-        return resa_fail(RESA_ERR_ARG, "model_load_buffer: NULL buffer");
+        return error_set(RESA_ERR_ARG, "model_load_buffer: NULL buffer");
     }
     return load_from(name ? name : "<buffer>", buf ? buf : empty, size, out);
 }
@@ -318,7 +318,7 @@ void resa_model_free(resa_model *m) { model_release(m); }
 resa_status model_check_intact(const resa_model *m)
 {
     if (m && gguf_damaged(m->gguf))
-        return resa_fail(RESA_ERR_IO, "%s: the model file was truncated or replaced while in use; "
+        return error_set(RESA_ERR_IO, "%s: the model file was truncated or replaced while in use; "
                                       "results since are invalid (reload the model)", m->gguf->path);
     return RESA_OK;
 }
@@ -331,13 +331,13 @@ resa_status resa_model_tensor(const resa_model *m, int i, const char **name, siz
                               const char **type_name, int64_t shape[4], int *n_dims)
 {
     if (!m || !name || !name_len || !type_name || !shape || !n_dims)
-        return resa_fail(RESA_ERR_ARG, "resa_model_tensor: NULL argument");
+        return error_set(RESA_ERR_ARG, "resa_model_tensor: NULL argument");
     if (i < 0 || (uint64_t)i >= m->gguf->n_tensors)
-        return resa_fail(RESA_ERR_ARG, "tensor index %d out of range", i);
+        return error_set(RESA_ERR_ARG, "tensor index %d out of range", i);
     const gguf_tensor *t = &m->gguf->tensors[i];
     *name = t->name.ptr;
     *name_len = (size_t)t->name.len;
-    const resa_type_traits *tr = resa_type_traits_get(t->type);
+    const resa_type_traits *tr = type_traits_get(t->type);
     *type_name = tr ? tr->name : "?";
     for (int d = 0; d < 4; d++)
         shape[d] = t->ne[d];

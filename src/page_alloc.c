@@ -8,7 +8,7 @@ resa_status page_alloc_init(page_alloc *a, int n_pages)
 {
     a->n_pages = a->n_free = n_pages;
     a->used = calloc(((size_t)n_pages + 63) / 64 + 1, sizeof *a->used);
-    return a->used ? RESA_OK : resa_fail(RESA_ERR_NOMEM, "out of memory for the page list");
+    return a->used ? RESA_OK : error_set(RESA_ERR_NOMEM, "out of memory for the page list");
 }
 
 void page_alloc_free(page_alloc *a)

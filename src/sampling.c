@@ -17,7 +17,7 @@ struct resa_sampler {
     float *prob;
 };
 
-uint64_t resa_rng_next(uint64_t *s)
+uint64_t rng_next(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -25,7 +25,7 @@ uint64_t resa_rng_next(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-double resa_rng_uniform(uint64_t *s) { return (double)(resa_rng_next(s) >> 11) * 0x1.0p-53; }
+double rng_uniform(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }
 
 void resa_sampler_init(resa_sampler_params *p, size_t size)
 {
@@ -40,13 +40,13 @@ resa_sampler *resa_sampler_new(const resa_sampler_params *in, int n_vocab)
     resa_sampler_params all;
     resa_sampler_init(&all, sizeof all);
     if (!in || in->size <= offsetof(resa_sampler_params, temp)) {
-        resa_fail(RESA_ERR_ARG, "sampler parameters without their size (use resa_sampler_default)");
+        error_set(RESA_ERR_ARG, "sampler parameters without their size (use resa_sampler_default)");
         return NULL;
     }
     memcpy(&all, in, in->size < sizeof all ? in->size : sizeof all);
     const resa_sampler_params *p = &all;
     if (p->temp < 0 || p->top_k < 0 || !(p->top_p > 0.0f && p->top_p <= 1.0f) || n_vocab < 1) {
-        resa_fail(RESA_ERR_ARG, "invalid sampler parameters (temp %g, top-k %d, top-p %g)", p->temp,
+        error_set(RESA_ERR_ARG, "invalid sampler parameters (temp %g, top-k %d, top-p %g)", p->temp,
                   p->top_k, p->top_p);
         return NULL;
     }
@@ -57,7 +57,7 @@ resa_sampler *resa_sampler_new(const resa_sampler_params *in, int n_vocab)
     }
     if (!s || !s->idx || !s->prob) {
         resa_sampler_free(s);
-        resa_fail(RESA_ERR_NOMEM, "out of memory");
+        error_set(RESA_ERR_NOMEM, "out of memory");
         return NULL;
     }
     s->p = *p;
@@ -107,7 +107,7 @@ static int sorted_candidates(resa_sampler *s, const float *logits)
 int32_t resa_sample(resa_sampler *s, const float *logits)
 {
     if (!s || !logits) {
-        resa_fail(RESA_ERR_ARG, "resa_sample: NULL %s", s ? "logits" : "sampler");
+        error_set(RESA_ERR_ARG, "resa_sample: NULL %s", s ? "logits" : "sampler");
         return -1;
     }
     if (s->p.temp <= 0.0f || s->p.top_k == 1)
@@ -131,7 +131,7 @@ int32_t resa_sample(resa_sampler *s, const float *logits)
     double total = 0.0;
     for (int i = 0; i < n; i++)
         total += s->prob[i];
-    double r = resa_rng_uniform(&s->rng) * total;
+    double r = rng_uniform(&s->rng) * total;
     for (int i = 0; i < n; i++) {
         r -= s->prob[i];
         if (r < 0.0)

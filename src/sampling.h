@@ -4,8 +4,8 @@
 #include "resa.h"
 
 /* splitmix64: small, seedable, good enough for sampling. */
-uint64_t resa_rng_next(uint64_t *state);
+uint64_t rng_next(uint64_t *state);
 /* Uniform in [0, 1). */
-double resa_rng_uniform(uint64_t *state);
+double rng_uniform(uint64_t *state);
 
 #endif

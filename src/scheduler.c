@@ -57,7 +57,7 @@ resa_status scheduler_engine_init(resa_engine *e)
     e->logit_rows = malloc((size_t)rows * sizeof *e->logit_rows);
     e->logit_dst = malloc((size_t)rows * sizeof *e->logit_dst);
     if (!e->segs || !e->tokens || !e->pos || !e->logit_rows || !e->logit_dst)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory for the scheduler");
+        return error_set(RESA_ERR_NOMEM, "out of memory for the scheduler");
     return page_alloc_init(&e->pages, e->be->kv->n_pages);
 }
 
@@ -83,7 +83,7 @@ resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **o
         return st;
     resa_seq *s = calloc(1, sizeof *s);
     if (!s)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+        return error_set(RESA_ERR_NOMEM, "out of memory");
     const int b = e->params.block_size;
     s->engine = e;
     s->mode = p->mode;
@@ -100,7 +100,7 @@ resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **o
         free(s->pending);
         free(s->logits);
         free(s);
-        return resa_fail(RESA_ERR_NOMEM, "out of memory for a sequence");
+        return error_set(RESA_ERR_NOMEM, "out of memory for a sequence");
     }
     s->index = e->n_seqs;
     e->seqs[e->n_seqs++] = s;
@@ -164,17 +164,17 @@ static int step_skips_blocks(const resa_seq *s, int pos)
 static resa_status check_input(const resa_engine *e, const resa_seq *s, const int32_t *tokens, int n)
 {
     if (!s || s->engine != e)
-        return resa_fail(RESA_ERR_ARG, "a sequence of another engine (or NULL) in a step");
+        return error_set(RESA_ERR_ARG, "a sequence of another engine (or NULL) in a step");
     if (n < 1 || !tokens)
-        return resa_fail(RESA_ERR_ARG, "a step needs at least one token per sequence (got %d)", n);
+        return error_set(RESA_ERR_ARG, "a step needs at least one token per sequence (got %d)", n);
     if (n > s->n_ctx - s->n_past)
-        return resa_fail(RESA_ERR_CONTEXT,
+        return error_set(RESA_ERR_CONTEXT,
                          "%d tokens do not fit: the sequence holds %d and %d are already used", n,
                          s->n_ctx, s->n_past);
     const int n_vocab = e->model->hp.n_vocab;
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= n_vocab)
-            return resa_fail(RESA_ERR_ARG, "token id %d at index %d is outside the vocabulary [0, %d)",
+            return error_set(RESA_ERR_ARG, "token id %d at index %d is outside the vocabulary [0, %d)",
                              tokens[i], i, n_vocab);
     return RESA_OK;
 }
@@ -285,12 +285,12 @@ static resa_status run_pass(resa_engine *e, const job *jobs, int a, int b)
     const resa_pass pass = { .segs = e->segs, .n_segs = b - a, .n_rows = rows, .tokens = e->tokens,
                              .pos = e->pos };
     const forward_logits lg = { .rows = e->logit_rows, .dst = e->logit_dst, .n = n_logits, .buf = buf };
-    const double t0 = resa_now();
+    const double t0 = time_now();
     if ((st = forward_pass(e->model, e->be, &pass, &lg)))
         return st;
     /* wall time: a decode step's (rectification rows in it included), or a
      * rectification's own */
-    const double dt = resa_now() - t0;
+    const double dt = time_now() - t0;
     for (int i = a; i < b; i++) {
         resa_seq *s = jobs[i].seq;
         if (jobs[i].kind == SEG_DECODE)
@@ -333,9 +333,9 @@ resa_status scheduler_step(resa_engine *e, int n, resa_seq *const *seqs, const i
                            const int *n_tokens, float *all_logits, resa_progress_fn progress, void *user)
 {
     if (n < 1 || !seqs || !tokens || !n_tokens)
-        return resa_fail(RESA_ERR_ARG, "a step needs at least one sequence");
+        return error_set(RESA_ERR_ARG, "a step needs at least one sequence");
     if (all_logits && n != 1)
-        return resa_fail(RESA_ERR_ARG, "every position's logits: one sequence per step");
+        return error_set(RESA_ERR_ARG, "every position's logits: one sequence per step");
     long short_pages = 0;
     resa_status st;
     for (int i = 0; i < n; i++) {
@@ -343,11 +343,11 @@ resa_status scheduler_step(resa_engine *e, int n, resa_seq *const *seqs, const i
             return st;
         for (int k = 0; k < i; k++)
             if (seqs[k] == seqs[i])
-                return resa_fail(RESA_ERR_ARG, "a sequence appears twice in one step");
+                return error_set(RESA_ERR_ARG, "a sequence appears twice in one step");
         short_pages += pages_short(seqs[i], seqs[i]->n_past + n_tokens[i]);
     }
     if (short_pages > e->pages.n_free)
-        return resa_fail(RESA_ERR_CONTEXT, "the KV cache is full: the step needs %ld more pages of %d "
+        return error_set(RESA_ERR_CONTEXT, "the KV cache is full: the step needs %ld more pages of %d "
                          "positions and %d are free", short_pages, e->params.block_size, e->pages.n_free);
     job_list l = {0};
     for (int i = 0; i < n && !st; i++) {
@@ -373,15 +373,15 @@ resa_status scheduler_rectify(resa_seq *s)
 resa_status scheduler_set_mode(resa_seq *s, resa_mode mode)
 {
     if ((unsigned)mode > RESA_MODE_SPARSE)
-        return resa_fail(RESA_ERR_ARG, "unknown mode %d", (int)mode);
+        return error_set(RESA_ERR_ARG, "unknown mode %d", (int)mode);
     if (mode == s->mode)
         return RESA_OK;
     if (mode != RESA_MODE_DENSE && !s->engine->be->kv->kmin)
-        return resa_fail(RESA_ERR_ARG, "a context created in dense mode keeps no block summaries: "
+        return error_set(RESA_ERR_ARG, "a context created in dense mode keeps no block summaries: "
                                        "create it in mode sparse or resa to switch to %s",
                          resa_mode_name(mode));
     if (mode == RESA_MODE_RESA && s->rect_every < 1)
-        return resa_fail(RESA_ERR_ARG, "resa mode needs a rectification period: create the context "
+        return error_set(RESA_ERR_ARG, "resa mode needs a rectification period: create the context "
                                        "in resa mode (rect_every >= 1)");
     /* the old schedule finishes its period before the new one starts */
     resa_status st = scheduler_rectify(s);
@@ -394,7 +394,7 @@ resa_status scheduler_set_mode(resa_seq *s, resa_mode mode)
 resa_status scheduler_truncate(resa_seq *s, int n)
 {
     if (n < 0 || n > s->n_past)
-        return resa_fail(RESA_ERR_ARG, "cannot keep %d positions: %d are cached", n, s->n_past);
+        return error_set(RESA_ERR_ARG, "cannot keep %d positions: %d are cached", n, s->n_past);
     /* pending steps are the positions [n_past - n_pending, n_past), in order */
     const int first_pending = s->n_past - s->n_pending;
     s->n_pending = n > first_pending ? n - first_pending : 0;
@@ -416,12 +416,12 @@ resa_status scheduler_truncate(resa_seq *s, int n)
 resa_status scheduler_fill_repeat(resa_seq *s, int n_total)
 {
     if (s->n_past < 1 || n_total > s->n_ctx || n_total < s->n_past)
-        return resa_fail(RESA_ERR_ARG, "cannot fill %d of %d positions from %d cached", n_total,
+        return error_set(RESA_ERR_ARG, "cannot fill %d of %d positions from %d cached", n_total,
                          s->n_ctx, s->n_past);
     if (s->n_pending)
-        return resa_fail(RESA_ERR_ARG, "rectify before filling the cache");
+        return error_set(RESA_ERR_ARG, "rectify before filling the cache");
     if (pages_short(s, n_total) > s->engine->pages.n_free)
-        return resa_fail(RESA_ERR_CONTEXT, "the KV cache is full: %d positions do not fit", n_total);
+        return error_set(RESA_ERR_CONTEXT, "the KV cache is full: %d positions do not fit", n_total);
     grow_pages(s, n_total);
     const resa_kv_cache kv = seq_kv(s);
     resa_status st = s->engine->be->kv_fill_repeat(s->engine->be, &kv, s->n_past, n_total);

@@ -35,7 +35,7 @@ resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_
     resa_status st = resa_grow(&s->scores, &s->cap, n_scores + (size_t)n_kv * M * 2, sizeof(float));
     if (st)
         return st;
-    const resa_block_score_fn score = resa_attn()->block_score[kv->type];
+    const resa_block_score_fn score = attn_kernels()->block_score[kv->type];
     float *scores = s->scores, *qbar = s->scores + (size_t)n_kv * M;
     uint64_t *work = (uint64_t *)(void *)(s->scores + n_scores);
     for (int h = 0; h < n_kv; h++)

@@ -4,7 +4,7 @@
 
 #include <unistd.h>
 
-int resa_cpu_count(void)
+int cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;

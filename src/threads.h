@@ -4,6 +4,6 @@
 #define RESA_THREADS_H
 
 /* Online CPUs (at least 1). */
-int resa_cpu_count(void);
+int cpu_count(void);
 
 #endif

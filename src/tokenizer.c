@@ -163,11 +163,11 @@ static resa_status load_kind(resa_tokenizer *t, const gguf_file *f)
         return RESA_OK;
     }
     if (!str_is(model, "gpt2"))
-        return resa_fail(RESA_ERR_UNSUPPORTED,
+        return error_set(RESA_ERR_UNSUPPORTED,
                          "%s: tokenizer model '%s' is not supported (only 'gpt2', byte-level BPE, and 'llama', SentencePiece)",
                          f->path, SHOW(buf, model.ptr, model.len));
     if (!gguf_find_kv(f, "tokenizer.ggml.pre"))
-        return resa_fail(RESA_ERR_UNSUPPORTED,
+        return error_set(RESA_ERR_UNSUPPORTED,
                          "%s: no pre-tokenizer (tokenizer.ggml.pre); supported: smollm, qwen2, deepseek-r1-qwen, llama-bpe, llama3, llama-v3, gpt-2",
                          f->path);
     TRY(gguf_get_str(f, "tokenizer.ggml.pre", &pre));
@@ -182,7 +182,7 @@ static resa_status load_kind(resa_tokenizer *t, const gguf_file *f)
     } else if (str_is(pre, "gpt-2"))
         t->pre = PRE_GPT2;
     else
-        return resa_fail(RESA_ERR_UNSUPPORTED,
+        return error_set(RESA_ERR_UNSUPPORTED,
                          "%s: pre-tokenizer '%s' is not supported (supported: smollm, qwen2, deepseek-r1-qwen, llama-bpe, llama3, llama-v3, gpt-2)",
                          f->path, SHOW(buf, pre.ptr, pre.len));
     return RESA_OK;
@@ -203,7 +203,7 @@ static resa_status alloc_vocab(resa_tokenizer *t, const gguf_file *f, const gguf
         total += len + 1;
     }
     if (total > UINT32_MAX)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.tokens is too large", f->path);
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.tokens is too large", f->path);
     size_t n = (size_t)kv->arr_n;
     t->text = malloc((size_t)total);
     t->bytes = malloc((size_t)total);
@@ -214,7 +214,7 @@ static resa_status alloc_vocab(resa_tokenizer *t, const gguf_file *f, const gguf
     t->vocab_mask = table_size(n) - 1;
     t->vocab_slots = malloc((t->vocab_mask + 1) * sizeof *t->vocab_slots);
     if (!t->text || !t->bytes || !t->tok_text || !t->tok_bytes || !t->attr || !t->eog || !t->vocab_slots)
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory for the vocabulary", f->path);
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory for the vocabulary", f->path);
     memset(t->vocab_slots, 0xFF, (t->vocab_mask + 1) * sizeof *t->vocab_slots);
     return RESA_OK;
 }
@@ -224,7 +224,7 @@ static resa_status load_tokens(resa_tokenizer *t, const gguf_file *f)
     const gguf_kv *kv;
     TRY(gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_STRING, &kv));
     if (kv->arr_n == 0 || kv->arr_n > INT32_MAX / 4)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.tokens has %llu entries", f->path,
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.tokens has %llu entries", f->path,
                          (unsigned long long)kv->arr_n);
     TRY(alloc_vocab(t, f, kv));
     t->n_vocab = (int)kv->arr_n;
@@ -242,7 +242,7 @@ static resa_status load_tokens(resa_tokenizer *t, const gguf_file *f)
         size_t slot = vocab_slot(t, tok_str(t, i), len);
         if (t->vocab_slots[slot] >= 0) {
             char show[RESA_PRINTABLE_BUF];
-            return resa_fail(RESA_ERR_FORMAT, "%s: tokens %d and %d have the same text '%s'", f->path,
+            return error_set(RESA_ERR_FORMAT, "%s: tokens %d and %d have the same text '%s'", f->path,
                              t->vocab_slots[slot], i, SHOW(show, tok_str(t, i), len));
         }
         t->vocab_slots[slot] = i;
@@ -272,14 +272,14 @@ static resa_status load_types(resa_tokenizer *t, const gguf_file *f)
     const gguf_kv *kv;
     TRY(gguf_get_arr(f, "tokenizer.ggml.token_type", GGUF_INT32, &kv));
     if (kv->arr_n < (uint64_t)t->n_vocab)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.token_type has %llu entries for %d tokens",
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.token_type has %llu entries for %d tokens",
                          f->path, (unsigned long long)kv->arr_n, t->n_vocab);
     const unsigned char *p = kv->arr_data;
     for (int i = 0; i < t->n_vocab; i++) {
         int32_t v;
         memcpy(&v, p + 4 * (size_t)i, 4); /* unaligned, little-endian in the file */
         if (v < 0 || v > TOKEN_TYPE_MAX)
-            return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.token_type[%d] = %d is not a token type (0 to %d)",
+            return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.token_type[%d] = %d is not a token type (0 to %d)",
                              f->path, i, (int)v, TOKEN_TYPE_MAX);
         t->attr[i] = (unsigned char)attr_from_type(v);
     }
@@ -295,7 +295,7 @@ static resa_status add_merge(resa_tokenizer *t, const gguf_file *f, gguf_str m, 
     char show[RESA_PRINTABLE_BUF];
     const char *sp = m.len > 1 ? memchr(m.ptr + 1, ' ', (size_t)m.len - 1) : NULL;
     if (!sp)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges[%d] '%s' is not two tokens separated by a space",
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges[%d] '%s' is not two tokens separated by a space",
                          f->path, rank, SHOW(show, m.ptr, m.len));
     size_t ln = (size_t)(sp - m.ptr), rn = (size_t)m.len - ln - 1;
     int32_t l = vocab_find(t, m.ptr, ln), r = vocab_find(t, sp + 1, rn), res = -1;
@@ -305,7 +305,7 @@ static resa_status add_merge(resa_tokenizer *t, const gguf_file *f, gguf_str m, 
         res = vocab_find(t, buf, ln + rn);
     }
     if (res < 0)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges[%d] '%s' names %s not in the vocabulary",
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges[%d] '%s' names %s not in the vocabulary",
                          f->path, rank, SHOW(show, m.ptr, m.len), l < 0 || r < 0 ? "a token" : "a merged token");
     size_t slot = merge_slot_of(t, pair_key(l, r));
     if (t->merges[slot].key == MERGE_EMPTY) /* a repeated pair keeps its first rank */
@@ -318,14 +318,14 @@ static resa_status load_merges(resa_tokenizer *t, const gguf_file *f)
     const gguf_kv *kv;
     TRY(gguf_get_arr(f, "tokenizer.ggml.merges", GGUF_STRING, &kv));
     if (kv->arr_n > INT32_MAX / 4)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges has %llu entries", f->path,
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.merges has %llu entries", f->path,
                          (unsigned long long)kv->arr_n);
     t->merge_mask = table_size((size_t)kv->arr_n) - 1;
     t->merges = malloc((t->merge_mask + 1) * sizeof *t->merges);
     char *buf = malloc(t->max_token_len + 1);
     if (!t->merges || !buf) {
         free(buf);
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory for the merges", f->path);
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory for the merges", f->path);
     }
     for (size_t i = 0; i <= t->merge_mask; i++)
         t->merges[i].key = MERGE_EMPTY;
@@ -346,7 +346,7 @@ static resa_status load_id(const resa_tokenizer *t, const gguf_file *f, const ch
     uint32_t v;
     TRY(gguf_get_u32(f, key, &v));
     if (v >= (uint32_t)t->n_vocab)
-        return resa_fail(RESA_ERR_FORMAT, "%s: %s = %u is outside the vocabulary (%d tokens)", f->path, key, v,
+        return error_set(RESA_ERR_FORMAT, "%s: %s = %u is outside the vocabulary (%d tokens)", f->path, key, v,
                          t->n_vocab);
     *id = (int)v;
     return RESA_OK;
@@ -466,7 +466,7 @@ static resa_status sort_specials(resa_tokenizer *t)
 {
     uint64_t *keys = malloc((size_t)(t->n_specials ? t->n_specials : 1) * sizeof *keys);
     if (!keys)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory for the special tokens");
+        return error_set(RESA_ERR_NOMEM, "out of memory for the special tokens");
     for (int i = 0; i < t->n_specials; i++) {
         uint32_t len = t->tok_text[t->specials[i]].len;
         keys[i] = (uint64_t)(UINT32_MAX - len) << 32 | (uint32_t)t->specials[i];
@@ -485,7 +485,7 @@ static resa_status build_specials(resa_tokenizer *t)
         n += (t->attr[i] & (ATTR_CONTROL | ATTR_USER | ATTR_UNKNOWN)) != 0;
     t->specials = malloc((size_t)(n ? n : 1) * sizeof *t->specials);
     if (!t->specials)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory for the special tokens");
+        return error_set(RESA_ERR_NOMEM, "out of memory for the special tokens");
     for (int i = 0; i < t->n_vocab; i++)
         if (t->attr[i] & (ATTR_CONTROL | ATTR_USER | ATTR_UNKNOWN))
             t->specials[t->n_specials++] = i;
@@ -627,13 +627,13 @@ static resa_status load_all(resa_tokenizer *t, const gguf_file *f)
 resa_status tokenizer_load(const gguf_file *f, resa_tokenizer **out)
 {
     if (!out)
-        return resa_fail(RESA_ERR_ARG, "tokenizer_load: NULL output");
+        return error_set(RESA_ERR_ARG, "tokenizer_load: NULL output");
     *out = NULL;
     if (!f)
-        return resa_fail(RESA_ERR_ARG, "tokenizer_load: NULL file");
+        return error_set(RESA_ERR_ARG, "tokenizer_load: NULL file");
     resa_tokenizer *t = calloc(1, sizeof *t);
     if (!t)
-        return resa_fail(RESA_ERR_NOMEM, "out of memory");
+        return error_set(RESA_ERR_NOMEM, "out of memory");
     resa_status st = load_all(t, f);
     if (st) {
         tokenizer_free(t);
@@ -691,14 +691,14 @@ char *tokenizer_chat_format(const resa_tokenizer *t, const char *system, const c
 {
     (void)t; /* every supported model speaks ChatML */
     if (!user) {
-        resa_fail(RESA_ERR_ARG, "chat format: no user message");
+        error_set(RESA_ERR_ARG, "chat format: no user message");
         return NULL;
     }
     size_t n = strlen(user) + sizeof chat_user_head + sizeof chat_end + sizeof chat_tail +
                (system ? strlen(system) + sizeof chat_sys_head + sizeof chat_end : 0);
     char *s = malloc(n);
     if (!s) {
-        resa_fail(RESA_ERR_NOMEM, "out of memory");
+        error_set(RESA_ERR_NOMEM, "out of memory");
         return NULL;
     }
     s[0] = '\0';
@@ -1213,16 +1213,16 @@ static int encode_regions(const resa_tokenizer *t, const char *text, const regio
     if (st)
         return -1;
     if (e.nomem) {
-        resa_fail(RESA_ERR_NOMEM, "tokenize: out of memory");
+        error_set(RESA_ERR_NOMEM, "tokenize: out of memory");
         return -1;
     }
     if (e.lost_byte) {
-        resa_fail(RESA_ERR_UNSUPPORTED, "tokenize: the byte 0x%02x has no token in this model's vocabulary",
+        error_set(RESA_ERR_UNSUPPORTED, "tokenize: the byte 0x%02x has no token in this model's vocabulary",
                   e.lost_byte - 1);
         return -1;
     }
     if (e.n > INT_MAX) {
-        resa_fail(RESA_ERR_ARG, "tokenize: more than %d tokens", INT_MAX);
+        error_set(RESA_ERR_ARG, "tokenize: more than %d tokens", INT_MAX);
         return -1;
     }
     return (int)e.n;
@@ -1231,11 +1231,11 @@ static int encode_regions(const resa_tokenizer *t, const char *text, const regio
 static bool bad_text_args(const char *text, size_t len, int32_t *out, int max_tokens)
 {
     if ((!text && len) || max_tokens < 0 || (!out && max_tokens > 0)) {
-        resa_fail(RESA_ERR_ARG, "tokenize: bad arguments");
+        error_set(RESA_ERR_ARG, "tokenize: bad arguments");
         return true;
     }
     if (len > INT32_MAX / 4) { /* a word's symbols are indexed with int32 */
-        resa_fail(RESA_ERR_ARG, "tokenize: text of %zu bytes is too long", len);
+        error_set(RESA_ERR_ARG, "tokenize: text of %zu bytes is too long", len);
         return true;
     }
     return false;
@@ -1245,7 +1245,7 @@ int tokenizer_encode(const resa_tokenizer *t, const char *text, size_t len, int 
                      int32_t *out, int max_tokens)
 {
     if (!t) {
-        resa_fail(RESA_ERR_ARG, "tokenize: NULL tokenizer");
+        error_set(RESA_ERR_ARG, "tokenize: NULL tokenizer");
         return -1;
     }
     if (bad_text_args(text, len, out, max_tokens))

@@ -50,14 +50,14 @@ resa_status spm_load(const gguf_file *f, int n_vocab, spm_find_fn find, const vo
     if (st)
         return st;
     if (kv->arr_n < (uint64_t)n_vocab)
-        return resa_fail(RESA_ERR_FORMAT, "%s: tokenizer.ggml.scores has %llu entries for %d tokens", f->path,
+        return error_set(RESA_ERR_FORMAT, "%s: tokenizer.ggml.scores has %llu entries for %d tokens", f->path,
                          (unsigned long long)kv->arr_n, n_vocab);
     spm_model *m = calloc(1, sizeof *m);
     float *score = malloc((size_t)n_vocab * sizeof *score);
     if (!m || !score) {
         free(m);
         free(score);
-        return resa_fail(RESA_ERR_NOMEM, "%s: out of memory for the token scores", f->path);
+        return error_set(RESA_ERR_NOMEM, "%s: out of memory for the token scores", f->path);
     }
     memcpy(score, kv->arr_data, (size_t)n_vocab * sizeof *score); /* unaligned in the file */
     *m = (spm_model){.n_vocab = n_vocab, .score = score, .add_space_prefix = true, .find = find, .vocab = vocab};
@@ -220,7 +220,7 @@ static resa_status emit_symbol(const session *z, const sym *y, spm_emit_fn emit,
     for (uint32_t j = 0; j < y->n; j++) {
         unsigned char b = (unsigned char)z->s[y->off + j];
         if (z->m->byte_token[b] < 0)
-            return resa_fail(RESA_ERR_FORMAT, "tokenize: byte 0x%02X has no token in this vocabulary", b);
+            return error_set(RESA_ERR_FORMAT, "tokenize: byte 0x%02X has no token in this vocabulary", b);
         emit(ctx, z->m->byte_token[b]);
     }
     return RESA_OK;
@@ -257,10 +257,10 @@ resa_status spm_encode(const spm_model *m, const char *text, size_t len, bool sp
     size_t n;
     char *s = escape(text, len, space_prefix, &n);
     if (!s)
-        return resa_fail(RESA_ERR_NOMEM, "tokenize: out of memory");
+        return error_set(RESA_ERR_NOMEM, "tokenize: out of memory");
     if (n > INT32_MAX / 4) {
         free(s);
-        return resa_fail(RESA_ERR_ARG, "tokenize: text of %zu bytes is too long", len);
+        return error_set(RESA_ERR_ARG, "tokenize: text of %zu bytes is too long", len);
     }
     session z = {.m = m, .s = s, .sym = malloc((n ? n : 1) * sizeof *z.sym)};
     /* every merge queues at most two pairs, after the n - 1 first ones */
@@ -277,7 +277,7 @@ resa_status spm_encode(const spm_model *m, const char *text, size_t len, bool sp
         }
         st = merge_all(&z, k, emit, ctx);
     } else {
-        resa_fail(st, "tokenize: out of memory");
+        error_set(st, "tokenize: out of memory");
     }
     free(z.sym);
     free(z.heap);

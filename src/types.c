@@ -35,7 +35,7 @@ static float bits_f32(uint32_t u)
     return f;
 }
 
-float resa_f16_to_f32(resa_f16 h)
+float type_f16_to_f32(resa_f16 h)
 {
     const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     const uint32_t exp = (h >> 10) & 0x1f;
@@ -56,7 +56,7 @@ float resa_f16_to_f32(resa_f16 h)
     return bits_f32(sign | ((uint32_t)e << 23) | ((mant & 0x3ff) << 13));
 }
 
-resa_f16 resa_f32_to_f16(float f)
+resa_f16 type_f32_to_f16(float f)
 {
     const uint32_t u = f32_bits(f);
     const uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
@@ -85,12 +85,12 @@ resa_f16 resa_f32_to_f16(float f)
     return (uint16_t)(sign | q);
 }
 
-float resa_bf16_to_f32(resa_bf16 h)
+float type_bf16_to_f32(resa_bf16 h)
 {
     return bits_f32((uint32_t)h << 16);
 }
 
-resa_bf16 resa_f32_to_bf16(float f)
+resa_bf16 type_f32_to_bf16(float f)
 {
     const uint32_t u = f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: quiet it */
@@ -114,28 +114,28 @@ static void to_float_f16(const void *src, float *dst, int64_t n)
 {
     const resa_f16 *x = src;
     for (int64_t i = 0; i < n; i++)
-        dst[i] = resa_f16_to_f32(x[i]);
+        dst[i] = type_f16_to_f32(x[i]);
 }
 
 static void from_float_f16(const float *src, void *dst, int64_t n)
 {
     resa_f16 *y = dst;
     for (int64_t i = 0; i < n; i++)
-        y[i] = resa_f32_to_f16(src[i]);
+        y[i] = type_f32_to_f16(src[i]);
 }
 
 static void to_float_bf16(const void *src, float *dst, int64_t n)
 {
     const resa_bf16 *x = src;
     for (int64_t i = 0; i < n; i++)
-        dst[i] = resa_bf16_to_f32(x[i]);
+        dst[i] = type_bf16_to_f32(x[i]);
 }
 
 static void from_float_bf16(const float *src, void *dst, int64_t n)
 {
     resa_bf16 *y = dst;
     for (int64_t i = 0; i < n; i++)
-        y[i] = resa_f32_to_bf16(src[i]);
+        y[i] = type_f32_to_bf16(src[i]);
 }
 
 /* ---- Q4_0: value = (nibble - 8) * d -------------------------------------------- */
@@ -144,7 +144,7 @@ static void to_float_q4_0(const void *src, float *dst, int64_t n)
 {
     const block_q4_0 *x = src;
     for (int64_t i = 0; i < n / QK4_0; i++, dst += QK4_0) {
-        const float d = resa_f16_to_f32(x[i].d);
+        const float d = type_f16_to_f32(x[i].d);
         for (int j = 0; j < QK4_0 / 2; j++) {
             dst[j] = (float)((x[i].qs[j] & 0x0f) - 8) * d;
             dst[j + QK4_0 / 2] = (float)((x[i].qs[j] >> 4) - 8) * d;
@@ -174,7 +174,7 @@ static void from_float_q4_0(const float *src, void *dst, int64_t n)
         }
         const float d = max / -8.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[i].d = resa_f32_to_f16(d);
+        y[i].d = type_f32_to_f16(d);
         for (int j = 0; j < QK4_0 / 2; j++) {
             const uint8_t lo = nibble(src[j] * id + 8.5f);
             const uint8_t hi = nibble(src[j + QK4_0 / 2] * id + 8.5f);
@@ -189,8 +189,8 @@ static void to_float_q4_1(const void *src, float *dst, int64_t n)
 {
     const block_q4_1 *x = src;
     for (int64_t i = 0; i < n / QK4_1; i++, dst += QK4_1) {
-        const float d = resa_f16_to_f32(x[i].d);
-        const float m = resa_f16_to_f32(x[i].m);
+        const float d = type_f16_to_f32(x[i].d);
+        const float m = type_f16_to_f32(x[i].m);
         for (int j = 0; j < QK4_1 / 2; j++) {
             dst[j] = (float)(x[i].qs[j] & 0x0f) * d + m;
             dst[j + QK4_1 / 2] = (float)(x[i].qs[j] >> 4) * d + m;
@@ -209,8 +209,8 @@ static void from_float_q4_1(const float *src, void *dst, int64_t n)
         }
         const float d = (max - min) / 15.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[i].d = resa_f32_to_f16(d);
-        y[i].m = resa_f32_to_f16(min);
+        y[i].d = type_f32_to_f16(d);
+        y[i].m = type_f32_to_f16(min);
         for (int j = 0; j < QK4_1 / 2; j++) {
             const uint8_t lo = nibble((src[j] - min) * id + 0.5f);
             const uint8_t hi = nibble((src[j + QK4_1 / 2] - min) * id + 0.5f);
@@ -225,7 +225,7 @@ static void to_float_q8_0(const void *src, float *dst, int64_t n)
 {
     const block_q8_0 *x = src;
     for (int64_t i = 0; i < n / QK8_0; i++, dst += QK8_0) {
-        const float d = resa_f16_to_f32(x[i].d);
+        const float d = type_f16_to_f32(x[i].d);
         for (int j = 0; j < QK8_0; j++)
             dst[j] = (float)x[i].qs[j] * d;
     }
@@ -235,7 +235,7 @@ static void to_float_q8_1(const void *src, float *dst, int64_t n)
 {
     const block_q8_1 *x = src;
     for (int64_t i = 0; i < n / QK8_1; i++, dst += QK8_1) {
-        const float d = resa_f16_to_f32(x[i].d);
+        const float d = type_f16_to_f32(x[i].d);
         for (int j = 0; j < QK8_1; j++)
             dst[j] = (float)x[i].qs[j] * d;
     }
@@ -260,7 +260,7 @@ static int quantize_block_q8(const float *x, int8_t *q, resa_f16 *dh, float *dou
         q[j] = (int8_t)nearbyintf(x[j] * id); /* default rounding mode: ties to even */
         sum += q[j];
     }
-    *dh = resa_f32_to_f16(d);
+    *dh = type_f32_to_f16(d);
     *dout = d;
     return sum;
 }
@@ -280,7 +280,7 @@ static void from_float_q8_1(const float *src, void *dst, int64_t n)
     float d;
     for (int64_t i = 0; i < n / QK8_1; i++, src += QK8_1) {
         const int sum = quantize_block_q8(src, y[i].qs, &y[i].d, &d);
-        y[i].s = resa_f32_to_f16((float)sum * d);
+        y[i].s = type_f32_to_f16((float)sum * d);
     }
 }
 
@@ -317,7 +317,7 @@ static void to_float_q5_0(const void *src, float *dst, int64_t n)
     for (int64_t i = 0; i < n / QK5_0; i++, dst += QK5_0) {
         int8_t q[32];
         resa_q5_values(RESA_TYPE_Q5_0, &x[i], q);
-        const float d = resa_f16_to_f32(x[i].d);
+        const float d = type_f16_to_f32(x[i].d);
         for (int j = 0; j < 32; j++)
             dst[j] = (float)q[j] * d;
     }
@@ -329,7 +329,7 @@ static void to_float_q5_1(const void *src, float *dst, int64_t n)
     for (int64_t i = 0; i < n / QK5_1; i++, dst += QK5_1) {
         int8_t q[32];
         resa_q5_values(RESA_TYPE_Q5_1, &x[i], q);
-        const float d = resa_f16_to_f32(x[i].d), m = resa_f16_to_f32(x[i].m);
+        const float d = type_f16_to_f32(x[i].d), m = type_f16_to_f32(x[i].m);
         for (int j = 0; j < 32; j++)
             dst[j] = (float)q[j] * d + m;
     }
@@ -344,7 +344,7 @@ static void to_float_iq4_nl(const void *src, float *dst, int64_t n)
 {
     const block_iq4_nl *x = src;
     for (int64_t i = 0; i < n / QK4_NL; i++, dst += QK4_NL) {
-        const float d = resa_f16_to_f32(x[i].d);
+        const float d = type_f16_to_f32(x[i].d);
         for (int j = 0; j < 16; j++) {
             dst[j] = (float)resa_kvalues_iq4nl[x[i].qs[j] & 0x0f] * d;
             dst[j + 16] = (float)resa_kvalues_iq4nl[x[i].qs[j] >> 4] * d;
@@ -370,8 +370,8 @@ static void scale_min_k4(int j, const uint8_t *s, int16_t *sc, int16_t *m)
 
 static void unpack_q4_k(const block_q4_K *x, resa_kblock *k)
 {
-    k->d = resa_f16_to_f32(x->d);
-    k->dmin = resa_f16_to_f32(x->dmin);
+    k->d = type_f16_to_f32(x->d);
+    k->dmin = type_f16_to_f32(x->dmin);
     for (int j = 0; j < 8; j++) {
         scale_min_k4(j, x->scales, &k->sc[2 * j], &k->m[2 * j]);
         k->sc[2 * j + 1] = k->sc[2 * j];
@@ -387,8 +387,8 @@ static void unpack_q4_k(const block_q4_K *x, resa_kblock *k)
 
 static void unpack_q5_k(const block_q5_K *x, resa_kblock *k)
 {
-    k->d = resa_f16_to_f32(x->d);
-    k->dmin = resa_f16_to_f32(x->dmin);
+    k->d = type_f16_to_f32(x->d);
+    k->dmin = type_f16_to_f32(x->dmin);
     for (int j = 0; j < 8; j++) {
         scale_min_k4(j, x->scales, &k->sc[2 * j], &k->m[2 * j]);
         k->sc[2 * j + 1] = k->sc[2 * j];
@@ -404,7 +404,7 @@ static void unpack_q5_k(const block_q5_K *x, resa_kblock *k)
 
 static void unpack_q6_k(const block_q6_K *x, resa_kblock *k)
 {
-    k->d = resa_f16_to_f32(x->d);
+    k->d = type_f16_to_f32(x->d);
     k->dmin = 0.0f;
     for (int i = 0; i < 16; i++) {
         k->sc[i] = x->scales[i];
@@ -427,8 +427,8 @@ static void unpack_q6_k(const block_q6_K *x, resa_kblock *k)
 
 static void unpack_q2_k(const block_q2_K *x, resa_kblock *k)
 {
-    k->d = resa_f16_to_f32(x->d);
-    k->dmin = resa_f16_to_f32(x->dmin);
+    k->d = type_f16_to_f32(x->d);
+    k->dmin = type_f16_to_f32(x->dmin);
     for (int i = 0; i < 16; i++) {
         k->sc[i] = x->scales[i] & 0x0f;
         k->m[i] = x->scales[i] >> 4;
@@ -442,7 +442,7 @@ static void unpack_q2_k(const block_q2_K *x, resa_kblock *k)
 
 static void unpack_q3_k(const block_q3_K *x, resa_kblock *k)
 {
-    k->d = resa_f16_to_f32(x->d);
+    k->d = type_f16_to_f32(x->d);
     k->dmin = 0.0f;
     /* 16 six-bit scales: the low nibble from bytes 0-7 (i < 8: low, else
      * high nibble of byte i - 8), the top two bits from bytes 8-11 */
@@ -464,7 +464,7 @@ static void unpack_q3_k(const block_q3_K *x, resa_kblock *k)
 
 static void unpack_iq4_xs(const block_iq4_xs *x, resa_kblock *k)
 {
-    k->d = resa_f16_to_f32(x->d);
+    k->d = type_f16_to_f32(x->d);
     k->dmin = 0.0f;
     for (int ib = 0; ib < 8; ib++) {
         const int ls = ((x->scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f) | ((x->scales_h >> (2 * ib)) & 3) << 4;
@@ -636,20 +636,20 @@ static const resa_type_traits type_traits[RESA_TYPE_COUNT] = {
 
 int resa_type_is_k(enum resa_type t)
 {
-    const resa_type_traits *tr = resa_type_traits_get((uint32_t)t);
+    const resa_type_traits *tr = type_traits_get((uint32_t)t);
     return tr && tr->vec_dot_type == RESA_TYPE_Q8_K;
 }
 
-const resa_type_traits *resa_type_traits_get(uint32_t type)
+const resa_type_traits *type_traits_get(uint32_t type)
 {
     if (type >= RESA_TYPE_COUNT || !type_traits[type].name)
         return NULL;
     return &type_traits[type];
 }
 
-size_t resa_row_size(enum resa_type type, int64_t n)
+size_t type_row_size(enum resa_type type, int64_t n)
 {
-    const resa_type_traits *t = resa_type_traits_get((uint32_t)type);
+    const resa_type_traits *t = type_traits_get((uint32_t)type);
     if (!t || n < 0 || n % t->block_size)
         return 0;
     return (size_t)(n / t->block_size) * t->type_size;

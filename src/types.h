@@ -108,13 +108,23 @@ typedef struct resa_type_traits {
 int resa_type_is_k(enum resa_type t);
 
 /* NULL when the id is unknown or not a weight type we support. */
-const resa_type_traits *resa_type_traits_get(uint32_t type);
+const resa_type_traits *type_traits_get(uint32_t type);
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block size. */
-size_t resa_row_size(enum resa_type type, int64_t n);
+size_t type_row_size(enum resa_type type, int64_t n);
 
-float resa_f16_to_f32(resa_f16 h);
-resa_f16 resa_f32_to_f16(float f);   /* round to nearest even */
-float resa_bf16_to_f32(resa_bf16 h);
-resa_bf16 resa_f32_to_bf16(float f); /* round to nearest even */
+float type_f16_to_f32(resa_f16 h);
+resa_f16 type_f32_to_f16(float f);   /* round to nearest even */
+float type_bf16_to_f32(resa_bf16 h);
+resa_bf16 type_f32_to_bf16(float f); /* round to nearest even */
+
+/* The names these had before internal functions lost the public resa_
+ * prefix (docs/design.md §3.10), for the weight-product kernels (simd/dot*,
+ * src/matmul.c) until they are renamed with them. Only the new names are
+ * symbols. */
+#define type_traits_get type_traits_get
+#define type_row_size type_row_size
+#define type_f16_to_f32 type_f16_to_f32
+#define type_f32_to_f16 type_f32_to_f16
+#define type_bf16_to_f32 type_bf16_to_f32
 
 #endif

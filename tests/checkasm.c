@@ -29,7 +29,7 @@ static int n_pass, n_fail;
 static uint64_t rng_state;
 static const char *prog_name = "checkasm";
 
-uint64_t ca_rnd(void) { return resa_rng_next(&rng_state); }
+uint64_t ca_rnd(void) { return rng_next(&rng_state); }
 
 float ca_rndf(void) { return (float)((double)(ca_rnd() >> 11) * 0x1p-52 - 1.0); }
 
@@ -110,7 +110,7 @@ void ca_init(int argc, char **argv, const char *prog)
         if (!strncmp(argv[i], "--seed=", 7)) {
             ca_opt.seed = strtoull(argv[i] + 7, NULL, 10);
         } else if (!strncmp(argv[i], "--cpu=", 6)) {
-            if (resa_cpu_set_cap(argv[i] + 6) < 0) {
+            if (cpu_set_cap(argv[i] + 6) < 0) {
                 fprintf(stderr, "%s: unknown --cpu %s\n", prog, argv[i] + 6);
                 exit(99);
             }
@@ -138,10 +138,10 @@ void ca_init(int argc, char **argv, const char *prog)
     sa.sa_flags = SA_NODEFER;
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaction(sigs[i], &sa, NULL);
-    ca_opt.flags = resa_cpu_flags();
+    ca_opt.flags = cpu_flags();
     printf("%s: seed %llu (--seed=%llu repeats this run), cpu flags 0x%x, best tier %s\n", prog,
            (unsigned long long)ca_opt.seed, (unsigned long long)ca_opt.seed, ca_opt.flags,
-           resa_cpu_tier_name(ca_opt.flags));
+           cpu_tier_name(ca_opt.flags));
 }
 
 int ca_finish(void)

@@ -18,7 +18,7 @@ typedef struct ca_options {
     const char *pattern; /* --bench=PATTERN: only names containing it ("" = all) */
     int all_tiers;       /* also tiers the CPU lacks (shows that SIGILL is caught) */
     int verbose;
-    unsigned flags;      /* resa_cpu_flags() after --cpu */
+    unsigned flags;      /* cpu_flags() after --cpu */
 } ca_options;
 
 extern ca_options ca_opt;

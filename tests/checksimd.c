@@ -176,7 +176,7 @@ static const int64_t sizes[] = {1, 7, 17, 33, 32, 64, 96, 256, 544, 576, 768, 15
 static resa_f16 rnd_scale(void)
 {
     const float mag = ldexpf(1.0f + (float)(rnd() % 1024) / 1024.0f, -12 + (int)(rnd() % 10));
-    return resa_f32_to_f16(rnd() & 1 ? -mag : mag);
+    return type_f32_to_f16(rnd() & 1 ? -mag : mag);
 }
 
 static void fill_floats(float *x, int64_t n)
@@ -190,9 +190,9 @@ static void fill_floats(float *x, int64_t n)
  * Q8_0), random scales; the float types from random floats. */
 static void fill_weights(enum resa_type t, void *dst, int64_t n)
 {
-    const resa_type_traits *tr = resa_type_traits_get(t);
+    const resa_type_traits *tr = type_traits_get(t);
     unsigned char *p = dst;
-    const size_t bytes = resa_row_size(t, n);
+    const size_t bytes = type_row_size(t, n);
     for (size_t i = 0; i < bytes; i++)
         p[i] = (unsigned char)rnd();
     const int64_t nb = n / tr->block_size;
@@ -288,10 +288,10 @@ static double dot_magnitude(enum resa_type t, int64_t n, const void *w, const vo
     if (t != RESA_TYPE_Q4_0 && t != RESA_TYPE_Q4_1 && t != RESA_TYPE_Q8_0) {
         /* float types, and the rest from dequantized values (their dots are
          * bit-exact, so the bound only matters for the float types) */
-        const resa_type_traits *tr = resa_type_traits_get(t);
+        const resa_type_traits *tr = type_traits_get(t);
         float *wf = malloc((size_t)n * sizeof *wf), *af = malloc((size_t)n * sizeof *af);
         tr->to_float(w, wf, n);
-        resa_type_traits_get(tr->vec_dot_type)->to_float(a, af, n);
+        type_traits_get(tr->vec_dot_type)->to_float(a, af, n);
         for (int64_t i = 0; i < n; i++)
             S += fabs((double)wf[i] * af[i]);
         free(wf);
@@ -306,23 +306,23 @@ static double dot_magnitude(enum resa_type t, int64_t n, const void *w, const vo
             const block_q8_1 *y = (const block_q8_1 *)a + i;
             for (int j = 0; j < 16; j++)
                 sumi += abs((x->qs[j] & 15) * y->qs[j]) + abs((x->qs[j] >> 4) * y->qs[j + 16]);
-            dw = resa_f16_to_f32(x->d);
-            da = resa_f16_to_f32(y->d);
-            extra = fabs((double)resa_f16_to_f32(x->m) * resa_f16_to_f32(y->s));
+            dw = type_f16_to_f32(x->d);
+            da = type_f16_to_f32(y->d);
+            extra = fabs((double)type_f16_to_f32(x->m) * type_f16_to_f32(y->s));
         } else {
             const block_q8_0 *y = (const block_q8_0 *)a + i;
             if (t == RESA_TYPE_Q4_0) {
                 const block_q4_0 *x = (const block_q4_0 *)w + i;
                 for (int j = 0; j < 16; j++)
                     sumi += abs(((x->qs[j] & 15) - 8) * y->qs[j]) + abs(((x->qs[j] >> 4) - 8) * y->qs[j + 16]);
-                dw = resa_f16_to_f32(x->d);
+                dw = type_f16_to_f32(x->d);
             } else {
                 const block_q8_0 *x = (const block_q8_0 *)w + i;
                 for (int j = 0; j < 32; j++)
                     sumi += abs(x->qs[j] * y->qs[j]);
-                dw = resa_f16_to_f32(x->d);
+                dw = type_f16_to_f32(x->d);
             }
-            da = resa_f16_to_f32(y->d);
+            da = type_f16_to_f32(y->d);
         }
         S += fabs(dw * da * sumi) + extra;
     }
@@ -331,7 +331,7 @@ static double dot_magnitude(enum resa_type t, int64_t n, const void *w, const vo
 
 static double dot_tolerance(enum resa_type t, int64_t n, double S)
 {
-    const resa_type_traits *tr = resa_type_traits_get(t);
+    const resa_type_traits *tr = type_traits_get(t);
     const double terms = tr->block_size == 1 ? n / 16.0 + 16 : (double)(n / tr->block_size) + 8;
     return terms * 0x1p-23 * S + 1e-30;
 }
@@ -343,8 +343,8 @@ static double dot_tolerance(enum resa_type t, int64_t n, double S)
 /* Returns 1 when every size passed. */
 static int test_vec_dot(const struct kernel *k, const char *tier, resa_vec_dot_fn fn, resa_vec_dot_fn ref)
 {
-    const resa_type_traits *tr = resa_type_traits_get(k->type);
-    const resa_type_traits *ta = resa_type_traits_get(tr->vec_dot_type);
+    const resa_type_traits *tr = type_traits_get(k->type);
+    const resa_type_traits *ta = type_traits_get(tr->vec_dot_type);
     const int exact = tr->block_size > 1; /* the int8 dots */
     double worst = 0.0;
     for (size_t si = 0; si < N_SIZES; si++) {
@@ -352,7 +352,7 @@ static int test_vec_dot(const struct kernel *k, const char *tier, resa_vec_dot_f
         if (n % tr->block_size)
             continue;
         for (int trial = 0; trial < 4; trial++) {
-            const size_t wbytes = resa_row_size(k->type, n), abytes = resa_row_size(tr->vec_dot_type, n);
+            const size_t wbytes = type_row_size(k->type, n), abytes = type_row_size(tr->vec_dot_type, n);
             const int at_end = trial & 1;
             buf W = at_end ? buf_at_page_end(wbytes) : buf_new(wbytes, misalign_of(k->type));
             buf A = at_end ? buf_at_page_end(abytes) : buf_new(abytes, misalign_of(tr->vec_dot_type));
@@ -415,10 +415,10 @@ static int test_quantize(const struct kernel *k, const char *tier, resa_quantize
 {
     for (size_t si = 0; si < N_SIZES; si++) {
         const int64_t n = sizes[si];
-        if (n % resa_type_traits_get(k->type)->block_size)
+        if (n % type_traits_get(k->type)->block_size)
             continue;
         for (int trial = 0; trial < 8; trial++) {
-            const size_t bytes = resa_row_size(k->type, n);
+            const size_t bytes = type_row_size(k->type, n);
             buf X = trial & 1 ? buf_at_page_end((size_t)n * sizeof(float)) : buf_new((size_t)n * sizeof(float), 4);
             buf Y = buf_new(bytes, 2), R = buf_new(bytes, 2);
             float *x = (float *)(void *)X.p;
@@ -450,7 +450,7 @@ static int test_quantize(const struct kernel *k, const char *tier, resa_quantize
                        first >= 0 ? " (see first differing byte below)" : "");
                 if (first >= 0)
                     printf("    first difference at byte %ld (block %ld)\n", first,
-                           first / (long)resa_type_traits_get(k->type)->type_size);
+                           first / (long)type_traits_get(k->type)->type_size);
                 return 0;
             }
         }
@@ -508,7 +508,7 @@ static const enum resa_type gemm_types[] = {
 static buf gemm_operand(enum resa_type t, int64_t n, int nc, const float *af, const void *aq, int at_end,
                         size_t *lda)
 {
-    const resa_type_traits *tr = resa_type_traits_get(t);
+    const resa_type_traits *tr = type_traits_get(t);
     if (tr->block_size == 1) {
         const size_t bytes = (size_t)nc * (size_t)n * sizeof(float);
         buf B = at_end ? buf_at_page_end(bytes) : buf_new(bytes, 4);
@@ -517,14 +517,14 @@ static buf gemm_operand(enum resa_type t, int64_t n, int nc, const float *af, co
         return B;
     }
     if (resa_type_is_k(t)) { /* Q8_K rows as they are */
-        const size_t arow = resa_row_size(tr->vec_dot_type, n), bytes = (size_t)nc * arow;
+        const size_t arow = type_row_size(tr->vec_dot_type, n), bytes = (size_t)nc * arow;
         buf B = at_end ? buf_at_page_end(bytes) : buf_new(bytes, 4);
         memcpy(B.p, aq, bytes);
         *lda = arow;
         return B;
     }
     const int64_t nb = n / 32;
-    const size_t arow = resa_row_size(tr->vec_dot_type, n), bytes = (size_t)((nc + 7) / 8 * nb) * sizeof(resa_dot_panel);
+    const size_t arow = type_row_size(tr->vec_dot_type, n), bytes = (size_t)((nc + 7) / 8 * nb) * sizeof(resa_dot_panel);
     buf B = at_end ? buf_at_page_end(bytes) : buf_new(bytes, 32);
     resa_dot_panel *p = (resa_dot_panel *)(void *)B.p;
     for (int c0 = 0; c0 < nc; c0 += RESA_PANEL_COLS)
@@ -583,7 +583,7 @@ static const char *check_gemm_shape(enum resa_type t, resa_gemm_fn fn, int64_t n
 static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx)
 {
     static const int64_t gsizes[] = {7, 33, 32, 96, 256, 576, 1536};
-    const resa_type_traits *tr = resa_type_traits_get(t), *ta = resa_type_traits_get(tr->vec_dot_type);
+    const resa_type_traits *tr = type_traits_get(t), *ta = type_traits_get(tr->vec_dot_type);
     const resa_gemm_fn fn = ctx->gemm[t];
     const resa_vec_dot_fn dot = ctx->vec_dot[t];
     char name[32];
@@ -592,7 +592,7 @@ static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
         const int64_t n = gsizes[si];
         if (n % tr->block_size)
             continue;
-        const size_t wrow = resa_row_size(t, n), arow = resa_row_size(tr->vec_dot_type, n);
+        const size_t wrow = type_row_size(t, n), arow = type_row_size(tr->vec_dot_type, n);
         float *af = malloc((size_t)RESA_GEMM_NC * (size_t)n * sizeof *af);
         unsigned char *aq = malloc((size_t)RESA_GEMM_NC * arow);
         for (int c = 0; c < RESA_GEMM_NC; c++) {
@@ -651,7 +651,7 @@ static int test_gemv(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
     static const int64_t gsizes[] = {7, 33, 32, 96, 256, 576, 1536};
     static const int rows[] = {1, 7, 8, 9, 16, 23, 40};
     static const int cols[] = {1, 2, 3, 4, 5, RESA_GEMV_MAX_COLS};
-    const resa_type_traits *tr = resa_type_traits_get(t), *ta = resa_type_traits_get(tr->vec_dot_type);
+    const resa_type_traits *tr = type_traits_get(t), *ta = type_traits_get(tr->vec_dot_type);
     char name[32];
     snprintf(name, sizeof name, "gemv_%s", tr->name);
     for (size_t si = 0; si < sizeof gsizes / sizeof gsizes[0]; si++) {
@@ -660,7 +660,7 @@ static int test_gemv(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
             continue;
         for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
             const int nr = rows[ri], nc = cols[(si + ri) % (sizeof cols / sizeof cols[0])], at_end = (int)(ri & 1);
-            const size_t wrow = resa_row_size(t, n), arow = resa_row_size(tr->vec_dot_type, n);
+            const size_t wrow = type_row_size(t, n), arow = type_row_size(tr->vec_dot_type, n);
             const size_t ldw = wrow + (at_end ? 0 : 2 * misalign_of(t));
             const size_t lda = arow + (at_end ? 0 : 2 * misalign_of(tr->vec_dot_type));
             const size_t lds = (size_t)nr + (size_t)(ri % 3); /* output rows with a gap, sometimes */
@@ -736,7 +736,7 @@ static void test_dispatch_threads(void)
         if (i < started)
             pthread_join(t[i], NULL);
     resa_dot_ctx want;
-    build_ctx(&want, resa_cpu_flags());
+    build_ctx(&want, cpu_flags());
     int ok = started == N_THREADS;
     for (int i = 0; i < started; i++)
         ok &= got[i] == got[0] && !memcmp(got[i], &want, sizeof want);
@@ -748,15 +748,15 @@ static void test_dispatch_threads(void)
 static void test_dispatch(void)
 {
     resa_dot_ctx want;
-    build_ctx(&want, resa_cpu_flags());
-    report(!memcmp(resa_dot(), &want, sizeof want), "dispatch", resa_cpu_tier_name(resa_cpu_flags()),
+    build_ctx(&want, cpu_flags());
+    report(!memcmp(resa_dot(), &want, sizeof want), "dispatch", cpu_tier_name(cpu_flags()),
            "resa_dot() table");
-    report(resa_cpu_set_cap("no-such-tier") == -1, "dispatch", "cap", "unknown cap rejected");
+    report(cpu_set_cap("no-such-tier") == -1, "dispatch", "cap", "unknown cap rejected");
 
     resa_dot_ctx scalar;
     resa_dot_init_c(&scalar);
-    const int ok = resa_cpu_set_cap("scalar") == 0 && resa_cpu_flags() == 0 &&
-                   !memcmp(resa_dot(), &scalar, sizeof scalar) && !strcmp(resa_cpu_tier_name(0), "scalar");
+    const int ok = cpu_set_cap("scalar") == 0 && cpu_flags() == 0 &&
+                   !memcmp(resa_dot(), &scalar, sizeof scalar) && !strcmp(cpu_tier_name(0), "scalar");
     report(ok, "dispatch", "scalar", "cap to scalar");
 
     int complete = 1;
@@ -826,17 +826,17 @@ static double time_kernel(const struct kernel *k, const void *fn, int64_t n, con
 static void bench_kernel(const struct kernel *k, const char *tier, const void *fn, const void *ref)
 {
     const int64_t n = 4096;
-    const resa_type_traits *tr = resa_type_traits_get(k->type);
+    const resa_type_traits *tr = type_traits_get(k->type);
     void *w = NULL, *a = NULL, *y = NULL;
     float *x = malloc((size_t)n * sizeof *x);
     fill_floats(x, n);
     if (k->kind == VEC_DOT) {
-        w = malloc(resa_row_size(k->type, n));
-        a = malloc(resa_row_size(tr->vec_dot_type, n));
+        w = malloc(type_row_size(k->type, n));
+        a = malloc(type_row_size(tr->vec_dot_type, n));
         fill_weights(k->type, w, n);
-        resa_type_traits_get(tr->vec_dot_type)->from_float(x, a, n);
+        type_traits_get(tr->vec_dot_type)->from_float(x, a, n);
     } else if (k->kind == QUANTIZE) {
-        y = malloc(resa_row_size(k->type, n));
+        y = malloc(type_row_size(k->type, n));
     } else { /* TO_FLOAT: x's bytes serve as the f16 source, y gets n floats */
         y = malloc((size_t)n * sizeof(float));
     }
@@ -860,12 +860,12 @@ static void bench_kernel(const struct kernel *k, const char *tier, const void *f
 static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *tier, int threads, double bw, int nc)
 {
     const int64_t n = 576;
-    const resa_type_traits *tr = resa_type_traits_get(t);
-    const size_t row_bytes = resa_row_size(t, n);
+    const resa_type_traits *tr = type_traits_get(t);
+    const size_t row_bytes = type_row_size(t, n);
     const int64_t rows = ((int64_t)512 << 20) / (int64_t)row_bytes / 64 * 64;
     unsigned char *wm = malloc(row_bytes * (size_t)rows);
     float *x = malloc((size_t)n * sizeof *x), *out = malloc((size_t)nc * rows * sizeof *out);
-    const size_t arow = resa_row_size(tr->vec_dot_type, n);
+    const size_t arow = type_row_size(tr->vec_dot_type, n);
     void *a = malloc((size_t)nc * arow);
     for (int64_t r = 0; r < rows; r++)
         fill_weights(t, wm + (size_t)r * row_bytes, n);
@@ -915,8 +915,8 @@ static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *ti
 static void bench_gemm(enum resa_type t, const resa_dot_ctx *c, const char *tier, int64_t rows, int64_t cols,
                        int ntok, int threads)
 {
-    const resa_type_traits *tr = resa_type_traits_get(t);
-    const size_t wrow = resa_row_size(t, cols), arow = resa_row_size(tr->vec_dot_type, cols);
+    const resa_type_traits *tr = type_traits_get(t);
+    const size_t wrow = type_row_size(t, cols), arow = type_row_size(tr->vec_dot_type, cols);
     const int64_t nb = cols / 32;
     const int np = (ntok + 7) / 8;
     unsigned char *wm = malloc(wrow * (size_t)rows), *aq = malloc(arow * (size_t)ntok);
@@ -1056,7 +1056,7 @@ int main(int argc, char **argv)
         int want_mv = 0;
         for (size_t i = 0; i < sizeof mv / sizeof mv[0]; i++) {
             char name[32];
-            snprintf(name, sizeof name, "matvec_%s", resa_type_traits_get(mv[i])->name);
+            snprintf(name, sizeof name, "matvec_%s", type_traits_get(mv[i])->name);
             want_mv |= strstr(name, pattern) != NULL;
         }
         for (int threads = 1; threads <= 2 && want_mv; threads++) {
@@ -1064,7 +1064,7 @@ int main(int argc, char **argv)
             printf("  %d thread%s: read bandwidth %.1f GB/s\n", threads, threads > 1 ? "s" : "", bw);
             for (size_t i = 0; i < sizeof mv / sizeof mv[0]; i++) {
                 char name[32];
-                snprintf(name, sizeof name, "matvec_%s", resa_type_traits_get(mv[i])->name);
+                snprintf(name, sizeof name, "matvec_%s", type_traits_get(mv[i])->name);
                 if (!strstr(name, pattern))
                     continue;
                 bench_matvec(mv[i], &scalar, "c", threads, bw, 1);
@@ -1085,12 +1085,12 @@ int main(int argc, char **argv)
         };
         for (size_t i = 0; i < sizeof gb / sizeof gb[0]; i++) {
             char name[32];
-            snprintf(name, sizeof name, "gemm_%s", resa_type_traits_get(gb[i].t)->name);
+            snprintf(name, sizeof name, "gemm_%s", type_traits_get(gb[i].t)->name);
             if (!strstr(name, pattern))
                 continue;
-            bench_gemm(gb[i].t, best, resa_cpu_tier_name(flags), gb[i].rows, gb[i].cols, 64, 1);
+            bench_gemm(gb[i].t, best, cpu_tier_name(flags), gb[i].rows, gb[i].cols, 64, 1);
 #ifdef _OPENMP
-            bench_gemm(gb[i].t, best, resa_cpu_tier_name(flags), gb[i].rows, gb[i].cols, 64, 2);
+            bench_gemm(gb[i].t, best, cpu_tier_name(flags), gb[i].rows, gb[i].cols, 64, 2);
 #endif
         }
     }

@@ -90,14 +90,14 @@ static int same_fn(const void *a, const void *b) { return a == b; }
 static void setup_impls(void)
 {
     impls[0].name = "c";
-    resa_attn_init(&impls[0].c, 0);
+    attn_init(&impls[0].c, 0);
     n_impls = 1;
     for (int i = 0; i < ca_n_tiers && n_impls < MAX_IMPLS; i++) {
         if (!ca_tier_enabled(&ca_tiers[i]))
             continue;
         impl *t = &impls[n_impls];
         t->name = ca_tiers[i].name;
-        resa_attn_init(&t->c, ca_tiers[i].flags);
+        attn_init(&t->c, ca_tiers[i].flags);
         int any = 0;
         for (int f = 0; f < 2; f++) {
             const int type = f ? RESA_TYPE_F16 : RESA_TYPE_F32;
@@ -139,8 +139,8 @@ static void store_rows(void *dst, int f16, float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (f16) {
-            ((resa_f16 *)dst)[i] = resa_f32_to_f16(x[i]);
-            x[i] = resa_f16_to_f32(((resa_f16 *)dst)[i]);
+            ((resa_f16 *)dst)[i] = type_f32_to_f16(x[i]);
+            x[i] = type_f16_to_f32(((resa_f16 *)dst)[i]);
         } else {
             ((float *)dst)[i] = x[i];
         }
@@ -563,12 +563,12 @@ static void test_block_score(void)
             for (int j = 0; j < d; j++) /* zeros of both signs too */
                 q[j] = ca_rnd() % 16 ? ca_rndf() * amp : (ca_rnd() & 1 ? 0.0f : -0.0f);
             for (size_t i = 0; i < n; i++) { /* f16 values, so both types hold the same summaries */
-                const float a = resa_f16_to_f32(resa_f32_to_f16(ca_rndf()));
-                const float b = ca_rnd() % 8 ? resa_f16_to_f32(resa_f32_to_f16(ca_rndf())) : a; /* some min == max */
+                const float a = type_f16_to_f32(type_f32_to_f16(ca_rndf()));
+                const float b = ca_rnd() % 8 ? type_f16_to_f32(type_f32_to_f16(ca_rndf())) : a; /* some min == max */
                 kmin[i] = fminf(a, b);
                 kmax[i] = fmaxf(a, b);
-                kmin16[i] = resa_f32_to_f16(kmin[i]);
-                kmax16[i] = resa_f32_to_f16(kmax[i]);
+                kmin16[i] = type_f32_to_f16(kmin[i]);
+                kmax16[i] = type_f32_to_f16(kmax[i]);
             }
             float *want = malloc(sizeof(float) * (size_t)(nb + 1)), *want16 = malloc(sizeof(float) * (size_t)(nb + 1));
             impls[0].c.block_score[RESA_TYPE_F32](q, kmin, kmax, d, nb, want);
@@ -899,7 +899,7 @@ static void run_benchmarks(void)
      * need kmin <= kmax to cost the same) */
     uint16_t *h16 = (uint16_t *)b->pool;
     for (size_t i = 0; i < POOL_BYTES / 2; i++)
-        h16[i] = resa_f32_to_f16(ca_rndf());
+        h16[i] = type_f32_to_f16(ca_rndf());
     for (int i = 0; i < B_HEADS * B_GROUP * B_D; i++)
         b->q[i] = ca_rndf();
     for (int i = 0; i < B_HEADS * B_D; i++)

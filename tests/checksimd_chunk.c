@@ -106,9 +106,9 @@ static void inputs_new(inputs *in, const tcase *tc)
             float x = !used ? NAN : tc->exact && !kv ? (float)rnd_int(3) - 1.0f : ca_rndf();
             void *dst = kv ? in->vb.p : in->kb.p;
             if (tc->type == RESA_TYPE_F16) {
-                const resa_f16 h = resa_f32_to_f16(x);
+                const resa_f16 h = type_f32_to_f16(x);
                 memcpy((char *)dst + i * 2, &h, 2);
-                x = resa_f16_to_f32(h);
+                x = type_f16_to_f32(h);
             } else {
                 memcpy((char *)dst + i * 4, &x, 4);
             }
@@ -471,12 +471,12 @@ static void test_case(const tcase *tc)
     expect_oracle(&x, tc, &in);
     resa_chunk_ctx ref, prev;
     state ref_states[N_WAYS];
-    resa_chunk_init(&ref, 0);
+    chunk_init(&ref, 0);
     test_fn(ref.attn[tc->type], "c", tc, &in, &x, NULL, ref_states);
     prev = ref;
     for (int t = 0; t < ca_n_tiers; t++) {
         resa_chunk_ctx c;
-        resa_chunk_init(&c, ca_tiers[t].flags);
+        chunk_init(&c, ca_tiers[t].flags);
         if (!ca_tier_enabled(&ca_tiers[t]) || c.attn[tc->type] == prev.attn[tc->type])
             continue;
         test_fn(c.attn[tc->type], ca_tiers[t].name, tc, &in, &x, ref_states, NULL);
@@ -603,7 +603,7 @@ static void bench_shape(const resa_kv_cache *kv, const char *tier, int n, int po
  * and 512 at position 0 (a prefill chunk). */
 static void bench_tier(const resa_kv_cache *kv, const char *tier, const char *cap, int keys)
 {
-    if (resa_cpu_set_cap(cap) < 0)
+    if (cpu_set_cap(cap) < 0)
         return;
     for (int threads = 1; threads <= 2; threads++) {
         bench_shape(kv, tier, 32, keys - 32, threads);
@@ -644,11 +644,11 @@ static void bench_all(void)
                "cache, pages %s); the scalar tier over %d keys\n", lay ? "interleaved" : "in order",
                SCALAR_KEYS);
         resa_chunk_ctx prev;
-        resa_chunk_init(&prev, 0);
+        chunk_init(&prev, 0);
         bench_tier(kv, "c", "scalar", SCALAR_KEYS);
         for (int t = 0; t < ca_n_tiers; t++) {
             resa_chunk_ctx c;
-            resa_chunk_init(&c, ca_tiers[t].flags);
+            chunk_init(&c, ca_tiers[t].flags);
             if (!ca_tier_enabled(&ca_tiers[t]) || c.attn[RESA_TYPE_F16] == prev.attn[RESA_TYPE_F16])
                 continue;
             bench_tier(kv, ca_tiers[t].name, ca_tiers[t].name, KEYS);

@@ -14,7 +14,7 @@
  * two floats on the ordered integer line, so subnormals and the step to inf
  * count like any other ulp; two NaNs are equal):
  *   - conversions: bit-exact, NaN payloads included (F16C, vcvtps2ph and
- *     vcvt_f16_f32 round and quiet exactly as resa_f32_to_f16() does; bf16 is
+ *     vcvt_f16_f32 round and quiet exactly as type_f32_to_f16() does; bf16 is
  *     integer arithmetic in every tier); f16 and bf16 -> f32 over all 65536
  *     inputs;
  *   - rope: bit-exact: the tiers do the reference's two products and one add
@@ -448,7 +448,7 @@ static float conv_input(int to_f16)
         float t;
         if (to_f16) {
             const uint16_t h = (uint16_t)(ca_rnd() % 0x7bff) | (uint16_t)(ca_rnd() & 0x8000);
-            t = 0.5f * (resa_f16_to_f32(h) + resa_f16_to_f32((uint16_t)(h + 1)));
+            t = 0.5f * (type_f16_to_f32(h) + type_f16_to_f32((uint16_t)(h + 1)));
         } else {
             t = float_of(((uint32_t)ca_rnd() & 0xffff0000u) | 0x8000u);
         }
@@ -734,7 +734,7 @@ static void bench_inputs(const char *name, float *a, float *b, int64_t n)
     if (!strcmp(name, "f16_to_f32") || !strcmp(name, "bf16_to_f32")) {
         uint16_t *h = (uint16_t *)(void *)a;
         for (int64_t i = 0; i < n; i++)
-            h[i] = name[0] == 'f' ? resa_f32_to_f16(b[i]) : resa_f32_to_bf16(b[i]);
+            h[i] = name[0] == 'f' ? type_f32_to_f16(b[i]) : type_f32_to_bf16(b[i]);
     }
     if (!strcmp(name, "rope_norm") || !strcmp(name, "rope_neox"))
         rope_table(b, 30000, (int)n, 10000.0f);
@@ -772,7 +772,7 @@ static void bench_kernels(const resa_elem_ctx *ref)
             if (!ca_tier_enabled(&ca_tiers[t]))
                 continue;
             resa_elem_ctx c;
-            resa_elem_init(&c, ca_tiers[t].flags);
+            elem_init(&c, ca_tiers[t].flags);
             bench_call(&k, &run, row->kernel, &c, a, b, d, row->n);
             call kp;
             void (*run_prev)(void *);
@@ -842,14 +842,14 @@ int main(int argc, char **argv)
 {
     ca_init(argc, argv, "checksimd_elem");
     resa_elem_ctx ref, prev;
-    resa_elem_init(&ref, 0);
+    elem_init(&ref, 0);
     test_reference(&ref);
     prev = ref;
     for (int t = 0; t < ca_n_tiers; t++) {
         if (!ca_tier_enabled(&ca_tiers[t]))
             continue;
         resa_elem_ctx c;
-        resa_elem_init(&c, ca_tiers[t].flags);
+        elem_init(&c, ca_tiers[t].flags);
         test_tier(ca_tiers[t].name, &c, &prev, &ref);
         prev = c;
     }

@@ -44,7 +44,7 @@ static int check(int ok, const char *fmt, ...)
 static uint64_t rng_state;
 
 /* the project's seeded generator (splitmix64) */
-static uint64_t rnd(void) { return resa_rng_next(&rng_state); }
+static uint64_t rnd(void) { return rng_next(&rng_state); }
 
 static int rndi(int lo, int hi) /* uniform in [lo, hi] */
 {
@@ -171,10 +171,10 @@ static void test_f16_decoder(void)
 {
     int bad = 0;
     for (uint32_t h = 0; h < 65536; h++) {
-        double r = ref_f16((uint16_t)h), v = resa_f16_to_f32((uint16_t)h);
+        double r = ref_f16((uint16_t)h), v = type_f16_to_f32((uint16_t)h);
         bad += !(r == v || (isnan(r) && isnan(v)));
     }
-    check(!bad, "resa_f16_to_f32 agrees with the test's decoder on all 65536 halves");
+    check(!bad, "type_f16_to_f32 agrees with the test's decoder on all 65536 halves");
 }
 
 /* ---- scores and pooled query ---------------------------------------------------- */

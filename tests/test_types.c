@@ -36,7 +36,7 @@ static void check(int ok, const char *what)
 static uint64_t rng_state;
 
 /* the project's seeded generator (splitmix64) */
-static uint64_t rnd(void) { return resa_rng_next(&rng_state); }
+static uint64_t rnd(void) { return rng_next(&rng_state); }
 
 static uint32_t f2u(float f)
 {
@@ -77,20 +77,20 @@ static void test_f16_to_f32(void)
 {
     int bad = 0, bad_nan = 0, bad_trip = 0;
     for (uint32_t h = 0; h < 65536; h++) {
-        const float f = resa_f16_to_f32((uint16_t)h);
+        const float f = type_f16_to_f32((uint16_t)h);
         if (is_nan_half((uint16_t)h)) {
             /* NaN keeps sign and payload (the 10 payload bits land on top) and
              * comes out quiet, as F16C and NEON convert it */
             const uint32_t want = (h & 0x8000u) << 16 | 0x7f800000u | (h & 0x3ffu) << 13 | 0x00400000u;
             bad_nan += f2u(f) != want;
             /* back to half: quiet bit set, payload kept */
-            bad_trip += resa_f32_to_f16(f) != (uint16_t)(h | 0x200);
+            bad_trip += type_f32_to_f16(f) != (uint16_t)(h | 0x200);
             continue;
         }
         const double v = half_value((uint16_t)h);
         /* every half is exactly a float; the sign of zero matters too */
         bad += (double)f != v || !signbit(f) != !signbit(v);
-        bad_trip += resa_f32_to_f16(f) != h;
+        bad_trip += type_f32_to_f16(f) != h;
     }
     check(!bad, "f16 -> f32 equals the definition for all 65536 codes");
     check(!bad_nan, "f16 NaN -> f32 keeps sign and payload, quieted");
@@ -125,7 +125,7 @@ static uint16_t half_nearest(double v)
 
 static int check_f32_to_f16(float f, int *bad)
 {
-    const uint16_t got = resa_f32_to_f16(f), want = half_nearest((double)f);
+    const uint16_t got = type_f32_to_f16(f), want = half_nearest((double)f);
     if (got != want) {
         if (*bad < 5)
             printf("  f32 %a (0x%08x) -> f16 0x%04x, want 0x%04x\n", (double)f, f2u(f), got, want);
@@ -165,10 +165,10 @@ static void test_f32_to_f16(void)
     }
     check(!bad, "f32 -> f16 special values (subnormals, overflow, ties)");
 
-    check(resa_f32_to_f16(INFINITY) == 0x7c00 && resa_f32_to_f16(-INFINITY) == 0xfc00, "f32 inf -> f16 inf");
-    check(resa_f32_to_f16(-0.0f) == 0x8000, "f32 -0 -> f16 -0");
-    const uint16_t qn = resa_f32_to_f16(u2f(0x7fc00000u)), sn = resa_f32_to_f16(u2f(0xff800001u));
-    const uint16_t pl = resa_f32_to_f16(u2f(0x7f812000u)); /* signaling, payload in the top bits */
+    check(type_f32_to_f16(INFINITY) == 0x7c00 && type_f32_to_f16(-INFINITY) == 0xfc00, "f32 inf -> f16 inf");
+    check(type_f32_to_f16(-0.0f) == 0x8000, "f32 -0 -> f16 -0");
+    const uint16_t qn = type_f32_to_f16(u2f(0x7fc00000u)), sn = type_f32_to_f16(u2f(0xff800001u));
+    const uint16_t pl = type_f32_to_f16(u2f(0x7f812000u)); /* signaling, payload in the top bits */
     check(is_nan_half(qn) && (qn & 0x200) && !(qn & 0x8000), "f32 quiet NaN -> f16 quiet NaN");
     check(is_nan_half(sn) && (sn & 0x200) && (sn & 0x8000), "f32 signaling NaN (low payload) -> f16 quiet NaN");
     check(pl == 0x7e09, "f32 NaN payload kept in f16 (top 10 bits)");
@@ -191,9 +191,9 @@ static void test_bf16(void)
 {
     int bad = 0, bad_trip = 0;
     for (uint32_t h = 0; h < 65536; h++) {
-        const float f = resa_bf16_to_f32((uint16_t)h);
+        const float f = type_bf16_to_f32((uint16_t)h);
         bad += f2u(f) != h << 16;
-        const uint16_t back = resa_f32_to_bf16(f);
+        const uint16_t back = type_f32_to_bf16(f);
         if (isnan(f))
             bad_trip += back != (uint16_t)(h | 0x40);
         else
@@ -213,11 +213,11 @@ static void test_bf16(void)
             uint32_t want = h;
             if (offs[k] > 0x8000 || (offs[k] == 0x8000 && (h & 1)))
                 want = h + 1; /* carries into the exponent, up to inf: correct */
-            bad += resa_f32_to_bf16(u2f(u)) != (uint16_t)want;
+            bad += type_f32_to_bf16(u2f(u)) != (uint16_t)want;
         }
     }
     check(!bad, "f32 -> bf16 rounds to nearest even at every code (incl. overflow to inf)");
-    const uint16_t n = resa_f32_to_bf16(u2f(0x7f800001u));
+    const uint16_t n = type_f32_to_bf16(u2f(0x7f800001u));
     check((n & 0x7f80) == 0x7f80 && (n & 0x7f) && (n & 0x40), "f32 signaling NaN -> bf16 quiet NaN");
 }
 
@@ -242,18 +242,18 @@ static void test_traits(void)
     };
     int bad = 0;
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        const resa_type_traits *t = resa_type_traits_get(want[i].t);
+        const resa_type_traits *t = type_traits_get(want[i].t);
         bad += !t || strcmp(t->name, want[i].name) || t->block_size != want[i].bs ||
                t->type_size != want[i].ts || t->vec_dot_type != want[i].dot || !t->to_float || !t->from_float;
     }
     check(!bad, "traits: names, block and type sizes, vec_dot types");
-    check(!resa_type_traits_get(4) && !resa_type_traits_get(RESA_TYPE_COUNT) && !resa_type_traits_get(0xffffffffu),
+    check(!type_traits_get(4) && !type_traits_get(RESA_TYPE_COUNT) && !type_traits_get(0xffffffffu),
           "traits: unknown ids give NULL");
-    check(resa_row_size(RESA_TYPE_Q4_1, 576) == 18 * 20 && resa_row_size(RESA_TYPE_Q8_0, 64) == 68 &&
-              resa_row_size(RESA_TYPE_F16, 7) == 14 && resa_row_size(RESA_TYPE_F32, 0) == 0,
+    check(type_row_size(RESA_TYPE_Q4_1, 576) == 18 * 20 && type_row_size(RESA_TYPE_Q8_0, 64) == 68 &&
+              type_row_size(RESA_TYPE_F16, 7) == 14 && type_row_size(RESA_TYPE_F32, 0) == 0,
           "row size");
-    check(resa_row_size(RESA_TYPE_Q4_0, 33) == 0 && resa_row_size(RESA_TYPE_Q8_0, -32) == 0 &&
-              resa_row_size((enum resa_type)5, 32) == 0,
+    check(type_row_size(RESA_TYPE_Q4_0, 33) == 0 && type_row_size(RESA_TYPE_Q8_0, -32) == 0 &&
+              type_row_size((enum resa_type)5, 32) == 0,
           "row size 0 for a partial block, a negative length or an unknown type");
 }
 
@@ -294,7 +294,7 @@ static void test_dequant(void)
                 want[i * 32 + j] = ((b[i].qs[j] & 15) - 8) * half_value(b[i].d);
                 want[i * 32 + j + 16] = ((b[i].qs[j] >> 4) - 8) * half_value(b[i].d);
             }
-        resa_type_traits_get(RESA_TYPE_Q4_0)->to_float(b, out, NB * 32);
+        type_traits_get(RESA_TYPE_Q4_0)->to_float(b, out, NB * 32);
         bad = 0;
         for (int k = 0; k < NB * 32; k++)
             bad += (double)out[k] != want[k];
@@ -313,7 +313,7 @@ static void test_dequant(void)
                 want[i * 32 + j] = (b[i].qs[j] & 15) * half_value(b[i].d) + half_value(b[i].m);
                 want[i * 32 + j + 16] = (b[i].qs[j] >> 4) * half_value(b[i].d) + half_value(b[i].m);
             }
-        resa_type_traits_get(RESA_TYPE_Q4_1)->to_float(b, out, NB * 32);
+        type_traits_get(RESA_TYPE_Q4_1)->to_float(b, out, NB * 32);
         bad = 0;
         for (int k = 0; k < NB * 32; k++)
             bad += out[k] != (float)want[k];
@@ -331,12 +331,12 @@ static void test_dequant(void)
         for (int i = 0; i < NB; i++)
             for (int j = 0; j < 32; j++)
                 want[i * 32 + j] = b[i].qs[j] * half_value(b[i].d);
-        resa_type_traits_get(RESA_TYPE_Q8_0)->to_float(b, out, NB * 32);
+        type_traits_get(RESA_TYPE_Q8_0)->to_float(b, out, NB * 32);
         bad = 0;
         for (int k = 0; k < NB * 32; k++)
             bad += (double)out[k] != want[k];
         check(!bad, "q8_0 dequant equals q * d exactly");
-        resa_type_traits_get(RESA_TYPE_Q8_1)->to_float(c, out, NB * 32);
+        type_traits_get(RESA_TYPE_Q8_1)->to_float(c, out, NB * 32);
         bad = 0;
         for (int k = 0; k < NB * 32; k++)
             bad += (double)out[k] != want[k];
@@ -346,12 +346,12 @@ static void test_dequant(void)
         uint16_t h[NB * 32];
         for (int k = 0; k < NB * 32; k++)
             h[k] = (uint16_t)rnd();
-        resa_type_traits_get(RESA_TYPE_F16)->to_float(h, out, NB * 32);
+        type_traits_get(RESA_TYPE_F16)->to_float(h, out, NB * 32);
         bad = 0;
         for (int k = 0; k < NB * 32; k++)
             bad += is_nan_half(h[k]) ? !isnan(out[k]) : (double)out[k] != half_value(h[k]);
         check(!bad, "f16 row dequant");
-        resa_type_traits_get(RESA_TYPE_BF16)->to_float(h, out, NB * 32);
+        type_traits_get(RESA_TYPE_BF16)->to_float(h, out, NB * 32);
         bad = 0;
         for (int k = 0; k < NB * 32; k++)
             bad += f2u(out[k]) != (uint32_t)h[k] << 16;
@@ -359,7 +359,7 @@ static void test_dequant(void)
         float f[NB * 32];
         for (int k = 0; k < NB * 32; k++)
             f[k] = u2f((uint32_t)rnd());
-        resa_type_traits_get(RESA_TYPE_F32)->to_float(f, out, NB * 32);
+        type_traits_get(RESA_TYPE_F32)->to_float(f, out, NB * 32);
         check(!memcmp(f, out, sizeof f), "f32 row copy");
     }
 }
@@ -425,8 +425,8 @@ static void test_roundtrip(void)
             fill_block(x + 32 * i);
 
         block_q8_0 q80[NB];
-        resa_type_traits_get(RESA_TYPE_Q8_0)->from_float(x, q80, NB * 32);
-        resa_type_traits_get(RESA_TYPE_Q8_0)->to_float(q80, y, NB * 32);
+        type_traits_get(RESA_TYPE_Q8_0)->from_float(x, q80, NB * 32);
+        type_traits_get(RESA_TYPE_Q8_0)->to_float(q80, y, NB * 32);
         for (int i = 0; i < NB; i++) {
             const double amax = block_stats(x + 32 * i).amax, d = amax / 127;
             /* rounding half a step + the fp16 d */
@@ -436,8 +436,8 @@ static void test_roundtrip(void)
         }
 
         block_q8_1 q81[NB];
-        resa_type_traits_get(RESA_TYPE_Q8_1)->from_float(x, q81, NB * 32);
-        resa_type_traits_get(RESA_TYPE_Q8_1)->to_float(q81, y, NB * 32);
+        type_traits_get(RESA_TYPE_Q8_1)->from_float(x, q81, NB * 32);
+        type_traits_get(RESA_TYPE_Q8_1)->to_float(q81, y, NB * 32);
         for (int i = 0; i < NB; i++) {
             const double amax = block_stats(x + 32 * i).amax;
             int sum = 0;
@@ -448,13 +448,13 @@ static void test_roundtrip(void)
             bad_q81 += q81[i].d != q80[i].d;
             /* s = d * sum(q) with the unrounded d = amax / 127, rounded to fp16 */
             const float d = (float)amax / 127.0f;
-            bad_s += q81[i].s != resa_f32_to_f16((float)sum * d);
+            bad_s += q81[i].s != type_f32_to_f16((float)sum * d);
             bad_s += fabs(half_value(q81[i].s) - sum * (amax / 127)) > fabs(sum * (amax / 127)) * 2 * e16 + sub16;
         }
 
         block_q4_0 q40[NB];
-        resa_type_traits_get(RESA_TYPE_Q4_0)->from_float(x, q40, NB * 32);
-        resa_type_traits_get(RESA_TYPE_Q4_0)->to_float(q40, y, NB * 32);
+        type_traits_get(RESA_TYPE_Q4_0)->from_float(x, q40, NB * 32);
+        type_traits_get(RESA_TYPE_Q4_0)->to_float(q40, y, NB * 32);
         for (int i = 0; i < NB; i++) {
             const struct stats st = block_stats(x + 32 * i);
             const double d = st.amax / 8, ds = st.signed_max / -8;
@@ -468,8 +468,8 @@ static void test_roundtrip(void)
         }
 
         block_q4_1 q41[NB];
-        resa_type_traits_get(RESA_TYPE_Q4_1)->from_float(x, q41, NB * 32);
-        resa_type_traits_get(RESA_TYPE_Q4_1)->to_float(q41, y, NB * 32);
+        type_traits_get(RESA_TYPE_Q4_1)->from_float(x, q41, NB * 32);
+        type_traits_get(RESA_TYPE_Q4_1)->to_float(q41, y, NB * 32);
         for (int i = 0; i < NB; i++) {
             const struct stats st = block_stats(x + 32 * i);
             const double d = (st.max - st.min) / 15;
@@ -491,7 +491,7 @@ static void test_roundtrip(void)
         t[j] = (float)(j - 16) + 0.5f; /* ties everywhere */
     t[0] = 127.0f;                      /* d = 1 */
     block_q8_0 q;
-    resa_type_traits_get(RESA_TYPE_Q8_0)->from_float(t, &q, 32);
+    type_traits_get(RESA_TYPE_Q8_0)->from_float(t, &q, 32);
     int ties = q.d == 0x3c00;
     for (int j = 1; j < 32; j++)
         ties &= q.qs[j] == even_tie(t[j]);

@@ -23,8 +23,8 @@ int main(int argc, char **argv)
         return die("usage: to_float_blocks TYPE IN OUT", NULL);
     const resa_type_traits *tr = NULL;
     for (uint32_t t = 0; t < RESA_TYPE_COUNT && !tr; t++)
-        if (resa_type_traits_get(t) && !strcmp(resa_type_traits_get(t)->name, argv[1]))
-            tr = resa_type_traits_get(t);
+        if (type_traits_get(t) && !strcmp(type_traits_get(t)->name, argv[1]))
+            tr = type_traits_get(t);
     if (!tr)
         return die("unknown type", argv[1]);
     FILE *f = fopen(argv[2], "rb");

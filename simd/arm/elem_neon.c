@@ -6,7 +6,7 @@
  * tree; issue 3). vld2q/vst2q (de)interleave the RoPE
  * pairs and the (cos, sin) table for free. FPCR as Linux sets it (round to
  * nearest, no flush-to-zero, no default NaN) makes vcvt_f16_f32 round and
- * quiet NaNs as resa_f32_to_f16() does. Tails of the exp kernels go through
+ * quiet NaNs as type_f32_to_f16() does. Tails of the exp kernels go through
  * a 4-float stack copy, so every element sees the same code. */
 #if defined(__aarch64__)
 
@@ -207,7 +207,7 @@ void elem_f32_to_f16_neon(const void *src, void *dst, int64_t n)
         vst1q_u16(y + i, vreinterpretq_u16_f16(h));
     }
     for (; i < n; i++)
-        y[i] = resa_f32_to_f16(x[i]);
+        y[i] = type_f32_to_f16(x[i]);
 }
 
 void elem_f16_to_f32_neon(const void *src, void *dst, int64_t n)
@@ -221,10 +221,10 @@ void elem_f16_to_f32_neon(const void *src, void *dst, int64_t n)
         vst1q_f32(y + i + 4, vcvt_high_f32_f16(h));
     }
     for (; i < n; i++)
-        y[i] = resa_f16_to_f32(x[i]);
+        y[i] = type_f16_to_f32(x[i]);
 }
 
-/* resa_f32_to_bf16() on 4 lanes. */
+/* type_f32_to_bf16() on 4 lanes. */
 static inline uint16x4_t bf16_round4(float32x4_t v)
 {
     const uint32x4_t u = vreinterpretq_u32_f32(v), hi = vshrq_n_u32(u, 16);
@@ -241,7 +241,7 @@ void elem_f32_to_bf16_neon(const void *src, void *dst, int64_t n)
     for (; i + 8 <= n; i += 8)
         vst1q_u16(y + i, vcombine_u16(bf16_round4(vld1q_f32(x + i)), bf16_round4(vld1q_f32(x + i + 4))));
     for (; i < n; i++)
-        y[i] = resa_f32_to_bf16(x[i]);
+        y[i] = type_f32_to_bf16(x[i]);
 }
 
 void elem_bf16_to_f32_neon(const void *src, void *dst, int64_t n)
@@ -255,7 +255,7 @@ void elem_bf16_to_f32_neon(const void *src, void *dst, int64_t n)
         vst1q_f32(y + i + 4, vreinterpretq_f32_u32(vshll_high_n_u16(h, 16)));
     }
     for (; i < n; i++)
-        y[i] = resa_bf16_to_f32(x[i]);
+        y[i] = type_bf16_to_f32(x[i]);
 }
 
 #endif

@@ -11,7 +11,7 @@
  *     x*scale - max would move exp(-80) by dozens of ulps); softmax sums in
  *     double over 16 lanes as rmsnorm;
  *   - conversions: F16C rounds to nearest even and quiets NaNs exactly like
- *     resa_f32_to_f16(); bf16 rounding is integer arithmetic: bit-exact.
+ *     type_f32_to_f16(); bf16 rounding is integer arithmetic: bit-exact.
  * Tails use masked loads and stores (vmaskmovps does not fault on masked-off
  * lanes) or the scalar code where that is bit-exact anyway. */
 #if defined(__x86_64__)
@@ -253,7 +253,7 @@ void elem_f32_to_f16_avx2(const void *src, void *dst, int64_t n)
     for (; i + 8 <= n; i += 8)
         _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
     for (; i < n; i++)
-        y[i] = resa_f32_to_f16(x[i]);
+        y[i] = type_f32_to_f16(x[i]);
 }
 
 void elem_f16_to_f32_avx2(const void *src, void *dst, int64_t n)
@@ -264,10 +264,10 @@ void elem_f16_to_f32_avx2(const void *src, void *dst, int64_t n)
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
     for (; i < n; i++)
-        y[i] = resa_f16_to_f32(x[i]);
+        y[i] = type_f16_to_f32(x[i]);
 }
 
-/* resa_f32_to_bf16() on 8 lanes, results in the low 16 bits of each. */
+/* type_f32_to_bf16() on 8 lanes, results in the low 16 bits of each. */
 static inline __m256i bf16_round8(__m256 v)
 {
     const __m256i u = _mm256_castps_si256(v), hi = _mm256_srli_epi32(u, 16);
@@ -290,7 +290,7 @@ void elem_f32_to_bf16_avx2(const void *src, void *dst, int64_t n)
         _mm256_storeu_si256((__m256i *)(y + i), _mm256_permute4x64_epi64(p, _MM_SHUFFLE(3, 1, 2, 0)));
     }
     for (; i < n; i++)
-        y[i] = resa_f32_to_bf16(x[i]);
+        y[i] = type_f32_to_bf16(x[i]);
 }
 
 void elem_bf16_to_f32_avx2(const void *src, void *dst, int64_t n)
@@ -303,7 +303,7 @@ void elem_bf16_to_f32_avx2(const void *src, void *dst, int64_t n)
         _mm256_storeu_ps(y + i, _mm256_castsi256_ps(_mm256_slli_epi32(u, 16)));
     }
     for (; i < n; i++)
-        y[i] = resa_bf16_to_f32(x[i]);
+        y[i] = type_bf16_to_f32(x[i]);
 }
 
 #endif

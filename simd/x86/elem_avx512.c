@@ -6,7 +6,7 @@
  * fault nor write.
  *
  * f32 -> bf16 does not use AVX512_BF16's vcvtneps2bf16: it flushes subnormal
- * inputs to zero, so it is not resa_f32_to_bf16(); the integer rounding here
+ * inputs to zero, so it is not type_f32_to_bf16(); the integer rounding here
  * is, and runs at memory speed anyway. */
 #if defined(__x86_64__)
 
@@ -216,7 +216,7 @@ void elem_f16_to_f32_avx512(const void *src, void *dst, int64_t n)
     }
 }
 
-/* resa_f32_to_bf16() on 16 lanes: round to nearest even on the low 16 bits;
+/* type_f32_to_bf16() on 16 lanes: round to nearest even on the low 16 bits;
  * a NaN keeps its top bits and is quieted. */
 static inline __m256i bf16_round16(__m512 v)
 {

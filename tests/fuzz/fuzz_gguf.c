@@ -64,7 +64,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     resa_model *m = (resa_model *)1;
-    resa_clear_error();
+    error_clear();
     if (model_load_buffer(data, size, NAME, &m) != RESA_OK) {
         FUZZ_CHECK(m == NULL);
         check_message();

@@ -235,7 +235,7 @@ static bool parse_and_check(const uint8_t *buf, size_t len, stats *s)
 {
     static gguf_file sentinel;
     gguf_file *f = &sentinel; /* must come back NULL on failure */
-    resa_clear_error();
+    error_clear();
     resa_status st = gguf_parse(buf, len, NAME, &f);
     if (st == RESA_OK) {
         bool ok = f && accepted_ok(f, buf, len);
