@@ -1,7 +1,7 @@
 /* CPU feature detection and the dispatch tables.
  *
  * Detection runs once (pthread_once). The table is built on first use and
- * published with a release store, so resa_dot() (and elem_kernels() ...) is one acquire load on the
+ * published with a release store, so dot_kernels() (and elem_kernels() ...) is one acquire load on the
  * fast path and safe to call from any thread, OpenMP workers included.
  * cpu_set_cap() rebuilds it under a lock; call it before kernels run
  * (CLI start-up, tests), not while other threads are inside kernels. */
@@ -190,9 +190,9 @@ static void build_tables_locked(void)
 {
     const unsigned flags = flags_locked();
     resa_dot_ctx c;
-    resa_dot_init_c(&c);
-    resa_dot_init_x86(&c, flags);
-    resa_dot_init_arm(&c, flags);
+    dot_init_c(&c);
+    dot_init_x86(&c, flags);
+    dot_init_arm(&c, flags);
     tables.dot = c;
     elem_init(&tables.elem, flags);
     attn_init(&tables.attn, flags);
@@ -242,7 +242,7 @@ static void ensure_tables(void)
     }
 }
 
-const resa_dot_ctx *resa_dot(void)
+const resa_dot_ctx *dot_kernels(void)
 {
     ensure_tables();
     return &tables.dot;

@@ -33,7 +33,7 @@ int cpu_set_cap(const char *name);
 const char *cpu_tier_name(unsigned flags);
 
 /* Dispatch tables, filled on first use from cpu_flags(). */
-const resa_dot_ctx *resa_dot(void);
+const resa_dot_ctx *dot_kernels(void);
 const resa_elem_ctx *elem_kernels(void);
 const resa_attn_ctx *attn_kernels(void);
 const resa_chunk_ctx *chunk_kernels(void);

@@ -71,7 +71,7 @@ typedef struct resa_dot_panel {
  * lda bytes apart, n elements each) into n/32 panel blocks p; columns past
  * nc are zero. A byte shuffle (and exact sums): a gemm over the panel sees
  * exactly what vec_dot sees in the rows. */
-void resa_dot_pack(enum resa_type act_type, const void *a, size_t lda, int nc, int64_t n,
+void dot_pack(enum resa_type act_type, const void *a, size_t lda, int nc, int64_t n,
                    resa_dot_panel *p);
 
 /* The int8 weight types of the hand-written gemm and gemv kernels (every
@@ -127,9 +127,9 @@ typedef struct resa_dot_ctx {
     resa_to_float_kernel to_float[RESA_TYPE_COUNT]; /* indexed by type; KV cache rows, BLAS path */
 } resa_dot_ctx;
 
-void resa_dot_init_c(resa_dot_ctx *c);
-void resa_dot_init_x86(resa_dot_ctx *c, unsigned flags);
-void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags);
+void dot_init_c(resa_dot_ctx *c);
+void dot_init_x86(resa_dot_ctx *c, unsigned flags);
+void dot_init_arm(resa_dot_ctx *c, unsigned flags);
 
 /* A gemm for the float types: the tier's vec_dot for every (r, c). */
 #define RESA_GEMM_LOOP(name, vec_dot)                                                 \

@@ -28,7 +28,7 @@ static decl_vec_dot_fn(dot_f16_c)
     const float *y = a;
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++)
-        sum += (double)resa_f16_to_f32(x[i]) * y[i];
+        sum += (double)type_f16_to_f32(x[i]) * y[i];
     *s = (float)sum;
 }
 
@@ -38,7 +38,7 @@ static decl_vec_dot_fn(dot_bf16_c)
     const float *y = a;
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++)
-        sum += (double)resa_bf16_to_f32(x[i]) * y[i];
+        sum += (double)type_bf16_to_f32(x[i]) * y[i];
     *s = (float)sum;
 }
 
@@ -52,7 +52,7 @@ static void weight_block(enum resa_type t, const void *row, int64_t b, int8_t q[
     if (t == RESA_TYPE_Q8_0) {
         const block_q8_0 *x = (const block_q8_0 *)row + b;
         memcpy(q, x->qs, 32);
-        *d = resa_f16_to_f32(x->d);
+        *d = type_f16_to_f32(x->d);
         return;
     }
     if (t == RESA_TYPE_Q5_0 || t == RESA_TYPE_Q5_1) {
@@ -61,16 +61,16 @@ static void weight_block(enum resa_type t, const void *row, int64_t b, int8_t q[
         resa_q5_values(t, x, q);
         resa_f16 h;
         memcpy(&h, x, sizeof h);
-        *d = resa_f16_to_f32(h);
+        *d = type_f16_to_f32(h);
         if (t == RESA_TYPE_Q5_1) {
             memcpy(&h, x + offsetof(block_q5_1, m), sizeof h);
-            *m = resa_f16_to_f32(h);
+            *m = type_f16_to_f32(h);
         }
         return;
     }
     if (t == RESA_TYPE_IQ4_NL) {
         const block_iq4_nl *x = (const block_iq4_nl *)row + b;
-        *d = resa_f16_to_f32(x->d);
+        *d = type_f16_to_f32(x->d);
         for (int j = 0; j < 16; j++) {
             q[j] = resa_kvalues_iq4nl[x->qs[j] & 0x0f];
             q[j + 16] = resa_kvalues_iq4nl[x->qs[j] >> 4];
@@ -83,12 +83,12 @@ static void weight_block(enum resa_type t, const void *row, int64_t b, int8_t q[
         const block_q4_0 *x = (const block_q4_0 *)row + b;
         qs = x->qs;
         off = 8;
-        *d = resa_f16_to_f32(x->d);
+        *d = type_f16_to_f32(x->d);
     } else {
         const block_q4_1 *x = (const block_q4_1 *)row + b;
         qs = x->qs;
-        *d = resa_f16_to_f32(x->d);
-        *m = resa_f16_to_f32(x->m);
+        *d = type_f16_to_f32(x->d);
+        *m = type_f16_to_f32(x->m);
     }
     for (int j = 0; j < 16; j++) {
         q[j] = (int8_t)((qs[j] & 0x0f) - off);
@@ -101,12 +101,12 @@ static const int8_t *act_block(enum resa_type t, const void *row, int64_t b, flo
 {
     if (t == RESA_TYPE_Q8_1) {
         const block_q8_1 *y = (const block_q8_1 *)row + b;
-        *d = resa_f16_to_f32(y->d);
-        *s = resa_f16_to_f32(y->s);
+        *d = type_f16_to_f32(y->d);
+        *s = type_f16_to_f32(y->s);
         return y->qs;
     }
     const block_q8_0 *y = (const block_q8_0 *)row + b;
-    *d = resa_f16_to_f32(y->d);
+    *d = type_f16_to_f32(y->d);
     *s = 0.0f;
     return y->qs;
 }
@@ -120,7 +120,7 @@ static int has_min(enum resa_type t)
 /* The recipe of dot.h, spelled out once. */
 static float dot_int8(enum resa_type t, int64_t n, const void *w, const void *a)
 {
-    const enum resa_type at = resa_type_traits_get(t)->vec_dot_type;
+    const enum resa_type at = type_traits_get(t)->vec_dot_type;
     float acc = 0.0f, accm = 0.0f;
     for (int64_t b = 0; b < n / 32; b++) {
         int8_t q[32];
@@ -200,7 +200,7 @@ DOT_K_C(iq4_xs, RESA_TYPE_IQ4_XS)
 
 /* ---- panels and gemm -------------------------------------------------------------- */
 
-void resa_dot_pack(enum resa_type act_type, const void *a, size_t lda, int nc, int64_t n,
+void dot_pack(enum resa_type act_type, const void *a, size_t lda, int nc, int64_t n,
                    resa_dot_panel *p)
 {
     const int64_t nb = n / 32;
@@ -250,8 +250,8 @@ static void gemm_int8(enum resa_type t, int64_t n, int nr, int nc, const void *w
                 for (int k = 0; k < 8; k++)
                     for (int j = 0; j < 4; j++)
                         isum += q[4 * k + j] * pc[b].qs[k][cc][j];
-                acc = fmaf(dw * resa_f16_to_f32(pc[b].d[cc]), (float)isum, acc);
-                accm = fmaf(m, resa_f16_to_f32(pc[b].s[cc]), accm);
+                acc = fmaf(dw * type_f16_to_f32(pc[b].d[cc]), (float)isum, acc);
+                accm = fmaf(m, type_f16_to_f32(pc[b].s[cc]), accm);
             }
             s[(size_t)c * lds + r] = has_min(t) ? acc + accm : acc;
         }
@@ -297,7 +297,7 @@ static RESA_GEMM_LOOP(dot_gemm_f32_c, dot_f32_c)
 static RESA_GEMM_LOOP(dot_gemm_f16_c, dot_f16_c)
 static RESA_GEMM_LOOP(dot_gemm_bf16_c, dot_bf16_c)
 
-void resa_dot_init_c(resa_dot_ctx *c)
+void dot_init_c(resa_dot_ctx *c)
 {
     *c = (resa_dot_ctx){0};
     c->vec_dot[RESA_TYPE_F32] = dot_f32_c;
@@ -336,10 +336,10 @@ void resa_dot_init_c(resa_dot_ctx *c)
 #undef SET_C
     /* The activation quantizers are the types' reference quantizers: one
      * definition of the rounding, which the SIMD versions match bit for bit. */
-    c->quantize[RESA_TYPE_Q8_0] = resa_type_traits_get(RESA_TYPE_Q8_0)->from_float;
-    c->quantize[RESA_TYPE_Q8_1] = resa_type_traits_get(RESA_TYPE_Q8_1)->from_float;
-    c->quantize[RESA_TYPE_Q8_K] = resa_type_traits_get(RESA_TYPE_Q8_K)->from_float;
+    c->quantize[RESA_TYPE_Q8_0] = type_traits_get(RESA_TYPE_Q8_0)->from_float;
+    c->quantize[RESA_TYPE_Q8_1] = type_traits_get(RESA_TYPE_Q8_1)->from_float;
+    c->quantize[RESA_TYPE_Q8_K] = type_traits_get(RESA_TYPE_Q8_K)->from_float;
     for (int t = 0; t < RESA_TYPE_COUNT; t++)
-        if (resa_type_traits_get((uint32_t)t))
-            c->to_float[t] = resa_type_traits_get((uint32_t)t)->to_float;
+        if (type_traits_get((uint32_t)t))
+            c->to_float[t] = type_traits_get((uint32_t)t)->to_float;
 }

@@ -63,7 +63,7 @@ static resa_status cpu_begin(resa_backend *be, const resa_pass *pass)
         return error_set(RESA_ERR_ARG, "a pass of %d rows (at most %d)", pass->n_rows, be->n_rows_max);
     c->pass = pass;
     const resa_weight *e = &c->model->tok_embd;
-    const resa_to_float_fn to_float = resa_dot()->to_float[e->type];
+    const resa_to_float_fn to_float = dot_kernels()->to_float[e->type];
     for (int t = 0; t < pass->n_rows; t++) {
         to_float((const uint8_t *)e->data + (size_t)pass->tokens[t] * e->row_bytes,
                  c->act[ACT_X] + (size_t)t * hp->n_embd, (int)e->cols);

@@ -46,9 +46,9 @@ static void build(family fam, unsigned flags, any_ctx *c)
 {
     switch (fam) {
     case FAM_DOT:
-        resa_dot_init_c(&c->dot);
-        resa_dot_init_x86(&c->dot, flags);
-        resa_dot_init_arm(&c->dot, flags);
+        dot_init_c(&c->dot);
+        dot_init_x86(&c->dot, flags);
+        dot_init_arm(&c->dot, flags);
         break;
     case FAM_ELEM: elem_init(&c->elem, flags); break;
     case FAM_ATTN: attn_init(&c->attn, flags); break;
@@ -59,7 +59,7 @@ static void build(family fam, unsigned flags, any_ctx *c)
 static const void *in_use(family fam)
 {
     switch (fam) {
-    case FAM_DOT: return resa_dot();
+    case FAM_DOT: return dot_kernels();
     case FAM_ELEM: return elem_kernels();
     case FAM_ATTN: return attn_kernels();
     default: return chunk_kernels();

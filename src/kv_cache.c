@@ -152,5 +152,5 @@ void kv_row_to_f32(const resa_kv_cache *kv, const void *src, float *dst, int n)
     if (kv->type == RESA_TYPE_F32)
         memcpy(dst, src, (size_t)n * sizeof(float));
     else
-        resa_dot()->to_float[RESA_TYPE_F16](src, dst, n);
+        dot_kernels()->to_float[RESA_TYPE_F16](src, dst, n);
 }

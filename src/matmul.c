@@ -47,8 +47,8 @@ static resa_status matvec(resa_matmul_scratch *s, int n_threads, const resa_weig
             return st;
     }
     const void *act = quantized ? s->act : (const void *)x;
-    const resa_gemv_fn gemv = resa_dot()->gemv[w->type];
-    const resa_quantize_fn quantize = resa_dot()->quantize[at];
+    const resa_gemv_fn gemv = dot_kernels()->gemv[w->type];
+    const resa_quantize_fn quantize = dot_kernels()->quantize[at];
     const uint8_t *wd = w->data;
     const int64_t rows = w->rows;
     const int64_t slice = round_up((rows + n_threads * GEMV_ITEMS_PER_THREAD - 1) /
@@ -90,9 +90,9 @@ static void pack_panel(const resa_weight *w, enum resa_type at, const float *x, 
     const int64_t nb = w->cols / 32;
     const int nc = n - RESA_PANEL_COLS * p < RESA_PANEL_COLS ? n - RESA_PANEL_COLS * p : RESA_PANEL_COLS;
     for (int i = 0; i < nc; i++)
-        resa_dot()->quantize[at](x + (size_t)(RESA_PANEL_COLS * p + i) * w->cols, rows + (size_t)i * arow,
+        dot_kernels()->quantize[at](x + (size_t)(RESA_PANEL_COLS * p + i) * w->cols, rows + (size_t)i * arow,
                                  w->cols);
-    resa_dot_pack(at, rows, arow, nc, w->cols, panels + (size_t)p * nb);
+    dot_pack(at, rows, arow, nc, w->cols, panels + (size_t)p * nb);
 }
 
 /* One work item: weight rows [r0, r1) against every token, 16 at a time.
@@ -100,7 +100,7 @@ static void pack_panel(const resa_weight *w, enum resa_type at, const float *x, 
 static void gemm_rows(const resa_weight *w, int int8, const void *act, size_t lda, int n, int64_t r0,
                       int64_t r1, float *y)
 {
-    const resa_gemm_fn gemm = resa_dot()->gemm[w->type];
+    const resa_gemm_fn gemm = dot_kernels()->gemm[w->type];
     const int64_t nb = w->cols / 32;
     for (int c0 = 0; c0 < n; c0 += RESA_GEMM_NC) {
         const int nc = n - c0 < RESA_GEMM_NC ? n - c0 : RESA_GEMM_NC;
@@ -150,7 +150,7 @@ static resa_status matmat(resa_matmul_scratch *s, int n_threads, const resa_weig
         if (rowwise) {
 #pragma omp for schedule(static)
             for (int c = 0; c < n; c++)
-                resa_dot()->quantize[at](x + (size_t)c * w->cols, (uint8_t *)s->act + (size_t)c * arow, w->cols);
+                dot_kernels()->quantize[at](x + (size_t)c * w->cols, (uint8_t *)s->act + (size_t)c * arow, w->cols);
         }
         if (int8) {
             int tid = 0;

@@ -117,14 +117,4 @@ resa_f16 type_f32_to_f16(float f);   /* round to nearest even */
 float type_bf16_to_f32(resa_bf16 h);
 resa_bf16 type_f32_to_bf16(float f); /* round to nearest even */
 
-/* The names these had before internal functions lost the public resa_
- * prefix (docs/design.md §3.10), for the weight-product kernels (simd/dot*,
- * src/matmul.c) until they are renamed with them. Only the new names are
- * symbols. */
-#define type_traits_get type_traits_get
-#define type_row_size type_row_size
-#define type_f16_to_f32 type_f16_to_f32
-#define type_f32_to_f16 type_f32_to_f16
-#define type_bf16_to_f32 type_bf16_to_f32
-
 #endif

@@ -139,9 +139,9 @@ static const struct kernel {
 
 static void build_ctx(resa_dot_ctx *c, unsigned flags)
 {
-    resa_dot_init_c(c);
-    resa_dot_init_x86(c, flags);
-    resa_dot_init_arm(c, flags);
+    dot_init_c(c);
+    dot_init_x86(c, flags);
+    dot_init_arm(c, flags);
 }
 
 static void *kernel_ptr(const resa_dot_ctx *c, const struct kernel *k)
@@ -528,7 +528,7 @@ static buf gemm_operand(enum resa_type t, int64_t n, int nc, const float *af, co
     buf B = at_end ? buf_at_page_end(bytes) : buf_new(bytes, 32);
     resa_dot_panel *p = (resa_dot_panel *)(void *)B.p;
     for (int c0 = 0; c0 < nc; c0 += RESA_PANEL_COLS)
-        resa_dot_pack(tr->vec_dot_type, (const char *)aq + (size_t)c0 * arow, arow,
+        dot_pack(tr->vec_dot_type, (const char *)aq + (size_t)c0 * arow, arow,
                       nc - c0 < RESA_PANEL_COLS ? nc - c0 : RESA_PANEL_COLS, n, p + (size_t)(c0 / 8 * nb));
     *lda = 0;
     return B;
@@ -712,7 +712,7 @@ static int test_gemv(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
 
 /* First use of the dispatcher from many threads at once (as OpenMP workers
  * would): every thread must see the same, complete table. Run before anything
- * else touches resa_dot(). */
+ * else touches dot_kernels(). */
 enum { N_THREADS = 8 };
 static atomic_int threads_go;
 
@@ -720,7 +720,7 @@ static void *dispatch_thread(void *arg)
 {
     while (!atomic_load(&threads_go))
         ;
-    *(const resa_dot_ctx **)arg = resa_dot();
+    *(const resa_dot_ctx **)arg = dot_kernels();
     return NULL;
 }
 
@@ -749,14 +749,14 @@ static void test_dispatch(void)
 {
     resa_dot_ctx want;
     build_ctx(&want, cpu_flags());
-    report(!memcmp(resa_dot(), &want, sizeof want), "dispatch", cpu_tier_name(cpu_flags()),
-           "resa_dot() table");
+    report(!memcmp(dot_kernels(), &want, sizeof want), "dispatch", cpu_tier_name(cpu_flags()),
+           "dot_kernels() table");
     report(cpu_set_cap("no-such-tier") == -1, "dispatch", "cap", "unknown cap rejected");
 
     resa_dot_ctx scalar;
-    resa_dot_init_c(&scalar);
+    dot_init_c(&scalar);
     const int ok = cpu_set_cap("scalar") == 0 && cpu_flags() == 0 &&
-                   !memcmp(resa_dot(), &scalar, sizeof scalar) && !strcmp(cpu_tier_name(0), "scalar");
+                   !memcmp(dot_kernels(), &scalar, sizeof scalar) && !strcmp(cpu_tier_name(0), "scalar");
     report(ok, "dispatch", "scalar", "cap to scalar");
 
     int complete = 1;
@@ -935,7 +935,7 @@ static void bench_gemm(enum resa_type t, const resa_dot_ctx *c, const char *tier
         for (int i = 0; i < ntok; i++)
             q(x + (size_t)i * cols, aq + (size_t)i * arow, cols);
         for (int p = 0; p < np; p++)
-            resa_dot_pack(tr->vec_dot_type, aq + (size_t)p * 8 * arow, arow, ntok - 8 * p < 8 ? ntok - 8 * p : 8,
+            dot_pack(tr->vec_dot_type, aq + (size_t)p * 8 * arow, arow, ntok - 8 * p < 8 ? ntok - 8 * p : 8,
                           cols, pan + (size_t)p * nb);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -983,10 +983,10 @@ int main(int argc, char **argv)
     const unsigned flags = ca_opt.flags;
     const int bench = ca_opt.bench, all_tiers = ca_opt.all_tiers;
     const char *pattern = ca_opt.pattern;
-    test_dispatch_threads(); /* first, while resa_dot() is still unbuilt */
+    test_dispatch_threads(); /* first, while dot_kernels() is still unbuilt */
 
     resa_dot_ctx scalar;
-    resa_dot_init_c(&scalar);
+    dot_init_c(&scalar);
     const void *tested[N_TIERS * N_KERNELS];
     size_t n_tested = 0;
     int tiers_run = 0;
@@ -1052,7 +1052,7 @@ int main(int argc, char **argv)
 
     if (bench) {
         static const enum resa_type mv[] = {RESA_TYPE_Q4_0, RESA_TYPE_Q4_1, RESA_TYPE_Q8_0, RESA_TYPE_F16};
-        const resa_dot_ctx *best = resa_dot();
+        const resa_dot_ctx *best = dot_kernels();
         int want_mv = 0;
         for (size_t i = 0; i < sizeof mv / sizeof mv[0]; i++) {
             char name[32];

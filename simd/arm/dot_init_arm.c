@@ -8,7 +8,7 @@
 
 #include "cpu.h"
 
-void resa_dot_init_arm(resa_dot_ctx *c, unsigned flags)
+void dot_init_arm(resa_dot_ctx *c, unsigned flags)
 {
 #if defined(__aarch64__) && defined(HAVE_NEON)
     if (!(flags & RESA_CPU_NEON))

@@ -37,7 +37,7 @@ static inline float h2f(resa_f16 h)
 
 static inline resa_f16 f2h(float f)
 {
-    const __fp16 h = (__fp16)f; /* FCVT: round to nearest even, like resa_f32_to_f16 */
+    const __fp16 h = (__fp16)f; /* FCVT: round to nearest even, like type_f32_to_f16 */
     resa_f16 u;
     memcpy(&u, &h, sizeof u);
     return u;
@@ -95,7 +95,7 @@ decl_vec_dot_fn(dot_f16_neon)
 decl_vec_dot_fn(dot_bf16_neon)
 {
     const resa_bf16 *x = w;
-    FLOAT_DOT_BODY(load_bf16, resa_bf16_to_f32);
+    FLOAT_DOT_BODY(load_bf16, type_bf16_to_f32);
 }
 
 /* ---- int8 dots ----------------------------------------------------------------- */
@@ -521,7 +521,7 @@ void dot_to_float_f16_neon(const void *src, float *dst, int64_t n)
     for (; i + 4 <= n; i += 4)
         vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(x + i))));
     for (; i < n; i++)
-        dst[i] = resa_f16_to_f32(x[i]);
+        dst[i] = type_f16_to_f32(x[i]);
 }
 
 /* ---- Q5_0 and the super-block types (Q4_K, Q6_K) ------------------------------------

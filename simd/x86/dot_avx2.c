@@ -89,7 +89,7 @@ decl_vec_dot_fn(dot_f16_avx2)
 decl_vec_dot_fn(dot_bf16_avx2)
 {
     const resa_bf16 *x = w;
-    FLOAT_DOT_BODY(load_bf16, resa_bf16_to_f32);
+    FLOAT_DOT_BODY(load_bf16, type_bf16_to_f32);
 }
 
 /* ---- int8 dots -------------------------------------------------------------------- */

@@ -11,7 +11,7 @@
 
 #include "cpu.h"
 
-void resa_dot_init_x86(resa_dot_ctx *c, unsigned flags)
+void dot_init_x86(resa_dot_ctx *c, unsigned flags)
 {
 #if defined(__x86_64__) && defined(HAVE_AVX2)
     if (!(flags & RESA_CPU_AVX2))
