@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 pkgs="build-essential autoconf automake libtool pkg-config libsleef-dev \
 python3 python3-venv python3-dev cmake gcc-aarch64-linux-gnu qemu-user libmicrohttpd-dev libjansson-dev curl \
 clang libclang-rt-14-dev \
-python3.11-doc manpages-fr manpages-de manpages-ja manpages-zh manpages-ru manpages-el unicode-data"
+python3.11-doc manpages-fr manpages-de manpages-ja manpages-zh manpages-ru manpages-el unicode-data \
+abigail-tools mandoc debhelper lintian diffoscope-minimal crossbuild-essential-arm64 pkgconf:arm64 \
+libc6-dev:arm64 libgomp1:arm64"
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -17,6 +19,10 @@ done
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "setup: installing$missing"
+        # The :arm64 packages (the cross build's pkg-config, C library and
+        # OpenMP runtime, whose shlibs dpkg-shlibdeps reads) are for
+        # tools/test-packages.sh's cross build of the Debian packages.
+        dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
     else

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs the whole test suite (after tools/setup.sh): make check with the live
 # llama.cpp reference required, then the suite again under AddressSanitizer
-# and UndefinedBehaviorSanitizer, the threads test under ThreadSanitizer and
-# the aarch64 cross build. Ends with one "N passed, N failed" line.
+# and UndefinedBehaviorSanitizer, the threads test under ThreadSanitizer,
+# the aarch64 cross build, make distcheck, and the Debian packages
+# (tools/test-packages.sh). Ends with one "N passed, N failed" line.
 set -u
 cd "$(dirname "$0")/.."
 export PYTHON="$PWD/.venv/bin/python" RESA_REQUIRE_REFERENCE=1
@@ -87,6 +88,26 @@ if (cd build-arm && { [ -f Makefile ] || ../configure --quiet --host=aarch64-lin
 else
     echo "FAIL: aarch64 cross build"; echo "FAIL 1" >>.test-main.txt
 fi
+
+echo "== make distcheck (the tarball, with the model tests)"
+# The tarball has no model: RESA_MODEL takes the checkout's to its tests
+# (PYTHON and RESA_REQUIRE_REFERENCE are exported above, so nothing skips).
+if (cd build && RESA_MODEL="$PWD/../models/SmolLM2-135M-Instruct.Q4_1.gguf" \
+        make -j"$jobs" distcheck >distcheck.log 2>&1); then
+    echo "PASS: make distcheck"; echo "PASS 1" >>.test-main.txt
+else
+    tail -n 60 build/distcheck.log; echo "FAIL: make distcheck"; echo "FAIL 1" >>.test-main.txt
+fi
+
+echo "== Debian packages (build, lintian, install, run, reproducibility, arm64)"
+{ sh tools/test-packages.sh 2>&1; echo "test-packages: exit $?"; } | tee .test-packages.txt
+echo "PASS $(grep -c '^PASS:' .test-packages.txt)" >>.test-main.txt
+echo "FAIL $(grep -c '^FAIL:' .test-packages.txt)" >>.test-main.txt
+# a script that stopped without saying FAIL still fails
+if ! grep -q '^test-packages: exit 0$' .test-packages.txt && ! grep -q '^FAIL:' .test-packages.txt; then
+    echo "FAIL 1" >>.test-main.txt
+fi
+rm -f .test-packages.txt
 
 pass=$(awk '$1=="PASS"||$1=="XFAIL"{s+=$2} END{print s+0}' .test-main.txt)
 fail=$(awk '$1=="FAIL"||$1=="ERROR"||$1=="XPASS"{s+=$2} END{print s+0}' .test-main.txt)
