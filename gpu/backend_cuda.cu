@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 /* The CUDA backend module (backend-cuda.so): src/backend.h over device
  * memory, loaded by libresa with dlopen (src/backend_module.h,
  * docs/design.md §3.9). The scheduler and forward pass are the CPU's; this

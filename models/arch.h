@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Model architectures: what differs between them, read from GGUF metadata.
  *
  * One file per architecture fills a resa_arch. The engine's forward pass is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The "<arch>.*" hyper-parameters shared by the decoder-only architectures. */
 #include <stdio.h>
 

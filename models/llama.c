@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* llama: SmolLM2, Llama 2/3, Mistral. RoPE on adjacent pairs (the GGUF
  * converter permutes Q/K rows for it), no QKV bias. */
 #include "arch.h"

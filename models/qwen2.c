@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* qwen2: Qwen2.5, DeepSeek-R1-Distill-Qwen. RoPE on halves (NeoX style) and
  * biases on the Q, K and V projections. */
 #include "arch.h"

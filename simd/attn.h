@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Kernel family "attn": the memory-bound attention kernels of a decode step
  * — dense and sparse (block-selected) one-query attention over a KV head,
  * and the ReSA block scoring and summary update (docs/design.md §1).

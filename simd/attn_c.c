@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Scalar references of the "attn" family (contracts in attn.h): the plain
  * statement of each kernel, the spec the SIMD tiers are tested against, and
  * the kernels of machines without a SIMD tier.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Dispatch of the "attn" family: the scalar references, then each tier the
  * CPU flags allow, the best last. Compiled without ISA flags on every arch:
  * it only stores function pointers. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rows of a decode call a tile at a time (attn.h: a tile is TILE
  * consecutive rows of the runs laid end to end), as one pointer per K row
  * and per V row, so a kernel treats the rows of a dense range and of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Kernel family "chunk": causal attention of many queries (a prefill chunk,
  * a rectification) against one KV head, tiled so that each K/V tile, once in
  * cache (and converted to f32 once), serves every query of the chunk and

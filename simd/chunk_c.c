@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Scalar reference of the "chunk" family: the recipe every tier computes bit
  * for bit, so that the model's greedy tokens do not depend on the tier
  * (issue 3). It is the recipe the SIMD tiers' tiling already has; here

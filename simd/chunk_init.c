@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Dispatch of the "chunk" family: scalar references, then the tiers the CPU
  * flags allow. Compiled without ISA flags: it only stores function pointers. */
 #ifdef HAVE_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CPU feature detection and the dispatch tables.
  *
  * Detection runs once (pthread_once). The table is built on first use and

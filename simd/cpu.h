@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CPU feature detection and run-time kernel dispatch.
  *
  * Tiers are detected as bundles (AVX2 means AVX2+FMA+F16C with YMM state

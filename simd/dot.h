@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Kernel family "dot": weight rows against activation rows: one dot
  * (vec_dot), a matrix-vector product (gemv, decode) and register-blocked
  * tiles of a matrix-matrix product (gemm, prefill).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Scalar "dot" kernels: the references every SIMD tier is checked against,
  * and the fallback on CPUs without one.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Kernel family "elem": the elementwise steps of a forward pass (RMSNorm,
  * RoPE, SwiGLU, softmax, float format conversions).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Scalar references of the "elem" family: the specification the SIMD tiers
  * are tested against, and the kernels of machines without one.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The constants of the one exp recipe every tier computes bit for bit
  * (elem and attn families; issue 3): clamp x to [EXP_LO, EXP_HI],
  * k = round(x * LOG2E), r = x - k ln2 with ln2 = LN2_HI + LN2_LO,

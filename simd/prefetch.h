@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Software prefetch, for kernels whose reads the hardware prefetchers
  * follow poorly (several short streams side by side). A prefetch never
  * faults, so asking for bytes past the end of an array is harmless.

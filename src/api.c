@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The public API (resa.h) over the internal pieces. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One-query attention on the CPU (decode steps, dense or sparse): each KV
  * head's keys and values are streamed once for its whole query group by the
  * "attn" decode kernel (simd/attn.h) — the step is memory-bound, so nothing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CPU dense causal attention against the KV cache (contract in backend.h). */
 #ifndef RESA_ATTENTION_H
 #define RESA_ATTENTION_H

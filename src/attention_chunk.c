@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Dense causal attention of a chunk of queries (prefill, rectification) on
  * the CPU, with the "chunk" kernels (simd/chunk.h) reading the cache rows in
  * place: each K/V tile, converted to f32 once, serves every query of a

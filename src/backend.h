@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The backend interface: everything a forward pass does to numbers, so the
  * same scheduler and forward pass drive the CPU or a GPU (docs/design.md §3).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The CPU backend: OpenMP threads at the call sites, SIMD kernels from simd/,
  * no BLAS (prefill and rectification must give decode's bits,
  * docs/design.md §4). Contracts in backend.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Choosing a backend: the CPU's, built in, or a module loaded with dlopen
  * (docs/design.md §3.9). libresa never links a GPU runtime; the CUDA module
  * (backend-cuda.so, from --enable-cuda) lives in $(pkglibdir), or in the

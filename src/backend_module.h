@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The contract between libresa and a backend module it loads with dlopen
  * (backend-cuda.so, docs/design.md §3.9): libresa never links a GPU runtime;
  * the module implements src/backend.h over its own device memory and

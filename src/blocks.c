@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Block summaries, scores and selection of Rectified Sparse Attention
  * (docs/design.md §1). See blocks.h for the contracts. */
 #include "blocks.h"

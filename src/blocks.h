@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Block summaries, block scores and top-k block selection of Rectified Sparse
  * Attention (docs/design.md §1). Pure, single-threaded functions on raw arrays of one
  * (layer, KV head): no allocation, no threads, no globals.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One function per template family: each writes the conversation as a
  * sequence of control tokens and text. Adjacent text (template literals and
  * message texts) is tokenized as one string, as a template rendered to text

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Chat templates: the turn formats of the common model families, written
  * out by hand (no Jinja), recognised from tokenizer.chat_template
  * (docs/design.md §5.4). Control tokens go in as token ids; message texts

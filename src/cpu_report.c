@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the CPU has and which kernels run: `resa cpu` and resa_set_cpu(). */
 #include <stddef.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An engine: a model, a backend (which owns the weights' view, the
  * activations and the paged KV pool), and the scheduler's state: the
  * sequences, their page tables and the free-page list (docs/design.md §3). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Errors are values: functions return resa_status and leave a one-line
  * message in a thread-local buffer that the API hands out. */
 #ifndef RESA_ERROR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The forward pass of a decoder-only transformer (llama / qwen2 family),
  * written to read like the math: one backend call per step, every call
  * over all rows of the pass. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The forward pass of a decoder-only transformer (llama / qwen2 family)
  * over one pass of rows from many sequences (docs/design.md §3). */
 #ifndef RESA_FORWARD_H

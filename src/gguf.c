@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* GGUF v2/v3 reader.
  *
  * The header is walked once with a bounds-checked cursor (struct reader).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* GGUF v2/v3 reader on a read-only mmap.
  *
  * Every count, offset and size is validated against the file before use, so a

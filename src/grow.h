@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Scratch buffers that grow on demand and are kept for the next call. */
 #ifndef RESA_GROW_H
 #define RESA_GROW_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The key/value cache: a pool of pages shared by every sequence of an
  * engine, and the view of one sequence's cache that the kernels take
  * (docs/design.md §3).

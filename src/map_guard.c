@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SIGBUS on a truncated model file (docs/design.md §5.2).
  *
  * A read of a mapped page past the end of a file that shrank after mmap

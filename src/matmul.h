@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CPU weight products: y (n, rows) = x (n, cols) . W^T.
  *
  * The activations are quantized to the weight type's dot partner (as

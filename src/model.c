@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Model loading: GGUF -> architecture -> hyper-parameters -> checked weights. */
 #include <stdint.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A loaded model: hyper-parameters, weights (pointers into the mmap), tokenizer. */
 #ifndef RESA_MODEL_H
 #define RESA_MODEL_H

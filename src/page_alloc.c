@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "page_alloc.h"
 
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The free-page list of the KV pool (docs/design.md §3): which pages no
  * sequence holds. The scheduler owns it; the backend owns the pages' bytes.
  * A sequence's next page is the one after its last when that is free, else

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One escaper for every string from a file (docs/design.md §5.1). */
 #include "printable.h"
 

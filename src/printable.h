@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Text that comes from a file (key and tensor names, token texts, merges,
  * general.name), made safe to show on a terminal or in a one-line error
  * message (docs/design.md §5.1). Every such string goes through

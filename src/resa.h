@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa — Rectified Sparse Attention inference engine: public API.
  *
  * The only header a program needs. Every function that can fail returns a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Token sampling: greedy, or temperature with top-k and top-p (nucleus)
  * filtering, from a seeded generator so runs are reproducible. */
 #include "sampling.h"

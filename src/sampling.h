@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef RESA_SAMPLING_H
 #define RESA_SAMPLING_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The scheduler (contract in scheduler.h): what a step's rows are, and the
  * ReSA schedule of each sequence (docs/design.md §1):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The scheduler: the only code that knows the ReSA schedule
  * (docs/design.md §1) and the only owner of schedule state: sequences,
  * their pending steps and page tables, the free-page list. It turns a step

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Score and select blocks per KV head: pooled query, Quest upper bound from
  * the min/max summaries (the "attn" family's block_score kernel), forced
  * local blocks, top-k under the budget. This reads 2*M*head_dim summary

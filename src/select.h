@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CPU block selection for sparse decode steps (docs/design.md §1, steps 1-4). */
 #ifndef RESA_SELECT_H
 #define RESA_SELECT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Thread counts: the OpenMP regions take theirs at the call site
  * (num_threads), from the context's n_threads. */
 #ifndef RESA_THREADS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Byte-level BPE, as llama.cpp does it (llama-vocab.cpp, unicode.cpp):
  *
  *   1. Special tokens are cut out of the text first, longest token text

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Byte-level BPE tokenizer (tokenizer.ggml.model = "gpt2"), matching
  * llama.cpp's ids exactly for the pre-tokenizers "smollm", "qwen2" and
  * "deepseek-r1-qwen". Any other tokenizer model or pre-tokenizer is refused

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SentencePiece BPE as llama.cpp runs it on a GGUF vocabulary:
  *
  *   1. Spaces become U+2581 (and one is put first when the fragment starts

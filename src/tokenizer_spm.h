@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SentencePiece-style BPE (tokenizer.ggml.model = "llama": Llama 2, Mistral,
  * Gemma), matching llama.cpp's ids. The shared parts of a tokenizer
  * (vocabulary lookup, special-token splitting, BOS) stay in tokenizer.c;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Type traits, reference (de)quantizers and fp16/bf16 conversions.
  *
  * Everything here is the specification: portable C, no intrinsics, and the

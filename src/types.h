@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tensor element types: ids as in GGUF/ggml, block layouts, and one table of
  * traits. The scalar to_float / from_float here are the specification that
  * every SIMD kernel is tested against. */

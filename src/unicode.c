@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "unicode.h"
 
 /* ASCII is most of the text; answer it without the table. */

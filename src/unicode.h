@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The little Unicode the tokenizer needs: UTF-8 decoding the way llama.cpp
  * does it, the character classes its pre-tokenizer regexes test, and the
  * GPT-2 byte <-> character mapping of byte-level BPE vocabularies. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes damaged copies of a real GGUF file, one per kind of bad input.
 
 usage: bad_gguf.py MODEL OUTDIR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SLEEF's u10 vector expf over an array: the yardstick of checksimd_elem
  * --bench=exp (docs/design.md §4). Only that test program links SLEEF; the
  * library's exp is its own (simd/x86/elem_avx2.c). One file per ISA, built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SLEEF's expf8_u10 over an array (tests/bench_sleef.h); -mavx2 -mfma. */
 #include <immintrin.h>
 #include <sleef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SLEEF's expf16_u10 over an array (tests/bench_sleef.h); AVX-512 flags. */
 #include <immintrin.h>
 #include <sleef.h>

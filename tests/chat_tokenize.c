@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test driver for tests/reference/compare_chat.py:
  *
  *   chat_tokenize MODEL FAMILY|auto SYSTEM|- USER [ASSISTANT USER]...

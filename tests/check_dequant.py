@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """resa's reference dequantizers against gguf's numpy ones (gguf.quants).
 
     check_dequant.py --driver tests/to_float_blocks [--blocks N] [--seed S]

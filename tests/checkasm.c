@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shared harness of the kernel-test binaries (see checkasm.h). */
 #ifdef HAVE_CONFIG_H
 #include "config.h" /* _GNU_SOURCE: POSIX/GNU declarations under -std=c11 */

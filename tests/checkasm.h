@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The harness the kernel-test binaries (tests/checksimd*) share, in the
  * manner of dav1d's checkasm: options, a seeded RNG, kernels called under a
  * SIGILL/SIGSEGV guard, guarded buffers, reports, and the timing and machine

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* checksimd: every "dot" kernel of every tier this CPU has, against the scalar
  * reference, in the manner of dav1d's checkasm.
  *

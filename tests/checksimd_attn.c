@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* checksimd_attn: every "attn" kernel of every tier this CPU has, against the
  * scalar reference (simd/attn_c.c), in the manner of dav1d's checkasm; the
  * scalar decode is itself checked against attention computed in double.

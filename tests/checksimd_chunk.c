@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* checksimd_chunk: the "chunk" kernels (causal attention of n tokens x a
  * query group against keys [j0, j1) of one KV head, continuing per-row
  * online-softmax states) of every tier this CPU has, against the scalar

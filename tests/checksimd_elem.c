@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* checksimd_elem: every "elem" kernel of every tier this CPU has, against the
  * scalar reference (simd/elem_c.c), in the manner of dav1d's checkasm.
  *

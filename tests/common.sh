@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by the shell tests: where things are, and how to report.
 # The harness exports top_srcdir/top_builddir (absolute); default to cwd.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dump_logits — teacher-forced logits of a token sequence, for comparison
  * against a reference implementation (tests/reference/compare_logits.py).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tests read a sequence's cache the way any backend allows: through the
  * backend's kv_read op (a row of K or V, a block summary, as floats), never
  * by reaching into the pool's bytes. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes a small random-weight llama GGUF whose weights use every quantized
 type resa reads beyond Q4_0/Q4_1/Q8_0 (tests/test_kquants.sh).
 

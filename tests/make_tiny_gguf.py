@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes a tiny llama-architecture GGUF (about 40 KB) that resa loads and runs.
 
 usage: make_tiny_gguf.py OUTPUT [--vocab-pad N] [--alignment A] [--set KEY=VALUE ...]

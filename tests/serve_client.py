@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Checks a running `resa serve` (tests/test_serve.sh starts it). Standard library only.
 
     serve_client.py CHECK PORT [options]

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # libresa's ABI against the release's dump abi/libresa.abi (docs/design.md
 # §3.10), with abidiff: an incompatible change (a function or public struct
 # member removed or changed, the soname changed) fails; a compatible one

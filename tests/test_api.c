@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The public API under misuse (issue 18, item 9): NULL model, context,
  * engine, sequence, sampler and token pointers are errors with a message,
  * never a crash; a model freed before its contexts and engines stays alive

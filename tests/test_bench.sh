@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Smoke test of tests/bench/compare-llamacpp (issue 5's comparison script):
 # one tiny run of every kind of cell, then checks on what it wrote. It
 # measures nothing worth reporting (the cells are a few dozen tokens); it

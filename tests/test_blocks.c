@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Block summaries, scores, budget and selection (src/blocks.c) against
  * brute-force references written here: min/max recomputed from scratch (with
  * this file's own f16 decoder), scores and pooled queries in float64, budgets

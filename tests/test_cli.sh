@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The command line: bad input of every kind gets one line on stderr that
 # starts with "resa:", and a non-zero exit that is not a signal; good input works.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/common.sh"

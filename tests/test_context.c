@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa_context_set_mode and resa_context_truncate on the real model: one
  * prefilled cache serving several modes must behave exactly like a fresh
  * context for each.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The CUDA backend against the CPU backend and against itself, on the real
  * model (docs/design.md §3.6, §3.9):
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The CUDA backend (tests/test_cuda.c), `resa backends`, and
 # compute-sanitizer's memcheck on a short generation in every mode. Skips
 # where the module was not built (configure --enable-cuda) or no GPU is

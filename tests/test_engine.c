@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Engines of many sequences on the real model (docs/design.md §3):
  *
  *   test_engine MODEL

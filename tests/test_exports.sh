@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The shared library's ABI is resa.h (docs/design.md §3.5): libresa.so
 # exports resa_* names only (the rest is built -fvisibility=hidden), and
 # every function resa.h declares RESA_API is exported (a missing definition

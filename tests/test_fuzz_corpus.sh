@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The fuzz targets (tests/fuzz/) replay their seed corpus once, built
 # without libFuzzer: the properties they check hold on every seed.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/common.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Random mutations and truncations of the real model's header
 # (tests/fuzz/mutate_gguf.c, a driver without libFuzzer): no crash, and every
 # rejection comes with a message. RESA_FUZZ_SEED repeats a run.

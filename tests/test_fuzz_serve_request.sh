@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Mutated request bodies through resa serve's parser (tests/fuzz/fuzz_serve_request.c
 # without libFuzzer): no crash, every rejection a 4xx with a message.
 # RESA_FUZZ_SEED repeats a run.

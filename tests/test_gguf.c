@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for the GGUF reader.
  *
  * GGUF images are built in memory with a small writer, parsed, and checked;

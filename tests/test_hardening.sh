@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Issue 18: hostile files and inputs get a clear error, never a hang, a
 # signal or an injection. Crafted models come from tests/make_tiny_gguf.py;
 # each check names its item of the issue.

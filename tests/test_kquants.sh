@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The quantized weight types beyond Q4_0/Q4_1/Q8_0 (Q5_0, Q5_1, IQ4_NL,
 # Q2_K..Q6_K, IQ4_XS) against independent references:
 #  1. resa's reference dequantizers against gguf's numpy ones, bit for bit,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The manual pages are lint-clean: mandoc -T lint (style messages included)
 # and groff -ww (every warning) say nothing about resa(1) and libresa(3).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/common.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Default model lookup (docs/design.md §5.1): -m, RESA_MODEL, then
 # $XDG_DATA_HOME/resa/models (~/.local/share/resa/models), $(datadir)/resa/models,
 # and models/ of the build tree only for a program run from one. The program

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # What an operator or packager trips on: --version, a command line without
 # its subcommand, -t above the CPU count, Ctrl-C during generate (the summary,
 # valid JSON with --json, exit 130), `resa fetch --help`.

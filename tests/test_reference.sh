@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Compares resa with llama.cpp (llama-cpp-python) on real text: tokenization,
 # teacher-forced logits and greedy continuations (tests/reference/*.py).
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ReSA on the real model: properties of docs/design.md §1 that must hold.
  *
  *   test_resa MODEL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sampling: properties that must hold, checked against a float64 reference
  * distribution computed here. */
 #include <math.h>

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # resa serve end to end (docs/design.md §8): live servers on free loopback
 # ports, checked by tests/serve_client.py (standard library only): every
 # endpoint, SSE framing, greedy output of concurrent requests = alone =

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One model shared by threads (docs/design.md §3.7), the test that the
  * ThreadSanitizer build of tools/test.sh runs:
  *

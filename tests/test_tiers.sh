@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The same greedy tokens whatever SIMD tier runs the model: the engine with
 # the tier capped at scalar and at every tier this CPU has (issue 3). Every
 # float kernel computes one recipe in every tier (bit-identical, checked by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tokenizer tests.
  *
  *   test_tokenizer [MODEL]

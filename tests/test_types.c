@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_types: type traits, reference (de)quantizers and fp16/bf16 conversions.
  *
  * Dequantization is checked against float64 values computed here straight

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* to_float_blocks — resa's reference dequantizer on raw blocks, for the
  * comparison with gguf's numpy dequantizers (tests/check_dequant.py).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test driver for the reference comparison (tests/reference/compare_tokenize.py):
  *
  *   tokenize_lines MODEL FILE [--special]

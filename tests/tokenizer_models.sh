@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/tokenizer_models.sh bpe|spm (run by test_tokenizer_bpe.sh and
 # test_tokenizer_spm.sh, so a missing Gemma file is a SKIP of its own).
 # Tokenizers of other model families against llama.cpp's (llama-cpp-python),

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Prints the ABI of a build's libresa.so as abigail XML (abidw): the public
 # types reachable from resa.h and the exported symbols, without paths or
 # source locations, so the dump depends on the ABI only. The release's dump

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Sets up resa on a fresh Debian 12 machine and runs generation with the
 # default model: system packages, Python packages for the tests (in .venv),
 # the default model (models/fetch), the build. Safe to run again.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The Debian packages, as a distribution would build and use them (run by
 # tools/test.sh after the test suite, as root on Debian 12, with the
 # packages of tools/setup.sh):

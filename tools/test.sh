@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs the whole test suite (after tools/setup.sh): make check with the live
 # llama.cpp reference required, then the suite again under AddressSanitizer
 # and UndefinedBehaviorSanitizer, the threads test under ThreadSanitizer,

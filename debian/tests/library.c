@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A program on the installed libresa (debian/tests/library): loads a model,
  * generates greedily with a context, then runs the same prompt in two
  * sequences of one engine stepped together, whose tokens must be the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Sourced by the tests: the model to run. $RESA_MODEL when given (CI passes
 # the one it already has); otherwise `resa fetch` downloads the default model
 # into a fresh $XDG_DATA_HOME, where the installed resa must then find it

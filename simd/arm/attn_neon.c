@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "attn" kernels for AArch64 NEON (baseline, no flags; compiled on every
  * arch, empty off aarch64).
  *

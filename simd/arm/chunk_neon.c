@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "chunk" kernels for AArch64 Advanced SIMD (baseline: no flags needed).
  *
  * The same tiling as the x86 files (layout in chunk.h): queries transposed

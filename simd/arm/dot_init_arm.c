@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aarch64 tiers of the "dot" family. Compiled on every arch: it only stores
  * function pointers, and is an empty stub off aarch64. */
 #ifdef HAVE_CONFIG_H

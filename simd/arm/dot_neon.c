@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "dot" kernels for AArch64 Advanced SIMD (no flags needed: NEON is baseline).
  *
  * int8 products without dotprod: vmull_s8 of 8 byte pairs into int16, one

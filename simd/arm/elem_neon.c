@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "elem" kernels for AArch64 Advanced SIMD (baseline: no flags needed).
  * Compiled on every arch; empty off aarch64.
  *

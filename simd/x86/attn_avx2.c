@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "attn" kernels for AVX2 + FMA + F16C (compile with -mavx2 -mfma -mf16c).
  *
  * decode works on tiles of up to TILE rows, gathered from the runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "attn" kernels for AVX-512 F/BW/DQ/VL (compile with configure's
  * AVX512_CFLAGS, which include AVX2/FMA/F16C).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "chunk" kernels for AVX2 + FMA + F16C (compiled with -mavx2 -mfma -mf16c).
  *
  * The same tiling as the AVX-512 file (layout in chunk.h): queries

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "chunk" kernels for AVX-512 F/BW/DQ/VL (compiled with the AVX-512 flags).
  *
  * Layout (see chunk.h): queries transposed once per call into qT[d][rows],

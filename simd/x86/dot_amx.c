@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* int8 gemm on AMX tiles (compile with configure's AMX_CFLAGS: the AVX-512
  * flags plus -mamx-tile -mamx-int8). Only the prefill (and rectification)
  * products use it; decode's gemv and single dots stay AVX-512 VNNI.

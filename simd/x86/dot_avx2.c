@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "dot" kernels for AVX2 + FMA + F16C (compile with -mavx2 -mfma -mf16c).
  *
  * int8 products use the maddubs idiom: vpmaddubsw multiplies unsigned by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "dot" kernels for AVX-512 F/BW/DQ/VL (compile with configure's AVX512_CFLAGS:
  * -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512dq -mavx512vl, optionally
  * -mavx512vnni -mavx512bf16). The *_avx512vnni functions carry their own

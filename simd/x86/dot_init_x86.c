@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* x86 tiers of the "dot" family. Compiled without ISA flags on every arch:
  * it only stores function pointers, and is an empty stub off x86-64. */
 #ifdef HAVE_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "elem" kernels for AVX2 + FMA + F16C (compile with -mavx2 -mfma -mf16c).
  *
  * Every kernel is bit-exact with the scalar reference (simd/elem_c.c), whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "elem" kernels for AVX-512 F/BW/DQ/VL (compiled with the AVX-512 flags).
  *
  * The same contract with the scalar reference as simd/x86/elem_avx2.c: every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* exp8(x): the exp recipe of simd/exp_recipe.h on AVX2+FMA vectors, shared
  * by the elem and attn kernels of this ISA (include only from files built
  * with its flags). Bit-identical to the scalar elem_exp_c. */

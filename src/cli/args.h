@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Command-line parsing helpers: options take their value as the next
  * argument or after '=', values are range-checked, errors are one line. */
 #ifndef RESA_CLI_ARGS_H

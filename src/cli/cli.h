@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The resa program: subcommands over the public API only. */
 #ifndef RESA_CLI_H
 #define RESA_CLI_H

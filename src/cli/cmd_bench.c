@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa bench: decode speed at given cache depths, per mode, and where the
  * time of a token goes. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa cpu: the CPU's features and the kernel tier chosen for each kernel. */
 #include <stdio.h>
 #include <stdlib.h>

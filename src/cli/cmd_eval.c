@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa eval: how far the sparse modes drift from dense decoding, on real
  * text (docs/design.md §6): the paper's language-modeling protocol (eval_lm.c)
  * and passkey retrieval (eval_passkey.c). This file parses, checks, loads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa fetch: download the default model into the user's model directory
  * (model_path.h) by running the fetch script: models/fetch of the build tree
  * for an uninstalled program, else the installed copy in $(pkglibexecdir).

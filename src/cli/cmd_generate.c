@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa generate: prefill a prompt, then sample tokens one at a time. */
 #include <stdio.h>
 #include <stdlib.h>

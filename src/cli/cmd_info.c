@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa info MODEL [--json]: what a GGUF model is. */
 #include <stdio.h>
 #include <string.h>

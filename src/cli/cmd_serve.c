@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: an OpenAI-compatible HTTP server with continuous batching
  * (src/serve/, docs/design.md §8). Built when configure finds libmicrohttpd
  * and jansson; otherwise the command says so. */

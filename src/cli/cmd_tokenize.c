@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa tokenize: token ids of a text. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa eval: the quality protocols of docs/design.md §6 over the public API.
  * cmd_eval.c parses, loads and prints; eval_lm.c runs the language-modeling
  * protocol, eval_passkey.c the passkey retrieval. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa eval, language modeling (the paper's protocol, docs/design.md §6).
  *
  * For each window of L tokens of real text and each x of the sweep: the first

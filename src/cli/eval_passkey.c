@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa eval, passkey retrieval (docs/design.md §6).
  *
  * A prompt of real text (the haystack) holds a needle, "The pass key is NNNNN.

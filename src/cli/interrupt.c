@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SIGINT to a flag (interrupt.h). SA_RESETHAND restores the default action
  * once the handler has run: the second Ctrl-C terminates at once, even in
  * the middle of a long prefill that checks the flag only when it ends. A

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Ctrl-C during a long command: the first SIGINT asks the command to stop
  * after the step in progress, so it can still print its summary and exit
  * with 130 (128 + SIGINT, what a shell reports for a job killed by it); a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Minimal JSON output for --json. (json_string and the like are jansson's, linked
  * into resa serve: these are json_write_*.) */
 #ifndef RESA_CLI_JSON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa: command-line front end. */
 #include <stdarg.h>
 #include <stdio.h>

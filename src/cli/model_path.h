@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Where the program looks for the default model when -m is not given, and
  * where `resa fetch` puts it (docs/design.md §5.1). */
 #ifndef RESA_CLI_MODEL_PATH_H

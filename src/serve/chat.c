@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: chat templates (chat.h). Every model resa loads today speaks
  * ChatML, the format resa_chat_format writes; a new template is one more
  * render function and one more name in the table. */

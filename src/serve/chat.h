@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: chat messages -> prompt tokens (docs/design.md §8.3). */
 #ifndef RESA_SERVE_CHAT_H
 #define RESA_SERVE_CHAT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: the engine thread's continuous-batching loop (docs/design.md §8.1).
  *
  * Each turn of the loop: under srv->mu, retire jobs whose client left or

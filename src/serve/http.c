@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: HTTP through libmicrohttpd, one thread per connection
  * (docs/design.md §8). A connection's thread reads the body, turns it into a
  * job (request.c, chat.c), queues it, and waits: for the whole completion,

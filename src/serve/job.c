@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: a request's life between its HTTP thread and the engine
  * thread (serve.h). */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: /metrics in the Prometheus text format (version 0.0.4). */
 #include <stdarg.h>
 #include <stdio.h>

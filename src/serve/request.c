@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: request parsing (contract in request.h). jansson does the JSON
  * (and rejects invalid UTF-8); this file checks fields, ranges and what the
  * server does not support, each failure one clear 400. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: one HTTP request body -> a validated request (docs/design.md §8).
  * A pure function of its input bytes and the limits: no model, no I/O, so it
  * can be fuzzed alone (tests/fuzz/fuzz_serve_request.c). */

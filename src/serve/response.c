@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: response bodies through jansson (response.h). Text goes
  * through utf8_sanitize first: a token can be part of a character, and
  * JSON strings must be valid UTF-8. */

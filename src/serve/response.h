@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: the JSON bodies of responses (OpenAI's shapes). Each returns
  * a malloc'ed NUL-terminated string, or NULL when out of memory. */
 #ifndef RESA_SERVE_RESPONSE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: sampling with the OpenAI request fields (sample.h).
  *
  * Penalties follow OpenAI's definition over the tokens generated so far:

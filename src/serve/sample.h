@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: one token from a sequence's logits, with the request's
  * penalties, min-p and log-probabilities (docs/design.md §8.2). */
 #ifndef RESA_SERVE_SAMPLE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: the server's shared state (docs/design.md §8).
  *
  * Threads: one engine thread owns the engine and its sequences and runs the

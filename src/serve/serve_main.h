@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: the entry point the command line calls (src/cli/cmd_serve.c). */
 #ifndef RESA_SERVE_MAIN_H
 #define RESA_SERVE_MAIN_H

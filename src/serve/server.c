@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: start-up and shutdown (docs/design.md §8). The main thread
  * loads the model, makes the engine, starts the engine thread and the HTTP
  * daemon, then waits for SIGINT or SIGTERM: new requests get 503, running

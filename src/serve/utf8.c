@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: UTF-8 helpers (utf8.h). */
 #include "utf8.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* resa serve: UTF-8 at the edges of generated text. A token may end inside
  * a character, and JSON strings must be valid UTF-8. */
 #ifndef RESA_SERVE_UTF8_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Checks a qwen2 GGUF (e.g. from make-qwen2-gguf.py) three ways: a float64
 NumPy forward pass of the dequantized weights, llama.cpp, and resa (llama
 GGUFs work too: RoPE on adjacent pairs, biases only where the file has them).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes a random-weight GGUF in the shape of DeepSeek-R1-Distill-Qwen (qwen2 arch).
 
     make-qwen2-gguf.py OUTPUT [--type q4_0|q8_0] [--layers N] [--shape 1.5b|7b]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared by the fuzz targets in tests/fuzz/ (docs/design.md §7.1).
  *
  * A target is one file tests/fuzz/fuzz_<name>.c that defines libFuzzer's

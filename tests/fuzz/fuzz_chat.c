@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the chat formatter. Input: one option byte (bit 0: a system
  * message, bit 1: parse special tokens in the messages), one byte that
  * splits the rest into system and user message. Properties, without

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the whole model load from memory (GGUF header, hyper-
  * parameters, weights, tokenizer), then, for a model that loads and is
  * small, a short prompt and a few sampled decode steps in resa mode.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target for resa serve's request parsing (src/serve/request.c): HTTP
  * body bytes -> request struct or error, then the chat rendering and the
  * UTF-8 cleaning that request text goes through.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the tokenizer on any bytes. The first byte picks the
  * options (bit 0: parse special tokens, bit 1: BOS), the rest is the text.
  * Properties: tokenizing fails only on a byte the vocabulary cannot spell

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Mutation fuzzer for the GGUF reader, without libFuzzer: it knows the
  * header's layout, so in a few thousand runs it reaches every length and
  * count field of a real model (tests/test_fuzz_gguf.sh runs it in make

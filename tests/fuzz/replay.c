@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A main() for the fuzz targets without libFuzzer: runs each file given, or
  * each file in each directory given, once through LLVMFuzzerTestOneInput
  * (make check replays the seed corpus this way; see fuzz.h). */

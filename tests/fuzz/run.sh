@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs one libFuzzer target of fuzz-build/ (make fuzz) for a bounded time on
 # its seed corpus, single process, and prints libFuzzer's last stats line.
 #   tests/fuzz/run.sh BUILDDIR TARGET SECONDS [libFuzzer options...]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Compares resa's chat templates with the families' published Jinja
 templates rendered by jinja2 and tokenized by llama.cpp (llama-cpp-python):
 

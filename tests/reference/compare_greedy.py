@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Greedy continuation comparison: `resa generate` against llama.cpp.
 
 Five short real-text prompts (sentences from the Python 3.11 documentation,

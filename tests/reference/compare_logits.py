@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Teacher-forced logits comparison: resa against llama.cpp.
 
 Picks several windows of real text from the corpus (tests/reference/corpus.py),

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Compares resa's tokenizer with llama.cpp's (llama-cpp-python), line by line:
 
     compare_tokenize.py --model M --corpus FILE --driver PATH/tokenize_lines

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Builds the real-text corpus of the reference tests (tokenization and
 logits against llama.cpp):
 

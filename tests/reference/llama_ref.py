@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """llama.cpp as the reference, through llama-cpp-python's C-API bindings:
 shared by the reference comparisons (compare_logits.py, compare_greedy.py)."""
 import ctypes

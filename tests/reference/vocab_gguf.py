@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes a GGUF that holds another GGUF's metadata and no tensors:
 
     vocab_gguf.py SRC OUT [--set KEY=VALUE ...]
