@@ -86,10 +86,12 @@ def is_error(obj, status, st):
         "message" in obj["error"] and "type" in obj["error"] and "code" in obj["error"]
 
 
-def generate(resa, model, prompt, n, chat=False):
+def generate(resa, model, prompt, n, chat=False, system=None):
     cmd = [resa, "generate", "-m", model, "-p", prompt, "-n", str(n), "--temp", "0", "--json", "-t", "2"]
     if chat:
         cmd.append("--chat")
+    if system is not None:
+        cmd += ["--system", system]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)["text"]
 
@@ -113,14 +115,19 @@ def check_api(port, resa, model):
     check(st == 200 and models["object"] == "list" and models["data"][0]["object"] == "model", "GET /v1/models")
 
     # chat, non-streaming: shape, usage, finish_reason; equals resa generate --chat
-    q = "What is the capital of France?"
-    st, _, r = post(port, "/v1/chat/completions", {"model": model_id, "messages": [{"role": "user", "content": q}],
+    # (with a system message given: the server formats ChatML turns, while
+    # --chat also adds the default system turn of SmolLM2's template when
+    # there is none)
+    q, sysmsg = "What is the capital of France?", "You are a helpful assistant."
+    st, _, r = post(port, "/v1/chat/completions", {"model": model_id,
+                                                    "messages": [{"role": "system", "content": sysmsg},
+                                                                 {"role": "user", "content": q}],
                                                     "max_tokens": 24, "temperature": 0})
     ok = st == 200 and r["object"] == "chat.completion" and r["choices"][0]["message"]["role"] == "assistant"
     ok = ok and r["choices"][0]["finish_reason"] in ("stop", "length") and r["usage"]["completion_tokens"] > 0
     ok = ok and r["usage"]["total_tokens"] == r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"]
     check(ok, "POST /v1/chat/completions: shape, usage, finish_reason")
-    check(ok and r["choices"][0]["message"]["content"] == generate(resa, model, q, 24, chat=True),
+    check(ok and r["choices"][0]["message"]["content"] == generate(resa, model, q, 24, chat=True, system=sysmsg),
           "chat greedy output = resa generate --chat --temp 0")
 
     # streaming chat: SSE framing, role first, [DONE] last, text = non-streaming text
