@@ -165,7 +165,8 @@ typedef ca_buf buf;
 
 static size_t misalign_of(enum resa_type t)
 {
-    return t == RESA_TYPE_F32 ? 4 : 2; /* type's own alignment, never 16/32/64 */
+    /* the type's own alignment (a float member: 4; fp16 fields: 2), never 16/32/64 */
+    return t == RESA_TYPE_F32 || t == RESA_TYPE_Q8_K ? 4 : 2;
 }
 
 /* ---- inputs ------------------------------------------------------------------- */
