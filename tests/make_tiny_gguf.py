@@ -20,7 +20,7 @@ For crafted-file tests (tests/test_hardening.sh):
   --drop-byte B     leave byte B's token out of the vocabulary
   --name TEXT       general.name (may hold control characters)
   --pre TEXT        tokenizer.ggml.pre (default smollm)
-It is also the seed of the GGUF fuzz target (tests/fuzz/corpus/gguf).
+It also writes the seeds of the GGUF fuzz target (tests/fuzz/gguf_seeds.sh).
 Needs numpy and the gguf package (the .venv of tools/setup.sh).
 """
 import argparse

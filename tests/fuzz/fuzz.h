@@ -48,8 +48,7 @@ static inline void fuzz_scalar(void)
 }
 
 /* The model whose tokenizer the text targets use: $RESA_FUZZ_MODEL, else
- * the default model of the source tree, else the tiny model of the GGUF
- * corpus. Loaded once; exits when none loads. */
+ * the default model of the source tree. Loaded once; exits when none loads. */
 static inline const resa_model *fuzz_model(void)
 {
     static resa_model *m;
@@ -57,8 +56,7 @@ static inline const resa_model *fuzz_model(void)
         return m;
     const char *env = getenv("RESA_FUZZ_MODEL");
     const char *paths[] = { env && *env ? env : NULL,
-                            RESA_SRCDIR "/models/SmolLM2-135M-Instruct.Q4_1.gguf",
-                            RESA_SRCDIR "/tests/fuzz/corpus/gguf/tiny.gguf" };
+                            RESA_SRCDIR "/models/SmolLM2-135M-Instruct.Q4_1.gguf" };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0] && !m; i++)
         if (paths[i] && resa_model_load(paths[i], &m) != RESA_OK)
             m = NULL;
