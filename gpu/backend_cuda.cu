@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /* The CUDA backend module (backend-cuda.so): src/backend.h over device
  * memory, loaded by libresa with dlopen (src/backend_module.h,
  * docs/design.md §3.9). The scheduler and forward pass are the CPU's; this
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backend_module.h"
+#include "rope_angles.h"
 #include "kernels_kv.cuh"
 
 namespace {
@@ -123,18 +124,6 @@ int parts_for(int nkeys)
 {
     const int p = (nkeys + 63) / 64;
     return p < 1 ? 1 : p > MAX_PARTS ? MAX_PARTS : p;
-}
-
-/* cos/sin of each rotated pair at pos, as the CPU backend builds them. */
-void rope_angles(float *cs, int pos, int n_rot, float base)
-{
-    const float theta_scale = powf(base, -2.0f / (float)n_rot);
-    float theta = (float)pos;
-    for (int i = 0; i < n_rot / 2; i++) {
-        cs[2 * i] = cosf(theta);
-        cs[2 * i + 1] = sinf(theta);
-        theta *= theta_scale;
-    }
 }
 
 template <typename S> int push(std::vector<int> &v, const S &s)

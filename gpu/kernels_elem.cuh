@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /* Element-wise kernels of the CUDA backend and the weight dequantizer they
  * share with the matmul kernels (docs/design.md §3.9). The formulas are the
  * scalar recipes of simd/elem_c.c; sums may be ordered differently, so the

@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /* The paged KV pool on the device (layout of docs/design.md §3.3): storing
  * rows, folding keys into the block summaries, attention (dense and
  * block-sparse, split over the keys and merged exactly) and block selection

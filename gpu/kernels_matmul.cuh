@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /* Weight products of the CUDA backend, y (rows, out) = x (rows, cols) . W^T,
  * W in its GGUF type, dequantized in registers (docs/design.md §3.9):
  *

@@ -281,7 +281,7 @@ static resa_status load_from(const char *path, const void *buf, size_t size, res
     resa_model *m = calloc(1, sizeof *m);
     if (!m)
         return error_set(RESA_ERR_NOMEM, "out of memory");
-    atomic_init(&m->refs, 1);
+    m->refs = 1; /* not shared yet */
     resa_status st = buf ? gguf_parse(buf, size, path, &m->gguf) : gguf_open(path, &m->gguf);
     if (!st)
         st = load(m, m->gguf->path);
@@ -306,11 +306,11 @@ resa_status model_load_buffer(const void *buf, size_t size, const char *name, re
     return load_from(name ? name : "<buffer>", buf ? buf : empty, size, out);
 }
 
-void model_retain(const resa_model *m) { atomic_fetch_add(&((resa_model *)m)->refs, 1); }
+void model_retain(const resa_model *m) { __atomic_fetch_add(&((resa_model *)m)->refs, 1, __ATOMIC_SEQ_CST); }
 
 void model_release(const resa_model *m)
 {
-    if (m && atomic_fetch_sub(&((resa_model *)m)->refs, 1) == 1)
+    if (m && __atomic_fetch_sub(&((resa_model *)m)->refs, 1, __ATOMIC_SEQ_CST) == 1)
         destroy((resa_model *)m);
 }
 

@@ -3,7 +3,6 @@
 #ifndef RESA_MODEL_H
 #define RESA_MODEL_H
 
-#include <stdatomic.h>
 
 #include "arch.h"
 #include "gguf.h"
@@ -32,7 +31,10 @@ typedef struct resa_layer {
 } resa_layer;
 
 struct resa_model {
-    atomic_int refs;             /* the caller's, plus one per engine (docs/design.md §3.7) */
+    int refs;                    /* the caller's, plus one per engine (docs/design.md §3.7); changed
+                                    only through model_retain/model_release's atomic builtins (a
+                                    plain int, so that C++ code such as the CUDA module can include
+                                    this header) */
     gguf_file *gguf;
     const resa_arch *arch;
     resa_hparams hp;
