@@ -13,6 +13,7 @@
 #include "grow.h"
 #include "forward.h"
 #include "matmul.h"
+#include "rope_angles.h"
 #include "select.h"
 #include "threads.h"
 
@@ -42,19 +43,6 @@ typedef struct cpu_backend {
 
 static inline cpu_backend *cpu(resa_backend *be) { return (cpu_backend *)be; }
 static inline int n_rows(const cpu_backend *c) { return c->pass->n_rows; }
-
-/* cos/sin of position p for each rotated pair: theta_i = p * base^(-2i/n_rot),
- * built by repeated multiplication in float as ggml does, so angles match. */
-static void rope_angles(float *cs, int pos, int n_rot, float base)
-{
-    const float theta_scale = powf(base, -2.0f / (float)n_rot);
-    float theta = (float)pos;
-    for (int i = 0; i < n_rot / 2; i++) {
-        cs[2 * i] = cosf(theta);
-        cs[2 * i + 1] = sinf(theta);
-        theta *= theta_scale;
-    }
-}
 
 static resa_status cpu_begin(resa_backend *be, const resa_pass *pass)
 {
