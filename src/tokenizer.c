@@ -1149,15 +1149,12 @@ static bool cut_token(const resa_tokenizer *t, const char *text, int32_t id, con
     return true;
 }
 
-/* Cuts the special tokens out of text[off..off+len): control (and unknown)
- * ones only with parse_special, user-defined ones always. Appends the pieces
- * to all, joining a text piece to a text piece before it (a region boundary
- * is not a word boundary). */
-static bool partition(const resa_tokenizer *t, const char *text, size_t off, size_t len, int parse_special,
-                      frag_list *all)
+/* Cuts the special tokens out of text[0..len): control (and unknown) ones
+ * only with parse_special, user-defined ones always. */
+static bool partition(const resa_tokenizer *t, const char *text, size_t len, int parse_special, frag_list *out)
 {
     frag_list a = {0}, b = {0};
-    bool ok = frag_push(&a, (fragment){-1, off, len});
+    bool ok = frag_push(&a, (fragment){-1, 0, len});
     for (int i = 0; ok && i < t->n_specials; i++) {
         int32_t id = t->specials[i];
         if (!parse_special && (t->attr[id] & (ATTR_CONTROL | ATTR_UNKNOWN)))
@@ -1167,34 +1164,20 @@ static bool partition(const resa_tokenizer *t, const char *text, size_t off, siz
         a = b;
         b = tmp;
     }
-    for (size_t i = 0; ok && i < a.n; i++) {
-        fragment *last = all->n ? &all->v[all->n - 1] : NULL;
-        if (last && last->token < 0 && a.v[i].token < 0 && last->off + last->len == a.v[i].off)
-            last->len += a.v[i].len;
-        else
-            ok = frag_push(all, a.v[i]);
-    }
-    free(a.v);
     free(b.v);
+    *out = a;
     return ok;
 }
 
-/* A stretch of the text to tokenize, and whether special tokens in it count. */
-typedef struct region {
-    size_t off, len;
-    int parse_special;
-} region;
-
-static int encode_regions(const resa_tokenizer *t, const char *text, const region *rg, int n_rg, int add_bos,
-                          int32_t *out, int max_tokens)
+static int encode(const resa_tokenizer *t, const char *text, size_t len, int parse_special, int add_bos,
+                  int32_t *out, int max_tokens)
 {
     encoder e = {.t = t, .out = out, .max = (size_t)max_tokens};
     if (add_bos && t->bos >= 0)
         emit(&e, t->bos);
     frag_list frags = {0};
-    for (int r = 0; r < n_rg && !e.nomem; r++)
-        if (rg[r].len && !partition(t, text, rg[r].off, rg[r].len, rg[r].parse_special, &frags))
-            e.nomem = true;
+    if (len && !partition(t, text, len, parse_special, &frags))
+        e.nomem = true;
     bool after_special = true; /* SentencePiece's space prefix goes at the start and after specials */
     resa_status st = RESA_OK;
     for (size_t i = 0; i < frags.n && !e.nomem && !e.lost_byte && !st; i++) {
@@ -1251,7 +1234,6 @@ int tokenizer_encode(const resa_tokenizer *t, const char *text, size_t len, int 
     }
     if (bad_text_args(text, len, out, max_tokens))
         return -1;
-    const region all = {0, len, parse_special};
-    return encode_regions(t, text, &all, 1, add_bos, out, max_tokens);
+    return encode(t, text, len, parse_special, add_bos, out, max_tokens);
 }
 
