@@ -382,6 +382,23 @@ const char *resa_chat_template(const resa_model *m, int *recognised)
     return chat_family_name(fam >= 0 ? fam : CHAT_CHATML);
 }
 
+/* The family named (NULL: the model's own, ChatML when it has none), or -1
+ * with the error set for an unknown name. */
+static int chat_family_of(const resa_model *m, const char *template_name)
+{
+    if (!template_name) {
+        const int fam = tokenizer_chat_family(m->tok);
+        return fam >= 0 ? fam : CHAT_CHATML;
+    }
+    const int fam = chat_family_by_name(template_name);
+    if (fam < 0) {
+        char buf[RESA_PRINTABLE_BUF];
+        error_set(RESA_ERR_ARG, "chat: unknown template '%s' (known: chatml, llama3, gemma, mistral)",
+                  resa_printable(buf, sizeof buf, template_name, strlen(template_name)));
+    }
+    return fam;
+}
+
 int resa_chat_tokenize_template(const resa_model *m, const char *template_name, const char *system,
                                 size_t system_len, const char *user, size_t user_len, int parse_special,
                                 int32_t *tokens, int max_tokens)
@@ -390,17 +407,35 @@ int resa_chat_tokenize_template(const resa_model *m, const char *template_name, 
         error_set(RESA_ERR_ARG, "chat: no model or no user message");
         return -1;
     }
-    int fam = template_name ? chat_family_by_name(template_name) : tokenizer_chat_family(m->tok);
-    if (template_name && fam < 0) {
-        char buf[RESA_PRINTABLE_BUF];
-        error_set(RESA_ERR_ARG, "chat: unknown template '%s' (known: chatml, llama3, gemma, mistral)",
-                  resa_printable(buf, sizeof buf, template_name, strlen(template_name)));
+    const int fam = chat_family_of(m, template_name);
+    if (fam < 0)
         return -1;
-    }
     /* an empty message is "" (len 0 means NUL-terminated) */
     chat_msg msgs[2] = {{"system", system_len ? system : "", system_len}, {"user", user_len ? user : "", user_len}};
-    return chat_tokenize(m->tok, fam >= 0 ? fam : CHAT_CHATML, system ? msgs : msgs + 1, system ? 2 : 1,
-                         parse_special, tokens, max_tokens);
+    return chat_tokenize(m->tok, fam, system ? msgs : msgs + 1, system ? 2 : 1, parse_special, tokens, max_tokens);
+}
+
+int resa_chat_tokenize_messages(const resa_model *m, const char *template_name, int n_messages,
+                                const char *const *roles, const char *const *texts, const size_t *lens,
+                                int parse_special, int32_t *tokens, int max_tokens)
+{
+    if (!m || n_messages < 0 || (n_messages && (!roles || !texts))) {
+        error_set(RESA_ERR_ARG, "chat: no model or no messages");
+        return -1;
+    }
+    int fam = chat_family_of(m, template_name);
+    if (fam < 0)
+        return -1;
+    chat_msg *msgs = malloc(((size_t)n_messages + 1) * sizeof *msgs);
+    if (!msgs) {
+        error_set(RESA_ERR_NOMEM, "chat: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n_messages; i++)
+        msgs[i] = (chat_msg){roles[i], texts[i], lens ? lens[i] : 0};
+    const int n = chat_tokenize(m->tok, fam, msgs, n_messages, parse_special, tokens, max_tokens);
+    free(msgs);
+    return n;
 }
 
 char *resa_chat_format(const resa_model *m, const char *system, const char *user)

@@ -120,6 +120,16 @@ RESA_API int resa_chat_tokenize(const resa_model *model, const char *system, siz
 RESA_API int resa_chat_tokenize_template(const resa_model *model, const char *template_name, const char *system,
                                          size_t system_len, const char *user, size_t user_len, int parse_special,
                                          int32_t *tokens, int max_tokens);
+/* A whole conversation in a template's format (template_name as for
+ * resa_chat_tokenize_template; NULL for the model's own), ending with the
+ * opening of an assistant turn: message i has role roles[i] ("system",
+ * "user" or "assistant") and text texts[i] of lens[i] bytes (lens NULL, or
+ * lens[i] 0: NUL-terminated). Parallel arrays rather than an array of
+ * structs, so the message can gain fields without breaking the ABI.
+ * Returns as resa_tokenize. */
+RESA_API int resa_chat_tokenize_messages(const resa_model *model, const char *template_name, int n_messages,
+                                         const char *const *roles, const char *const *texts, const size_t *lens,
+                                         int parse_special, int32_t *tokens, int max_tokens);
 /* The template family recognised in the model's tokenizer.chat_template;
  * "chatml" with *recognised = 0 when it has none or an unknown one. */
 RESA_API const char *resa_chat_template(const resa_model *model, int *recognised);

@@ -115,9 +115,8 @@ def check_api(port, resa, model):
     check(st == 200 and models["object"] == "list" and models["data"][0]["object"] == "model", "GET /v1/models")
 
     # chat, non-streaming: shape, usage, finish_reason; equals resa generate --chat
-    # (with a system message given: the server formats ChatML turns, while
-    # --chat also adds the default system turn of SmolLM2's template when
-    # there is none)
+    # (the same template code: the model's, with SmolLM2's default system turn
+    # when the conversation has none)
     q, sysmsg = "What is the capital of France?", "You are a helpful assistant."
     st, _, r = post(port, "/v1/chat/completions", {"model": model_id,
                                                     "messages": [{"role": "system", "content": sysmsg},
@@ -129,6 +128,10 @@ def check_api(port, resa, model):
     check(ok, "POST /v1/chat/completions: shape, usage, finish_reason")
     check(ok and r["choices"][0]["message"]["content"] == generate(resa, model, q, 24, chat=True, system=sysmsg),
           "chat greedy output = resa generate --chat --temp 0")
+    st, _, r = post(port, "/v1/chat/completions", {"messages": [{"role": "user", "content": q}],
+                                                    "max_tokens": 24, "temperature": 0})
+    check(st == 200 and r["choices"][0]["message"]["content"] == generate(resa, model, q, 24, chat=True),
+          "chat without a system message = resa generate --chat (the template's default system turn)")
 
     # streaming chat: SSE framing, role first, [DONE] last, text = non-streaming text
     st, ctype, ev = stream(port, "/v1/chat/completions", {"messages": [{"role": "user", "content": q}],
@@ -308,6 +311,11 @@ def check_limits(port, key):
     check(st == 200, "GET /health needs no key")
     st, _, r = post(port, "/v1/completions", body, auth)
     check(st == 200, "the right key: 200")
+    # this server runs --mode dense (no block summaries): only dense per request
+    st, _, r = post(port, "/v1/completions", dict(body, resa_mode="resa"), auth)
+    check(is_error(r, 400, st), "a dense server refuses resa_mode resa: 400")
+    st, _, r = post(port, "/v1/completions", dict(body, resa_mode="dense"), auth)
+    check(st == 200, "a dense server takes resa_mode dense")
 
     # one slot, one queue place: a long stream holds the slot, one waits, the next gets 503
     long = {"prompt": "1, 2, 3, 4, 5, 6, 7, 8,", "max_tokens": 400, "temperature": 0, "stream": True}

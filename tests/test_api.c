@@ -156,6 +156,33 @@ static void test_chat_injection(const char *path)
     resa_model_free(m);
 }
 
+/* resa_chat_tokenize_messages: a two-message conversation is
+ * resa_chat_tokenize's, and a multi-turn ChatML conversation is the
+ * whole-string tokenization of its rendered text (control tokens parsed). */
+static void test_chat_messages(const char *path)
+{
+    resa_model *m;
+    CHECK(resa_model_load(path, &m) == RESA_OK);
+    const char *roles[] = {"system", "user", "assistant", "user"};
+    const char *texts[] = {"You are terse.", "Name a colour.", "Blue.", "Another?"};
+    int32_t a[256], b[256];
+    int na = resa_chat_tokenize_messages(m, NULL, 2, roles, texts, NULL, 0, a, 256);
+    int nb = resa_chat_tokenize(m, texts[0], strlen(texts[0]), texts[1], strlen(texts[1]), 0, b, 256);
+    CHECK(na > 0 && na == nb && !memcmp(a, b, (size_t)na * sizeof *a));
+    na = resa_chat_tokenize_messages(m, "chatml", 4, roles, texts, NULL, 0, a, 256);
+    const char rendered[] = "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nName a colour.<|im_end|>\n"
+                            "<|im_start|>assistant\nBlue.<|im_end|>\n<|im_start|>user\nAnother?<|im_end|>\n"
+                            "<|im_start|>assistant\n";
+    nb = resa_tokenize(m, rendered, sizeof rendered - 1, resa_model_get_info(m)->add_bos, 1, b, 256);
+    CHECK(na > 0 && na == nb && !memcmp(a, b, (size_t)na * sizeof *a));
+    /* the count alone, then bad arguments */
+    CHECK(resa_chat_tokenize_messages(m, "chatml", 4, roles, texts, NULL, 0, NULL, 0) == na);
+    CHECK(resa_chat_tokenize_messages(m, NULL, 1, NULL, texts, NULL, 0, a, 256) == -1);
+    CHECK(resa_chat_tokenize_messages(m, "no-such-template", 1, roles, texts, NULL, 0, a, 256) == -1);
+    CHECK(resa_chat_tokenize_messages(NULL, NULL, 1, roles, texts, NULL, 0, a, 256) == -1);
+    resa_model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -172,6 +199,7 @@ int main(int argc, char **argv)
     resa_model_free(m);
     test_lifetime(argv[1]);
     test_chat_injection(argv[1]);
+    test_chat_messages(argv[1]);
     printf("test_api: %d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }

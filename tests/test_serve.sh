@@ -55,7 +55,7 @@ for c in $checks; do
         start "$c" --parallel 4 --ctx-per-seq 512 || continue
         client "$c" "$port" "$RESA" "$MODEL" ;;
     limits)
-        start limits --parallel 1 --queue 1 --api-key sekrit --ctx-per-seq 512 || continue
+        start limits --parallel 1 --queue 1 --api-key sekrit --ctx-per-seq 512 --mode dense || continue
         client limits "$port" sekrit ;;
     load)
         start load --parallel 8 --queue 64 --ctx-per-seq 256 || continue

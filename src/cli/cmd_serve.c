@@ -28,7 +28,7 @@ static const char help[] =
     "      --queue N         requests that may wait for a slot; beyond, 503 (default 64)\n"
     "      --api-key KEY     require 'Authorization: Bearer KEY' (all but /health)\n"
     "      --model-name ID   the model id of the API (default: the file's name without .gguf)\n"
-    "      --chat-template T chat template: chatml (default: the model's)\n"
+    "      --chat-template T chat template: chatml, llama3, gemma or mistral (default: the model's)\n"
     "      --max-tokens N    most tokens one request may generate (default: --ctx-per-seq)\n"
     "      --max-body BYTES  largest request body (default 1048576)\n"
     "      --timeout S       wall-clock limit of a request, waiting included (default 600)\n"

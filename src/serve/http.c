@@ -286,7 +286,7 @@ static serve_job *make_job(serve_server *srv, conn *cn, serve_error *err)
                    srv->opt.ctx_per_seq);
         goto bad;
     }
-    if (j->req.mode > 0 && srv->opt.params.mode == RESA_MODE_DENSE) {
+    if (j->req.mode >= 0 && j->req.mode != RESA_MODE_DENSE && srv->opt.params.mode == RESA_MODE_DENSE) {
         serve_fail(err, 400, "unsupported_value", "resa_mode",
                    "the server runs in dense mode (it keeps no block summaries): resa_mode must be dense");
         goto bad;

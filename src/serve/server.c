@@ -24,7 +24,7 @@ static int setup(serve_server *srv)
     }
     srv->info = resa_model_get_info(srv->model);
     if (!(srv->chat_template = serve_chat_template_pick(srv->model, srv->opt.chat_template))) {
-        fprintf(stderr, "resa: serve: unknown --chat-template '%s' (known: chatml)\n", srv->opt.chat_template);
+        fprintf(stderr, "resa: serve: unknown --chat-template '%s' (known: chatml, llama3, gemma, mistral)\n", srv->opt.chat_template);
         return -1;
     }
     serve_options *o = &srv->opt;
