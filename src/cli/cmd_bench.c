@@ -20,7 +20,7 @@ static const char help[] =
     "      --parallel LIST numbers of sequences decoded together, each with the cache\n"
     "                      filled to the depth (one engine, one step for all of them);\n"
     "                      decode/s is then their aggregate tokens per second\n"
-    "      --mode LIST     modes among dense, sparse, resa (default dense,sparse,resa)\n"
+    "      --mode LIST     modes among dense, sparse, resa, auto (default dense,sparse,resa)\n"
     "  -n, --n-decode N    decode steps timed at each depth (default 64)\n"
     "      --real-prefill  fill the cache by a real prefill of every position (slow);\n"
     "                      default: prefill a 512-token segment and repeat its entries\n"
@@ -37,7 +37,7 @@ typedef struct bench_opts {
     const char *model;
     int depths[MAX_LIST], n_depths;
     int parallel[MAX_LIST], n_parallel; /* 0: one context, no engine */
-    resa_mode modes[3];
+    resa_mode modes[4];
     int n_modes, n_decode, real_prefill, json, rect_given, generate;
     resa_params params;
 } bench_opts;
@@ -66,8 +66,8 @@ static int parse_modes(bench_opts *o, const char *s)
     o->n_modes = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         const int m = resa_mode_parse(tok);
-        if (m < 0 || o->n_modes == 3)
-            return cli_error("bench: --mode wants a list of dense, sparse, resa, got '%s'", s), -1;
+        if (m < 0 || o->n_modes == 4)
+            return cli_error("bench: --mode wants a list of dense, sparse, resa, auto, got '%s'", s), -1;
         o->modes[o->n_modes++] = (resa_mode)m;
     }
     return o->n_modes ? 0 : -1;
