@@ -213,6 +213,9 @@ typedef struct resa_timings {
     double rectify_s;   /* rectification passes */
     int steps;          /* decode steps */
     int rectifications;
+    double blocks_read; /* blocks the decode steps attended, summed over layers and KV heads */
+    double blocks_all;  /* blocks their caches held, summed the same way (0: not counted, as
+                           on the CUDA backend); blocks_read / blocks_all is the share read */
 } resa_timings;
 RESA_API void resa_context_timings_sized(const resa_context *ctx, resa_timings *out, size_t size);
 static inline void resa_context_timings(const resa_context *ctx, resa_timings *out)
