@@ -175,6 +175,11 @@ resa_status cuda_begin(resa_backend *be, const resa_pass *pass)
             gpu_row R = { pt_off[s], pos, T, 0, 0, -1, M };
             if (g->kind == SEG_DECODE && g->sparse) {
                 const resa_sparse_cfg *cf = g->cfg;
+                /* the plan needs each row's key count now; an adaptive count
+                 * is known only after selection (docs/design.md §1, 3') */
+                if (cf->budget == RESA_BUDGET_ADAPTIVE)
+                    return c->host->fail(RESA_ERR_UNSUPPORTED, "the CUDA backend has no adaptive budget yet: "
+                                                               "use --budget fixed or --backend cpu");
                 const int k = budget(M, cf->ratio, cf->min_blocks);
                 const int n_local = cf->local_blocks < M ? cf->local_blocks : M;
                 const int total = std::min(M, std::max(k, n_local));

@@ -28,13 +28,16 @@ void resa_params_init(resa_params *p, size_t size)
 {
     const resa_params d = { .size = sizeof d, .n_ctx = 0, .n_threads = 0, .n_batch = 512,
                             .kv_type = RESA_KV_F16, .mode = RESA_MODE_RESA, .block_size = 16,
-                            .sparse_ratio = 0.1f, .min_blocks = 16, .local_blocks = 1, .rect_every = 32 };
+                            .sparse_ratio = 0.1f, .min_blocks = 16, .local_blocks = 1, .rect_every = 32,
+                            .budget = RESA_BUDGET_FIXED, .coverage = 0.95f, .max_ratio = 0.5f,
+                            .sparse_from = -1 };
     memcpy(p, &d, size < sizeof d ? size : sizeof d);
     p->size = size < sizeof d ? size : sizeof d;
 }
 
 static const char *const mode_names[] = {
-    [RESA_MODE_RESA] = "resa", [RESA_MODE_DENSE] = "dense", [RESA_MODE_SPARSE] = "sparse" };
+    [RESA_MODE_RESA] = "resa", [RESA_MODE_DENSE] = "dense", [RESA_MODE_SPARSE] = "sparse",
+    [RESA_MODE_AUTO] = "auto" };
 
 const char *resa_mode_name(resa_mode mode)
 {
@@ -52,7 +55,7 @@ int resa_mode_parse(const char *name)
 /* The sparse parameters must describe a schedule that exists. */
 static resa_status check_sparse_params(const resa_params *p)
 {
-    if ((unsigned)p->mode > RESA_MODE_SPARSE)
+    if ((unsigned)p->mode > RESA_MODE_AUTO)
         return error_set(RESA_ERR_ARG, "unknown mode %d", (int)p->mode);
     if (p->block_size < 1 || p->block_size > 4096)
         return error_set(RESA_ERR_ARG, "block size %d is outside [1, 4096]", p->block_size);
@@ -66,9 +69,18 @@ static resa_status check_sparse_params(const resa_params *p)
                          p->local_blocks);
     if (p->rect_every < 0)
         return error_set(RESA_ERR_ARG, "rectification period %d is negative", p->rect_every);
-    if (p->mode == RESA_MODE_RESA && p->rect_every == 0)
-        return error_set(RESA_ERR_ARG,
-                         "resa mode needs a rectification period >= 1 (period 0 is mode sparse)");
+    if ((p->mode == RESA_MODE_RESA || p->mode == RESA_MODE_AUTO) && p->rect_every == 0)
+        return error_set(RESA_ERR_ARG, "%s mode needs a rectification period >= 1 (period 0 is mode sparse)",
+                         resa_mode_name(p->mode));
+    if ((unsigned)p->budget > RESA_BUDGET_ADAPTIVE)
+        return error_set(RESA_ERR_ARG, "unknown budget %d", (int)p->budget);
+    if (!(p->coverage > 0.0f && p->coverage <= 1.0f))
+        return error_set(RESA_ERR_ARG, "coverage %g is outside (0, 1]", p->coverage);
+    if (!(p->max_ratio > 0.0f && p->max_ratio <= 1.0f))
+        return error_set(RESA_ERR_ARG, "maximum ratio %g is outside (0, 1]", p->max_ratio);
+    if (p->sparse_from < -1)
+        return error_set(RESA_ERR_ARG, "sparse-from %d is negative (-1: the built-in crossover)",
+                         p->sparse_from);
     return RESA_OK;
 }
 

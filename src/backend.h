@@ -21,6 +21,11 @@ typedef struct resa_sparse_cfg {
     int block_size;
     float ratio;
     int min_blocks, local_blocks;
+    /* RESA_BUDGET_ADAPTIVE: per KV head, the fewest blocks whose estimated
+     * attention mass reaches `coverage`, between min_blocks and
+     * blocks_budget(max_ratio) (docs/design.md §1, step 3'); ratio unused */
+    int budget;
+    float coverage, max_ratio;
 } resa_sparse_cfg;
 
 /* Activation slots of a pass: (rows, width) floats each. */

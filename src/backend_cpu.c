@@ -159,14 +159,22 @@ static resa_status decode_rows(cpu_backend *c, int layer)
         resa_decode_row *r = &c->rows[i];
         *r = (resa_decode_row){.kv = &g->kv, .q = c->act[ACT_Q] + g->row0 * q_dim,
                                .out = c->act[ACT_ATT] + g->row0 * q_dim, .pos = g->pos0};
+        const int M = g->pos0 / c->pool.block_size + 1;
+        if (g->timings)
+            g->timings->blocks_all += (double)M * n_kv;
+        if (g->timings && !g->sparse)
+            g->timings->blocks_read += (double)M * n_kv;
         if (g->sparse) {
             int *sel = c->sel + sel_off, *n_sel = c->n_sel + (size_t)i * n_kv;
             const double t0 = g->timings ? time_now() : 0;
             if ((st = select_blocks_cpu(&c->select, c->n_threads, &g->kv, layer, r->q, g->pos0, n_head, g->cfg,
                                         sel, n_sel)))
                 return st;
-            if (g->timings)
+            if (g->timings) {
                 g->timings->select_s += time_now() - t0;
+                for (int h = 0; h < n_kv; h++)
+                    g->timings->blocks_read += n_sel[h];
+            }
             r->sel = sel;
             r->n_sel = n_sel;
             sel_off += (size_t)n_kv * g->kv.n_blocks_max;

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "types.h"
@@ -160,6 +161,96 @@ int blocks_select(const float *scores, int n_blocks, int n_local, int k, uint64_
     /* The local blocks have the highest ids, so appending keeps the order. */
     for (int i = 0; i < forced; i++)
         out[n++] = cand + i;
+    return n;
+}
+
+/* Descending order of selection keys (distinct, so the order is total). */
+static int key_desc(const void *pa, const void *pb)
+{
+    const uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* Rank order uses the score (rank_key), not the weight: the two agree on
+ * every block but the partial last one, which is forced anyway (n_local >= 1
+ * in every schedule the API accepts), and the score order is the one the
+ * fixed budget and the CUDA radix select already share. */
+int blocks_select_adaptive(const float *scores, int n_blocks, int n_local, const blocks_adaptive *a,
+                           uint64_t *work, int *out, double *covered)
+{
+    const int m = n_blocks > 0 ? n_blocks : 0;
+    const int forced = n_local < 0 ? 0 : n_local > m ? m : n_local, cand = m - forced;
+    int lo = a->k_min > forced ? a->k_min : forced, hi = a->k_max > lo ? a->k_max : lo;
+    lo = lo > m ? m : lo;
+    hi = hi > m ? m : hi;
+    double *w = (double *)(void *)(work + m);
+    /* weights relative to the largest score: exp never overflows, and the
+     * largest block weighs n_i (docs/design.md §1, step 3') */
+    float s_max = -INFINITY;
+    for (int i = 0; i < m; i++)
+        if (scores[i] > s_max)
+            s_max = scores[i];
+    double z = 0, acc = 0;
+    for (int i = 0; i < m; i++) {
+        const int p0 = i * a->block_size, p1 = p0 + a->block_size < a->n_keys ? p0 + a->block_size : a->n_keys;
+        const double n_i = p1 > p0 ? p1 - p0 : 0;
+        const float si = scores[i];
+        double wi;
+        if (isnan(si) || si == -INFINITY)
+            wi = 0;
+        else if (s_max == INFINITY)
+            wi = si == INFINITY ? n_i : 0;
+        else
+            wi = n_i * exp(a->scale * ((double)si - (double)s_max));
+        w[i] = wi;
+        z += wi;
+    }
+    for (int i = cand; i < m; i++)
+        acc += w[i];
+    const double need = a->coverage * z;
+    const int r_min = lo - forced, r_max = hi - forced;
+    int r = 0, sorted = 0; /* work[0, sorted): the ceiling's keys, best first */
+    /* coverage 1 reads the ceiling, blocks of no estimated mass included: so
+     * with a ceiling of every block it is the dense step, bit for bit */
+    if (r_max > 0 && (acc < need || a->coverage >= 1)) {
+        /* the ceiling's candidates, best first; then the shortest prefix
+         * that reaches the needed mass */
+        for (int i = 0; i < cand; i++)
+            work[i] = rank_key(scores[i], i);
+        const uint64_t thr = kth_largest(work, cand, r_max - 1);
+        for (int i = 0; i < cand; i++) {
+            const uint64_t key = rank_key(scores[i], i);
+            if (key >= thr)
+                work[sorted++] = key;
+        }
+        qsort(work, (size_t)sorted, sizeof *work, key_desc);
+        while (r < sorted && (acc < need || a->coverage >= 1))
+            acc += w[(int)~(uint32_t)work[r++]];
+    }
+    if (r < r_min)
+        r = r_min;
+    int n = 0;
+    if (r > 0) {
+        uint64_t thr;
+        if (r <= sorted) {
+            thr = work[r - 1];
+        } else {
+            for (int i = 0; i < cand; i++)
+                work[i] = rank_key(scores[i], i);
+            thr = kth_largest(work, cand, r - 1);
+        }
+        for (int i = 0; i < cand; i++)
+            if (rank_key(scores[i], i) >= thr)
+                out[n++] = i;
+    }
+    for (int i = 0; i < forced; i++)
+        out[n++] = cand + i;
+    if (covered) {
+        double c = 0;
+        for (int i = 0; i < n; i++)
+            c += w[out[i]];
+        *covered = z > 0 ? c / z : 1.0;
+    }
     return n;
 }
 

@@ -39,6 +39,29 @@ int blocks_budget(int n_blocks, float ratio, int n_min);
  * step selects among 4096 blocks per layer and KV head. */
 int blocks_select(const float *scores, int n_blocks, int n_local, int k, uint64_t *work, int *out);
 
+/* The adaptive budget (docs/design.md §1, step 3'): the estimated attention
+ * mass of block i is w_i = n_i * exp(scale * (s_i - s_max)), n_i its
+ * positions below n_keys (block_size, or fewer in the last block), s_max the
+ * largest score (NaN counts as -inf; with an infinite s_max only the
+ * infinite blocks weigh). The last n_local blocks are taken first, then the
+ * other blocks in blocks_select's order (score, then lower index) until the
+ * chosen blocks' mass reaches coverage * (sum of all w_i); the count is then
+ * clamped to [k_min, k_max] (each raised to n_local, lowered to M).
+ * Coverage 1 takes k_max blocks. */
+typedef struct blocks_adaptive {
+    double coverage;      /* p in [0, 1] */
+    double scale;         /* the attention's score scale, 1/sqrt(head_dim) */
+    int block_size, n_keys;
+    int k_min, k_max;     /* floor and ceiling on the blocks chosen */
+} blocks_adaptive;
+
+/* Selects blocks under the adaptive budget: ids ascending into out, returns
+ * their count; *covered (may be NULL) gets their share of the estimated
+ * mass. work: 2*n_blocks 8-byte slots of scratch. O(M + K log K) for a
+ * ceiling of K blocks. */
+int blocks_select_adaptive(const float *scores, int n_blocks, int n_local, const blocks_adaptive *a,
+                           uint64_t *work, int *out, double *covered);
+
 /* qbar = mean of the group's g query heads (q: g rows of d floats). */
 void blocks_pooled_query(const float *q, int group, int d, float *qbar);
 

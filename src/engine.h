@@ -16,6 +16,7 @@ struct resa_seq {
     resa_mode mode;
     resa_sparse_cfg sparse;
     int rect_every;
+    int sparse_from;        /* mode auto: decode steps at positions >= this are sparse */
     int n_ctx;              /* positions this sequence may hold */
     /* cache: block i is page pages[i]; n_pages of them are held */
     int *pages;

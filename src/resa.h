@@ -135,8 +135,16 @@ RESA_API int resa_chat_tokenize_messages(const resa_model *model, const char *te
 RESA_API const char *resa_chat_template(const resa_model *model, int *recognised);
 
 /* How decode steps attend (docs/design.md §1): every step dense; block-sparse
- * only; or block-sparse with a dense rectification every rect_every steps. */
-typedef enum resa_mode { RESA_MODE_RESA = 0, RESA_MODE_DENSE = 1, RESA_MODE_SPARSE = 2 } resa_mode;
+ * only; block-sparse with a dense rectification every rect_every steps; or
+ * auto: dense below position sparse_from, resa from there on. */
+typedef enum resa_mode {
+    RESA_MODE_RESA = 0, RESA_MODE_DENSE = 1, RESA_MODE_SPARSE = 2, RESA_MODE_AUTO = 3
+} resa_mode;
+
+/* How many blocks a sparse step reads (docs/design.md §1, step 3): a fixed
+ * share (sparse_ratio), or per KV head and step the fewest blocks that cover
+ * `coverage` of the attention mass estimated from the block summaries. */
+typedef enum resa_budget { RESA_BUDGET_FIXED = 0, RESA_BUDGET_ADAPTIVE = 1 } resa_budget;
 
 typedef struct resa_params {
     size_t size;          /* sizeof(resa_params), set by resa_params_default */
@@ -158,10 +166,19 @@ typedef struct resa_params {
                              else "cpu" (docs/design.md §3.9) */
     int allow_overcommit; /* 0 (default): a KV pool larger than physical memory is refused
                              (RESA_ERR_NOMEM) instead of left to the OOM killer */
+    resa_budget budget;   /* default RESA_BUDGET_FIXED (sparse_ratio); adaptive: by coverage */
+    float coverage;       /* adaptive: share of the estimated attention mass the chosen
+                             blocks cover, in (0, 1], default 0.95 */
+    float max_ratio;      /* adaptive: at most this fraction of the blocks (but at least
+                             min_blocks), in (0, 1], default 0.5 */
+    int sparse_from;      /* RESA_MODE_AUTO: decode steps at positions >= sparse_from are
+                             sparse (resa); -1 (default): min_blocks*block_size/sparse_ratio
+                             (2560 with the defaults), where measured resa decode starts to
+                             beat dense on 2 threads (docs/design.md §2) */
 } resa_params;
 
 RESA_API const char *resa_mode_name(resa_mode mode);
-/* "dense", "sparse", "resa" -> mode; -1 if unknown. */
+/* "dense", "sparse", "resa", "auto" -> mode; -1 if unknown. */
 RESA_API int resa_mode_parse(const char *name);
 /* The backends and their devices (the CUDA module's GPU: name, memory,
  * compute capability, kernels; or why it is unavailable), as lines of text
@@ -206,6 +223,9 @@ typedef struct resa_timings {
     double rectify_s;   /* rectification passes */
     int steps;          /* decode steps */
     int rectifications;
+    double blocks_read; /* blocks the decode steps attended, summed over layers and KV heads */
+    double blocks_all;  /* blocks their caches held, summed the same way (0: not counted, as
+                           on the CUDA backend); blocks_read / blocks_all is the share read */
 } resa_timings;
 RESA_API void resa_context_timings_sized(const resa_context *ctx, resa_timings *out, size_t size);
 static inline void resa_context_timings(const resa_context *ctx, resa_timings *out)

@@ -6,7 +6,11 @@
  *   chunking, and so the arithmetic, depends on the sequence alone);
  * - one token after the prompt: a decode row, dense or (modes sparse and
  *   resa) block-sparse;
- * - in resa mode, after every rect_every sparse steps: rectification, a
+ * - in mode auto, a decode row is dense below the sequence's sparse_from
+ *   position and a resa row from there on (a function of the position, so
+ *   again known in advance);
+ * - in resa and auto modes, after every rect_every decode steps that
+ *   skipped blocks: rectification, a
  *   dense re-run of those steps' tokens at their own positions that
  *   overwrites their K/V in every layer; its logits are not computed. It
  *   joins the sequence's next step (the single-sequence API runs it at once).
@@ -16,6 +20,7 @@
  * budget, so nothing is read back from the backend. */
 #include "scheduler.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +87,11 @@ resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **o
     resa_status st = resa_grow(&e->seqs, &e->seqs_cap, (size_t)e->n_seqs + 1, sizeof *e->seqs);
     if (st)
         return st;
+    /* the CUDA module plans each row's key count on the host (docs/design.md
+     * §3.9); an adaptive count is only known on the device */
+    if (p->budget == RESA_BUDGET_ADAPTIVE && strcmp(e->be->name, "cpu"))
+        return error_set(RESA_ERR_UNSUPPORTED, "the %s backend has no adaptive budget yet: use --budget "
+                                               "fixed or --backend cpu", e->be->name);
     resa_seq *s = calloc(1, sizeof *s);
     if (!s)
         return error_set(RESA_ERR_NOMEM, "out of memory");
@@ -89,8 +99,10 @@ resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **o
     s->engine = e;
     s->mode = p->mode;
     s->sparse = (resa_sparse_cfg){ .block_size = b, .ratio = p->sparse_ratio,
-                                   .min_blocks = p->min_blocks, .local_blocks = p->local_blocks };
+                                   .min_blocks = p->min_blocks, .local_blocks = p->local_blocks,
+                                   .budget = p->budget, .coverage = p->coverage, .max_ratio = p->max_ratio };
     s->rect_every = p->rect_every;
+    s->sparse_from = p->sparse_from >= 0 ? p->sparse_from : scheduler_default_sparse_from(p);
     s->n_ctx = p->n_ctx > 0 && p->n_ctx < e->params.n_ctx ? p->n_ctx : e->params.n_ctx;
     s->n_blocks_max = (s->n_ctx + b - 1) / b;
     s->pages = malloc((size_t)s->n_blocks_max * sizeof *s->pages);
@@ -132,7 +144,24 @@ void scheduler_seq_free(resa_seq *s)
 
 int scheduler_rect_due(const resa_seq *s)
 {
-    return s->mode == RESA_MODE_RESA && s->n_pending >= s->rect_every;
+    return (s->mode == RESA_MODE_RESA || s->mode == RESA_MODE_AUTO) && s->n_pending >= s->rect_every;
+}
+
+/* The depth where the n_min floor stops binding (docs/design.md §2: below
+ * n_min*b/ratio tokens a sparse step reads a larger share than `ratio`); on
+ * SmolLM2 and 2 threads it is also where resa decode overtakes dense
+ * (measured 0.76x at 1K, 1.2x at 4K: the crossover interpolates to ~2.6K). */
+int scheduler_default_sparse_from(const resa_params *p)
+{
+    const double x = (double)p->min_blocks * p->block_size / p->sparse_ratio;
+    return x < (double)(1 << 30) ? (int)ceil(x) : 1 << 30;
+}
+
+/* Does a decode step at pos attend sparsely? */
+static int step_is_sparse(const resa_seq *s, int pos)
+{
+    return s->mode == RESA_MODE_SPARSE || s->mode == RESA_MODE_RESA ||
+           (s->mode == RESA_MODE_AUTO && pos >= s->sparse_from);
 }
 
 /* Pages a sequence lacks to hold n_total positions. */
@@ -152,12 +181,17 @@ static void grow_pages(resa_seq *s, int n_total)
     }
 }
 
-/* A sparse step at position pos reads fewer blocks than the cache has:
- * blocks_select() picks min(M, max(k, n_local)) of the M blocks. */
+/* A sparse step at position pos may read fewer blocks than the cache has:
+ * blocks_select() picks min(M, max(k, n_local)) of the M blocks. The
+ * adaptive budget's count depends on the data, so its floor decides: a step
+ * that may skip a block counts as skipping (rectifying a step that read
+ * everything rewrites the K/V it already had). */
 static int step_skips_blocks(const resa_seq *s, int pos)
 {
     const resa_sparse_cfg *c = &s->sparse;
-    const int M = pos / c->block_size + 1, k = blocks_budget(M, c->ratio, c->min_blocks);
+    const int M = pos / c->block_size + 1;
+    const int k = c->budget == RESA_BUDGET_ADAPTIVE ? (c->min_blocks < M ? c->min_blocks : M)
+                                                     : blocks_budget(M, c->ratio, c->min_blocks);
     const int n_local = c->local_blocks < M ? c->local_blocks : M;
     return (k > n_local ? k : n_local) < M;
 }
@@ -207,7 +241,7 @@ static resa_status add_input_jobs(job_list *l, resa_seq *s, const int32_t *token
         return st;
     if (decode)
         return add_job(l, (job){ .seq = s, .kind = SEG_DECODE, .pos0 = s->n_past, .n = 1,
-                                 .sparse = s->mode != RESA_MODE_DENSE, .tokens = tokens,
+                                 .sparse = step_is_sparse(s, s->n_past), .tokens = tokens,
                                  .logits = s->logits });
     const size_t n_vocab = (size_t)s->engine->model->hp.n_vocab;
     for (int done = 0; done < n; done += n_batch) {
@@ -236,7 +270,7 @@ static void job_done(const job *j)
     case SEG_DECODE:
         s->n_past = j->pos0 + 1;
         s->timings.steps++;
-        if (s->mode == RESA_MODE_RESA) {
+        if (s->mode == RESA_MODE_RESA || (s->mode == RESA_MODE_AUTO && j->sparse)) {
             s->pending[s->n_pending++] = j->tokens[0];
             s->pending_sparse |= step_skips_blocks(s, j->pos0);
         }
@@ -373,7 +407,7 @@ resa_status scheduler_rectify(resa_seq *s)
 
 resa_status scheduler_set_mode(resa_seq *s, resa_mode mode)
 {
-    if ((unsigned)mode > RESA_MODE_SPARSE)
+    if ((unsigned)mode > RESA_MODE_AUTO)
         return error_set(RESA_ERR_ARG, "unknown mode %d", (int)mode);
     if (mode == s->mode)
         return RESA_OK;
@@ -381,9 +415,9 @@ resa_status scheduler_set_mode(resa_seq *s, resa_mode mode)
         return error_set(RESA_ERR_ARG, "a context created in dense mode keeps no block summaries: "
                                        "create it in mode sparse or resa to switch to %s",
                          resa_mode_name(mode));
-    if (mode == RESA_MODE_RESA && s->rect_every < 1)
-        return error_set(RESA_ERR_ARG, "resa mode needs a rectification period: create the context "
-                                       "in resa mode (rect_every >= 1)");
+    if ((mode == RESA_MODE_RESA || mode == RESA_MODE_AUTO) && s->rect_every < 1)
+        return error_set(RESA_ERR_ARG, "%s mode needs a rectification period: create the context "
+                                       "in resa or auto mode (rect_every >= 1)", resa_mode_name(mode));
     /* the old schedule finishes its period before the new one starts */
     resa_status st = scheduler_rectify(s);
     if (st)

@@ -8,6 +8,7 @@
  * threads like the attention is. */
 #include "select.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "arch.h"
@@ -29,11 +30,17 @@ resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_
     const int d = kv->head_dim, group = n_head / kv->n_head_kv, n_kv = kv->n_head_kv;
     (void)n_threads; /* without OpenMP */
     const int T = pos + 1, M = (T + cfg->block_size - 1) / cfg->block_size;
+    const int adaptive = cfg->budget == RESA_BUDGET_ADAPTIVE;
     const int k = blocks_budget(M, cfg->ratio, cfg->min_blocks);
+    const blocks_adaptive ad = { .coverage = cfg->coverage, .scale = 1.0 / sqrt((double)d),
+                                 .block_size = cfg->block_size, .n_keys = T,
+                                 .k_min = M < cfg->min_blocks ? M : cfg->min_blocks,
+                                 .k_max = blocks_budget(M, cfg->max_ratio, cfg->min_blocks) };
     /* scratch: the scores of every head, the pooled queries, then the
-     * selection's keys of every head (2 floats each, 8-byte aligned) */
-    const size_t n_scores = ((size_t)n_kv * (M + d) + 1) & ~(size_t)1;
-    resa_status st = resa_grow(&s->scores, &s->cap, n_scores + (size_t)n_kv * M * 2, sizeof(float));
+     * selection's keys of every head (2 floats each, 8-byte aligned; the
+     * adaptive budget also keeps a double weight per block) */
+    const size_t n_scores = ((size_t)n_kv * (M + d) + 1) & ~(size_t)1, per_head = (size_t)M * (adaptive ? 2 : 1);
+    resa_status st = resa_grow(&s->scores, &s->cap, n_scores + (size_t)n_kv * per_head * 2, sizeof(float));
     if (st)
         return st;
     const resa_block_score_fn score = attn_kernels()->block_score[kv->type];
@@ -58,8 +65,10 @@ resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_
             }
 #pragma omp for schedule(static)
         for (int h = 0; h < n_kv; h++)
-            n_sel[h] = blocks_select(scores + (size_t)h * M, M, cfg->local_blocks, k, work + (size_t)h * M,
-                                     sel + (size_t)h * kv->n_blocks_max);
+            n_sel[h] = adaptive ? blocks_select_adaptive(scores + (size_t)h * M, M, cfg->local_blocks, &ad,
+                                                         work + h * per_head, sel + (size_t)h * kv->n_blocks_max, NULL)
+                                : blocks_select(scores + (size_t)h * M, M, cfg->local_blocks, k, work + h * per_head,
+                                                sel + (size_t)h * kv->n_blocks_max);
     }
     return RESA_OK;
 }

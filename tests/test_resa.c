@@ -10,7 +10,11 @@
  *   it the sparse steps' entries visibly differ (so the check can fail);
  * - with --rect-every 1 the cache is dense-exact after every step;
  * - block summaries equal min/max recomputed from the cache, after appends
- *   and after rectifications.
+ *   and after rectifications;
+ * - all of the above under the adaptive budget too (coverage 1 with a
+ *   ceiling of every block is the dense step; coverage 0.9 skips blocks);
+ * - mode auto: dense steps, bit for bit, below sparse_from, resa steps from
+ *   there on, rectified to the dense cache every f of them.
  * Tokens are teacher-forced (a fixed sequence), so both runs see the same. */
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +35,11 @@ static void check(int ok, const char *fmt, double a, double b)
     ok ? passed++ : failed++;
 }
 
+/* The budget of the sparse contexts new_ctx makes, and its name in messages. */
+static resa_budget budget = RESA_BUDGET_FIXED;
+static float coverage = 0.95f, max_ratio = 0.5f;
+static const char *tag = "fixed";
+
 static resa_context *new_ctx(const resa_model *m, resa_mode mode, float ratio, int n_min, int f)
 {
     resa_params p;
@@ -41,6 +50,9 @@ static resa_context *new_ctx(const resa_model *m, resa_mode mode, float ratio, i
     p.sparse_ratio = ratio;
     p.min_blocks = n_min;
     p.rect_every = mode == RESA_MODE_RESA ? f : 0;
+    p.budget = budget;
+    p.coverage = coverage;
+    p.max_ratio = max_ratio;
     resa_context *c;
     if (resa_context_new(m, &p, &c)) {
         fprintf(stderr, "test_resa: %s\n", resa_last_error());
@@ -130,8 +142,10 @@ static void test_full_budget(const resa_model *m)
         for (int v = 0; v < n_vocab; v++)
             worst = fmax(worst, fabs(resa_logits(dense)[v] - resa_logits(sparse)[v]));
     }
-    check(worst == 0, "budget covering every block: sparse logits equal dense (max diff %g over %g steps)",
-          worst, N_STEPS);
+    char what[160];
+    snprintf(what, sizeof what, "%s: budget covering every block: sparse logits equal dense (max diff %%g "
+             "over %%g steps)", tag);
+    check(worst == 0, what, worst, N_STEPS);
     resa_context_free(dense);
     resa_context_free(sparse);
 }
@@ -224,17 +238,74 @@ static void test_rectification(const resa_model *m, int f, int steps)
         }
     }
     char what[160];
-    snprintf(what, sizeof what, "f=%d: after each of %d rectifications the cache equals dense "
-             "(max rel. diff %%g <= %%g)", f, rects);
+    snprintf(what, sizeof what, "%s f=%d: after each of %d rectifications the cache equals dense "
+             "(max rel. diff %%g <= %%g)", tag, f, rects);
     check(rects == steps / f && after <= RECT_TOL, what, after, RECT_TOL);
     if (f > 2) {
-        snprintf(what, sizeof what, "f=%d: before rectification sparse steps' K/V differ from dense "
-                 "(max rel. diff %%g > %%g)", f);
+        snprintf(what, sizeof what, "%s f=%d: before rectification sparse steps' K/V differ from dense "
+                 "(max rel. diff %%g > %%g)", tag, f);
         check(before > SPARSE_MIN_DIFF, what, before, SPARSE_MIN_DIFF);
     }
-    snprintf(what, sizeof what, "f=%d: summaries equal min/max of the cache (max error %%g, %%g allowed)", f);
+    snprintf(what, sizeof what, "%s f=%d: summaries equal min/max of the cache (max error %%g, %%g allowed)",
+             tag, f);
     check(summ == 0, what, summ, 0);
     resa_context_free(r);
+    resa_context_free(dense);
+}
+
+/* Mode auto with the crossover 8 steps into the decode: those 8 steps are
+ * the dense steps' bits; the rest are resa steps (their logits differ from
+ * dense, so they did skip blocks), rectified every f to the dense cache. */
+static void test_auto(const resa_model *m, int f)
+{
+    const int dense_steps = 8, n_vocab = resa_model_get_info(m)->n_vocab;
+    resa_params p;
+    resa_params_default(&p);
+    p.n_ctx = 2048;
+    p.n_threads = 2;
+    p.mode = RESA_MODE_AUTO;
+    p.min_blocks = 2;
+    p.rect_every = f;
+    p.sparse_from = N_PROMPT + dense_steps;
+    p.budget = budget;
+    p.coverage = coverage;
+    p.max_ratio = max_ratio;
+    resa_context *a, *dense = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
+    if (resa_context_new(m, &p, &a)) {
+        fprintf(stderr, "test_resa: %s\n", resa_last_error());
+        exit(99);
+    }
+    resa_decode(a, seq, N_PROMPT, NULL, NULL);
+    resa_decode(dense, seq, N_PROMPT, NULL, NULL);
+    double below = 0, above = 0, after = 0;
+    int rects = 0, rects_early = 0;
+    for (int i = 0; i < N_STEPS; i++) {
+        resa_decode(a, &seq[N_PROMPT + i], 1, NULL, NULL);
+        resa_decode(dense, &seq[N_PROMPT + i], 1, NULL, NULL);
+        double d = 0;
+        for (int v = 0; v < n_vocab; v++)
+            d = fmax(d, fabs(resa_logits(a)[v] - resa_logits(dense)[v]));
+        if (i < dense_steps) {
+            below = fmax(below, d);
+            rects_early = resa_context_rectifications(a);
+        } else if (rects == resa_context_rectifications(a)) {
+            above = fmax(above, d); /* a step after a rectification starts from the dense cache */
+        }
+        if (resa_context_rectifications(a) > rects) {
+            rects = resa_context_rectifications(a);
+            after = fmax(after, cache_diff(a, dense, 0, resa_context_n_past(a)));
+        }
+    }
+    char what[200];
+    snprintf(what, sizeof what, "%s auto: the %d steps below sparse_from are dense, bit for bit (max "
+             "logit diff %%g, %%g allowed)", tag, dense_steps);
+    check(below == 0 && rects_early == 0, what, below, 0);
+    snprintf(what, sizeof what, "%s auto: steps from sparse_from on are sparse (max logit diff %%g > %%g)", tag);
+    check(above > 0, what, above, 0);
+    snprintf(what, sizeof what, "%s auto f=%d: after each of %d rectifications the cache equals dense "
+             "(max rel. diff %%g <= %%g)", tag, f, rects);
+    check(rects == (N_STEPS - dense_steps) / f && after <= RECT_TOL, what, after, RECT_TOL);
+    resa_context_free(a);
     resa_context_free(dense);
 }
 
@@ -255,6 +326,20 @@ int main(int argc, char **argv)
     test_rectification(m, 8, 24);
     test_rectification(m, 1, 4);
     test_rectification(m, 32, 32);
+    test_auto(m, 8);
+    /* the adaptive budget: coverage 1 under a ceiling of every block reads
+     * every block; coverage 0.9 under half of them skips some */
+    budget = RESA_BUDGET_ADAPTIVE;
+    coverage = 1.0f;
+    max_ratio = 1.0f;
+    tag = "adaptive p=1";
+    test_full_budget(m);
+    coverage = 0.9f;
+    max_ratio = 0.5f;
+    tag = "adaptive p=0.9";
+    test_rectification(m, 8, 24);
+    test_rectification(m, 1, 4);
+    test_auto(m, 8);
     resa_model_free(m);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -183,6 +183,22 @@ int args_engine_option(args *a, resa_params *p, int *rect_given)
         *rect_given = 1;
         return args_int(a, 0, 1 << 20, &p->rect_every) ? -1 : 1;
     }
+    if (args_is(a, NULL, "--budget")) {
+        if (args_str(a, &t))
+            return -1;
+        if (strcmp(t, "fixed") && strcmp(t, "adaptive")) {
+            cli_error("%s: --budget wants fixed or adaptive, got '%s'", a->cmd, t);
+            return -1;
+        }
+        p->budget = strcmp(t, "fixed") ? RESA_BUDGET_ADAPTIVE : RESA_BUDGET_FIXED;
+        return 1;
+    }
+    if (args_is(a, NULL, "--coverage"))
+        return args_float(a, 1e-6, 1, &p->coverage) ? -1 : 1;
+    if (args_is(a, NULL, "--max-ratio"))
+        return args_float(a, 1e-6, 1, &p->max_ratio) ? -1 : 1;
+    if (args_is(a, NULL, "--sparse-from"))
+        return args_int(a, 0, 1 << 30, &p->sparse_from) ? -1 : 1;
     if (args_is(a, NULL, "--backend")) {
         if (args_str(a, &p->backend))
             return -1;
@@ -226,7 +242,7 @@ int args_check_schedule(const char *cmd, resa_params *p, int rect_given)
     }
     if (p->mode == RESA_MODE_SPARSE)
         p->rect_every = 0;
-    if (p->mode == RESA_MODE_RESA && p->rect_every == 0) {
+    if ((p->mode == RESA_MODE_RESA || p->mode == RESA_MODE_AUTO) && p->rect_every == 0) {
         cli_error("%s: --rect-every 0 never rectifies; use --mode sparse for that", cmd);
         return -1;
     }

@@ -31,7 +31,8 @@ int args_float(args *a, double lo, double hi, float *out);
 
 /* Options every engine command shares: -t, -b, --kv-type, --cpu and the
  * sparse schedule (--block-size, --sparse-ratio, --min-blocks,
- * --local-blocks, --rect-every). Returns 1 when the current argument was one
+ * --local-blocks, --rect-every, --budget, --coverage, --max-ratio,
+ * --sparse-from). Returns 1 when the current argument was one
  * of them (value parsed into p), 0 when it is not, -1 on a bad value. */
 int args_engine_option(args *a, resa_params *p, int *rect_given);
 #define ENGINE_OPTIONS_HELP \
@@ -45,6 +46,15 @@ int args_engine_option(args *a, resa_params *p, int *rect_given);
     "      --min-blocks N  read at least N blocks, or all there are (default 16)\n" \
     "      --local-blocks N  always read the last N blocks (default 1)\n" \
     "      --rect-every F  rectify after every F sparse steps (resa mode; default 32)\n" \
+    "      --budget B      blocks a sparse step reads: fixed (--sparse-ratio, the default)\n" \
+    "                      or adaptive: per KV head the fewest blocks covering --coverage\n" \
+    "                      of the attention mass estimated from the block summaries\n" \
+    "      --coverage P    adaptive: mass to cover, in (0, 1] (default 0.95)\n" \
+    "      --max-ratio R   adaptive: read at most this fraction of the blocks, but at\n" \
+    "                      least --min-blocks (default 0.5)\n" \
+    "      --sparse-from N mode auto: decode steps at positions >= N are resa steps,\n" \
+    "                      earlier ones dense (default min-blocks*block-size/sparse-ratio,\n" \
+    "                      2560 with the defaults)\n" \
     "      --cpu TIER      cap the SIMD tier: scalar, avx2, avx512vnni (AVX-512 without\n" \
     "                      AMX), avx512, neon, native\n" \
     "      --allow-overcommit  allow a KV cache larger than physical memory\n"

@@ -20,7 +20,7 @@ static const char help[] =
     "      --parallel LIST numbers of sequences decoded together, each with the cache\n"
     "                      filled to the depth (one engine, one step for all of them);\n"
     "                      decode/s is then their aggregate tokens per second\n"
-    "      --mode LIST     modes among dense, sparse, resa (default dense,sparse,resa)\n"
+    "      --mode LIST     modes among dense, sparse, resa, auto (default dense,sparse,resa)\n"
     "  -n, --n-decode N    decode steps timed at each depth (default 64)\n"
     "      --real-prefill  fill the cache by a real prefill of every position (slow);\n"
     "                      default: prefill a 512-token segment and repeat its entries\n"
@@ -37,7 +37,7 @@ typedef struct bench_opts {
     const char *model;
     int depths[MAX_LIST], n_depths;
     int parallel[MAX_LIST], n_parallel; /* 0: one context, no engine */
-    resa_mode modes[3];
+    resa_mode modes[4];
     int n_modes, n_decode, real_prefill, json, rect_given, generate;
     resa_params params;
 } bench_opts;
@@ -66,8 +66,8 @@ static int parse_modes(bench_opts *o, const char *s)
     o->n_modes = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         const int m = resa_mode_parse(tok);
-        if (m < 0 || o->n_modes == 3)
-            return cli_error("bench: --mode wants a list of dense, sparse, resa, got '%s'", s), -1;
+        if (m < 0 || o->n_modes == 4)
+            return cli_error("bench: --mode wants a list of dense, sparse, resa, auto, got '%s'", s), -1;
         o->modes[o->n_modes++] = (resa_mode)m;
     }
     return o->n_modes ? 0 : -1;
@@ -157,6 +157,7 @@ typedef struct bench_row {
     int parallel;
     int depth, steps, rectifications, filled, generated; /* generated: a --generate row */
     double prefill_tok_s, decode_tok_s, ms_weights, ms_attention, ms_select, ms_rectify, total_s;
+    double blocks_read;  /* share of the cached blocks the decode steps read; -1: not counted */
 } bench_row;
 
 /* Prompt length of a --generate run: a short prompt, the paper's setting. */
@@ -227,6 +228,7 @@ static int run_one(const resa_model *m, const bench_opts *o, resa_mode mode, int
     row->ms_select = 1e3 * t.select_s / t.steps;
     row->ms_weights = 1e3 * (t.decode_s - t.attention_s - t.select_s) / t.steps;
     row->ms_rectify = 1e3 * t.rectify_s / t.steps;
+    row->blocks_read = t.blocks_all > 0 ? t.blocks_read / t.blocks_all : -1;
     rc = 0;
 out:
     resa_sampler_free(s);
@@ -305,6 +307,7 @@ static int run_parallel(const resa_model *m, const bench_opts *o, resa_mode mode
         row->rectifications += resa_seq_rectifications(seqs[i]);
     row->decode_tok_s = (double)P * o->n_decode / wall;
     row->ms_weights = row->ms_attention = row->ms_select = row->ms_rectify = -1; /* not split */
+    row->blocks_read = -1;
     rc = 0;
     goto out;
 fail:
@@ -325,10 +328,14 @@ static void print_row(const bench_opts *o, const bench_row *r, int first)
         printf("%s{\"mode\": \"%s\", \"parallel\": %d, \"depth\": %d, \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.3f, "
                "\"generated\": %d, \"total_s\": %.3f, "
                "\"cache_fill\": \"%s\", \"steps\": %d, \"rectifications\": %d, "
-               "\"ms_per_token\": ",
+               "\"blocks_read\": ",
                first ? "" : ",\n  ", resa_mode_name(r->mode), r->parallel, r->depth, r->prefill_tok_s,
                r->decode_tok_s, r->generated, r->total_s, r->filled ? "repeated 512-token segment" : "real prefill", r->steps,
                r->rectifications);
+        if (r->blocks_read < 0)
+            printf("null, \"ms_per_token\": ");
+        else
+            printf("%.4f, \"ms_per_token\": ", r->blocks_read);
         if (r->ms_weights < 0) /* --parallel: not split */
             printf("null}");
         else
@@ -357,10 +364,13 @@ static void print_row(const bench_opts *o, const bench_row *r, int first)
         return;
     }
     if (first)
-        printf("%-7s %7s %10s %10s | ms per token: %8s %9s %8s %8s  %s\n", "mode", "depth",
-               "prefill/s", "decode/s", "weights+", "attention", "select", "rectify", "cache");
-    printf("%-7s %7d %10.1f %10.2f | %22.3f %9.3f %8.3f %8.3f  %s\n", resa_mode_name(r->mode),
-           r->depth, r->prefill_tok_s, r->decode_tok_s, r->ms_weights, r->ms_attention,
+        printf("%-7s %7s %10s %10s %7s | ms per token: %8s %9s %8s %8s  %s\n", "mode", "depth",
+               "prefill/s", "decode/s", "blocks", "weights+", "attention", "select", "rectify", "cache");
+    char blocks[16] = "-";
+    if (r->blocks_read >= 0)
+        snprintf(blocks, sizeof blocks, "%.1f%%", 100 * r->blocks_read);
+    printf("%-7s %7d %10.1f %10.2f %7s | %22.3f %9.3f %8.3f %8.3f  %s\n", resa_mode_name(r->mode),
+           r->depth, r->prefill_tok_s, r->decode_tok_s, blocks, r->ms_weights, r->ms_attention,
            r->ms_select, r->ms_rectify, r->filled ? "repeated segment" : "real prefill");
     fflush(stdout);
 }

@@ -33,7 +33,7 @@ static const char help[] =
     "                      go through the mode; success when the 5 digits are in the answer\n"
     "  -m, --model FILE    the model (default: $RESA_MODEL, else the fetched default model)\n"
     "      --text FILE...  the text: one or more files, joined by blank lines\n"
-    "      --modes LIST    modes among dense, sparse, resa (default dense,sparse,resa;\n"
+    "      --modes LIST    modes among dense, sparse, resa, auto (default dense,sparse,resa;\n"
     "                      --mode is the same)\n"
     "Language modeling:\n"
     "      --length L      window length in tokens, at most the model's trained context\n"
@@ -61,8 +61,8 @@ static int parse_modes(eval_opts *o, const char *s)
         int dup = 0;
         for (int i = 0; i < o->n_modes; i++)
             dup |= o->modes[i] == (resa_mode)m;
-        if (m < 0 || dup || o->n_modes == 3)
-            return cli_error("eval: --modes wants a list of dense, sparse, resa (each once), got '%s'",
+        if (m < 0 || dup || o->n_modes == 4)
+            return cli_error("eval: --modes wants a list of dense, sparse, resa, auto (each once), got '%s'",
                              s), -1;
         o->modes[o->n_modes++] = (resa_mode)m;
     }
@@ -203,7 +203,7 @@ static int check_opts(eval_opts *o)
     /* --rect-every is for the resa rows; sparse rows never rectify */
     int has_resa = 0;
     for (int i = 0; i < o->n_modes; i++)
-        has_resa |= o->modes[i] == RESA_MODE_RESA;
+        has_resa |= o->modes[i] == RESA_MODE_RESA || o->modes[i] == RESA_MODE_AUTO;
     if (o->rect_given && o->params.rect_every > 0 && !has_resa)
         return cli_error("eval: --rect-every is for resa rows, and dense and sparse never rectify: "
                          "add resa to --modes"), -1;
@@ -308,7 +308,9 @@ static int new_context(const resa_model *m, const eval_opts *o, resa_context **c
     resa_params p = o->params;
     p.mode = RESA_MODE_DENSE;
     for (int i = 0; i < o->n_modes; i++)
-        if (o->modes[i] == RESA_MODE_RESA || (o->modes[i] == RESA_MODE_SPARSE && p.mode == RESA_MODE_DENSE))
+        if (o->modes[i] == RESA_MODE_RESA || o->modes[i] == RESA_MODE_AUTO)
+            p.mode = RESA_MODE_RESA; /* auto keeps resa's state */
+        else if (o->modes[i] == RESA_MODE_SPARSE && p.mode == RESA_MODE_DENSE)
             p.mode = o->modes[i];
     args_check_schedule("eval", &p, 0); /* checked in parse(); sets sparse's period to 0 */
     p.n_ctx = o->lm ? o->length : 0;
@@ -402,7 +404,7 @@ static void print_passkey(const eval_opts *o, const passkey_row *rows, int after
 /* Runs the tasks and prints their results. */
 static int run(const resa_model *m, resa_context *ctx, const eval_opts *o, const eval_text *t)
 {
-    resa_mode lm_modes[3];
+    resa_mode lm_modes[4];
     const int n_rm = eval_lm_modes(o, lm_modes);
     lm_row *lm = calloc((size_t)o->n_xs * n_rm, sizeof *lm);
     passkey_row *pk = calloc((size_t)o->n_lengths * o->n_modes, sizeof *pk);

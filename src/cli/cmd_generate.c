@@ -30,7 +30,8 @@ static const char help[] =
     "      --top-p P       keep the smallest set with probability P (default 0.95)\n"
     "      --seed S        random seed (default: from the clock, printed in the summary)\n"
     "  -c, --ctx-size N    context size in tokens (default: the model's trained context)\n"
-    "      --mode M        decode attention: resa (default), sparse or dense\n"
+    "      --mode M        decode attention: resa (default), sparse, dense or auto (dense\n"
+    "                      below --sparse-from, resa from there on)\n"
     ENGINE_OPTIONS_HELP
     "      --json          print one JSON object instead of streaming text\n";
 
@@ -82,7 +83,7 @@ static int parse(gen_opts *o, int argc, char **argv)
             bad = args_str(&a, &t);
             const int mode = bad ? 0 : resa_mode_parse(t);
             if (!bad && mode < 0)
-                bad = cli_error("generate: --mode wants resa, sparse or dense, got '%s'", t);
+                bad = cli_error("generate: --mode wants resa, sparse, dense or auto, got '%s'", t);
             o->params.mode = (resa_mode)mode;
         } else if ((bad = args_engine_option(&a, &o->params, &o->rect_given)) == 1) {
             bad = 0; /* consumed */

@@ -32,7 +32,7 @@ static const char help[] =
     "      --max-tokens N    most tokens one request may generate (default: --ctx-per-seq)\n"
     "      --max-body BYTES  largest request body (default 1048576)\n"
     "      --timeout S       wall-clock limit of a request, waiting included (default 600)\n"
-    "      --mode M          decode attention: resa (default), sparse or dense; a request's\n"
+    "      --mode M          decode attention: resa (default), sparse, dense or auto; a request's\n"
     "                        \"resa_mode\" field overrides it (not in dense: no block summaries)\n"
     ENGINE_OPTIONS_HELP;
 
@@ -72,7 +72,7 @@ static int parse(serve_options *o, int argc, char **argv)
             bad = args_str(&a, &t);
             const int mode = bad ? 0 : resa_mode_parse(t);
             if (!bad && mode < 0)
-                bad = cli_error("serve: --mode wants resa, sparse or dense, got '%s'", t);
+                bad = cli_error("serve: --mode wants resa, sparse, dense or auto, got '%s'", t);
             o->params.mode = (resa_mode)mode;
         } else if ((bad = args_engine_option(&a, &o->params, &rect_given)) == 1) {
             bad = 0; /* consumed */

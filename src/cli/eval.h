@@ -20,7 +20,7 @@ typedef struct eval_opts {
     const char *model;
     const char **files;
     int n_files;
-    resa_mode modes[3];          /* as listed, no repeats */
+    resa_mode modes[4];          /* as listed, no repeats */
     int n_modes;
     int lm, passkey;             /* the tasks to run */
     int length;                  /* LM: window L */

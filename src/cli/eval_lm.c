@@ -130,7 +130,7 @@ int eval_lm(const resa_model *m, resa_context *ctx, const eval_opts *o, const ev
             lm_row *rows)
 {
     const resa_model_info *info = resa_model_get_info(m);
-    resa_mode modes[3];
+    resa_mode modes[4];
     const int n_rm = eval_lm_modes(o, modes);
     for (int xi = 0; xi < o->n_xs; xi++)
         for (int mi = 0; mi < n_rm; mi++)

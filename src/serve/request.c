@@ -310,7 +310,7 @@ static int parse_object(json_t *o, serve_kind kind, const serve_limits *lim, ser
     json_t *mode = json_object_get(o, "resa_mode");
     if (mode && !json_is_null(mode)) {
         if (!json_is_string(mode) || (r->mode = resa_mode_parse(json_string_value(mode))) < 0)
-            return serve_fail(err, 400, "invalid_value", "resa_mode", "'resa_mode' must be resa, sparse or dense");
+            return serve_fail(err, 400, "invalid_value", "resa_mode", "'resa_mode' must be resa, sparse, dense or auto");
     }
     return 0;
 }
