@@ -42,8 +42,10 @@ if ! .venv/bin/python -c "import llama_cpp, gguf, numpy" 2>/dev/null; then
     # llama.cpp is built for this CPU (its best settings), except AMX: some
     # kernels/hypervisors advertise AMX but do not grant its tile state, and
     # ggml's AMX path then dies with SIGILL. Explicit -mno-* win over -march.
+    # No multimodal library (LLAVA_BUILD=OFF): the tests never load it, and
+    # it is a good part of the build.
     noamx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-    CFLAGS="$noamx" CXXFLAGS="$noamx" CMAKE_ARGS="-DGGML_NATIVE=ON" \
+    CFLAGS="$noamx" CXXFLAGS="$noamx" CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAVA_BUILD=OFF" \
         .venv/bin/python -m pip install --quiet --no-cache-dir \
         'llama-cpp-python==0.3.36' 'gguf==0.19.0' 'numpy<3'
 fi
