@@ -27,7 +27,7 @@ const char *resa_version(void) { return PACKAGE_VERSION; }
 void resa_params_init(resa_params *p, size_t size)
 {
     const resa_params d = { .size = sizeof d, .n_ctx = 0, .n_threads = 0, .n_batch = 512,
-                            .kv_type = RESA_KV_F16, .mode = RESA_MODE_RESA, .block_size = 16,
+                            .kv_type = RESA_KV_F16, .mode = RESA_MODE_AUTO, .block_size = 16,
                             .sparse_ratio = 0.1f, .min_blocks = 16, .local_blocks = 1, .rect_every = 32,
                             .budget = RESA_BUDGET_FIXED, .coverage = 0.95f, .max_ratio = 0.5f,
                             .sparse_from = -1 };

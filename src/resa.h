@@ -136,7 +136,8 @@ RESA_API const char *resa_chat_template(const resa_model *model, int *recognised
 
 /* How decode steps attend (docs/design.md §1): every step dense; block-sparse
  * only; block-sparse with a dense rectification every rect_every steps; or
- * auto: dense below position sparse_from, resa from there on. */
+ * auto (resa_params_default's): dense below position sparse_from, resa from
+ * there on. */
 typedef enum resa_mode {
     RESA_MODE_RESA = 0, RESA_MODE_DENSE = 1, RESA_MODE_SPARSE = 2, RESA_MODE_AUTO = 3
 } resa_mode;
@@ -154,7 +155,7 @@ typedef struct resa_params {
     int n_threads;        /* 0: all online CPUs */
     int n_batch;          /* prefill chunk, default 512 */
     resa_kv_type kv_type; /* default f16 */
-    resa_mode mode;       /* default RESA_MODE_RESA */
+    resa_mode mode;       /* default RESA_MODE_AUTO */
     int block_size;       /* tokens per KV block, default 16 */
     float sparse_ratio;   /* fraction of blocks a sparse step reads, default 0.1 */
     int min_blocks;       /* at least this many blocks (or all), default 16 */

@@ -30,8 +30,8 @@ static const char help[] =
     "      --top-p P       keep the smallest set with probability P (default 0.95)\n"
     "      --seed S        random seed (default: from the clock, printed in the summary)\n"
     "  -c, --ctx-size N    context size in tokens (default: the model's trained context)\n"
-    "      --mode M        decode attention: resa (default), sparse, dense or auto (dense\n"
-    "                      below --sparse-from, resa from there on)\n"
+    "      --mode M        decode attention: auto (default: dense below --sparse-from,\n"
+    "                      resa from there on), resa, sparse or dense\n"
     ENGINE_OPTIONS_HELP
     "      --json          print one JSON object instead of streaming text\n";
 

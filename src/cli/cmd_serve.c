@@ -32,7 +32,7 @@ static const char help[] =
     "      --max-tokens N    most tokens one request may generate (default: --ctx-per-seq)\n"
     "      --max-body BYTES  largest request body (default 1048576)\n"
     "      --timeout S       wall-clock limit of a request, waiting included (default 600)\n"
-    "      --mode M          decode attention: resa (default), sparse, dense or auto; a request's\n"
+    "      --mode M          decode attention: auto (default), resa, sparse or dense; a request's\n"
     "                        \"resa_mode\" field overrides it (not in dense: no block summaries)\n"
     ENGINE_OPTIONS_HELP;
 
