@@ -315,8 +315,11 @@ resa_status cuda_add_bias(resa_backend *be, resa_act x, const float *b)
     return RESA_OK;
 }
 
-resa_status cuda_rope(resa_backend *be, resa_act x, int n_heads)
+/* One RoPE base for every layer: models with windowed layers (their own
+ * base) need head_rmsnorm, which this backend lacks, so never get here. */
+resa_status cuda_rope(resa_backend *be, resa_act x, int n_heads, int layer)
 {
+    (void)layer;
     cuda_backend *c = cb(be);
     const resa_hparams *hp = &c->model->hp;
     const size_t n = (size_t)c->pass->n_rows * n_heads * (hp->n_rot / 2);

@@ -20,6 +20,11 @@ enum resa_rope_style {
     RESA_ROPE_NEOX, /* rotate halves (x[i], x[i + n_rot/2]); qwen2 */
 };
 
+enum resa_ffn_act {
+    RESA_FFN_SILU,      /* SwiGLU: silu(gate) * up; llama, qwen2 */
+    RESA_FFN_GELU_TANH, /* GeGLU: gelu(gate) * up, tanh approximation; gemma */
+};
+
 typedef struct resa_hparams {
     int n_layer;      /* transformer blocks */
     int n_embd;       /* hidden size */
@@ -34,7 +39,21 @@ typedef struct resa_hparams {
     float rms_eps;
     enum resa_rope_style rope_style;
     bool qkv_bias;    /* blk.N.attn_{q,k,v}.bias present */
+    /* gemma3 (docs/design.md §5.5); zero/false for llama and qwen2 */
+    float embd_scale;  /* token embeddings are multiplied by it; 0: not scaled */
+    bool qk_norm;      /* per-head RMSNorm of Q and K before RoPE (attn_{q,k}_norm) */
+    bool post_norms;   /* RMSNorm of each sub-layer's output before the residual add */
+    enum resa_ffn_act ffn_act;
+    int n_swa;         /* sliding window in positions (a query sees the last n_swa); 0: none */
+    int swa_period;    /* with n_swa: layer il is windowed unless il % swa_period == swa_period - 1 */
+    float rope_theta_swa; /* the RoPE base of the windowed layers */
 } resa_hparams;
+
+/* Whether layer il attends only its window (llama.cpp's set_swa_pattern rule). */
+static inline bool hparams_layer_swa(const resa_hparams *hp, int il)
+{
+    return hp->n_swa > 0 && il % hp->swa_period < hp->swa_period - 1;
+}
 
 typedef struct resa_arch {
     const char *name; /* value of general.architecture */
@@ -44,6 +63,7 @@ typedef struct resa_arch {
 
 extern const resa_arch arch_llama;
 extern const resa_arch arch_qwen2;
+extern const resa_arch arch_gemma3;
 
 /* Shared reader for the "<arch>.*" keys every decoder-only model has. */
 resa_status hparams_read_common(const gguf_file *f, const char *arch, resa_hparams *hp);

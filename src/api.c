@@ -386,9 +386,20 @@ const char *resa_token_text(const resa_model *m, int32_t token, size_t *len)
 
 int resa_token_is_eog(const resa_model *m, int32_t token) { return m && tokenizer_is_eog(m->tok, token); }
 
+/* The model's template family; a file with no template at all (Gemma 3's
+ * base models) gets its architecture's family, -1 when unknown. */
+static int model_chat_family(const resa_model *m)
+{
+    int fam = tokenizer_chat_family(m->tok);
+    if (fam < 0 && !gguf_find_kv(m->gguf, "tokenizer.chat_template") &&
+        !strcmp(m->arch_name, "gemma3"))
+        fam = CHAT_GEMMA;
+    return fam;
+}
+
 const char *resa_chat_template(const resa_model *m, int *recognised)
 {
-    int fam = m ? tokenizer_chat_family(m->tok) : -1;
+    int fam = m ? model_chat_family(m) : -1;
     if (recognised)
         *recognised = fam >= 0;
     return chat_family_name(fam >= 0 ? fam : CHAT_CHATML);
@@ -399,7 +410,7 @@ const char *resa_chat_template(const resa_model *m, int *recognised)
 static int chat_family_of(const resa_model *m, const char *template_name)
 {
     if (!template_name) {
-        const int fam = tokenizer_chat_family(m->tok);
+        const int fam = model_chat_family(m);
         return fam >= 0 ? fam : CHAT_CHATML;
     }
     const int fam = chat_family_by_name(template_name);

@@ -23,22 +23,23 @@ typedef struct run {
     int a, b;
 } run;
 
-/* The runs a query attends, ascending: every block of [0, T) (dense,
- * blocks NULL), or the selected blocks, clipped to T; blocks that are
+/* The runs a query attends, ascending: every block of [lo, T) (dense,
+ * blocks NULL; lo > 0 on a windowed layer, the first block then clipped
+ * to start at lo), or the selected blocks, clipped to T; blocks that are
  * adjacent in the sequence and in the pool merge into one run. The kernel's
  * tiles run over the rows of the runs end to end, so how the rows are cut
  * into runs changes no bit: dense and a selection of every block compute
  * exactly the same thing, wherever the pages lie. Returns the number of
  * runs; *n_pos = the positions they hold. */
-static int attended_runs(const resa_kv_cache *kv, const int *blocks, int n_blocks, int T, run *runs,
+static int attended_runs(const resa_kv_cache *kv, const int *blocks, int n_blocks, int lo, int T, run *runs,
                          int *n_pos)
 {
     const int bs = kv->block_size, M = (T + bs - 1) / bs;
     int n = 0, prev = -2;
     *n_pos = 0;
-    for (int i = 0; i < (blocks ? n_blocks : M); i++) {
+    for (int i = blocks ? 0 : lo / bs; i < (blocks ? n_blocks : M); i++) {
         const int blk = blocks ? blocks[i] : i;
-        const int a = blk * bs, b = a + bs < T ? a + bs : T;
+        const int a = blk * bs > lo ? blk * bs : lo, b = blk * bs + bs < T ? blk * bs + bs : T;
         if (a >= b)
             continue;
         if (n > 0 && prev == blk - 1 && runs[n - 1].b == a && kv->pages[blk] == kv->pages[prev] + 1)
@@ -181,7 +182,7 @@ static resa_status plan_rows(resa_attn_scratch *s, int n_threads, int n_head, co
         row_plan *p = &plan[i];
         for (int h = 0; h < n_kv; h++) {
             p->n_runs[h] = attended_runs(kv, r->sel ? r->sel + (size_t)h * kv->n_blocks_max : NULL,
-                                         r->sel ? r->n_sel[h] : 0, r->pos + 1,
+                                         r->sel ? r->n_sel[h] : 0, r->sel ? 0 : r->lo, r->pos + 1,
                                          (run *)(void *)s->list + p->runs + (size_t)h * p->max_runs, &p->n_pos[h]);
             p->n_seg[h] = segments_for(p->n_pos[h], n_kv, n_threads);
             p->parts[h] = n_floats;

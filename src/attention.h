@@ -25,19 +25,28 @@ typedef struct resa_attn_scratch {
  * attention_decode_cpu). */
 resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv, int layer,
                           const float *q, int n, int pos0, int n_head, float *out);
+/* Windowed causal attention of n queries (attention_window.c): the query at
+ * position p attends [max(0, p - window + 1), p] (docs/design.md §5.5). */
+resa_status attention_window_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv, int layer,
+                                 const float *q, int n, int pos0, int n_head, int window, float *out);
+/* Rows [a, b) of one KV head's K (values: V) of a cache as one span: in
+ * place when their pages are consecutive, else copied into buf (b - a rows). */
+const void *attn_key_span(const resa_kv_cache *kv, int layer, int h, int a, int b, int values, uint8_t *buf);
 /* Dense decode: one query at position pos over [0, pos]. */
 resa_status attention_decode_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv,
                                  int layer, const float *q, int pos, int n_head, float *out);
 /* One decode row: its query (n_head heads) at position pos of its sequence's
- * cache kv attends [0, pos] (dense, sel NULL) or, per KV head h, only the
- * n_sel[h] blocks listed (ascending) at sel + h * kv->n_blocks_max (sparse).
- * The cache is read through its page table (kv_cache.h). */
+ * cache kv attends [lo, pos] (dense, sel NULL; lo is 0 but on a windowed
+ * layer) or, per KV head h, only the n_sel[h] blocks listed (ascending) at
+ * sel + h * kv->n_blocks_max (sparse). The cache is read through its page
+ * table (kv_cache.h). */
 typedef struct resa_decode_row {
     const resa_kv_cache *kv;
     const float *q;
     float *out;
     int pos;
     const int *sel, *n_sel;
+    int lo;
 } resa_decode_row;
 
 /* The decode rows of a pass, every one in one parallel loop over (row, KV

@@ -121,8 +121,7 @@ static int max_items(int n_kv, int n, int n_threads)
 
 /* Rows [a, b) of one KV head's K (or V) as one span: in place when their
  * pages are consecutive, else copied run by run into buf (b - a rows). */
-static const void *key_span(const resa_kv_cache *kv, int layer, int h, int a, int b, int values,
-                            uint8_t *buf)
+const void *attn_key_span(const resa_kv_cache *kv, int layer, int h, int a, int b, int values, uint8_t *buf)
 {
     const int bs = kv->block_size, first = a / bs, n_blocks = (b - 1) / bs - first + 1;
     void *(*row)(const resa_kv_cache *, int, int, int) = values ? kv_v : kv_k;
@@ -155,8 +154,8 @@ static void run_item(const resa_kv_cache *kv, int layer, const item *it, const f
     if (it->a >= it->b)
         return;
     const size_t q_stride = (size_t)n_head * d, span = (size_t)(it->b - it->a) * d * kv->elem_size;
-    const void *k = key_span(kv, layer, it->h, it->a, it->b, 0, gather);
-    const void *v = key_span(kv, layer, it->h, it->a, it->b, 1, gather + span);
+    const void *k = attn_key_span(kv, layer, it->h, it->a, it->b, 0, gather);
+    const void *v = attn_key_span(kv, layer, it->h, it->a, it->b, 1, gather + span);
     chunk_kernels()->attn[kv->type](k, v, 0, it->b - it->a, d,
                                  q + (size_t)it->i0 * q_stride + (size_t)it->h * group * d, q_stride,
                                  it->i1 - it->i0, group, pos0 + it->i0 - it->a, scale, m, l, o, scratch);

@@ -85,8 +85,9 @@ struct resa_backend {
     resa_status (*matmul)(resa_backend *be, const resa_weight *w, resa_act x, resa_act y);
     /* x += b per row (width: b's length, the slot's width). No-op for NULL b. */
     resa_status (*add_bias)(resa_backend *be, resa_act x, const float *b);
-    /* RoPE on the first n_rot dims of each head of x (n_heads heads), at each row's position. */
-    resa_status (*rope)(resa_backend *be, resa_act x, int n_heads);
+    /* RoPE on the first n_rot dims of each head of x (n_heads heads), at each
+     * row's position, with `layer`'s base (hp.rope_theta_swa on windowed layers). */
+    resa_status (*rope)(resa_backend *be, resa_act x, int n_heads, int layer);
     /* Stores ACT_K and ACT_V rows of `layer` into each segment's pages;
      * appends fold into the summaries; a SEG_RECTIFY's rewrite recomputes
      * the touched blocks' summaries. Segments in order. */
@@ -94,7 +95,9 @@ struct resa_backend {
     /* ACT_ATT = attention of ACT_Q (RoPE applied) over each segment's cache
      * of `layer`: dense causal, or for a sparse SEG_DECODE, per KV head the
      * blocks selected by the summaries (docs/design.md §1). Query head h
-     * uses KV head h / (n_head / n_head_kv). */
+     * uses KV head h / (n_head / n_head_kv). On a windowed layer
+     * (hparams_layer_swa) every row attends densely the last hp.n_swa
+     * positions up to its own, sparse or not (docs/design.md §5.5). */
     resa_status (*attention)(resa_backend *be, int layer);
     /* ACT_HB = silu(ACT_HB) * ACT_HB2. */
     resa_status (*swiglu)(resa_backend *be);
@@ -114,7 +117,18 @@ struct resa_backend {
     /* Benchmarks: positions [n_past, n_total) become copies of [0, n_past). */
     resa_status (*kv_fill_repeat)(resa_backend *be, const resa_kv_cache *kv, int n_past, int n_total);
     void (*free)(resa_backend *be);
+    /* Optional (NULL where a backend lacks them; backend_supports() says
+     * whether a model can run): the gemma3 ops. The token embeddings'
+     * hp.embd_scale is applied by begin where these exist. */
+    /* x = x / rms(x) * w per head of head_dim elements (n_heads heads per row). */
+    resa_status (*head_rmsnorm)(resa_backend *be, resa_act x, int n_heads, const float *w);
+    /* ACT_HB = gelu_tanh(ACT_HB) * ACT_HB2. */
+    resa_status (*geglu)(resa_backend *be);
 };
+
+/* Whether be has every op m's architecture needs; else RESA_ERR_UNSUPPORTED
+ * with a message naming the backend and the architecture. */
+resa_status backend_supports(const resa_backend *be, const resa_model *m);
 
 /* The CPU backend: an arena of n_rows_max rows, a pool of n_pages pages of
  * block_size positions (summaries kept unless 0). */

@@ -25,6 +25,7 @@ typedef struct cpu_backend {
     float *act[ACT_COUNT];
     int width[ACT_COUNT];
     float *rope_cs;    /* (n_rows_max, n_rot) cos/sin pairs of each row's position */
+    float *rope_cs_swa; /* the same with the windowed layers' base (hp.n_swa > 0) */
     float *logit_rows; /* (n_rows_max, n_embd) rows gathered for the output head */
     int *sel;          /* the sparse decode rows' selected blocks, (row, n_head_kv, n_blocks_max) */
     int *n_sel;        /* their counts, (row, n_head_kv) */
@@ -54,9 +55,14 @@ static resa_status cpu_begin(resa_backend *be, const resa_pass *pass)
     const resa_weight *e = &c->model->tok_embd;
     const resa_to_float_fn to_float = dot_kernels()->to_float[e->type];
     for (int t = 0; t < pass->n_rows; t++) {
-        to_float((const uint8_t *)e->data + (size_t)pass->tokens[t] * e->row_bytes,
-                 c->act[ACT_X] + (size_t)t * hp->n_embd, (int)e->cols);
+        float *x = c->act[ACT_X] + (size_t)t * hp->n_embd;
+        to_float((const uint8_t *)e->data + (size_t)pass->tokens[t] * e->row_bytes, x, (int)e->cols);
+        if (hp->embd_scale > 0.0f)
+            for (int i = 0; i < hp->n_embd; i++)
+                x[i] *= hp->embd_scale;
         rope_angles(c->rope_cs + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, hp->rope_theta);
+        if (hp->n_swa > 0)
+            rope_angles(c->rope_cs_swa + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, hp->rope_theta_swa);
     }
     return RESA_OK;
 }
@@ -99,18 +105,29 @@ static resa_status cpu_add_bias(resa_backend *be, resa_act x, const float *b)
 }
 
 /* Rotates the first n_rot dims of each head of every row. */
-static resa_status cpu_rope(resa_backend *be, resa_act x, int n_heads)
+static resa_status cpu_rope(resa_backend *be, resa_act x, int n_heads, int layer)
 {
     cpu_backend *c = cpu(be);
     const resa_hparams *hp = &c->model->hp;
     const resa_rope_fn rope = hp->rope_style == RESA_ROPE_NEOX ? elem_kernels()->rope_neox : elem_kernels()->rope_norm;
+    const float *cs = hparams_layer_swa(hp, layer) ? c->rope_cs_swa : c->rope_cs;
     float *p = c->act[x];
     const int n = n_rows(c);
 #pragma omp parallel for num_threads(c->n_threads) schedule(static) \
     if ((long)n * n_heads * hp->head_dim >= PARALLEL_MIN_ELEMS)
     for (int t = 0; t < n; t++)
         for (int h = 0; h < n_heads; h++)
-            rope(p + ((size_t)t * n_heads + h) * hp->head_dim, c->rope_cs + (size_t)t * hp->n_rot, hp->n_rot);
+            rope(p + ((size_t)t * n_heads + h) * hp->head_dim, cs + (size_t)t * hp->n_rot, hp->n_rot);
+    return RESA_OK;
+}
+
+/* RMSNorm of each head of x in place (gemma3's q/k norms): rows of n_heads
+ * heads are one array of heads. */
+static resa_status cpu_head_rmsnorm(resa_backend *be, resa_act x, int n_heads, const float *w)
+{
+    cpu_backend *c = cpu(be);
+    const resa_hparams *hp = &c->model->hp;
+    rmsnorm_rows(c->act[x], c->act[x], w, n_rows(c) * n_heads, hp->head_dim, hp->rms_eps, c->n_threads);
     return RESA_OK;
 }
 
@@ -133,6 +150,8 @@ static resa_status cpu_kv_store(resa_backend *be, int layer)
 static resa_status decode_rows(cpu_backend *c, int layer)
 {
     const int n_kv = c->pool.n_head_kv, n_head = c->model->hp.n_head;
+    /* a windowed layer's rows attend their window densely, sparse or not */
+    const int window = hparams_layer_swa(&c->model->hp, layer) ? c->model->hp.n_swa : 0;
     const size_t q_dim = (size_t)n_head * c->model->hp.head_dim;
     size_t n_sel_ints = 0;
     int n = 0;
@@ -140,7 +159,7 @@ static resa_status decode_rows(cpu_backend *c, int layer)
         const resa_seg *g = &c->pass->segs[s];
         if (g->kind == SEG_DECODE) {
             n++;
-            n_sel_ints += g->sparse ? (size_t)n_kv * g->kv.n_blocks_max : 0;
+            n_sel_ints += g->sparse && !window ? (size_t)n_kv * g->kv.n_blocks_max : 0;
         }
     }
     if (n == 0)
@@ -158,13 +177,16 @@ static resa_status decode_rows(cpu_backend *c, int layer)
             continue;
         resa_decode_row *r = &c->rows[i];
         *r = (resa_decode_row){.kv = &g->kv, .q = c->act[ACT_Q] + g->row0 * q_dim,
-                               .out = c->act[ACT_ATT] + g->row0 * q_dim, .pos = g->pos0};
-        const int M = g->pos0 / c->pool.block_size + 1;
-        if (g->timings)
+                               .out = c->act[ACT_ATT] + g->row0 * q_dim, .pos = g->pos0,
+                               .lo = window && g->pos0 >= window ? g->pos0 - window + 1 : 0};
+        /* a windowed layer attends its window densely, whatever the mode */
+        const int sparse = g->sparse && !window, bs = c->pool.block_size, M = g->pos0 / bs + 1;
+        if (g->timings) {
             g->timings->blocks_all += (double)M * n_kv;
-        if (g->timings && !g->sparse)
-            g->timings->blocks_read += (double)M * n_kv;
-        if (g->sparse) {
+            if (!sparse)
+                g->timings->blocks_read += (double)(M - r->lo / bs) * n_kv;
+        }
+        if (sparse) {
             int *sel = c->sel + sel_off, *n_sel = c->n_sel + (size_t)i * n_kv;
             const double t0 = g->timings ? time_now() : 0;
             if ((st = select_blocks_cpu(&c->select, c->n_threads, &g->kv, layer, r->q, g->pos0, n_head, g->cfg,
@@ -202,13 +224,16 @@ static resa_status cpu_attention(resa_backend *be, int layer)
     cpu_backend *c = cpu(be);
     const int n_head = c->model->hp.n_head;
     const size_t q_dim = (size_t)n_head * c->model->hp.head_dim;
+    const int window = hparams_layer_swa(&c->model->hp, layer) ? c->model->hp.n_swa : 0;
     for (int s = 0; s < c->pass->n_segs; s++) {
         const resa_seg *g = &c->pass->segs[s];
         if (g->kind == SEG_DECODE)
             continue;
         const double t0 = g->timings ? time_now() : 0;
-        resa_status st = attention_cpu(&c->attn, c->n_threads, &g->kv, layer, c->act[ACT_Q] + g->row0 * q_dim,
-                                       g->n, g->pos0, n_head, c->act[ACT_ATT] + g->row0 * q_dim);
+        float *q = c->act[ACT_Q] + g->row0 * q_dim, *out = c->act[ACT_ATT] + g->row0 * q_dim;
+        resa_status st = window ? attention_window_cpu(&c->attn, c->n_threads, &g->kv, layer, q, g->n, g->pos0,
+                                                       n_head, window, out)
+                                : attention_cpu(&c->attn, c->n_threads, &g->kv, layer, q, g->n, g->pos0, n_head, out);
         if (st)
             return st;
         if (g->timings)
@@ -231,6 +256,28 @@ static resa_status cpu_swiglu(resa_backend *be)
     for (size_t k = 0; k < n_chunks; k++) {
         const size_t off = k * CHUNK;
         silu_mul(hb + off, hb2 + off, (int)(n - off < CHUNK ? n - off : CHUNK));
+    }
+    return RESA_OK;
+}
+
+/* HB = gelu(HB) * HB2 with GELU's tanh approximation (gemma3's GeGLU), in
+ * plain C: one recipe whatever the tier, and the FFN's matrix products
+ * cost far more. */
+static resa_status cpu_geglu(resa_backend *be)
+{
+    enum { CHUNK = 4096 };
+    const float sqrt_2_over_pi = 0.7978845608028654f, coef_a = 0.044715f;
+    cpu_backend *c = cpu(be);
+    float *hb = c->act[ACT_HB];
+    const float *hb2 = c->act[ACT_HB2];
+    const size_t n = (size_t)n_rows(c) * c->model->hp.n_ff, n_chunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for num_threads(c->n_threads) schedule(static) if (n >= PARALLEL_MIN_ELEMS)
+    for (size_t k = 0; k < n_chunks; k++) {
+        const size_t end = k * CHUNK + CHUNK < n ? k * CHUNK + CHUNK : n;
+        for (size_t i = k * CHUNK; i < end; i++) {
+            const float x = hb[i];
+            hb[i] = 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef_a * x * x))) * hb2[i];
+        }
     }
     return RESA_OK;
 }
@@ -298,6 +345,7 @@ static void cpu_free(resa_backend *be)
     for (int i = 0; i < ACT_COUNT; i++)
         free(c->act[i]);
     free(c->rope_cs);
+    free(c->rope_cs_swa);
     free(c->logit_rows);
     free(c->sel);
     free(c->n_sel);
@@ -318,8 +366,9 @@ static resa_status alloc_arena(cpu_backend *c, int rows)
             return error_set(RESA_ERR_NOMEM, "out of memory for activation buffers");
     }
     c->rope_cs = malloc((size_t)rows * hp->n_rot * sizeof(float));
+    c->rope_cs_swa = malloc((size_t)rows * hp->n_rot * sizeof(float));
     c->logit_rows = malloc((size_t)rows * hp->n_embd * sizeof(float));
-    if (!c->rope_cs || !c->logit_rows)
+    if (!c->rope_cs || !c->rope_cs_swa || !c->logit_rows)
         return error_set(RESA_ERR_NOMEM, "out of memory for activation buffers");
     return RESA_OK;
 }
@@ -347,7 +396,8 @@ resa_status backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
                               .add_bias = cpu_add_bias, .rope = cpu_rope, .kv_store = cpu_kv_store,
                               .attention = cpu_attention, .swiglu = cpu_swiglu, .add = cpu_add,
                               .logits = cpu_logits, .kv_read = cpu_kv_read, .kv_refresh = cpu_kv_refresh,
-                              .kv_fill_repeat = cpu_kv_fill_repeat, .free = cpu_free };
+                              .kv_fill_repeat = cpu_kv_fill_repeat, .free = cpu_free,
+                              .head_rmsnorm = cpu_head_rmsnorm, .geglu = cpu_geglu };
     *out = &c->base;
     return RESA_OK;
 }

@@ -78,6 +78,29 @@ static resa_status cuda_new(const resa_backend_args *a, resa_backend **out)
     return m->create(&host, a, out);
 }
 
+resa_status backend_supports(const resa_backend *be, const resa_model *m)
+{
+    const resa_hparams *hp = &m->hp;
+    if ((hp->qk_norm && !be->head_rmsnorm) || (hp->ffn_act == RESA_FFN_GELU_TANH && !be->geglu))
+        return error_set(RESA_ERR_UNSUPPORTED, "the %s backend cannot run architecture '%s' yet", be->name,
+                         m->arch_name);
+    return RESA_OK;
+}
+
+/* A backend that lacks an op the model needs is given back (so that "auto"
+ * falls back to the CPU). */
+static resa_status cuda_new_for(const resa_backend_args *a, resa_backend **out)
+{
+    resa_status st = cuda_new(a, out);
+    if (st)
+        return st;
+    if ((st = backend_supports(*out, a->model))) {
+        (*out)->free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 resa_status resa_backend_new(const char *name, int n_threads, const resa_backend_args *a, resa_backend **out)
 {
     if (!name || !*name)
@@ -85,9 +108,9 @@ resa_status resa_backend_new(const char *name, int n_threads, const resa_backend
     if (!name || !*name)
         name = "cpu";
     if (!strcmp(name, "cuda"))
-        return cuda_new(a, out);
+        return cuda_new_for(a, out);
     if (!strcmp(name, "auto")) {
-        if (!cuda_new(a, out))
+        if (!cuda_new_for(a, out))
             return RESA_OK;
         fprintf(stderr, "resa: note: %s; using the CPU backend\n", resa_last_error());
         error_clear();

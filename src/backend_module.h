@@ -12,7 +12,8 @@
 
 #include "backend.h"
 
-#define RESA_BACKEND_ABI 1
+/* 2: rope takes the layer; head_rmsnorm, geglu; gemma3 fields in resa_hparams and resa_layer */
+#define RESA_BACKEND_ABI 2
 
 typedef struct resa_backend_host {
     int abi;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The forward pass of a decoder-only transformer (llama / qwen2 family),
+/* The forward pass of a decoder-only transformer (llama / qwen2 / gemma3),
  * written to read like the math: one backend call per step, every call
- * over all rows of the pass. */
+ * over all rows of the pass. What differs by architecture is a flag of
+ * resa_hparams (models/arch.h), never a second forward pass. */
 #include "forward.h"
 
 #include <string.h>
@@ -21,9 +22,10 @@ double time_now(void)
             return st_;            \
     } while (0)
 
-/* x += Wo . attention(rope(Wq xb), cache with rope(Wk xb), Wv xb).
- * kv_only: only write this layer's K/V (the last layer of a pass whose
- * logits nobody reads feeds no other K/V). */
+/* x += Wo . attention(rope(Wq xb), cache with rope(Wk xb), Wv xb), with
+ * gemma3's per-head norms of q and k before RoPE and the norm of the output
+ * before the add. kv_only: only write this layer's K/V (the last layer of a
+ * pass whose logits nobody reads feeds no other K/V). */
 static resa_status attention_block(const resa_model *m, resa_backend *be, int il, int kv_only)
 {
     const resa_layer *L = &m->layers[il];
@@ -32,27 +34,36 @@ static resa_status attention_block(const resa_model *m, resa_backend *be, int il
     TRY(be->matmul(be, &L->wv, ACT_XB, ACT_V));
     TRY(be->add_bias(be, ACT_K, L->bk));
     TRY(be->add_bias(be, ACT_V, L->bv));
-    TRY(be->rope(be, ACT_K, m->hp.n_head_kv));
+    if (L->k_norm)
+        TRY(be->head_rmsnorm(be, ACT_K, m->hp.n_head_kv, L->k_norm));
+    TRY(be->rope(be, ACT_K, m->hp.n_head_kv, il));
     TRY(be->kv_store(be, il));
     if (kv_only)
         return RESA_OK;
     TRY(be->matmul(be, &L->wq, ACT_XB, ACT_Q));
     TRY(be->add_bias(be, ACT_Q, L->bq));
-    TRY(be->rope(be, ACT_Q, m->hp.n_head));
+    if (L->q_norm)
+        TRY(be->head_rmsnorm(be, ACT_Q, m->hp.n_head, L->q_norm));
+    TRY(be->rope(be, ACT_Q, m->hp.n_head, il));
     TRY(be->attention(be, il));
     TRY(be->matmul(be, &L->wo, ACT_ATT, ACT_XB));
+    if (L->attn_post_norm)
+        TRY(be->rmsnorm(be, ACT_XB, ACT_XB, L->attn_post_norm));
     return be->add(be, ACT_X, ACT_XB);
 }
 
-/* x += W_down (silu(W_gate xb) * W_up xb) */
+/* x += W_down (act(W_gate xb) * W_up xb), act silu or (gemma3) gelu, the
+ * sum normed before the add where the model has post norms. */
 static resa_status ffn_block(const resa_model *m, resa_backend *be, int il)
 {
     const resa_layer *L = &m->layers[il];
     TRY(be->rmsnorm(be, ACT_XB, ACT_X, L->ffn_norm));
     TRY(be->matmul(be, &L->w_gate, ACT_XB, ACT_HB));
     TRY(be->matmul(be, &L->w_up, ACT_XB, ACT_HB2));
-    TRY(be->swiglu(be));
+    TRY(m->hp.ffn_act == RESA_FFN_GELU_TANH ? be->geglu(be) : be->swiglu(be));
     TRY(be->matmul(be, &L->w_down, ACT_HB, ACT_XB));
+    if (L->ffn_post_norm)
+        TRY(be->rmsnorm(be, ACT_XB, ACT_XB, L->ffn_post_norm));
     return be->add(be, ACT_X, ACT_XB);
 }
 

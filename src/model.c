@@ -9,7 +9,7 @@
 #include "model.h"
 #include "printable.h"
 
-static const resa_arch *const known_archs[] = { &arch_llama, &arch_qwen2 };
+static const resa_arch *const known_archs[] = { &arch_llama, &arch_qwen2, &arch_gemma3 };
 
 static const resa_arch *find_arch(gguf_str name)
 {
@@ -140,6 +140,19 @@ static resa_status load_layer(resa_model *m, int il)
         ((st = get_vector(m, n[9], q_dim, &L->bq)) || (st = get_vector(m, n[10], kv_dim, &L->bk)) ||
          (st = get_vector(m, n[11], kv_dim, &L->bv))))
         return st;
+    char q_norm[96], k_norm[96], post_attn[96], post_ffn[96];
+    snprintf(q_norm, sizeof q_norm, "blk.%d.attn_q_norm.weight", il);
+    snprintf(k_norm, sizeof k_norm, "blk.%d.attn_k_norm.weight", il);
+    snprintf(post_attn, sizeof post_attn, "blk.%d.post_attention_norm.weight", il);
+    snprintf(post_ffn, sizeof post_ffn, "blk.%d.post_ffw_norm.weight", il);
+    if (hp->qk_norm &&
+        ((st = get_vector(m, q_norm, hp->head_dim, &L->q_norm)) ||
+         (st = get_vector(m, k_norm, hp->head_dim, &L->k_norm))))
+        return st;
+    if (hp->post_norms &&
+        ((st = get_vector(m, post_attn, hp->n_embd, &L->attn_post_norm)) ||
+         (st = get_vector(m, post_ffn, hp->n_embd, &L->ffn_post_norm))))
+        return st;
     return RESA_OK;
 }
 
@@ -153,9 +166,11 @@ static resa_status load_weights(resa_model *m)
     if (emb->ne[1] < 1 || emb->ne[1] > (1 << 24))
         return error_set(RESA_ERR_FORMAT, "%s: vocabulary size %lld is out of range", m->gguf->path,
                          (long long)emb->ne[1]);
-    /* Room for every norm and bias as f32, in case they are stored in 16 bits. */
-    m->f32_store_cap = (size_t)hp->n_layer * (2 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim +
-                                              2 * (size_t)hp->n_head_kv * hp->head_dim) + (size_t)hp->n_embd;
+    /* Room for every norm and bias as f32, in case they are stored in 16 bits:
+     * per layer two norms and three biases, then gemma3's q/k and post norms. */
+    m->f32_store_cap = (size_t)hp->n_layer * (4 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim +
+                                              2 * (size_t)hp->n_head_kv * hp->head_dim +
+                                              2 * (size_t)hp->head_dim) + (size_t)hp->n_embd;
     m->f32_store = malloc(m->f32_store_cap * sizeof(float));
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->f32_store || !m->layers)
@@ -206,7 +221,7 @@ static void fill_info(resa_model *m)
     in->rms_eps = hp->rms_eps;
     in->tied_embeddings = m->output.data == m->tok_embd.data;
     in->qkv_bias = hp->qkv_bias;
-    in->tokenizer = "gpt2";
+    in->tokenizer = m->tok_name;
     in->pre_tokenizer = m->pre_name;
     in->bos_id = tokenizer_bos(m->tok);
     in->eos_id = tokenizer_eos(m->tok);
@@ -238,7 +253,7 @@ static resa_status load(resa_model *m, const char *path)
     copy_str(m->arch_name, sizeof m->arch_name, s);
     m->arch = find_arch(s);
     if (!m->arch)
-        return error_set(RESA_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, qwen2)",
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, qwen2, gemma3)",
                          path, resa_printable(show, sizeof show, s.ptr, (size_t)s.len));
     if (gguf_get_str(m->gguf, "general.name", &s) == RESA_OK)
         copy_str(m->name, sizeof m->name, s);
@@ -253,6 +268,8 @@ static resa_status load(resa_model *m, const char *path)
     drop_padded_rows(m);
     if (gguf_get_str(m->gguf, "tokenizer.ggml.pre", &s) == RESA_OK)
         copy_str(m->pre_name, sizeof m->pre_name, s);
+    if (gguf_get_str(m->gguf, "tokenizer.ggml.model", &s) == RESA_OK)
+        copy_str(m->tok_name, sizeof m->tok_name, s);
     error_clear();
     fill_info(m);
     return RESA_OK;

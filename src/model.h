@@ -28,6 +28,8 @@ typedef struct resa_layer {
     const float *ffn_norm;       /* (n_embd) */
     resa_weight w_gate, w_up;    /* (n_ff, n_embd) */
     resa_weight w_down;          /* (n_embd, n_ff) */
+    const float *q_norm, *k_norm; /* (head_dim), NULL unless hp.qk_norm */
+    const float *attn_post_norm, *ffn_post_norm; /* (n_embd), NULL unless hp.post_norms */
 } resa_layer;
 
 struct resa_model {
@@ -51,6 +53,7 @@ struct resa_model {
     char arch_name[32];
     char name[128];
     char pre_name[64];
+    char tok_name[16];           /* tokenizer.ggml.model: "gpt2", "llama" */
 };
 
 /* Loads a model from a buffer the caller keeps alive while the model lives

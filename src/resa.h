@@ -76,7 +76,7 @@ typedef struct resa_model_info {
     int n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff, n_vocab, n_ctx_train;
     float rope_theta, rms_eps;
     int tied_embeddings, qkv_bias;
-    const char *tokenizer;      /* "gpt2" */
+    const char *tokenizer;      /* tokenizer.ggml.model: "gpt2", "llama" */
     const char *pre_tokenizer;  /* "smollm", "qwen2", ... */
     int bos_id, eos_id;         /* -1 when absent */
     int add_bos;                /* the model wants BOS in front of a prompt */

@@ -107,7 +107,7 @@ def greedy(ref, prompt_ids, n):
 
 def run_resa(args, prompt):
     cmd = [args.resa, "generate", "-m", args.model, "-p", prompt, "-n", str(args.n),
-           "--temp", "0", "--json"]
+           "--temp", "0", "--json"] + args.resa_args.split()
     if args.threads:
         cmd += ["-t", str(args.threads)]
     try:
@@ -147,6 +147,10 @@ def main():
                          "that llama.cpp ranks within this many nats of its own choice "
                          "(default 0: identical only)")
     ap.add_argument("--prompts-file", help="one prompt per line, replaces the built-in five")
+    ap.add_argument("--n-ctx", type=int, default=512,
+                    help="llama.cpp's context; prompt + n must fit (default 512)")
+    ap.add_argument("--resa-args", default="",
+                    help="extra arguments for resa generate, split on spaces (e.g. '--mode dense')")
     ap.add_argument("--timeout", type=int, default=600)
     args = ap.parse_args()
 
@@ -167,7 +171,7 @@ def main():
             prompts = [l.rstrip("\n") for l in f if l.strip()]
 
     try:
-        ref = LlamaRef(llama_cpp, args.model, n_ctx=512, threads=args.ref_threads)
+        ref = LlamaRef(llama_cpp, args.model, n_ctx=args.n_ctx, threads=args.ref_threads)
     except RuntimeError as e:
         die(str(e))
     print("reference: llama.cpp (%s), argmax of raw logits (no samplers); add_bos=%s"
@@ -180,7 +184,7 @@ def main():
     max_len = 0
     for i, prompt in enumerate(prompts):
         pids = ref.tokenize(prompt.encode("utf-8"))
-        if len(pids) + args.n > 512:
+        if len(pids) + args.n > args.n_ctx:
             die("prompt %d is too long (%d tokens)" % (i + 1, len(pids)))
         want, steps = greedy(ref, pids, args.n)
         got_json = run_resa(args, prompt)
