@@ -29,7 +29,7 @@ namespace {
 struct wmap {
     const void *host;
     size_t off, bytes;
-    __half *hi, *lo; /* a matrix's split f16 copy (gemm_tc), when kept */
+    __half *split; /* a matrix's split f16 copy (gemm_tc), when kept */
 };
 
 /* Passes of at most this many rows multiply by the GEMV (in launches of
@@ -37,6 +37,13 @@ struct wmap {
  * and the weight is read once per GEMV_ROWS rows); more rows go to the
  * tensor cores, where the weight's conversion pays for itself. */
 #define GEMV_MAX_ROWS 32
+
+/* gemm_tc multiplies rows in chunks of this many (the last one padded; the
+ * activation buffers have room): every product of a matrix then has one
+ * shape, so cuBLAS takes one kernel for it, and a row's bits do not depend
+ * on how many rows share its pass (a kernel's sum over k runs in one order
+ * for every output it writes). */
+#define TC_ROWS 128
 
 struct cuda_backend {
     resa_backend base; /* first: the interface */
@@ -80,7 +87,8 @@ struct cuda_backend {
     int tiled;               /* RESA_CUDA_GEMM=tiled: the CUDA-core k_gemm instead */
     __half *wsplit;          /* a weight's split copy when none is kept */
     size_t wsplit_cap;
-    __half *xsplit;          /* the activations' split copy (2 * rows * widest) */
+    int rows_cap;            /* n_rows_max rounded up to TC_ROWS: the rows every activation buffer holds */
+    __half *xsplit;          /* the activations' split copy (rows_cap * 3 * widest) */
     int *xexp;               /* their rows' scales */
     /* CUDA graphs: a decode pass's launches are deferred (ops), keyed by
      * every launch's kernel, shape and arguments (key); the pass replays the
@@ -409,40 +417,37 @@ resa_status blas_fail(cuda_backend *c, cublasStatus_t s)
 
 /* The split f16 copy of a weight: kept since load, or written into scratch
  * now (when the kept copies would not fit the card). */
-resa_status weight_split(cuda_backend *c, const wmap *m, const resa_weight *w, const __half **hi, const __half **lo)
+resa_status weight_split(cuda_backend *c, const wmap *m, const resa_weight *w, const __half **out)
 {
-    if (m->hi) {
-        *hi = m->hi;
-        *lo = m->lo;
+    if (m->split) {
+        *out = m->split;
         return RESA_OK;
     }
     const size_t elems = (size_t)w->rows * w->cols;
-    CK(grow(&c->wsplit, &c->wsplit_cap, 2 * elems));
+    CK(grow(&c->wsplit, &c->wsplit_cap, 3 * elems));
     CK(launch(c, k_split_weight, blocks_of(elems / 8, 256), 256, 0, (const uint8_t *)c->weights + m->off,
-              w->row_bytes, w->type, (int)w->rows, (int)w->cols, c->wsplit, c->wsplit + elems));
-    *hi = c->wsplit;
-    *lo = c->wsplit + elems;
+              w->row_bytes, w->type, (int)w->rows, (int)w->cols, c->wsplit));
+    *out = c->wsplit;
     return RESA_OK;
 }
 
 /* y = x . W^T on tensor cores, split f16 (kernels_matmul.cuh): in cuBLAS's
- * column-major terms y^T (n_out, n) = W (cols, n_out)^T . x^T (cols, n),
- * three products accumulated in f32: hi.hi, then hi.lo and lo.hi. */
+ * column-major terms y^T (n_out, TC_ROWS) = W' (3 cols, n_out)^T . x' (3 cols,
+ * TC_ROWS) per chunk of rows, f32 accumulation. */
 resa_status gemm_tc(cuda_backend *c, const wmap *m, const resa_weight *w, const float *x, int n, float *y)
 {
-    const __half *wh, *wl;
-    resa_status st = weight_split(c, m, w, &wh, &wl);
+    const __half *ws;
+    resa_status st = weight_split(c, m, w, &ws);
     if (st)
         return st;
-    const int cols = (int)w->cols, n_out = (int)w->rows;
-    __half *xh = c->xsplit, *xl = c->xsplit + (size_t)n * cols;
-    CK(launch(c, k_split_rows, n, 256, 0, x, cols, xh, xl, c->xexp));
+    const int cols = (int)w->cols, n_out = (int)w->rows, k3 = 3 * cols;
+    CK(launch(c, k_split_rows, n, 256, 0, x, cols, c->xsplit, c->xexp));
     const float one = 1.0f, zero = 0.0f;
-    const __half *A[3] = { wh, wh, wl }, *B[3] = { xh, xl, xh };
-    for (int i = 0; i < 3; i++) {
-        const cublasStatus_t bs = cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, n_out, n, cols, &one, A[i],
-                                               CUDA_R_16F, cols, B[i], CUDA_R_16F, cols, i ? &one : &zero, y,
-                                               CUDA_R_32F, n_out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    for (int r0 = 0; r0 < n; r0 += TC_ROWS) {
+        const cublasStatus_t bs = cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, n_out, TC_ROWS, k3, &one, ws,
+                                               CUDA_R_16F, k3, c->xsplit + (size_t)r0 * k3, CUDA_R_16F, k3, &zero,
+                                               y + (size_t)r0 * n_out, CUDA_R_32F, n_out, CUBLAS_COMPUTE_32F,
+                                               CUBLAS_GEMM_DEFAULT);
         if (bs != CUBLAS_STATUS_SUCCESS)
             return blas_fail(c, bs);
     }
@@ -738,7 +743,7 @@ void cuda_free(resa_backend *be)
     for (void *p : bufs)
         cudaFree(p);
     for (const wmap &w : c->wm)
-        cudaFree(w.hi); /* lo lies in the same allocation */
+        cudaFree(w.split);
     for (int i = 0; i < ACT_COUNT; i++)
         cudaFree(c->act[i]);
     for (cudaEvent_t e : c->events)
@@ -752,10 +757,10 @@ void cuda_free(resa_backend *be)
 void list_tensors(const resa_model *m, std::vector<wmap> &v)
 {
     const resa_hparams *hp = &m->hp;
-    auto W = [&](const resa_weight &w) { v.push_back({ w.data, 0, (size_t)w.rows * w.row_bytes, nullptr, nullptr }); };
+    auto W = [&](const resa_weight &w) { v.push_back({ w.data, 0, (size_t)w.rows * w.row_bytes, nullptr }); };
     auto F = [&](const float *p, int n) {
         if (p)
-            v.push_back({ p, 0, (size_t)n * sizeof(float), nullptr, nullptr });
+            v.push_back({ p, 0, (size_t)n * sizeof(float), nullptr });
     };
     W(m->tok_embd);
     W(m->output);
@@ -828,7 +833,8 @@ resa_status upload_weights(cuda_backend *c)
 resa_status alloc_device(cuda_backend *c, const resa_backend_args *a)
 {
     const resa_hparams *hp = &c->model->hp;
-    const int rows = a->n_rows_max, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    /* every buffer a product writes or reads has room for whole TC_ROWS chunks */
+    const int rows = c->rows_cap = (a->n_rows_max + TC_ROWS - 1) / TC_ROWS * TC_ROWS, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     const int widths[ACT_COUNT] = { hp->n_embd, hp->n_embd, q_dim, kv_dim, kv_dim, q_dim, hp->n_ff, hp->n_ff };
     for (int i = 0; i < ACT_COUNT; i++) {
         c->width[i] = widths[i];
@@ -858,12 +864,14 @@ resa_status alloc_device(cuda_backend *c, const resa_backend_args *a)
     }
     c->geom = { hp->n_head_kv, hp->head_dim, a->block_size, a->n_pages };
     const int widest = std::max(std::max(hp->n_embd, hp->n_ff), q_dim);
-    CK(cudaMalloc((void **)&c->xsplit, 2 * (size_t)rows * widest * sizeof(__half)));
+    CK(cudaMalloc((void **)&c->xsplit, 3 * (size_t)rows * widest * sizeof(__half)));
+    /* finite values in the padding rows (their products are thrown away) */
+    CK(cudaMemset(c->xsplit, 0, 3 * (size_t)rows * widest * sizeof(__half)));
     CK(cudaMalloc((void **)&c->xexp, (size_t)rows * sizeof(int)));
     return RESA_OK;
 }
 
-/* The split f16 copies of the matrices (4 bytes an element), made once
+/* The split f16 copies of the matrices (6 bytes an element), made once
  * here when they take at most half of the memory left after the pool and
  * activations; else gemm_tc makes each one in scratch when it needs it. */
 resa_status split_weights(cuda_backend *c)
@@ -877,20 +885,19 @@ resa_status split_weights(cuda_backend *c)
     }
     size_t need = 0;
     for (const resa_weight *w : ws)
-        need += (size_t)w->rows * w->cols * 2 * sizeof(__half);
+        need += (size_t)w->rows * w->cols * 3 * sizeof(__half);
     size_t fr = 0, tot = 0;
     CK(cudaMemGetInfo(&fr, &tot));
     if (need > fr / 2)
         return RESA_OK;
     for (const resa_weight *w : ws) {
         wmap *mp = (wmap *)wmap_of(c, w->data);
-        if (mp->hi)
-            continue; /* a tied output matrix is the embedding's */
+        if (mp->split)
+            continue;
         const size_t elems = (size_t)w->rows * w->cols;
-        CK(cudaMalloc((void **)&mp->hi, 2 * elems * sizeof(__half)));
-        mp->lo = mp->hi + elems;
+        CK(cudaMalloc((void **)&mp->split, 3 * elems * sizeof(__half)));
         k_split_weight<<<blocks_of(elems / 8, 256), 256, 0, c->st>>>(c->weights + mp->off, w->row_bytes, w->type,
-                                                                   (int)w->rows, (int)w->cols, mp->hi, mp->lo);
+                                                                   (int)w->rows, (int)w->cols, mp->split);
         CK(cudaGetLastError());
     }
     CK(cudaStreamSynchronize(c->st));

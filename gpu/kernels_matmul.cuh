@@ -7,13 +7,13 @@
  *   each lane takes 32-element blocks lane, lane+32, ... and the warp sums
  *   the lanes. A row's result does not depend on the other rows.
  * - more rows (prompt, rectification, big batches) go to cuBLAS on tensor
- *   cores in split f16 (backend_cuda.cu's gemm_tc): k_split_weight writes a
- *   weight as two f16 matrices hi + lo (hi = f16(w), lo = f16(w - hi)),
- *   k_split_rows each activation row likewise after scaling it by a power of
- *   two (no f16 overflow, no lost small parts), and three f16 products with
- *   f32 accumulation, hi.hi + hi.lo + lo.hi, give about 22 bits of each
- *   input: f32-like results at tensor-core speed. k_scale_rows undoes the
- *   rows' scales.
+ *   cores in split f16 (backend_cuda.cu's gemm_tc): with hi = f16(w) and
+ *   lo = f16(w - hi), k_split_weight writes each weight row as [hi|hi|lo]
+ *   and k_split_rows each activation row as [hi|lo|hi] (after scaling it by
+ *   a power of two: no f16 overflow, no lost small parts), so one f16
+ *   product over 3 x cols with f32 accumulation sums hi.hi + hi.lo + lo.hi:
+ *   about 22 bits of each input, f32-like results at tensor-core speed.
+ *   k_scale_rows undoes the rows' scales.
  * - k_gemm, the former CUDA-core path for more rows (64x64 output tiles,
  *   k-steps of one 32-element block dequantized into shared memory, 4x4
  *   outputs per thread, f32 accumulation), kept for RESA_CUDA_GEMM=tiled. */
@@ -124,10 +124,9 @@ __global__ void __launch_bounds__(256)
     }
 }
 
-/* W (n_out, cols) in its GGUF type -> hi, lo (n_out, cols) f16, one thread
- * per 8 elements. */
-__global__ void k_split_weight(const uint8_t *w, size_t row_bytes, int type, int n_out, int cols, __half *hi,
-                               __half *lo)
+/* W (n_out, cols) in its GGUF type -> (n_out, 3 cols) f16, rows [hi|hi|lo];
+ * one thread per 8 elements. */
+__global__ void k_split_weight(const uint8_t *w, size_t row_bytes, int type, int n_out, int cols, __half *out)
 {
     const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x, per_row = cols / 8;
     if (i >= (size_t)n_out * per_row)
@@ -135,18 +134,20 @@ __global__ void k_split_weight(const uint8_t *w, size_t row_bytes, int type, int
     const int o = (int)(i / per_row), k0 = (int)(i % per_row) * 8;
     float v[8];
     dequant8(w + (size_t)o * row_bytes, type, k0, v);
-    __half *h = hi + (size_t)o * cols + k0, *l = lo + (size_t)o * cols + k0;
+    __half *h = out + (size_t)o * 3 * cols + k0;
     for (int j = 0; j < 8; j++) {
         const __half a = __float2half_rn(v[j]);
         h[j] = a;
-        l[j] = __float2half_rn(v[j] - __half2float(a));
+        h[cols + j] = a;
+        h[2 * cols + j] = __float2half_rn(v[j] - __half2float(a));
     }
 }
 
 /* Row r of x (n, cols) times 2^e[r], e[r] putting its largest |value| in
- * [2^13, 2^14), as hi + lo f16 pairs. One block of 256 per row. */
+ * [2^13, 2^14), as the f16 row [hi|lo|hi] of out (n, 3 cols). One block of
+ * 256 per row. */
 __global__ void __launch_bounds__(256)
-    k_split_rows(const float *x, int cols, __half *hi, __half *lo, int *e)
+    k_split_rows(const float *x, int cols, __half *out, int *e)
 {
     __shared__ float part[8];
     const int r = blockIdx.x;
@@ -168,12 +169,13 @@ __global__ void __launch_bounds__(256)
     const int s = m > 0.0f && isfinite(m) ? 14 - E : 0;
     if (threadIdx.x == 0)
         e[r] = s;
-    __half *h = hi + (size_t)r * cols, *l = lo + (size_t)r * cols;
+    __half *h = out + (size_t)r * 3 * cols;
     for (int i = threadIdx.x; i < cols; i += blockDim.x) {
         const float v = ldexpf(xr[i], s);
         const __half a = __float2half_rn(v);
         h[i] = a;
-        l[i] = __float2half_rn(v - __half2float(a));
+        h[cols + i] = __float2half_rn(v - __half2float(a));
+        h[2 * cols + i] = a;
     }
 }
 
