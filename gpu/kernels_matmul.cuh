@@ -6,10 +6,17 @@
  *   output feature reads its weight row once for every row of the pass;
  *   each lane takes 32-element blocks lane, lane+32, ... and the warp sums
  *   the lanes. A row's result does not depend on the other rows.
- * - k_gemm, for more rows (prompt, rectification, big batches): 64x64 output
- *   tiles, k-steps of one 32-element block dequantized into shared memory,
- *   4x4 outputs per thread, f32 accumulation. CUDA cores only (tensor cores
- *   are a later step). */
+ * - more rows (prompt, rectification, big batches) go to cuBLAS on tensor
+ *   cores in split f16 (backend_cuda.cu's gemm_tc): with hi = f16(w) and
+ *   lo = f16(w - hi), k_split_weight writes each weight row as [hi|hi|lo]
+ *   and k_split_rows each activation row as [hi|lo|hi] (after scaling it by
+ *   a power of two: no f16 overflow, no lost small parts), so one f16
+ *   product over 3 x cols with f32 accumulation sums hi.hi + hi.lo + lo.hi:
+ *   about 22 bits of each input, f32-like results at tensor-core speed.
+ *   k_scale_rows undoes the rows' scales.
+ * - k_gemm, the former CUDA-core path for more rows (64x64 output tiles,
+ *   k-steps of one 32-element block dequantized into shared memory, 4x4
+ *   outputs per thread, f32 accumulation), kept for RESA_CUDA_GEMM=tiled. */
 #ifndef RESA_GPU_KERNELS_MATMUL_CUH
 #define RESA_GPU_KERNELS_MATMUL_CUH
 
@@ -115,6 +122,69 @@ __global__ void __launch_bounds__(256)
                 y[(size_t)r * n_out + o] = acc[i][j];
         }
     }
+}
+
+/* W (n_out, cols) in its GGUF type -> (n_out, 3 cols) f16, rows [hi|hi|lo];
+ * one thread per 8 elements. */
+__global__ void k_split_weight(const uint8_t *w, size_t row_bytes, int type, int n_out, int cols, __half *out)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x, per_row = cols / 8;
+    if (i >= (size_t)n_out * per_row)
+        return;
+    const int o = (int)(i / per_row), k0 = (int)(i % per_row) * 8;
+    float v[8];
+    dequant8(w + (size_t)o * row_bytes, type, k0, v);
+    __half *h = out + (size_t)o * 3 * cols + k0;
+    for (int j = 0; j < 8; j++) {
+        const __half a = __float2half_rn(v[j]);
+        h[j] = a;
+        h[cols + j] = a;
+        h[2 * cols + j] = __float2half_rn(v[j] - __half2float(a));
+    }
+}
+
+/* Row r of x (n, cols) times 2^e[r], e[r] putting its largest |value| in
+ * [2^13, 2^14), as the f16 row [hi|lo|hi] of out (n, 3 cols). One block of
+ * 256 per row. */
+__global__ void __launch_bounds__(256)
+    k_split_rows(const float *x, int cols, __half *out, int *e)
+{
+    __shared__ float part[8];
+    const int r = blockIdx.x;
+    const float *xr = x + (size_t)r * cols;
+    float m = 0.0f;
+    for (int i = threadIdx.x; i < cols; i += blockDim.x)
+        m = fmaxf(m, fabsf(xr[i]));
+    for (int o = 16; o > 0; o >>= 1)
+        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if ((threadIdx.x & 31) == 0)
+        part[threadIdx.x >> 5] = m;
+    __syncthreads();
+    m = 0.0f;
+    for (int i = 0; i < 8; i++)
+        m = fmaxf(m, part[i]);
+    int E = 0;
+    if (m > 0.0f && isfinite(m))
+        frexpf(m, &E);
+    const int s = m > 0.0f && isfinite(m) ? 14 - E : 0;
+    if (threadIdx.x == 0)
+        e[r] = s;
+    __half *h = out + (size_t)r * 3 * cols;
+    for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+        const float v = ldexpf(xr[i], s);
+        const __half a = __float2half_rn(v);
+        h[i] = a;
+        h[cols + i] = __float2half_rn(v - __half2float(a));
+        h[2 * cols + i] = a;
+    }
+}
+
+/* y (n, n_out): row r times 2^-e[r]. */
+__global__ void k_scale_rows(float *y, int n_out, size_t n, const int *e)
+{
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n)
+        y[i] = ldexpf(y[i], -e[i / n_out]);
 }
 
 #endif
