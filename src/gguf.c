@@ -70,7 +70,7 @@ typedef struct reader {
 
 /* ---------------------------------------------------------------- messages */
 
-/* A name from the file for a message: escaped, cut (docs/design.md §5.1). */
+/* A name from the file for a message: escaped, cut (docs/design.md §5.6). */
 static const char *printable(gguf_str s, char buf[RESA_PRINTABLE_BUF])
 {
     return resa_printable(buf, RESA_PRINTABLE_BUF, s.ptr, (size_t)s.len);

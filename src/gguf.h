@@ -77,7 +77,7 @@ resa_status gguf_open(const char *path, gguf_file **out);
 resa_status gguf_parse(const void *buf, size_t size, const char *name, gguf_file **out);
 void gguf_close(gguf_file *f);
 /* Did the mapped file shrink under us (a read past its new end)? Then the
- * tensor data read since is zeros, not the model (docs/design.md §5.2). */
+ * tensor data read since is zeros, not the model (docs/design.md §5.7). */
 bool gguf_damaged(const gguf_file *f);
 
 const gguf_kv *gguf_find_kv(const gguf_file *f, const char *key);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* SIGBUS on a truncated model file (docs/design.md §5.2).
+/* SIGBUS on a truncated model file (docs/design.md §5.7).
  *
  * A read of a mapped page past the end of a file that shrank after mmap
  * raises SIGBUS. The handler looks the address up in a small table of

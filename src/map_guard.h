@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Turns a SIGBUS on a model's file mapping (the file was truncated while in
- * use) into an error the API can return (docs/design.md §5.2). */
+ * use) into an error the API can return (docs/design.md §5.7). */
 #ifndef RESA_MAP_GUARD_H
 #define RESA_MAP_GUARD_H
 

@@ -19,7 +19,7 @@ static const resa_arch *find_arch(gguf_str name)
     return NULL;
 }
 
-/* Names the API hands out are for display: escaped (docs/design.md §5.1). */
+/* Names the API hands out are for display: escaped (docs/design.md §5.6). */
 static void copy_str(char *dst, size_t cap, gguf_str s)
 {
     resa_printable(dst, cap, s.ptr, (size_t)s.len);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* One escaper for every string from a file (docs/design.md §5.1). */
+/* One escaper for every string from a file (docs/design.md §5.6). */
 #include "printable.h"
 
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Text that comes from a file (key and tensor names, token texts, merges,
  * general.name), made safe to show on a terminal or in a one-line error
- * message (docs/design.md §5.1). Every such string goes through
+ * message (docs/design.md §5.6). Every such string goes through
  * resa_printable before it is printed or formatted into a message. */
 #ifndef RESA_PRINTABLE_H
 #define RESA_PRINTABLE_H

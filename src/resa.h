@@ -21,7 +21,7 @@
  *   never a crash.
  * - If the model file is truncated while in use, the step that notices it
  *   returns RESA_ERR_IO instead of the process dying of SIGBUS (the library
- *   installs a SIGBUS handler that passes other faults on; docs/design.md §5.2).
+ *   installs a SIGBUS handler that passes other faults on; docs/design.md §5.7).
  * - resa_last_error() is per thread.
  *
  * ABI: structs a caller fills carry their own size (set by the *_default

@@ -151,7 +151,7 @@ static const merge_slot *merge_find(const resa_tokenizer *t, int32_t l, int32_t 
 
 static int str_is(gguf_str s, const char *c) { return gguf_str_eq(s, c); }
 
-/* Text from the file, escaped for a message (docs/design.md §5.1). */
+/* Text from the file, escaped for a message (docs/design.md §5.6). */
 #define SHOW(buf, p, n) resa_printable(buf, sizeof buf, p, (size_t)(n))
 
 static resa_status load_kind(resa_tokenizer *t, const gguf_file *f)
@@ -539,7 +539,7 @@ static void build_token_bytes(resa_tokenizer *t)
  * that character is not a token, llama.cpp looks up each byte of its UTF-8
  * as a token of its own, and drops those that are not; we refuse such text
  * instead (tokenizer_encode fails naming the byte), so no byte is lost
- * without a word (docs/design.md §5.1). */
+ * without a word (docs/design.md §5.6). */
 static void build_byte_tokens(resa_tokenizer *t)
 {
     for (int b = 0; b < 256; b++) {
@@ -875,7 +875,7 @@ static void bpe_word(encoder *e, size_t n)
 /* Longest word BPE sees at once, in code points: a longer one is merged in
  * pieces of this size, so the scratch memory stays bounded (about 3 MB)
  * whatever the input. llama.cpp merges any word whole; the two differ only
- * on words of more than 8192 characters (docs/design.md §5.1). */
+ * on words of more than 8192 characters (docs/design.md §5.6). */
 #define WORD_MAX_CP 8192
 
 /* ignore_merges: when the word's byte-level spelling is a token, that token

@@ -26,7 +26,7 @@ unsigned unicode_class(uint32_t cp);
  * sequence, 0xF8..0xFF, an overlong form such as C0 80, a UTF-16 surrogate,
  * a code point above U+10FFFF) yields U+FFFD and uses one byte. llama.cpp
  * differs on overlong forms and surrogates, which it decodes to the code
- * point they spell (so C0 80 would become a NUL); see docs/design.md §5.1. */
+ * point they spell (so C0 80 would become a NUL); see docs/design.md §5.6. */
 uint32_t utf8_decode(const unsigned char *s, size_t len, size_t *used);
 
 /* Writes cp (at most UNI_MAX) as UTF-8; returns the byte count (1..4). */

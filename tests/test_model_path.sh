@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Default model lookup (docs/design.md §5.1): -m, RESA_MODEL, then
+# Default model lookup (docs/design.md §5.8): -m, RESA_MODEL, then
 # $XDG_DATA_HOME/resa/models (~/.local/share/resa/models), $(datadir)/resa/models,
 # and models/ of the build tree only for a program run from one. The program
 # is copied out of its build tree to act as an installed one; no build path

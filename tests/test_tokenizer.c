@@ -376,7 +376,7 @@ static void test_round_trip(const resa_tokenizer *t)
     ROUND_TRIP(t, "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n", 1);
     /* Invalid UTF-8 does not survive: each bad byte reads as U+FFFD (EF BF
      * BD), an overlong form and a surrogate too (llama.cpp decodes those to
-     * the character they spell; docs/design.md §5.1). */
+     * the character they spell; docs/design.md §5.6). */
     ROUND_TRIP_AS(t, "a\x80" "b\xc3", "a\xef\xbf\xbd" "b\xef\xbf\xbd");
     ROUND_TRIP_AS(t, "\xe2\x82 \xff\xfe", /* a truncated sequence is a bad byte, then a stray continuation */
                   "\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd");

@@ -209,7 +209,7 @@ static int generate(const resa_model *m, resa_context *ctx, const gen_opts *o, c
         }
         size_t len;
         const char *piece = resa_token_text(m, tok, &len);
-        if (!piece) { /* every logit is a token with text (docs/design.md §5.1); -1: no sampler */
+        if (!piece) { /* every logit is a token with text (docs/design.md §5.6); -1: no sampler */
             resa_sampler_free(s);
             return cli_error("generate: sampled token %d has no text", (int)tok);
         }

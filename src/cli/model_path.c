@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Default model lookup (model_path.h, docs/design.md §5.1): -m, RESA_MODEL,
+/* Default model lookup (model_path.h, docs/design.md §5.8): -m, RESA_MODEL,
  * the user's data directory, the system's, and for an uninstalled program
  * its build tree. No build directory is compiled in: a build tree is found
  * at run time from the program's own path, so the same binary installed

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Where the program looks for the default model when -m is not given, and
- * where `resa fetch` puts it (docs/design.md §5.1). */
+ * where `resa fetch` puts it (docs/design.md §5.8). */
 #ifndef RESA_CLI_MODEL_PATH_H
 #define RESA_CLI_MODEL_PATH_H
 

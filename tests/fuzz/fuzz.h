@@ -68,7 +68,7 @@ static inline const resa_model *fuzz_model(void)
 }
 
 /* A tokenization that failed must have failed for the one documented reason
- * (docs/design.md §5.1): a byte that the vocabulary cannot spell, named in
+ * (docs/design.md §5.6): a byte that the vocabulary cannot spell, named in
  * the message, from the text or from the U+FFFD (EF BF BD) that replaces
  * invalid UTF-8. (SmolLM2 lacks six control bytes and some lead bytes of
  * rare 4-byte sequences.) */

@@ -32,7 +32,7 @@ SHOW = 10
 # U+FFFD, as resa does. Nothing here decodes above U+10FFFF, which llama.cpp
 # cannot handle at all. Overlong forms and surrogate halves are left out on
 # purpose: llama.cpp decodes them to the code point they spell (C0 80 to NUL),
-# resa to U+FFFD (docs/design.md §5.1; tests/test_hardening.sh checks it).
+# resa to U+FFFD (docs/design.md §5.6; tests/test_hardening.sh checks it).
 EXTRA_LINES = [
     b"lone continuation \x80 byte\n",
     b"truncated \xe2\x82 euro and \xf0\x9f\x98 emoji\n",
