@@ -32,7 +32,6 @@
 #endif
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -174,17 +173,6 @@ static size_t misalign_of(enum resa_type t)
 
 static const int64_t sizes[] = {1, 7, 17, 33, 32, 64, 96, 256, 544, 576, 768, 1536, 4096};
 #define N_SIZES (sizeof sizes / sizeof sizes[0])
-
-/* CHECKSIMD_QUICK=1, for slow emulation (tools/test.sh runs the full set
- * under qemu-aarch64, about 25 s): sizes up to 576 for the dots, up to 256
- * for gemm with only the tile shapes around the kernels' register blocks,
- * and no gemm/gemv tests of the scalar tier (the same C code a native run
- * tests). */
-static int quick_mode(void)
-{
-    const char *q = getenv("CHECKSIMD_QUICK");
-    return q && *q && strcmp(q, "0");
-}
 
 
 /* A random fp16 scale of either sign, magnitude in [2^-12, 2^-2). */
@@ -364,7 +352,7 @@ static int test_vec_dot(const struct kernel *k, const char *tier, resa_vec_dot_f
     double worst = 0.0;
     for (size_t si = 0; si < N_SIZES; si++) {
         const int64_t n = sizes[si];
-        if (n % tr->block_size || (quick_mode() && n > 576))
+        if (n % tr->block_size)
             continue;
         for (int trial = 0; trial < 4; trial++) {
             const size_t wbytes = type_row_size(k->type, n), abytes = type_row_size(tr->vec_dot_type, n);
@@ -595,16 +583,9 @@ static const char *check_gemm_shape(enum resa_type t, resa_gemm_fn fn, int64_t n
  * (1..RESA_GEMM_MR rows x 1..RESA_GEMM_NC columns) at a few sizes, bit for bit; weights, panels
  * and f32 rows alternately ending at an inaccessible page (a P = 1 tile must
  * not touch a second panel). */
-static int quick_shape(int nr, int nc)
-{
-    const int rows = nr <= 5 || nr == 8 || nr >= 15, cols = nc <= 2 || nc == 7 || nc == 8 || nc == 9 || nc == 16;
-    return rows && cols;
-}
-
 static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx)
 {
     static const int64_t gsizes[] = {7, 33, 32, 96, 256, 576, 1536};
-    const int quick = quick_mode();
     const resa_type_traits *tr = type_traits_get(t), *ta = type_traits_get(tr->vec_dot_type);
     const resa_gemm_fn fn = ctx->gemm[t];
     const resa_vec_dot_fn dot = ctx->vec_dot[t];
@@ -612,7 +593,7 @@ static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
     snprintf(name, sizeof name, "gemm_%s", tr->name);
     for (size_t si = 0; si < sizeof gsizes / sizeof gsizes[0]; si++) {
         const int64_t n = gsizes[si];
-        if (n % tr->block_size || (quick && n > 256))
+        if (n % tr->block_size)
             continue;
         const size_t wrow = type_row_size(t, n), arow = type_row_size(tr->vec_dot_type, n);
         float *af = malloc((size_t)RESA_GEMM_NC * (size_t)n * sizeof *af);
@@ -634,8 +615,6 @@ static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
                     dot(n, &expect[r][c], W.p + (size_t)r * ldw, tr->block_size == 1 ? (const void *)(af + (size_t)c * n) : (const void *)(aq + (size_t)c * arow));
             for (int nr = 1; nr <= RESA_GEMM_MR; nr++)
                 for (int nc = 1; nc <= RESA_GEMM_NC; nc++) {
-                    if (quick && !quick_shape(nr, nc))
-                        continue;
                     char detail[96] = "";
                     const char *why = check_gemm_shape(t, fn, n, nr, nc, &W, ldw, af, aq, at_end, expect, detail,
                                                        sizeof detail);
@@ -654,8 +633,7 @@ static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
         free(af);
         free(aq);
     }
-    report(1, name, tier, quick ? "bit-exact with vec_dot, tiles around 1..%d x 1..%d (quick)"
-                                : "bit-exact with vec_dot, tiles 1..%d x 1..%d", RESA_GEMM_MR, RESA_GEMM_NC);
+    report(1, name, tier, "bit-exact with vec_dot, tiles 1..%d x 1..%d", RESA_GEMM_MR, RESA_GEMM_NC);
     return 1;
 }
 
@@ -681,7 +659,7 @@ static int test_gemv(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
     snprintf(name, sizeof name, "gemv_%s", tr->name);
     for (size_t si = 0; si < sizeof gsizes / sizeof gsizes[0]; si++) {
         const int64_t n = gsizes[si];
-        if (n % tr->block_size || (quick_mode() && n > 576))
+        if (n % tr->block_size)
             continue;
         for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
             const int nr = rows[ri], nc = cols[(si + ri) % (sizeof cols / sizeof cols[0])], at_end = (int)(ri & 1);
@@ -743,10 +721,8 @@ static atomic_int threads_go;
 
 static void *dispatch_thread(void *arg)
 {
-    /* wait yielding: under qemu-aarch64 eight threads spinning flat out on a
-     * two-core host kept the main thread from starting the rest for minutes */
     while (!atomic_load(&threads_go))
-        sched_yield();
+        ;
     *(const resa_dot_ctx **)arg = dot_kernels();
     return NULL;
 }
@@ -1053,7 +1029,7 @@ int main(int argc, char **argv)
     printf("gemm, gemv\n");
     const void *gemm_seen[(N_TIERS + 1) * N_GEMM_TYPES][3];
     size_t n_gemm_seen = 0;
-    for (int ti = quick_mode() ? 0 : -1; ti < (int)N_TIERS; ti++) {
+    for (int ti = -1; ti < (int)N_TIERS; ti++) {
         resa_dot_ctx c = scalar;
         if (ti >= 0) {
             if ((tiers[ti].flags & flags) != tiers[ti].flags && !all_tiers)
@@ -1069,8 +1045,6 @@ int main(int argc, char **argv)
                 seen = gemm_seen[j][0] == g && gemm_seen[j][1] == d && gemm_seen[j][2] == v;
             if (seen || !g || !v)
                 continue;
-            if (quick_mode() && c.gemm[t] == scalar.gemm[t] && c.gemv[t] == scalar.gemv[t])
-                continue; /* the scalar code, tested natively */
             gemm_seen[n_gemm_seen][0] = g;
             gemm_seen[n_gemm_seen][1] = d;
             gemm_seen[n_gemm_seen++][2] = v;
