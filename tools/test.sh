@@ -35,7 +35,7 @@ stage "fuzz targets under libFuzzer with ASan+UBSan, 60 s each"
 # docs/design.md §7.1: make fuzz builds them with clang in build/fuzz-build;
 # new inputs go to build/fuzz-corpus (the tree's seed corpus stays as it is).
 if (cd build && make --quiet fuzz >/dev/null); then
-    for t in gguf tokenizer chat; do
+    for t in gguf tokenizer chat serve_request; do
         if RESA_FUZZ_MODEL="$PWD/models/SmolLM2-135M-Instruct.Q4_1.gguf" tests/fuzz/run.sh "$PWD/build" $t 60; then
             echo "PASS: fuzz_$t"; echo "PASS 1" >>.test-main.txt
         else
