@@ -2,6 +2,7 @@
 /* The public API (resa.h) over the internal pieces. */
 #include "config.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,8 @@ void resa_params_init(resa_params *p, size_t size)
                             .kv_type = RESA_KV_F16, .mode = RESA_MODE_AUTO, .block_size = 16,
                             .sparse_ratio = 0.1f, .min_blocks = 16, .local_blocks = 1, .rect_every = 32,
                             .budget = RESA_BUDGET_FIXED, .coverage = 0.95f, .max_ratio = 0.5f,
-                            .sparse_from = -1 };
+                            .sparse_from = -1, .rect_policy = RESA_RECT_FIXED, .rect_min = 4,
+                            .rect_error = 2.0f };
     memcpy(p, &d, size < sizeof d ? size : sizeof d);
     p->size = size < sizeof d ? size : sizeof d;
 }
@@ -78,6 +80,14 @@ static resa_status check_sparse_params(const resa_params *p)
         return error_set(RESA_ERR_ARG, "coverage %g is outside (0, 1]", p->coverage);
     if (!(p->max_ratio > 0.0f && p->max_ratio <= 1.0f))
         return error_set(RESA_ERR_ARG, "maximum ratio %g is outside (0, 1]", p->max_ratio);
+    if ((unsigned)p->rect_policy > RESA_RECT_ERROR)
+        return error_set(RESA_ERR_ARG, "unknown rectification policy %d", (int)p->rect_policy);
+    const int rectifies = p->mode == RESA_MODE_RESA || p->mode == RESA_MODE_AUTO;
+    if (p->rect_policy == RESA_RECT_ERROR && rectifies && (p->rect_min < 1 || p->rect_min > p->rect_every))
+        return error_set(RESA_ERR_ARG, "shortest rectification period %d is outside [1, %d] (the "
+                         "rectification period)", p->rect_min, p->rect_every);
+    if (p->rect_policy == RESA_RECT_ERROR && !(p->rect_error > 0.0f && p->rect_error < INFINITY))
+        return error_set(RESA_ERR_ARG, "rectification error %g is not a positive number", p->rect_error);
     if (p->sparse_from < -1)
         return error_set(RESA_ERR_ARG, "sparse-from %d is negative (-1: the built-in crossover)",
                          p->sparse_from);

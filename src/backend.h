@@ -50,6 +50,14 @@ typedef enum resa_seg_kind {
 } resa_seg_kind;
 
 /* One sequence's rows [row0, row0 + n) of a pass, at positions pos0.. */
+/* What sparse steps are estimated to have missed (docs/design.md §1, step
+ * 5'): for each layer and KV head that selected blocks, the share of the
+ * estimated attention mass outside the selection, summed over n of them. */
+typedef struct resa_miss {
+    double sum;
+    int n;
+} resa_miss;
+
 typedef struct resa_seg {
     resa_seg_kind kind;
     resa_kv_cache kv;            /* the sequence's cache; its pages hold [0, pos0 + n) */
@@ -57,6 +65,9 @@ typedef struct resa_seg {
     int sparse;                  /* SEG_DECODE: attend the selected blocks only */
     const resa_sparse_cfg *cfg;  /* when sparse */
     resa_timings *timings;       /* where attention and selection time go (may be NULL) */
+    resa_miss *miss;             /* SEG_DECODE, sparse: add each selection's estimated miss
+                                    (NULL: not wanted; backends without it refuse schedules
+                                    that want it, scheduler.c) */
 } resa_seg;
 
 typedef struct resa_pass {

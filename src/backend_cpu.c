@@ -29,8 +29,9 @@ typedef struct cpu_backend {
     float *logit_rows; /* (n_rows_max, n_embd) rows gathered for the output head */
     int *sel;          /* the sparse decode rows' selected blocks, (row, n_head_kv, n_blocks_max) */
     int *n_sel;        /* their counts, (row, n_head_kv) */
+    double *covered;   /* one row's estimated mass covered per KV head (n_head_kv) */
     resa_decode_row *rows; /* the pass's decode rows */
-    size_t sel_cap, n_sel_cap, rows_cap;
+    size_t sel_cap, n_sel_cap, rows_cap, covered_cap;
     const resa_pass *pass;
     resa_matmul_scratch mm;
     resa_attn_scratch attn;
@@ -167,7 +168,8 @@ static resa_status decode_rows(cpu_backend *c, int layer)
     resa_status st;
     if ((st = resa_grow(&c->rows, &c->rows_cap, (size_t)n, sizeof(resa_decode_row))) ||
         (st = resa_grow(&c->sel, &c->sel_cap, n_sel_ints > 0 ? n_sel_ints : 1, sizeof(int))) ||
-        (st = resa_grow(&c->n_sel, &c->n_sel_cap, (size_t)n * n_kv, sizeof(int))))
+        (st = resa_grow(&c->n_sel, &c->n_sel_cap, (size_t)n * n_kv, sizeof(int))) ||
+        (st = resa_grow(&c->covered, &c->covered_cap, (size_t)n_kv, sizeof(double))))
         return st;
     int i = 0, n_timed = 0;
     size_t sel_off = 0;
@@ -189,9 +191,15 @@ static resa_status decode_rows(cpu_backend *c, int layer)
         if (sparse) {
             int *sel = c->sel + sel_off, *n_sel = c->n_sel + (size_t)i * n_kv;
             const double t0 = g->timings ? time_now() : 0;
+            double *covered = g->miss ? c->covered : NULL;
             if ((st = select_blocks_cpu(&c->select, c->n_threads, &g->kv, layer, r->q, g->pos0, n_head, g->cfg,
-                                        sel, n_sel)))
+                                        sel, n_sel, covered)))
                 return st;
+            if (g->miss)
+                for (int h = 0; h < n_kv; h++) {
+                    g->miss->sum += 1.0 - covered[h];
+                    g->miss->n++;
+                }
             if (g->timings) {
                 g->timings->select_s += time_now() - t0;
                 for (int h = 0; h < n_kv; h++)
@@ -349,6 +357,7 @@ static void cpu_free(resa_backend *be)
     free(c->logit_rows);
     free(c->sel);
     free(c->n_sel);
+    free(c->covered);
     free(c->rows);
     free(c);
 }

@@ -12,8 +12,9 @@
 
 #include "backend.h"
 
-/* 2: rope takes the layer; head_rmsnorm, geglu; gemma3 fields in resa_hparams and resa_layer */
-#define RESA_BACKEND_ABI 2
+/* 2: rope takes the layer; head_rmsnorm, geglu; gemma3 fields in resa_hparams and resa_layer
+ * 3: resa_seg.miss (the error-driven rectification's estimate) */
+#define RESA_BACKEND_ABI 3
 
 typedef struct resa_backend_host {
     int abi;

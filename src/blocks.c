@@ -171,6 +171,44 @@ static int key_desc(const void *pa, const void *pb)
     return a < b ? 1 : a > b ? -1 : 0;
 }
 
+/* The largest score, NaN counting as -inf. */
+static float max_score(const float *scores, int m)
+{
+    float s_max = -INFINITY;
+    for (int i = 0; i < m; i++)
+        if (scores[i] > s_max)
+            s_max = scores[i];
+    return s_max;
+}
+
+/* Block i's estimated mass relative to the largest score's: exp never
+ * overflows, and the largest block weighs n_i (docs/design.md §1, step 3'). */
+static double block_weight(const blocks_adaptive *a, int i, float si, float s_max)
+{
+    const int p0 = i * a->block_size, p1 = p0 + a->block_size < a->n_keys ? p0 + a->block_size : a->n_keys;
+    const double n_i = p1 > p0 ? p1 - p0 : 0;
+    if (isnan(si) || si == -INFINITY)
+        return 0;
+    if (s_max == INFINITY)
+        return si == INFINITY ? n_i : 0;
+    return n_i * exp(a->scale * ((double)si - (double)s_max));
+}
+
+double blocks_covered(const float *scores, int n_blocks, const blocks_adaptive *a, const int *sel, int n_sel)
+{
+    const float s_max = max_score(scores, n_blocks);
+    double z = 0, c = 0;
+    for (int i = 0, j = 0; i < n_blocks; i++) {
+        const double wi = block_weight(a, i, scores[i], s_max);
+        z += wi;
+        if (j < n_sel && sel[j] == i) {
+            c += wi;
+            j++;
+        }
+    }
+    return z > 0 ? c / z : 1.0;
+}
+
 /* Rank order uses the score (rank_key), not the weight: the two agree on
  * every block but the partial last one, which is forced anyway (n_local >= 1
  * in every schedule the API accepts), and the score order is the one the
@@ -184,27 +222,10 @@ int blocks_select_adaptive(const float *scores, int n_blocks, int n_local, const
     lo = lo > m ? m : lo;
     hi = hi > m ? m : hi;
     double *w = (double *)(void *)(work + m);
-    /* weights relative to the largest score: exp never overflows, and the
-     * largest block weighs n_i (docs/design.md §1, step 3') */
-    float s_max = -INFINITY;
-    for (int i = 0; i < m; i++)
-        if (scores[i] > s_max)
-            s_max = scores[i];
+    const float s_max = max_score(scores, m);
     double z = 0, acc = 0;
-    for (int i = 0; i < m; i++) {
-        const int p0 = i * a->block_size, p1 = p0 + a->block_size < a->n_keys ? p0 + a->block_size : a->n_keys;
-        const double n_i = p1 > p0 ? p1 - p0 : 0;
-        const float si = scores[i];
-        double wi;
-        if (isnan(si) || si == -INFINITY)
-            wi = 0;
-        else if (s_max == INFINITY)
-            wi = si == INFINITY ? n_i : 0;
-        else
-            wi = n_i * exp(a->scale * ((double)si - (double)s_max));
-        w[i] = wi;
-        z += wi;
-    }
+    for (int i = 0; i < m; i++)
+        z += w[i] = block_weight(a, i, scores[i], s_max);
     for (int i = cand; i < m; i++)
         acc += w[i];
     const double need = a->coverage * z;

@@ -62,6 +62,12 @@ typedef struct blocks_adaptive {
 int blocks_select_adaptive(const float *scores, int n_blocks, int n_local, const blocks_adaptive *a,
                            uint64_t *work, int *out, double *covered);
 
+/* The share of the estimated mass (as blocks_select_adaptive weighs it;
+ * coverage, k_min and k_max unused) of the n_sel blocks sel, ids ascending:
+ * what a selection of either budget is estimated to cover. 1 when no block
+ * weighs anything. */
+double blocks_covered(const float *scores, int n_blocks, const blocks_adaptive *a, const int *sel, int n_sel);
+
 /* qbar = mean of the group's g query heads (q: g rows of d floats). */
 void blocks_pooled_query(const float *q, int group, int d, float *qbar);
 

@@ -16,6 +16,9 @@ struct resa_seq {
     resa_mode mode;
     resa_sparse_cfg sparse;
     int rect_every;
+    resa_rect_policy rect_policy;
+    int rect_min;           /* RESA_RECT_ERROR: the shortest period */
+    double rect_error;      /* RESA_RECT_ERROR: pending miss that makes a rectification due */
     int sparse_from;        /* mode auto: decode steps at positions >= this are sparse */
     int n_ctx;              /* positions this sequence may hold */
     /* cache: block i is page pages[i]; n_pages of them are held */
@@ -26,6 +29,9 @@ struct resa_seq {
     int32_t *pending;
     int n_pending;
     int pending_sparse;     /* some pending step skipped blocks (else they are dense-exact) */
+    double pending_miss;    /* RESA_RECT_ERROR: the pending steps' estimated misses, summed
+                               (each the mean of its step_miss) */
+    resa_miss step_miss;    /* the running decode step's, filled by the backend */
     int rectifications;
     float *logits;          /* (n_vocab) of the last token given */
     resa_timings timings;

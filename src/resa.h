@@ -147,6 +147,12 @@ typedef enum resa_mode {
  * `coverage` of the attention mass estimated from the block summaries. */
 typedef enum resa_budget { RESA_BUDGET_FIXED = 0, RESA_BUDGET_ADAPTIVE = 1 } resa_budget;
 
+/* When a resa-mode sequence rectifies (docs/design.md §1, step 5'): after
+ * every rect_every sparse steps; or by the error its sparse steps made: once
+ * the pending steps' estimated uncovered attention mass adds up to
+ * rect_error, but never before rect_min steps nor after rect_every. */
+typedef enum resa_rect_policy { RESA_RECT_FIXED = 0, RESA_RECT_ERROR = 1 } resa_rect_policy;
+
 typedef struct resa_params {
     size_t size;          /* sizeof(resa_params), set by resa_params_default */
     int n_ctx;            /* context: 0 = the model's trained context. For an engine: the
@@ -176,6 +182,11 @@ typedef struct resa_params {
                              sparse (resa); -1 (default): min_blocks*block_size/sparse_ratio
                              (2560 with the defaults), where measured resa decode starts to
                              beat dense on 2 threads (docs/design.md §2) */
+    resa_rect_policy rect_policy; /* default RESA_RECT_FIXED (every rect_every steps) */
+    int rect_min;         /* RESA_RECT_ERROR: the shortest period, in [1, rect_every], default 4 */
+    float rect_error;     /* RESA_RECT_ERROR: the pending steps' summed estimated uncovered
+                             mass (each step's mean over layers and KV heads, in [0, 1])
+                             that makes a rectification due, > 0, default 2 */
 } resa_params;
 
 RESA_API const char *resa_mode_name(resa_mode mode);
@@ -227,6 +238,9 @@ typedef struct resa_timings {
     double blocks_read; /* blocks the decode steps attended, summed over layers and KV heads */
     double blocks_all;  /* blocks their caches held, summed the same way (0: not counted, as
                            on the CUDA backend); blocks_read / blocks_all is the share read */
+    double miss;        /* rect_policy RESA_RECT_ERROR: the sparse steps' estimated missed
+                           attention mass (each step's mean over layers and KV heads), summed */
+    int miss_steps;     /* the steps summed in miss (0: not estimated) */
 } resa_timings;
 RESA_API void resa_context_timings_sized(const resa_context *ctx, resa_timings *out, size_t size);
 static inline void resa_context_timings(const resa_context *ctx, resa_timings *out)

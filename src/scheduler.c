@@ -92,6 +92,12 @@ resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **o
     if (p->budget == RESA_BUDGET_ADAPTIVE && strcmp(e->be->name, "cpu"))
         return error_set(RESA_ERR_UNSUPPORTED, "the %s backend has no adaptive budget yet: use --budget "
                                                "fixed or --backend cpu", e->be->name);
+    /* the error policy needs each selection's estimated miss (resa_seg.miss),
+     * which only the CPU backend reports */
+    if (p->rect_policy == RESA_RECT_ERROR && (p->mode == RESA_MODE_RESA || p->mode == RESA_MODE_AUTO) &&
+        strcmp(e->be->name, "cpu"))
+        return error_set(RESA_ERR_UNSUPPORTED, "the %s backend has no error-driven rectification yet: use "
+                                               "--rect-policy fixed or --backend cpu", e->be->name);
     resa_seq *s = calloc(1, sizeof *s);
     if (!s)
         return error_set(RESA_ERR_NOMEM, "out of memory");
@@ -102,6 +108,9 @@ resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **o
                                    .min_blocks = p->min_blocks, .local_blocks = p->local_blocks,
                                    .budget = p->budget, .coverage = p->coverage, .max_ratio = p->max_ratio };
     s->rect_every = p->rect_every;
+    s->rect_policy = p->rect_policy;
+    s->rect_min = p->rect_min;
+    s->rect_error = p->rect_error;
     s->sparse_from = p->sparse_from >= 0 ? p->sparse_from : scheduler_default_sparse_from(p);
     s->n_ctx = p->n_ctx > 0 && p->n_ctx < e->params.n_ctx ? p->n_ctx : e->params.n_ctx;
     s->n_blocks_max = (s->n_ctx + b - 1) / b;
@@ -144,7 +153,13 @@ void scheduler_seq_free(resa_seq *s)
 
 int scheduler_rect_due(const resa_seq *s)
 {
-    return (s->mode == RESA_MODE_RESA || s->mode == RESA_MODE_AUTO) && s->n_pending >= s->rect_every;
+    if (s->mode != RESA_MODE_RESA && s->mode != RESA_MODE_AUTO)
+        return 0;
+    if (s->n_pending >= s->rect_every)
+        return 1;
+    /* docs/design.md §1, step 5': sooner when the sparse steps are
+     * estimated to have missed much of the attention mass */
+    return s->rect_policy == RESA_RECT_ERROR && s->n_pending >= s->rect_min && s->pending_miss >= s->rect_error;
 }
 
 /* The depth where the n_min floor stops binding (docs/design.md §2: below
@@ -273,12 +288,19 @@ static void job_done(const job *j)
         if (s->mode == RESA_MODE_RESA || (s->mode == RESA_MODE_AUTO && j->sparse)) {
             s->pending[s->n_pending++] = j->tokens[0];
             s->pending_sparse |= step_skips_blocks(s, j->pos0);
+            if (j->sparse && s->rect_policy == RESA_RECT_ERROR && s->step_miss.n) {
+                const double miss = s->step_miss.sum / s->step_miss.n;
+                s->pending_miss += miss;
+                s->timings.miss += miss;
+                s->timings.miss_steps++;
+            }
         }
         break;
     case SEG_RECTIFY:
         if (j->ends_rect) {
             s->n_pending = 0;
             s->pending_sparse = 0;
+            s->pending_miss = 0;
             s->rectifications++;
             s->timings.rectifications++;
         }
@@ -294,9 +316,13 @@ static resa_status run_pass(resa_engine *e, const job *jobs, int a, int b)
     for (int i = a; i < b; i++) {
         const job *j = &jobs[i];
         resa_seq *s = j->seq;
+        const int wants_miss = j->kind == SEG_DECODE && j->sparse && s->rect_policy == RESA_RECT_ERROR;
+        if (wants_miss)
+            s->step_miss = (resa_miss){ 0 };
         e->segs[i - a] = (resa_seg){ .kind = j->kind, .kv = seq_kv(s), .row0 = rows, .n = j->n,
                                      .pos0 = j->pos0, .sparse = j->sparse, .cfg = &s->sparse,
-                                     .timings = s->timing_on && j->kind == SEG_DECODE ? &s->timings : NULL };
+                                     .timings = s->timing_on && j->kind == SEG_DECODE ? &s->timings : NULL,
+                                     .miss = wants_miss ? &s->step_miss : NULL };
         for (int r = 0; r < j->n; r++) {
             e->tokens[rows + r] = j->tokens[r];
             e->pos[rows + r] = j->pos0 + r;
@@ -433,8 +459,10 @@ resa_status scheduler_truncate(resa_seq *s, int n)
     /* pending steps are the positions [n_past - n_pending, n_past), in order */
     const int first_pending = s->n_past - s->n_pending;
     s->n_pending = n > first_pending ? n - first_pending : 0;
-    if (s->n_pending == 0)
+    if (s->n_pending == 0) {
         s->pending_sparse = 0; /* else kept: a step we keep may have skipped blocks */
+        s->pending_miss = 0;   /* else kept whole: an overestimate, so never a late rectification */
+    }
     s->n_past = n;
     const int b = s->sparse.block_size;
     release_pages(s, (n + b - 1) / b);

@@ -25,7 +25,7 @@
 
 resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_kv_cache *kv,
                               int layer, const float *q, int pos, int n_head,
-                              const resa_sparse_cfg *cfg, int *sel, int *n_sel)
+                              const resa_sparse_cfg *cfg, int *sel, int *n_sel, double *covered)
 {
     const int d = kv->head_dim, group = n_head / kv->n_head_kv, n_kv = kv->n_head_kv;
     (void)n_threads; /* without OpenMP */
@@ -64,11 +64,15 @@ resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_
                 }
             }
 #pragma omp for schedule(static)
-        for (int h = 0; h < n_kv; h++)
-            n_sel[h] = adaptive ? blocks_select_adaptive(scores + (size_t)h * M, M, cfg->local_blocks, &ad,
-                                                         work + h * per_head, sel + (size_t)h * kv->n_blocks_max, NULL)
-                                : blocks_select(scores + (size_t)h * M, M, cfg->local_blocks, k, work + h * per_head,
-                                                sel + (size_t)h * kv->n_blocks_max);
+        for (int h = 0; h < n_kv; h++) {
+            const float *sc = scores + (size_t)h * M;
+            int *out = sel + (size_t)h * kv->n_blocks_max;
+            n_sel[h] = adaptive ? blocks_select_adaptive(sc, M, cfg->local_blocks, &ad, work + h * per_head, out,
+                                                         covered ? &covered[h] : NULL)
+                                : blocks_select(sc, M, cfg->local_blocks, k, work + h * per_head, out);
+            if (covered && !adaptive)
+                covered[h] = blocks_covered(sc, M, &ad, out, n_sel[h]);
+        }
     }
     return RESA_OK;
 }

@@ -166,6 +166,8 @@ static void run_case(const float *s, int M, int n_local, const blocks_adaptive *
         ok &= j == j_ref || near;
         const long double want = r.z > 0 ? mass / r.z : 1;
         ok &= fabsl((long double)covered - want) <= 1e-9L;
+        /* the fixed budget's estimate of the same selection agrees */
+        ok &= fabsl((long double)blocks_covered(s, M, a, out, n) - want) <= 1e-9L;
     }
     if (!ok && n_fail < 10)
         printf("# %s: M=%d n_local=%d k=[%d,%d] p=%g T=%d: took %d older blocks, reference %d of [%d,%d], "
@@ -213,6 +215,42 @@ static void test_random(void)
         free(s);
     }
     printf("%s - adaptive selection vs brute force (6000 random cases)\n", n_fail == before ? "ok" : "not ok");
+}
+
+/* blocks_covered (the error-driven rectification's estimate, docs/design.md
+ * §1 step 5') on random subsets: the reference's mass share in long double. */
+static void test_covered(void)
+{
+    int bad = 0;
+    for (int c = 0; c < 3000; c++) {
+        const int M = c % 7 == 0 ? rndi(0, 3) : rndi(1, 400);
+        const int b = (int[]){ 1, 4, 16, 32 }[rndi(0, 3)];
+        const int T = M > 0 ? (M - 1) * b + rndi(1, b) : 0;
+        const blocks_adaptive a = { .coverage = 1, .scale = 1.0 / sqrt((double)rndi(16, 128)), .block_size = b,
+                                    .n_keys = T, .k_min = 0, .k_max = M };
+        float *s = malloc(((size_t)M + 1) * sizeof *s);
+        int *sel = malloc(((size_t)M + 1) * sizeof *sel);
+        gen_scores(s, M, rndi(0, 6));
+        const double p_take = rndu();
+        int n = 0;
+        for (int i = 0; i < M; i++)
+            if (rndu() < p_take)
+                sel[n++] = i;
+        ref r;
+        ref_build(&r, s, M, 0, &a);
+        long double m = 0;
+        for (int i = 0; i < n; i++)
+            m += r.w[sel[i]];
+        const long double want = r.z > 0 ? m / r.z : 1;
+        const double got = blocks_covered(s, M, &a, sel, n);
+        if (!(fabsl((long double)got - want) <= 1e-9L)) {
+            if (bad++ < 5)
+                printf("# covered: M=%d n=%d T=%d: %.17g, reference %.17Lg\n", M, n, T, got, want);
+        }
+        free(s), free(sel), free(r.w), free(r.order);
+    }
+    check(bad == 0, "estimated mass share of a selection vs brute force (3000 random subsets, %d off)", bad);
+    printf("%s - estimated mass share of a selection vs brute force (3000 random subsets)\n", bad ? "not ok" : "ok");
 }
 
 /* Named cases whose answer is known without the reference. */
@@ -276,6 +314,7 @@ int main(int argc, char **argv)
     rng_state = seed;
     test_named();
     test_random();
+    test_covered();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }

@@ -253,6 +253,72 @@ static void test_rectification(const resa_model *m, int f, int steps)
     resa_context_free(dense);
 }
 
+/* The error-driven period (docs/design.md §1, step 5'): each step's
+ * estimated miss (read back through the timings) summed from the last
+ * rectification predicts when the next one runs: once the sum reaches
+ * rect_error after at least rect_min steps, or after f steps. After each,
+ * the cache equals dense. */
+static void test_rect_error(const resa_model *m, int f, int rect_min, float rect_error, int steps)
+{
+    resa_params p;
+    resa_params_default(&p);
+    p.n_ctx = 2048;
+    p.n_threads = 2;
+    p.mode = RESA_MODE_RESA;
+    p.min_blocks = 2;
+    p.rect_every = f;
+    p.rect_policy = RESA_RECT_ERROR;
+    p.rect_min = rect_min;
+    p.rect_error = rect_error;
+    p.budget = budget;
+    p.coverage = coverage;
+    p.max_ratio = max_ratio;
+    resa_context *r, *dense = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
+    if (resa_context_new(m, &p, &r)) {
+        fprintf(stderr, "test_resa: %s\n", resa_last_error());
+        exit(99);
+    }
+    resa_decode(r, seq, N_PROMPT, NULL, NULL);
+    double after = 0, pending_miss = 0, prev_miss = 0, lo_miss = 1, hi_miss = 0;
+    int rects = 0, mispredicted = 0, n_pending = 0, shortest = steps, longest = 0;
+    for (int i = 0; i < steps; i++) {
+        resa_decode(r, &seq[N_PROMPT + i], 1, NULL, NULL);
+        resa_timings t;
+        resa_context_timings(r, &t);
+        const double miss = t.miss - prev_miss;
+        prev_miss = t.miss;
+        lo_miss = fmin(lo_miss, miss);
+        hi_miss = fmax(hi_miss, miss);
+        mispredicted += t.miss_steps != i + 1;
+        n_pending++;
+        pending_miss += miss;
+        /* the single-sequence API rectifies as soon as it is due */
+        const int due = n_pending >= f || (n_pending >= rect_min && pending_miss >= rect_error);
+        if (due) {
+            shortest = n_pending < shortest ? n_pending : shortest;
+            longest = n_pending > longest ? n_pending : longest;
+            n_pending = 0;
+            pending_miss = 0;
+        }
+        if (resa_context_rectifications(r) != rects + due)
+            mispredicted++;
+        if (resa_context_rectifications(r) > rects) {
+            rects = resa_context_rectifications(r);
+            resa_context_reset(dense);
+            resa_decode(dense, seq, resa_context_n_past(r), NULL, NULL);
+            after = fmax(after, cache_diff(r, dense, 0, resa_context_n_past(r)));
+        }
+    }
+    char what[240];
+    snprintf(what, sizeof what, "%s error policy f=%d min=%d E=%g: %d rectifications where the estimated misses "
+             "(%.3f..%.3f a step) put them, periods %d..%d, %%g mispredicted, cache = dense after each "
+             "(max rel. diff %%g)", tag, f, rect_min, rect_error, rects, lo_miss, hi_miss, shortest, longest);
+    check(mispredicted == 0 && rects > 0 && shortest >= rect_min && longest <= f && after <= RECT_TOL, what,
+          mispredicted, after);
+    resa_context_free(r);
+    resa_context_free(dense);
+}
+
 /* Mode auto with the crossover 8 steps into the decode: those 8 steps are
  * the dense steps' bits; the rest are resa steps (their logits differ from
  * dense, so they did skip blocks), rectified every f to the dense cache. */
@@ -327,6 +393,11 @@ int main(int argc, char **argv)
     test_rectification(m, 1, 4);
     test_rectification(m, 32, 32);
     test_auto(m, 8);
+    /* the error policy: every step's miss counts (E tiny: every rect_min
+     * steps), none does (E huge: every f), and in between */
+    test_rect_error(m, 16, 3, 1e-6f, 24);
+    test_rect_error(m, 8, 2, 1e6f, 16);
+    test_rect_error(m, 16, 2, 1.0f, 32);
     /* the adaptive budget: coverage 1 under a ceiling of every block reads
      * every block; coverage 0.9 under half of them skips some */
     budget = RESA_BUDGET_ADAPTIVE;
@@ -340,6 +411,7 @@ int main(int argc, char **argv)
     test_rectification(m, 8, 24);
     test_rectification(m, 1, 4);
     test_auto(m, 8);
+    test_rect_error(m, 16, 2, 0.5f, 32);
     resa_model_free(m);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -197,6 +197,20 @@ int args_engine_option(args *a, resa_params *p, int *rect_given)
         return args_float(a, 1e-6, 1, &p->coverage) ? -1 : 1;
     if (args_is(a, NULL, "--max-ratio"))
         return args_float(a, 1e-6, 1, &p->max_ratio) ? -1 : 1;
+    if (args_is(a, NULL, "--rect-policy")) {
+        if (args_str(a, &t))
+            return -1;
+        if (strcmp(t, "fixed") && strcmp(t, "error")) {
+            cli_error("%s: --rect-policy wants fixed or error, got '%s'", a->cmd, t);
+            return -1;
+        }
+        p->rect_policy = strcmp(t, "fixed") ? RESA_RECT_ERROR : RESA_RECT_FIXED;
+        return 1;
+    }
+    if (args_is(a, NULL, "--rect-min"))
+        return args_int(a, 1, 1 << 20, &p->rect_min) ? -1 : 1;
+    if (args_is(a, NULL, "--rect-error"))
+        return args_float(a, 1e-6, 1e6, &p->rect_error) ? -1 : 1;
     if (args_is(a, NULL, "--sparse-from"))
         return args_int(a, 0, 1 << 30, &p->sparse_from) ? -1 : 1;
     if (args_is(a, NULL, "--backend")) {

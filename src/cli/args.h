@@ -31,8 +31,8 @@ int args_float(args *a, double lo, double hi, float *out);
 
 /* Options every engine command shares: -t, -b, --kv-type, --cpu and the
  * sparse schedule (--block-size, --sparse-ratio, --min-blocks,
- * --local-blocks, --rect-every, --budget, --coverage, --max-ratio,
- * --sparse-from). Returns 1 when the current argument was one
+ * --local-blocks, --rect-every, --rect-policy, --rect-min, --rect-error,
+ * --budget, --coverage, --max-ratio, --sparse-from). Returns 1 when the current argument was one
  * of them (value parsed into p), 0 when it is not, -1 on a bad value. */
 int args_engine_option(args *a, resa_params *p, int *rect_given);
 #define ENGINE_OPTIONS_HELP \
@@ -46,6 +46,12 @@ int args_engine_option(args *a, resa_params *p, int *rect_given);
     "      --min-blocks N  read at least N blocks, or all there are (default 16)\n" \
     "      --local-blocks N  always read the last N blocks (default 1)\n" \
     "      --rect-every F  rectify after every F sparse steps (resa mode; default 32)\n" \
+    "      --rect-policy P fixed (every --rect-every steps, the default) or error:\n" \
+    "                      once the pending steps' estimated missed attention mass\n" \
+    "                      adds up to --rect-error, after --rect-min to --rect-every steps\n" \
+    "      --rect-min N    error policy: the shortest period (default 4)\n" \
+    "      --rect-error E  error policy: the summed miss (each step's in [0, 1]) that\n" \
+    "                      rectifies (default 2)\n" \
     "      --budget B      blocks a sparse step reads: fixed (--sparse-ratio, the default)\n" \
     "                      or adaptive: per KV head the fewest blocks covering --coverage\n" \
     "                      of the attention mass estimated from the block summaries\n" \

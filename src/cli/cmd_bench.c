@@ -158,6 +158,7 @@ typedef struct bench_row {
     int depth, steps, rectifications, filled, generated; /* generated: a --generate row */
     double prefill_tok_s, decode_tok_s, ms_weights, ms_attention, ms_select, ms_rectify, total_s;
     double blocks_read;  /* share of the cached blocks the decode steps read; -1: not counted */
+    double miss;         /* --rect-policy error: a sparse step's mean estimated miss; -1: none */
 } bench_row;
 
 /* Prompt length of a --generate run: a short prompt, the paper's setting. */
@@ -229,6 +230,7 @@ static int run_one(const resa_model *m, const bench_opts *o, resa_mode mode, int
     row->ms_weights = 1e3 * (t.decode_s - t.attention_s - t.select_s) / t.steps;
     row->ms_rectify = 1e3 * t.rectify_s / t.steps;
     row->blocks_read = t.blocks_all > 0 ? t.blocks_read / t.blocks_all : -1;
+    row->miss = t.miss_steps > 0 ? t.miss / t.miss_steps : -1;
     rc = 0;
 out:
     resa_sampler_free(s);
@@ -307,7 +309,7 @@ static int run_parallel(const resa_model *m, const bench_opts *o, resa_mode mode
         row->rectifications += resa_seq_rectifications(seqs[i]);
     row->decode_tok_s = (double)P * o->n_decode / wall;
     row->ms_weights = row->ms_attention = row->ms_select = row->ms_rectify = -1; /* not split */
-    row->blocks_read = -1;
+    row->blocks_read = row->miss = -1;
     rc = 0;
     goto out;
 fail:
@@ -333,9 +335,13 @@ static void print_row(const bench_opts *o, const bench_row *r, int first)
                r->decode_tok_s, r->generated, r->total_s, r->filled ? "repeated 512-token segment" : "real prefill", r->steps,
                r->rectifications);
         if (r->blocks_read < 0)
-            printf("null, \"ms_per_token\": ");
+            printf("null, ");
         else
-            printf("%.4f, \"ms_per_token\": ", r->blocks_read);
+            printf("%.4f, ", r->blocks_read);
+        if (r->miss < 0)
+            printf("\"est_miss\": null, \"ms_per_token\": ");
+        else
+            printf("\"est_miss\": %.4f, \"ms_per_token\": ", r->miss);
         if (r->ms_weights < 0) /* --parallel: not split */
             printf("null}");
         else
