@@ -77,6 +77,21 @@ assert [r["cache_fill"] for r in rows if r["depth"] == 600][0].startswith("repea
 else
     fail "bench --json"
 fi
+# Depth 0 (compare-llamacpp's shallow decode cell, llama-bench's tg at d0):
+# a one-token prompt, then the timed steps, in every mode.
+if "$RESA" bench $M --depth 0 -n 4 -t 2 --block-size 4 --min-blocks 2 --rect-every 2 --mode dense,resa --json |
+    "$PYTHON" -c '
+import json, sys
+rows = json.load(sys.stdin)["results"]
+assert [(r["mode"], r["depth"], r["parallel"]) for r in rows] == [("dense", 0, 1), ("resa", 0, 1)], rows
+for r in rows:
+    assert r["steps"] == 4 and r["decode_tok_s"] > 0 and r["prefill_tok_s"] > 0, r
+    assert r["cache_fill"] == "real prefill", r
+'; then
+    pass "bench --depth 0: decode from a one-token prompt, a row per mode"
+else
+    fail "bench --depth 0"
+fi
 expect_error "bad bench parallel" "--parallel" "$RESA" bench $M --parallel 0,2
 expect_error "bench --parallel with --generate" "--parallel" "$RESA" bench $M --parallel 2 --generate 8
 if "$RESA" bench $M --depth 0,40 --parallel 1,3 -n 4 -t 2 --block-size 4 --min-blocks 2 --rect-every 2 \
