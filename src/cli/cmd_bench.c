@@ -25,6 +25,8 @@ static const char help[] =
     "      --real-prefill  fill the cache by a real prefill of every position (slow);\n"
     "                      default: prefill a 512-token segment and repeat its entries\n"
     "                      (decode cost does not depend on the cached values)\n"
+    "      --warmup        run each row once untimed first (the weights' pages touched,\n"
+    "                      the threads started), as llama-bench does in its process\n"
     "      --generate N    instead of depths: from a 16-token prompt, generate N tokens\n"
     "                      greedily (end of turn ignored), no shortcuts; reports the\n"
     "                      total time per mode (prefill + every step + rectifications)\n"
@@ -38,7 +40,7 @@ typedef struct bench_opts {
     int depths[MAX_LIST], n_depths;
     int parallel[MAX_LIST], n_parallel; /* 0: one context, no engine */
     resa_mode modes[4];
-    int n_modes, n_decode, real_prefill, json, rect_given, generate;
+    int n_modes, n_decode, real_prefill, json, rect_given, generate, warmup;
     resa_params params;
 } bench_opts;
 
@@ -115,6 +117,8 @@ static int parse(bench_opts *o, int argc, char **argv)
             o->real_prefill = 1;
         } else if (args_is(&a, NULL, "--json")) {
             o->json = 1;
+        } else if (args_is(&a, NULL, "--warmup")) {
+            o->warmup = 1;
         } else if ((r = args_engine_option(&a, &o->params, &o->rect_given)) != 1) {
             if (r == 0)
                 cli_error("bench: unknown argument '%s' (see 'resa bench --help')", a.opt);
@@ -413,8 +417,9 @@ int cmd_bench(int argc, char **argv)
                     fprintf(stderr, "resa: bench: %s at depth %d, %d sequence%s...\n",
                             resa_mode_name(o.modes[i]), o.depths[d], o.n_parallel ? o.parallel[k] : 1,
                             o.n_parallel && o.parallel[k] > 1 ? "s" : "");
-                rc = o.n_parallel ? run_parallel(m, &o, o.modes[i], o.depths[d], o.parallel[k], &row)
-                                  : run_one(m, &o, o.modes[i], o.depths[d], &row);
+                for (int pass = o.warmup ? 0 : 1; pass < 2 && !rc; pass++) /* pass 0: untimed */
+                    rc = o.n_parallel ? run_parallel(m, &o, o.modes[i], o.depths[d], o.parallel[k], &row)
+                                      : run_one(m, &o, o.modes[i], o.depths[d], &row);
                 if (rc == 0)
                     print_row(&o, &row, first);
                 first = 0;
