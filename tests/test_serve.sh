@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # resa serve end to end (docs/design.md §8): live servers on free loopback
-# ports, checked by tests/serve_client.py (standard library only): every
+# ports, checked by tests/serve_client.py (standard library only) and
+# tests/serve_openai.py (the official openai client): every
 # endpoint, SSE framing, greedy output of concurrent requests = alone =
 # resa generate, 4xx for bad requests, 401/503, disconnects freeing slots,
 # 64 concurrent clients without errors or leaks, SIGTERM exiting 0.
@@ -13,7 +14,7 @@
 if "$RESA" serve --help | grep -q "no server support"; then
     need "resa was built without server support (libmicrohttpd, jansson)"
 fi
-checks="${SERVE_CHECKS:-api errors limits load sigterm}"
+checks="${SERVE_CHECKS:-api openai errors limits load sigterm}"
 client="$top_srcdir/tests/serve_client.py"
 tmp=$(mktemp -d)
 pids=
@@ -54,6 +55,15 @@ for c in $checks; do
     api|errors)
         start "$c" --parallel 4 --ctx-per-seq 512 || continue
         client "$c" "$port" "$RESA" "$MODEL" ;;
+    openai)
+        start openai --parallel 4 --ctx-per-seq 512 || continue
+        "$PYTHON" "$top_srcdir/tests/serve_openai.py" "$port" "$RESA" "$MODEL" >"$tmp/out" 2>&1
+        rc=$?
+        cat "$tmp/out"
+        n_pass=$((n_pass + $(grep -c '^ok - ' "$tmp/out")))
+        n_fail=$((n_fail + $(grep -c '^not ok - ' "$tmp/out")))
+        case $rc in 0) ;; 77) echo "skip: openai checks (client not installed)" ;;
+            *) grep -q '^not ok - ' "$tmp/out" || fail "openai checks: exit $rc" ;; esac ;;
     limits)
         start limits --parallel 1 --queue 1 --api-key sekrit --ctx-per-seq 512 --mode dense || continue
         client limits "$port" sekrit ;;

@@ -49,6 +49,10 @@ if ! .venv/bin/python -c "import llama_cpp, gguf, numpy" 2>/dev/null; then
         .venv/bin/python -m pip install --quiet --no-cache-dir \
         'llama-cpp-python==0.3.36' 'gguf==0.19.0' 'numpy<3'
 fi
+# the official OpenAI client, which tests/test_serve.sh points at resa serve
+if ! .venv/bin/python -c "import openai" 2>/dev/null; then
+    .venv/bin/python -m pip install --quiet --no-cache-dir 'openai==1.109.1'
+fi
 
 # ---- the default model ---------------------------------------------------------
 PYTHON=.venv/bin/python models/fetch
