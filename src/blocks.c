@@ -164,13 +164,6 @@ int blocks_select(const float *scores, int n_blocks, int n_local, int k, uint64_
     return n;
 }
 
-/* Descending order of selection keys (distinct, so the order is total). */
-static int key_desc(const void *pa, const void *pb)
-{
-    const uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
-    return a < b ? 1 : a > b ? -1 : 0;
-}
-
 /* The largest score, NaN counting as -inf. */
 static float max_score(const float *scores, int m)
 {
@@ -209,6 +202,51 @@ double blocks_covered(const float *scores, int n_blocks, const blocks_adaptive *
     return z > 0 ? c / z : 1.0;
 }
 
+/* The weight of a key's block. */
+static inline double key_weight(const double *w, uint64_t key) { return w[(int)~(uint32_t)key]; }
+
+/* The fewest of the n keys a, taken best first, whose weights added to *acc
+ * reach need (all n if they never do); moves them to a[0, r) (in no order),
+ * adds their weights to *acc and returns r. A quickselect that partitions by
+ * key and keeps or drops the better side by its mass: O(n) on average, where
+ * sorting the ceiling's keys cost O(n log n) per layer and KV head. */
+static int shortest_prefix(uint64_t *a, int n, const double *w, double *acc, double need)
+{
+    int l = 0, h = n; /* a[0, l) taken; a[l, h) undecided; a[h, n) not needed */
+    while (l < h && *acc < need) {
+        /* pivot: the median of three, moved to a[h - 1] */
+        const int m = l + (h - l) / 2;
+        uint64_t *p0 = &a[l], *p1 = &a[m], *p2 = &a[h - 1], *med;
+        if (*p0 > *p1)
+            med = *p1 > *p2 ? p1 : *p0 > *p2 ? p2 : p0;
+        else
+            med = *p0 > *p2 ? p0 : *p1 > *p2 ? p2 : p1;
+        uint64_t t = *med;
+        *med = a[h - 1];
+        a[h - 1] = t;
+        const uint64_t x = t;
+        /* the keys above the pivot to a[l, s), with their mass */
+        int s = l;
+        double mass = 0;
+        for (int i = l; i < h - 1; i++)
+            if (a[i] > x) {
+                mass += key_weight(w, a[i]);
+                t = a[i];
+                a[i] = a[s];
+                a[s++] = t;
+            }
+        a[h - 1] = a[s];
+        a[s] = x;
+        if (*acc + mass >= need) {
+            h = s; /* the answer is among the keys above the pivot */
+        } else {   /* take them and the pivot, go on below it */
+            *acc += mass + key_weight(w, x);
+            l = s + 1;
+        }
+    }
+    return l;
+}
+
 /* Rank order uses the score (rank_key), not the weight: the two agree on
  * every block but the partial last one, which is forced anyway (n_local >= 1
  * in every schedule the API accepts), and the score order is the one the
@@ -230,12 +268,12 @@ int blocks_select_adaptive(const float *scores, int n_blocks, int n_local, const
         acc += w[i];
     const double need = a->coverage * z;
     const int r_min = lo - forced, r_max = hi - forced;
-    int r = 0, sorted = 0; /* work[0, sorted): the ceiling's keys, best first */
+    int r = 0, sorted = 0, taken = 0; /* work[0, sorted): the ceiling's keys; [0, taken) the best */
     /* coverage 1 reads the ceiling, blocks of no estimated mass included: so
      * with a ceiling of every block it is the dense step, bit for bit */
     if (r_max > 0 && (acc < need || a->coverage >= 1)) {
-        /* the ceiling's candidates, best first; then the shortest prefix
-         * that reaches the needed mass */
+        /* the ceiling's candidates; then the shortest best-first prefix
+         * of them that reaches the needed mass */
         for (int i = 0; i < cand; i++)
             work[i] = rank_key(scores[i], i);
         const uint64_t thr = kth_largest(work, cand, r_max - 1);
@@ -244,17 +282,19 @@ int blocks_select_adaptive(const float *scores, int n_blocks, int n_local, const
             if (key >= thr)
                 work[sorted++] = key;
         }
-        qsort(work, (size_t)sorted, sizeof *work, key_desc);
-        while (r < sorted && (acc < need || a->coverage >= 1))
-            acc += w[(int)~(uint32_t)work[r++]];
+        r = taken = a->coverage >= 1 ? sorted : shortest_prefix(work, sorted, w, &acc, need);
     }
     if (r < r_min)
         r = r_min;
     int n = 0;
     if (r > 0) {
         uint64_t thr;
-        if (r <= sorted) {
-            thr = work[r - 1];
+        if (r <= taken) { /* work[0, r) are the r best keys, in no order */
+            thr = work[0];
+            for (int i = 1; i < r; i++)
+                thr = work[i] < thr ? work[i] : thr;
+        } else if (r <= sorted) { /* the floor raised the count */
+            thr = kth_largest(work, sorted, r - 1);
         } else {
             for (int i = 0; i < cand; i++)
                 work[i] = rank_key(scores[i], i);

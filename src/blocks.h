@@ -57,8 +57,8 @@ typedef struct blocks_adaptive {
 
 /* Selects blocks under the adaptive budget: ids ascending into out, returns
  * their count; *covered (may be NULL) gets their share of the estimated
- * mass. work: 2*n_blocks 8-byte slots of scratch. O(M + K log K) for a
- * ceiling of K blocks. */
+ * mass. work: 2*n_blocks 8-byte slots of scratch. O(M) on average (a
+ * quickselect for the ceiling, another by mass for the count). */
 int blocks_select_adaptive(const float *scores, int n_blocks, int n_local, const blocks_adaptive *a,
                            uint64_t *work, int *out, double *covered);
 
