@@ -110,19 +110,39 @@ static resa_status fail_item(const reader *r, resa_status st, const char *fmt, .
     return error_set(st, "%s: %s: %s", r->name, item, msg);
 }
 
-/* ggml type names, for messages about types we do not load. */
-static const char *ggml_type_name(uint32_t type)
+/* Every ggml tensor type a GGUF file may hold: its name, elements per block
+ * and bytes per block (ggml's block layouts; tests/test_info.sh checks them
+ * against gguf-py's table). A file is sized and described with this table;
+ * which types resa computes with is types.c's business (model.c checks). */
+static const struct ggml_layout {
+    const char *name;
+    int block_size;
+    int type_size;
+} ggml_layouts[] = {
+    [0] = { "F32", 1, 4 },        [1] = { "F16", 1, 2 },         [2] = { "Q4_0", 32, 18 },
+    [3] = { "Q4_1", 32, 20 },     [6] = { "Q5_0", 32, 22 },      [7] = { "Q5_1", 32, 24 },
+    [8] = { "Q8_0", 32, 34 },     [9] = { "Q8_1", 32, 36 },      [10] = { "Q2_K", 256, 84 },
+    [11] = { "Q3_K", 256, 110 },  [12] = { "Q4_K", 256, 144 },   [13] = { "Q5_K", 256, 176 },
+    [14] = { "Q6_K", 256, 210 },  [15] = { "Q8_K", 256, 292 },   [16] = { "IQ2_XXS", 256, 66 },
+    [17] = { "IQ2_XS", 256, 74 }, [18] = { "IQ3_XXS", 256, 98 }, [19] = { "IQ1_S", 256, 50 },
+    [20] = { "IQ4_NL", 32, 18 },  [21] = { "IQ3_S", 256, 110 },  [22] = { "IQ2_S", 256, 82 },
+    [23] = { "IQ4_XS", 256, 136 },[24] = { "I8", 1, 1 },         [25] = { "I16", 1, 2 },
+    [26] = { "I32", 1, 4 },       [27] = { "I64", 1, 8 },        [28] = { "F64", 1, 8 },
+    [29] = { "IQ1_M", 256, 56 },  [30] = { "BF16", 1, 2 },       [34] = { "TQ1_0", 256, 54 },
+    [35] = { "TQ2_0", 256, 66 },  [39] = { "MXFP4", 32, 17 },    [40] = { "NVFP4", 64, 36 },
+    [41] = { "Q1_0", 128, 18 },   [42] = { "Q2_0", 64, 18 },
+};
+
+static const struct ggml_layout *ggml_layout_of(uint32_t type)
 {
-    static const char *const names[] = {
-        "F32", "F16", "Q4_0", "Q4_1", NULL, NULL, "Q5_0", "Q5_1", "Q8_0", "Q8_1",
-        "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS",
-        "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16",
-        "I32", "I64", "F64", "IQ1_M", "BF16", NULL, NULL, NULL, "TQ1_0", "TQ2_0",
-        NULL, NULL, NULL, "MXFP4",
-    };
-    if (type < sizeof names / sizeof names[0] && names[type])
-        return names[type];
-    return "unknown";
+    return type < sizeof ggml_layouts / sizeof ggml_layouts[0] && ggml_layouts[type].name ? &ggml_layouts[type]
+                                                                                         : NULL;
+}
+
+const char *gguf_type_name(uint32_t type)
+{
+    const struct ggml_layout *l = ggml_layout_of(type);
+    return l ? l->name : "unknown";
 }
 
 const char *gguf_vtype_name(enum gguf_vtype t)
@@ -392,19 +412,18 @@ static resa_status check_tensor_shape(const reader *r, gguf_tensor *t)
                              name);
         nel *= t->ne[d];
     }
-    const resa_type_traits *tr = type_traits_get(t->type);
+    const struct ggml_layout *tr = ggml_layout_of(t->type);
     if (!tr)
-        return fail_item(r, RESA_ERR_UNSUPPORTED,
-                         "tensor '%s' has type %" PRIu32 " (%s), which resa does not support",
-                         name, t->type, ggml_type_name(t->type));
+        return fail_item(r, RESA_ERR_FORMAT, "tensor '%s' has type %" PRIu32 ", which no GGUF version defines",
+                         name, t->type);
     if (t->ne[0] % tr->block_size != 0)
         return fail_item(r, RESA_ERR_FORMAT,
                          "tensor '%s' (%s): row length %" PRId64 " is not a multiple of the block size %d",
                          name, tr->name, t->ne[0], tr->block_size);
     uint64_t blocks = (uint64_t)(nel / tr->block_size);
-    if (blocks > UINT64_MAX / tr->type_size)
+    if (blocks > UINT64_MAX / (uint64_t)tr->type_size)
         return fail_item(r, RESA_ERR_FORMAT, "tensor '%s': data size overflows 64 bits", name);
-    t->nbytes = blocks * tr->type_size;
+    t->nbytes = blocks * (uint64_t)tr->type_size;
     return RESA_OK;
 }
 

@@ -89,6 +89,8 @@ bool gguf_str_eq(gguf_str s, const char *cstr);
 resa_status gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out);
 resa_status gguf_get_f32(const gguf_file *f, const char *key, float *out);
 resa_status gguf_get_str(const gguf_file *f, const char *key, gguf_str *out);
+/* ggml's name of a tensor type ("Q4_K", "IQ2_XXS"), "unknown" for ids no GGUF version defines. */
+const char *gguf_type_name(uint32_t type);
 /* Optional variants: leave *out unchanged and return RESA_OK when the key is absent. */
 resa_status gguf_get_u32_opt(const gguf_file *f, const char *key, uint32_t *out);
 resa_status gguf_get_f32_opt(const gguf_file *f, const char *key, float *out);

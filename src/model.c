@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Model loading: GGUF -> architecture -> hyper-parameters -> checked weights. */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,11 +244,28 @@ static void drop_padded_rows(resa_model *m)
     m->output.rows = n_text;
 }
 
+/* Every tensor's type must be one resa computes with (the file layer sizes
+ * every ggml type, so that resa info can describe any file). */
+static resa_status check_types(const gguf_file *g, const char *path)
+{
+    char show[RESA_PRINTABLE_BUF];
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const gguf_tensor *t = &g->tensors[i];
+        if (!type_is_weight(t->type))
+            return error_set(RESA_ERR_UNSUPPORTED, "%s: tensor '%s' has type %" PRIu32 " (%s), which resa does "
+                             "not support", path, resa_printable(show, sizeof show, t->name.ptr, (size_t)t->name.len),
+                             t->type, gguf_type_name(t->type));
+    }
+    return RESA_OK;
+}
+
 static resa_status load(resa_model *m, const char *path)
 {
     resa_status st;
     gguf_str s;
     char show[RESA_PRINTABLE_BUF];
+    if ((st = check_types(m->gguf, path)))
+        return st;
     if ((st = gguf_get_str(m->gguf, "general.architecture", &s)))
         return st;
     copy_str(m->arch_name, sizeof m->arch_name, s);

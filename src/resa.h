@@ -93,6 +93,26 @@ RESA_API int resa_model_n_tensors(const resa_model *model);
 RESA_API resa_status resa_model_tensor(const resa_model *model, int i, const char **name,
                               size_t *name_len, const char **type_name, int64_t shape[4], int *n_dims);
 
+/* A GGUF file's metadata and tensor table, read without loading a model:
+ * for describing files resa cannot run (tensor types it does not compute
+ * with, an unknown architecture or tokenizer). The file must still be a
+ * well-formed GGUF. */
+typedef struct resa_file_info resa_file_info;
+RESA_API resa_status resa_file_inspect(const char *path, resa_file_info **out);
+RESA_API void resa_file_info_free(resa_file_info *info);
+/* A string value of the metadata (general.name, general.architecture,
+ * tokenizer.ggml.model, ...) into buf (cap bytes, NUL-terminated), escaped
+ * for a terminal as resa's messages are (control bytes and invalid UTF-8 as
+ * \xNN, long values cut with "..."); returns buf, or NULL when the key is
+ * absent or not a string. */
+RESA_API const char *resa_file_info_str(const resa_file_info *info, const char *key, char *buf, size_t cap);
+RESA_API int resa_file_info_n_tensors(const resa_file_info *info);
+/* Tensor i in [0, n): name (len bytes, raw), ggml type name, shape, size in
+ * bytes, and whether resa computes with its type (*supported 1) or not. */
+RESA_API resa_status resa_file_info_tensor(const resa_file_info *info, int i, const char **name, size_t *name_len,
+                                           const char **type_name, int64_t shape[4], int *n_dims,
+                                           uint64_t *nbytes, int *supported);
+
 /* Tokenization. Without parse_special, text that looks like a special token
  * is plain text. Returns the number of tokens, or -1 on error. When the
  * result does not fit in max_tokens, nothing is written past max_tokens and

@@ -648,6 +648,11 @@ const resa_type_traits *type_traits_get(uint32_t type)
     return &type_traits[type];
 }
 
+int type_is_weight(uint32_t type)
+{
+    return type_traits_get(type) && type != RESA_TYPE_Q8_1 && type != RESA_TYPE_Q8_K;
+}
+
 size_t type_row_size(enum resa_type type, int64_t n)
 {
     const resa_type_traits *t = type_traits_get((uint32_t)type);

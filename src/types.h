@@ -110,6 +110,9 @@ int resa_type_is_k(enum resa_type t);
 
 /* NULL when the id is unknown or not a weight type we support. */
 const resa_type_traits *type_traits_get(uint32_t type);
+/* 1 for the types a model's tensors may have (Q8_1 and Q8_K are activation
+ * formats only: no kernel takes them as weights). */
+int type_is_weight(uint32_t type);
 /* Bytes of a row of n elements; 0 if n is not a multiple of the block size. */
 size_t type_row_size(enum resa_type type, int64_t n);
 

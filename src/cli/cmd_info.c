@@ -10,7 +10,10 @@
 
 static const char help[] =
     "usage: resa info [MODEL] [-m MODEL] [--json]\n"
-    "Describes a GGUF model: architecture, shapes, tensor types, tokenizer.\n"
+    "Describes a GGUF model: architecture, shapes, tensor types, tokenizer. A file\n"
+    "resa cannot run (tensor types, architecture or tokenizer it lacks) is described\n"
+    "from its metadata and tensor table, with the reason it does not run; the exit\n"
+    "status is 0 either way, 1 when the file is not a readable GGUF.\n"
     "  -m, --model FILE  the model (default: $RESA_MODEL, else the fetched default model)\n"
     "      --json        print one JSON object\n";
 
@@ -57,6 +60,89 @@ static void print_text(const resa_model *m)
     for (int j = 0; j < n_types; j++)
         printf("%s%s %d", j ? ", " : "", types[j], counts[j]);
     printf(")\n");
+    printf("runs:            yes\n");
+}
+
+/* A metadata string of f, escaped for the terminal; NULL when absent. */
+static const char *file_str(const resa_file_info *f, const char *key, char *buf, size_t cap)
+{
+    return resa_file_info_str(f, key, buf, cap);
+}
+
+static void json_str_or_null(const char *s)
+{
+    if (s)
+        json_write_string(stdout, s, strlen(s));
+    else
+        printf("null");
+}
+
+/* What the file is, for one resa cannot load as a model (why: the error). */
+static void describe_file(const resa_file_info *f, const char *why, int json)
+{
+    char b_name[256], b_arch[256], b_tok[256], b_pre[256];
+    const char *name = file_str(f, "general.name", b_name, sizeof b_name);
+    const char *arch = file_str(f, "general.architecture", b_arch, sizeof b_arch);
+    const char *tok = file_str(f, "tokenizer.ggml.model", b_tok, sizeof b_tok);
+    const char *pre = file_str(f, "tokenizer.ggml.pre", b_pre, sizeof b_pre);
+    const int n = resa_file_info_n_tensors(f);
+    if (json) {
+        printf("{\"name\": ");
+        json_str_or_null(name);
+        printf(", \"architecture\": ");
+        json_str_or_null(arch);
+        printf(", \"tokenizer\": ");
+        json_str_or_null(tok);
+        printf(", \"pre_tokenizer\": ");
+        json_str_or_null(pre);
+        printf(", \"runs\": false, \"reason\": ");
+        json_write_string(stdout, why, strlen(why));
+        printf(", \"tensors\": [");
+    } else {
+        printf("name:            %s\n", name ? name : "-");
+        printf("architecture:    %s\n", arch ? arch : "-");
+        printf("tokenizer:       %s (pre-tokenizer %s)\n", tok ? tok : "-", pre ? pre : "-");
+    }
+    const char *types[64];
+    int counts[64], unsupported[64], n_types = 0;
+    for (int i = 0; i < n; i++) {
+        const char *tname, *type;
+        size_t len;
+        int64_t shape[4];
+        int nd, ok;
+        uint64_t bytes;
+        if (resa_file_info_tensor(f, i, &tname, &len, &type, shape, &nd, &bytes, &ok))
+            continue;
+        if (json) {
+            printf(i ? ", {\"name\": " : "{\"name\": ");
+            json_write_string(stdout, tname, len);
+            printf(", \"type\": \"%s\", \"supported\": %s, \"bytes\": %llu, \"shape\": [", type,
+                   ok ? "true" : "false", (unsigned long long)bytes);
+            for (int d = 0; d < nd; d++)
+                printf(d ? ", %lld" : "%lld", (long long)shape[d]);
+            printf("]}");
+            continue;
+        }
+        int j;
+        for (j = 0; j < n_types && strcmp(types[j], type); j++)
+            ;
+        if (j == n_types && n_types < 64) {
+            types[n_types] = type;
+            counts[n_types] = 0;
+            unsupported[n_types++] = !ok;
+        }
+        if (j < n_types)
+            counts[j]++;
+    }
+    if (json) {
+        printf("]}\n");
+        return;
+    }
+    printf("tensors:         %d (", n);
+    for (int j = 0; j < n_types; j++)
+        printf("%s%s %d%s", j ? ", " : "", types[j], counts[j], unsupported[j] ? " [not supported]" : "");
+    printf(")\n");
+    printf("runs:            no: %s\n", why);
 }
 
 static void print_json(const resa_model *m)
@@ -74,7 +160,7 @@ static void print_json(const resa_model *m)
            in->qkv_bias ? "true" : "false");
     printf(", \"tokenizer\": \"%s\", \"pre_tokenizer\": ", in->tokenizer);
     json_write_string(stdout, in->pre_tokenizer, strlen(in->pre_tokenizer));
-    printf(", \"bos_id\": %d, \"eos_id\": %d, \"add_bos\": %s, \"chat_template\": %s", in->bos_id,
+    printf(", \"bos_id\": %d, \"eos_id\": %d, \"add_bos\": %s, \"chat_template\": %s, \"runs\": true", in->bos_id,
            in->eos_id, in->add_bos ? "true" : "false", in->has_chat_template ? "\"chatml\"" : "null");
     printf(", \"tensors\": [");
     for (int i = 0; i < resa_model_n_tensors(m); i++) {
@@ -121,8 +207,17 @@ int cmd_info(int argc, char **argv)
     if (!path && !(path = default_model_path()))
         return no_model_error("info");
     resa_model *m;
-    if (resa_model_load(path, &m))
-        return cli_error("%s", resa_last_error());
+    if (resa_model_load(path, &m)) {
+        /* not a model resa runs: describe the file if it is a readable GGUF */
+        char why[512];
+        snprintf(why, sizeof why, "%s", resa_last_error());
+        resa_file_info *f;
+        if (resa_file_inspect(path, &f))
+            return cli_error("%s", why);
+        describe_file(f, why, json);
+        resa_file_info_free(f);
+        return 0;
+    }
     if (json)
         print_json(m);
     else
