@@ -14,10 +14,16 @@
 #     umask: every .deb must be bit-identical (diffoscope says why when not);
 #   - cross-build the arm64 packages (dpkg-buildpackage -aarm64) and run
 #     their resa under qemu-aarch64 on the model: the native tokens.
-# The last two are two more full builds (about ten minutes on two cores):
-# they run with RESA_PACKAGES_FULL=1 (before a release, and when debian/ or
-# the build changes); CI's time goes to the test suite.
-# Prints PASS:/FAIL: lines and ends with "N passed, N failed".
+#   - with the CUDA toolkit: build again with the build profile pkg.resa.cuda,
+#     which adds resa-cuda (the CUDA module); lintian; the other packages
+#     bit-identical to the first build's; install and check that the installed
+#     resa loads the module (with no GPU, resa backends says so in one line).
+# The last three are more full builds (about ten minutes on two cores, the
+# CUDA one more): they run with RESA_PACKAGES_FULL=1 (before a release, and
+# when debian/ or the build changes), the CUDA one also alone with
+# RESA_PACKAGES_CUDA=1; without nvcc (CI) it is a SKIP. CI's time goes to the
+# test suite.
+# Prints PASS:/FAIL:/SKIP: lines and ends with "N passed, N failed".
 # Environment: RESA_MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf),
 # RESA_DEB_DIR (work directory, default build-deb; emptied first).
 set -u
@@ -47,11 +53,14 @@ copy() {
     git ls-files -z | tar --null -cf - -T - | tar -xf - -C "$1/resa-$upstream"
 }
 
-# build DIR [dpkg-buildpackage options]: builds in DIR/resa-VERSION, log in DIR/build.log.
+# build DIR [dpkg-buildpackage options]: builds in DIR/resa-VERSION, log in
+# DIR/build.log. $shlibs_local, when set, is the build's debian/shlibs.local.
+shlibs_local=
 build() {
     dir=$1
     shift
-    copy "$dir" && (cd "$dir/resa-$upstream" && DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" \
+    copy "$dir" && { [ -z "$shlibs_local" ] || echo "$shlibs_local" >"$dir/resa-$upstream/debian/shlibs.local"; } &&
+        (cd "$dir/resa-$upstream" && DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}" \
         DEB_BUILD_PROFILES="nocheck ${DEB_BUILD_PROFILES:-}" dpkg-buildpackage -us -uc -b "$@") >"$dir/build.log" 2>&1
 }
 
@@ -74,6 +83,12 @@ lintian --pedantic --fail-on error,warning "$work/a/resa_${version}_$arch.change
 rc=$?
 sed 's/^/    /' "$work/lintian.log"
 [ "$rc" = 0 ] && pass "lintian --pedantic: no errors or warnings" || fail "lintian --pedantic (status $rc)"
+# resa-cuda only with its build profile (debian/control, debian/rules).
+if ls "$work"/a/resa-cuda_* >/dev/null 2>&1 || grep -q -- '--enable-cuda' "$work/a/build.log"; then
+    fail "the build without the profile pkg.resa.cuda built the CUDA module"
+else
+    pass "no resa-cuda without the build profile pkg.resa.cuda"
+fi
 
 # ---- install and run ------------------------------------------------------------
 echo "== packages: install and run"
@@ -102,6 +117,87 @@ else
     cat "$work/dpkg.log"
     fail "dpkg -i"
     native=
+fi
+
+# ---- resa-cuda ------------------------------------------------------------------
+cuda_packages() {
+    echo "== packages: resa-cuda (build profile pkg.resa.cuda)"
+    nvcc=$(PATH="$PATH:/usr/local/cuda/bin" command -v nvcc) ||
+        { echo "SKIP: resa-cuda: no CUDA toolkit (nvcc not in PATH or /usr/local/cuda/bin)"; return; }
+    # The module needs cuBLAS from the dynamic linker's search path (no RUNPATH).
+    cublas=$(ldconfig -p | sed -n 's/^[[:space:]]*\(libcublas\.so\.[0-9]*\) (.*=> \(.*\)$/\1 \2/p' | head -n 1)
+    [ -n "$cublas" ] ||
+        { echo "SKIP: resa-cuda: cuBLAS (libcublas.so.N) is not in the dynamic linker's cache"; return; }
+    # Debian's toolkit (nvidia-cuda-toolkit, libcublas*) satisfies the build
+    # dependency and gives cuBLAS's dependency; NVIDIA's own installer does
+    # neither: build without checking build dependencies (-d), and tell
+    # dpkg-shlibdeps that cuBLAS comes from no package (no dependency).
+    opts=
+    dpkg -s nvidia-cuda-toolkit >/dev/null 2>&1 || opts=-d
+    soname=${cublas%% *}
+    dpkg -S "${cublas#* }" >/dev/null 2>&1 || shlibs_local="${soname%%.so.*} ${soname##*.so.}"
+    echo "    toolkit: $nvcc ($("$nvcc" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')), $cublas${opts:+; dpkg-buildpackage $opts, the toolkit is not a Debian package}"
+    t0=$(date +%s)
+    if DEB_BUILD_PROFILES=pkg.resa.cuda build "$work/cuda" $opts; then
+        shlibs_local=
+        pass "dpkg-buildpackage -b with pkg.resa.cuda ($(($(date +%s) - t0)) s)"
+    else
+        shlibs_local=
+        tail -n 40 "$work/cuda/build.log"
+        fail "dpkg-buildpackage -b with pkg.resa.cuda (log: $work/cuda/build.log)"
+        return
+    fi
+    cudadeb="$work/cuda/resa-cuda_${version}_$arch.deb"
+    lintian --pedantic --fail-on error,warning "$work/cuda/resa_${version}_$arch.changes" >"$work/lintian-cuda.log" 2>&1
+    rc=$?
+    sed 's/^/    /' "$work/lintian-cuda.log"
+    [ "$rc" = 0 ] && pass "lintian --pedantic (with resa-cuda): no errors or warnings" ||
+        fail "lintian --pedantic (with resa-cuda, status $rc)"
+    # The profile adds a package and changes none of the others.
+    same=yes
+    for deb in $(debs "$work/a"); do
+        cmp -s "$deb" "$work/cuda/$(basename "$deb")" ||
+            { same=no; fail "$(basename "$deb") differs with the profile pkg.resa.cuda"; }
+    done
+    [ "$same" = yes ] && pass "resa, libresa0, libresa-dev bit-identical with and without the profile"
+
+    module="/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/resa/backend-cuda.so"
+    root="$work/cuda/root"
+    dpkg-deb -x "$cudadeb" "$root" && [ -f "$root$module" ] && pass "resa-cuda ships $module" ||
+        { dpkg-deb -c "$cudadeb"; fail "resa-cuda does not ship $module"; return; }
+    if grep -q -a -F "$work" "$root$module"; then
+        fail "the module embeds the build path $work"
+    else
+        pass "the module embeds no build path"
+    fi
+    readelf -d "$root$module" | grep -q 'R\(UN\)\{0,1\}PATH' &&
+        fail "the module has an RPATH/RUNPATH: $(readelf -d "$root$module" | grep PATH)" ||
+        pass "the module has no RPATH or RUNPATH"
+    # shellcheck disable=SC2046 # one argument per file
+    if dpkg -i $(debs "$work/cuda" | grep -v libresa-dev) "$cudadeb" >"$work/dpkg-cuda.log" 2>&1; then
+        pass "dpkg -i resa libresa0 resa-cuda"
+        /usr/bin/resa backends >"$work/backends.log" 2>&1
+        sed 's/^/    /' "$work/backends.log"
+        # With a GPU the module reports it; without one, "unavailable" and
+        # the module's reason. Not loading it at all is the failure.
+        if grep -q "^cuda: $(dirname "$module")/backend-cuda.so" "$work/backends.log" ||
+            { grep -q '^cuda: unavailable: ' "$work/backends.log" &&
+                ! grep -q 'cannot load the CUDA backend module\|built for another version' "$work/backends.log"; }; then
+            pass "the installed resa loads $module"
+        else
+            fail "the installed resa does not load $module"
+        fi
+        dpkg --purge resa-cuda resa libresa0 >>"$work/dpkg-cuda.log" 2>&1 && [ ! -e "$module" ] &&
+            pass "dpkg --purge resa-cuda leaves nothing behind" || fail "dpkg --purge resa-cuda"
+    else
+        cat "$work/dpkg-cuda.log"
+        fail "dpkg -i resa libresa0 resa-cuda"
+    fi
+}
+if [ "${RESA_PACKAGES_FULL:-0}" = 1 ] || [ "${RESA_PACKAGES_CUDA:-0}" = 1 ]; then
+    cuda_packages
+else
+    echo "SKIP: resa-cuda (RESA_PACKAGES_CUDA=1 or RESA_PACKAGES_FULL=1 builds it, with the CUDA toolkit)"
 fi
 
 if [ "${RESA_PACKAGES_FULL:-0}" != 1 ]; then
