@@ -47,6 +47,12 @@ typedef struct resa_hparams {
     int n_swa;         /* sliding window in positions (a query sees the last n_swa); 0: none */
     int swa_period;    /* with n_swa: layer il is windowed unless il % swa_period == swa_period - 1 */
     float rope_theta_swa; /* the RoPE base of the windowed layers */
+    /* RoPE scaling (docs/design.md §5.9): the global (non-windowed) layers'
+     * angles are multiplied by rope_freq_scale, 1/factor of the file's
+     * "linear" scaling (1: none); windowed layers are never scaled, as in
+     * llama.cpp. */
+    float rope_freq_scale;
+    bool rope_freqs;   /* the architecture reads rope_freqs.weight (Llama 3's per-pair divisors) */
 } resa_hparams;
 
 /* Whether layer il attends only its window (llama.cpp's set_swa_pattern rule). */
@@ -64,6 +70,7 @@ typedef struct resa_arch {
 extern const resa_arch arch_llama;
 extern const resa_arch arch_qwen2;
 extern const resa_arch arch_gemma3;
+extern const resa_arch arch_qwen3;
 
 /* Shared reader for the "<arch>.*" keys every decoder-only model has. */
 resa_status hparams_read_common(const gguf_file *f, const char *arch, resa_hparams *hp);

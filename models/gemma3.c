@@ -5,7 +5,9 @@
  * add; a GELU (tanh) gated FFN; RoPE on halves; and sliding-window layers:
  * five of every six attend only the last `sliding_window` positions, with
  * their own RoPE base (10000), the sixth attends everything with the file's
- * base. The norm weights in the GGUF already include Gemma's "1 +". */
+ * base. The norm weights in the GGUF already include Gemma's "1 +". The
+ * larger files (4B and up) scale the global layers' positions linearly
+ * (factor 8, hp.rope_freq_scale); the windowed layers are never scaled. */
 #include <math.h>
 
 #include "arch.h"
@@ -33,13 +35,6 @@ static resa_status gemma3_load_hparams(const gguf_file *f, resa_hparams *hp)
     if (v_len != (uint32_t)hp->head_dim)
         return error_set(RESA_ERR_UNSUPPORTED, "%s: value length %u differs from key length %d", f->path,
                          v_len, hp->head_dim);
-    /* The larger Gemma 3 files scale the global layers' positions (linear,
-     * factor 8); resa has no RoPE scaling yet: refuse rather than drift. */
-    gguf_str scaling;
-    if (gguf_find_kv(f, "gemma3.rope.scaling.type") &&
-        gguf_get_str(f, "gemma3.rope.scaling.type", &scaling) == RESA_OK &&
-        !gguf_str_eq(scaling, "none"))
-        return error_set(RESA_ERR_UNSUPPORTED, "%s: gemma3 with RoPE scaling is not supported yet", f->path);
     if (hp->n_layer == GEMMA3_27B_LAYERS)
         return error_set(RESA_ERR_UNSUPPORTED, "%s: Gemma 3 27B's attention scale is not supported yet",
                          f->path);

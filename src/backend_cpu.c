@@ -60,9 +60,12 @@ static resa_status cpu_begin(resa_backend *be, const resa_pass *pass)
         if (hp->embd_scale > 0.0f)
             for (int i = 0; i < hp->n_embd; i++)
                 x[i] *= hp->embd_scale;
-        rope_angles(c->rope_cs + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, hp->rope_theta);
+        /* windowed layers: their own base, never scaled (docs/design.md §5.9) */
+        rope_angles(c->rope_cs + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, hp->rope_theta,
+                    hp->rope_freq_scale, c->model->rope_freqs);
         if (hp->n_swa > 0)
-            rope_angles(c->rope_cs_swa + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, hp->rope_theta_swa);
+            rope_angles(c->rope_cs_swa + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, hp->rope_theta_swa,
+                        1.0f, c->model->rope_freqs);
     }
     return RESA_OK;
 }

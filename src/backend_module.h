@@ -13,7 +13,8 @@
 #include "backend.h"
 
 /* 2: rope takes the layer; head_rmsnorm, geglu; gemma3 fields in resa_hparams and resa_layer */
-#define RESA_BACKEND_ABI 2
+/* 3: rope_freq_scale and rope_freqs in resa_hparams, rope_freqs in resa_model */
+#define RESA_BACKEND_ABI 3
 
 typedef struct resa_backend_host {
     int abi;
