@@ -17,11 +17,11 @@
 
 enum resa_rope_style {
     RESA_ROPE_NORM, /* rotate adjacent pairs (x[2i], x[2i+1]); llama GGUFs are converted for it */
-    RESA_ROPE_NEOX, /* rotate halves (x[i], x[i + n_rot/2]); qwen2 */
+    RESA_ROPE_NEOX, /* rotate halves (x[i], x[i + n_rot/2]); qwen2, qwen3, gemma3 */
 };
 
 enum resa_ffn_act {
-    RESA_FFN_SILU,      /* SwiGLU: silu(gate) * up; llama, qwen2 */
+    RESA_FFN_SILU,      /* SwiGLU: silu(gate) * up; llama, qwen2, qwen3 */
     RESA_FFN_GELU_TANH, /* GeGLU: gelu(gate) * up, tanh approximation; gemma */
 };
 
@@ -41,7 +41,7 @@ typedef struct resa_hparams {
     bool qkv_bias;    /* blk.N.attn_{q,k,v}.bias present */
     /* gemma3 (docs/design.md §5.5); zero/false for llama and qwen2 */
     float embd_scale;  /* token embeddings are multiplied by it; 0: not scaled */
-    bool qk_norm;      /* per-head RMSNorm of Q and K before RoPE (attn_{q,k}_norm) */
+    bool qk_norm;      /* per-head RMSNorm of Q and K before RoPE (attn_{q,k}_norm); also qwen3 */
     bool post_norms;   /* RMSNorm of each sub-layer's output before the residual add */
     enum resa_ffn_act ffn_act;
     int n_swa;         /* sliding window in positions (a query sees the last n_swa); 0: none */
