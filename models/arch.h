@@ -49,9 +49,12 @@ typedef struct resa_hparams {
     float rope_theta_swa; /* the RoPE base of the windowed layers */
     /* RoPE scaling (docs/design.md §5.9): the global (non-windowed) layers'
      * angles are multiplied by rope_freq_scale, 1/factor of the file's
-     * "linear" scaling (1: none); windowed layers are never scaled, as in
-     * llama.cpp. */
+     * "linear" or "yarn" scaling (1: none); windowed layers are never
+     * scaled, as in llama.cpp. With rope_yarn, YaRN's ramp and magnitude
+     * correction, over the original context n_ctx_orig_yarn (src/rope_angles.h). */
     float rope_freq_scale;
+    bool rope_yarn;
+    int n_ctx_orig_yarn;
     bool rope_freqs;   /* the architecture reads rope_freqs.weight (Llama 3's per-pair divisors) */
 } resa_hparams;
 

@@ -50,6 +50,8 @@ static resa_status gemma3_load_hparams(const gguf_file *f, resa_hparams *hp)
         return error_set(RESA_ERR_UNSUPPORTED, "%s: gemma3.attention.sliding_window_pattern other than %d "
                          "is not supported", f->path, GEMMA3_SWA_PERIOD);
     }
+    if (hp->rope_yarn)
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: gemma3 with YaRN RoPE scaling is not supported", f->path);
     if (hp->n_layer == GEMMA3_27B_LAYERS)
         return error_set(RESA_ERR_UNSUPPORTED, "%s: Gemma 3 27B's attention scale is not supported yet",
                          f->path);

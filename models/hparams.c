@@ -47,9 +47,10 @@ static resa_status get_float(const gguf_file *f, const char *arch, const char *s
 
 /* "<arch>.rope.scaling.*", read as llama.cpp reads them (docs/design.md
  * §5.9): the type defaults to linear, a factor of 0 or none means 1, the
- * older key rope.scale_linear stands in for the factor. Only "none" and
- * "linear" are computed; any other type (yarn, longrope), or an attention
- * factor other than 1, is refused here rather than run with wrong angles. */
+ * older key rope.scale_linear stands in for the factor; YaRN's original
+ * context defaults to the trained one. "none", "linear" and "yarn" are
+ * computed; any other type (longrope), or an attention factor other than 1,
+ * is refused here rather than run with wrong angles. */
 static resa_status read_rope_scaling(const gguf_file *f, const char *arch, resa_hparams *hp)
 {
     char key[128], show[RESA_PRINTABLE_BUF];
@@ -61,9 +62,10 @@ static resa_status read_rope_scaling(const gguf_file *f, const char *arch, resa_
         if (st != RESA_OK)
             return st;
         none = gguf_str_eq(type, "none");
-        if (!none && !gguf_str_eq(type, "linear"))
+        hp->rope_yarn = gguf_str_eq(type, "yarn");
+        if (!none && !hp->rope_yarn && !gguf_str_eq(type, "linear"))
             return error_set(RESA_ERR_UNSUPPORTED,
-                             "%s: RoPE scaling '%s' is not supported (only linear, and Llama 3's rope_freqs)",
+                             "%s: RoPE scaling '%s' is not supported (only linear, yarn and Llama 3's rope_freqs)",
                              f->path, resa_printable(show, sizeof show, type.ptr, (size_t)type.len));
     }
     float factor = 0.0f, attn_factor = 1.0f;
@@ -80,7 +82,8 @@ static resa_status read_rope_scaling(const gguf_file *f, const char *arch, resa_
         return error_set(RESA_ERR_UNSUPPORTED, "%s: %s.rope.scaling.attn_factor = %g is not supported (only 1)",
                          f->path, arch, attn_factor);
     hp->rope_freq_scale = none || factor == 0.0f ? 1.0f : 1.0f / factor;
-    return RESA_OK;
+    hp->n_ctx_orig_yarn = hp->n_ctx_train;
+    return get_dim(f, arch, "rope.scaling.original_context_length", 1, 1u << 30, &hp->n_ctx_orig_yarn, true);
 }
 
 resa_status hparams_read_common(const gguf_file *f, const char *arch, resa_hparams *hp)

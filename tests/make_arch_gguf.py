@@ -11,6 +11,10 @@ VARIANT:
                Q/K/V biases, a head dimension of 128 from attention.key_length
                with 4 query heads on n_embd 256 (as Qwen3 0.6B: 16 x 128 on
                1024), 2 KV heads, 3 layers, rope base 1e6, epsilon 1e-6;
+  qwen3-yarn   qwen3 with rope.scaling.type yarn, factor 4, over an original
+               context of 256 (Qwen3's own: 32768, factor 4) so that the ramp
+               between unscaled and scaled pairs falls inside a few hundred
+               positions;
   llama-linear llama with rope.scaling.type linear, factor 4;
   llama-freqs  llama with Llama 3.1's per-pair frequency divisors in
                rope_freqs.weight (its formula: factor 8, low/high frequency
@@ -46,6 +50,8 @@ from gguf import quants
 Q8_0 = gguf.GGMLQuantizationType.Q8_0
 VARIANTS = {
     "qwen3": dict(arch="qwen3", n_layer=3, n_head=4, n_head_kv=2, head_dim=128, theta=1e6, eps=1e-6),
+    "qwen3-yarn": dict(arch="qwen3", n_layer=3, n_head=4, n_head_kv=2, head_dim=128, theta=1e6, eps=1e-6,
+                       yarn=4.0, orig_ctx=256),
     "llama-linear": dict(arch="llama", n_layer=2, n_head=4, n_head_kv=2, head_dim=64, theta=1e4,
                          eps=1e-5, linear=4.0),
     "llama-freqs": dict(arch="llama", n_layer=2, n_head=4, n_head_kv=2, head_dim=64, theta=5e5,
@@ -88,7 +94,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     v = VARIANTS[args.variant]
-    if args.twin and "linear" not in v and "freqs" not in v:
+    if args.twin and not {"linear", "yarn", "freqs"} & set(v):
         ap.error("--twin: %s has no RoPE scaling to undo" % args.variant)
     arch, head, n_head, n_kv = v["arch"], v["head_dim"], v["n_head"], v["n_head_kv"]
 
@@ -116,6 +122,10 @@ def main():
     if "linear" in v:
         w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
         w.add_rope_scaling_factor(1.0 if args.twin else v["linear"])
+    if "yarn" in v:
+        w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+        w.add_rope_scaling_factor(1.0 if args.twin else v["yarn"])
+        w.add_rope_scaling_orig_ctx_len(v["orig_ctx"])
     w.add_vocab_size(n_vocab)
     w.add_tokenizer_model(field("tokenizer.ggml.model"))
     w.add_tokenizer_pre("qwen2" if arch == "qwen3" else field("tokenizer.ggml.pre"))

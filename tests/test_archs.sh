@@ -3,9 +3,9 @@
 # Architectures and RoPE scalings without real weights at hand, against
 # llama.cpp (llama-cpp-python) on random-weight GGUFs (tests/make_arch_gguf.py,
 # SmolLM2's tokenizer): qwen3 (q/k norms, no QKV bias, head dim from
-# key_length), llama with linear RoPE scaling, llama with Llama 3's
-# rope_freqs, and gemma3 with linear scaling on its global layer only
-# (docs/design.md §5.9). For each:
+# key_length), qwen3 with YaRN RoPE scaling, llama with linear scaling,
+# llama with Llama 3's rope_freqs, and gemma3 with linear scaling on its
+# global layer only (docs/design.md §5.9). For each:
 #  1. teacher-forced logits over 2 windows of 320 tokens: mean KL within
 #     1.5x llama.cpp's own flash-attention on/off KL, top-1 agreement
 #     counting near-ties (0.2 nats) >= 98% (tests/reference/compare_logits.py);
@@ -20,8 +20,8 @@
 #     logits differ by up to 0.83 there).
 # Then the ReSA invariants (tests/test_resa: full budget = dense, rectified
 # cache = dense, summaries) on the qwen3 file, and the one-line load errors
-# for RoPE scalings resa does not compute (yarn, an attention factor) and a
-# bad factor.
+# for RoPE scalings resa does not compute (longrope, an attention factor)
+# and a bad factor.
 #
 # Environment: RESA_MODEL (tokenizer source), PYTHON, RESA_REQUIRE_REFERENCE,
 # RESA_TEST_THREADS, RESA_TIE_MARGIN (as tests/test_reference.sh), RESA_GREEDY_TIE_MARGIN.
@@ -61,7 +61,7 @@ make_gguf() { # VARIANT OUT [--twin]
         { echo "test_archs: make_arch_gguf.py $* failed" >&2; exit 99; }
 }
 
-for v in qwen3 llama-linear llama-freqs gemma3-linear; do
+for v in qwen3 qwen3-yarn llama-linear llama-freqs gemma3-linear; do
     f=$tmp/$v.gguf
     make_gguf "$v" "$f"
     fixture=
@@ -133,7 +133,7 @@ expect_error() {
         fail "$1: exit $rc, $lines stderr lines: $(head -c 300 "$tmp/err")"
     fi
 }
-expect_error "yarn refused" "RoPE scaling 'yarn' is not supported" llama.rope.scaling.type=yarn
+expect_error "longrope refused" "RoPE scaling 'longrope' is not supported" llama.rope.scaling.type=longrope
 expect_error "attention factor refused" "attn_factor = 2 is not supported" llama.rope.scaling.attn_factor=2.0
 expect_error "factor nan refused" "rope.scaling.factor = nan" llama.rope.scaling.factor=nan
 finish
