@@ -15,7 +15,7 @@
 #define RESA_ROPE_BASE_MAX 1e12
 #define RESA_RMS_EPS_MIN 1e-12
 #define RESA_RMS_EPS_MAX 1.0
-/* Linear RoPE scaling factors in use are 2 to 32 (Gemma 3: 8). */
+/* RoPE scaling factors in use are 2 to 32 (Gemma 3: linear 8; Qwen: YaRN 4). */
 #define RESA_ROPE_FACTOR_MIN 1e-3
 #define RESA_ROPE_FACTOR_MAX 1e6
 
@@ -55,6 +55,7 @@ static resa_status read_rope_scaling(const gguf_file *f, const char *arch, resa_
 {
     char key[128], show[RESA_PRINTABLE_BUF];
     bool none = false;
+    hp->rope_yarn = false;
     snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
     if (gguf_find_kv(f, key)) {
         gguf_str type;
