@@ -374,10 +374,12 @@ resa_status cuda_begin(resa_backend *be, const resa_pass *pass)
      * arguments) once per 64 blocks of the deepest sparse row, not once per
      * block */
     c->key_stride = (c->key_stride + 63) / 64 * 64;
-    /* RoPE angles */
+    /* RoPE angles, the CPU backend's recipe with the file's scaling (linear,
+     * YaRN, rope_freqs); one table: windowed models never get here (cuda_rope) */
     c->h_cs.resize((size_t)n * hp->n_rot);
+    const rope_recipe rope = rope_recipe_of(hp, c->model->rope_freqs, false);
     for (int t = 0; t < n; t++)
-        rope_angles(c->h_cs.data() + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, hp->rope_theta);
+        rope_angles(c->h_cs.data() + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, &rope);
     CK(grow(&c->d_meta, &c->meta_cap, m.size()));
     CK(cudaMemcpyAsync(c->d_meta, m.data(), m.size() * sizeof(int), cudaMemcpyHostToDevice, c->st));
     CK(cudaMemcpyAsync(c->d_cs, c->h_cs.data(), c->h_cs.size() * sizeof(float), cudaMemcpyHostToDevice, c->st));

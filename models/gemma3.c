@@ -5,14 +5,16 @@
  * add; a GELU (tanh) gated FFN; RoPE on halves; and sliding-window layers:
  * five of every six attend only the last `sliding_window` positions, with
  * their own RoPE base (10000), the sixth attends everything with the file's
- * base. The norm weights in the GGUF already include Gemma's "1 +". */
+ * base. The norm weights in the GGUF already include Gemma's "1 +". The
+ * larger files (4B and up) scale the global layers' positions linearly
+ * (factor 8, hp.rope_freq_scale); the windowed layers are never scaled. */
 #include <math.h>
 
 #include "arch.h"
 #include "error.h"
 
-/* Neither pattern nor local base is in the GGUF: they are those of Gemma 3's
- * config (and of llama.cpp's loader), the same for every size. */
+/* Neither pattern nor local base is in Gemma 3's GGUFs: they are those of
+ * its config (and llama.cpp's defaults), the same for every size. */
 #define GEMMA3_SWA_PERIOD 6
 #define GEMMA3_ROPE_BASE_SWA 10000.0f
 /* Gemma 3 27B scales queries by 1/sqrt(n_embd/n_head), not 1/sqrt(head_dim). */
@@ -33,13 +35,23 @@ static resa_status gemma3_load_hparams(const gguf_file *f, resa_hparams *hp)
     if (v_len != (uint32_t)hp->head_dim)
         return error_set(RESA_ERR_UNSUPPORTED, "%s: value length %u differs from key length %d", f->path,
                          v_len, hp->head_dim);
-    /* The larger Gemma 3 files scale the global layers' positions (linear,
-     * factor 8); resa has no RoPE scaling yet: refuse rather than drift. */
-    gguf_str scaling;
-    if (gguf_find_kv(f, "gemma3.rope.scaling.type") &&
-        gguf_get_str(f, "gemma3.rope.scaling.type", &scaling) == RESA_OK &&
-        !gguf_str_eq(scaling, "none"))
-        return error_set(RESA_ERR_UNSUPPORTED, "%s: gemma3 with RoPE scaling is not supported yet", f->path);
+    /* Neither key is in Gemma 3's files, but llama.cpp honours both: take the
+     * windowed layers' base, and refuse a layer pattern other than ours. */
+    uint32_t period = GEMMA3_SWA_PERIOD;
+    float base_swa = GEMMA3_ROPE_BASE_SWA;
+    if ((st = gguf_get_f32_opt(f, "gemma3.rope.freq_base_swa", &base_swa)))
+        return st;
+    if (!(base_swa >= 1.0f && base_swa <= 1e12f))
+        return error_set(RESA_ERR_FORMAT, "%s: gemma3.rope.freq_base_swa %g is outside [1, 1e12]", f->path,
+                         base_swa);
+    if (gguf_find_kv(f, "gemma3.attention.sliding_window_pattern") &&
+        (gguf_get_u32(f, "gemma3.attention.sliding_window_pattern", &period) || period != GEMMA3_SWA_PERIOD)) {
+        error_clear();
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: gemma3.attention.sliding_window_pattern other than %d "
+                         "is not supported", f->path, GEMMA3_SWA_PERIOD);
+    }
+    if (hp->rope_yarn)
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: gemma3 with YaRN RoPE scaling is not supported", f->path);
     if (hp->n_layer == GEMMA3_27B_LAYERS)
         return error_set(RESA_ERR_UNSUPPORTED, "%s: Gemma 3 27B's attention scale is not supported yet",
                          f->path);
@@ -51,7 +63,7 @@ static resa_status gemma3_load_hparams(const gguf_file *f, resa_hparams *hp)
     hp->ffn_act = RESA_FFN_GELU_TANH;
     hp->n_swa = (int)window;
     hp->swa_period = GEMMA3_SWA_PERIOD;
-    hp->rope_theta_swa = GEMMA3_ROPE_BASE_SWA;
+    hp->rope_theta_swa = base_swa;
     return RESA_OK;
 }
 

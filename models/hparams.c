@@ -4,6 +4,7 @@
 
 #include "arch.h"
 #include "error.h"
+#include "printable.h"
 
 /* Upper bounds that no real model reaches; they keep a hostile header from
  * asking for absurd allocations before any tensor shape is checked. */
@@ -14,6 +15,9 @@
 #define RESA_ROPE_BASE_MAX 1e12
 #define RESA_RMS_EPS_MIN 1e-12
 #define RESA_RMS_EPS_MAX 1.0
+/* RoPE scaling factors in use are 2 to 32 (Gemma 3: linear 8; Qwen: YaRN 4). */
+#define RESA_ROPE_FACTOR_MIN 1e-3
+#define RESA_ROPE_FACTOR_MAX 1e6
 
 static resa_status get_dim(const gguf_file *f, const char *arch, const char *suffix,
                            uint32_t lo, uint32_t hi, int *out, bool optional)
@@ -39,6 +43,48 @@ static resa_status get_float(const gguf_file *f, const char *arch, const char *s
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     return gguf_get_f32_opt(f, key, out);
+}
+
+/* "<arch>.rope.scaling.*", read as llama.cpp reads them (docs/design.md
+ * §5.9): the type defaults to linear, a factor of 0 or none means 1, the
+ * older key rope.scale_linear stands in for the factor; YaRN's original
+ * context defaults to the trained one. "none", "linear" and "yarn" are
+ * computed; any other type (longrope), or an attention factor other than 1,
+ * is refused here rather than run with wrong angles. */
+static resa_status read_rope_scaling(const gguf_file *f, const char *arch, resa_hparams *hp)
+{
+    char key[128], show[RESA_PRINTABLE_BUF];
+    bool none = false;
+    hp->rope_yarn = false;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    if (gguf_find_kv(f, key)) {
+        gguf_str type;
+        resa_status st = gguf_get_str(f, key, &type);
+        if (st != RESA_OK)
+            return st;
+        none = gguf_str_eq(type, "none");
+        hp->rope_yarn = gguf_str_eq(type, "yarn");
+        if (!none && !hp->rope_yarn && !gguf_str_eq(type, "linear"))
+            return error_set(RESA_ERR_UNSUPPORTED,
+                             "%s: RoPE scaling '%s' is not supported (only linear, yarn and Llama 3's rope_freqs)",
+                             f->path, resa_printable(show, sizeof show, type.ptr, (size_t)type.len));
+    }
+    float factor = 0.0f, attn_factor = 1.0f;
+    snprintf(key, sizeof key, "%s.rope.scaling.factor", arch);
+    if (!gguf_find_kv(f, key))
+        snprintf(key, sizeof key, "%s.rope.scale_linear", arch);
+    resa_status st = gguf_get_f32_opt(f, key, &factor);
+    if (st != RESA_OK || (st = get_float(f, arch, "rope.scaling.attn_factor", &attn_factor)))
+        return st;
+    if (factor != 0.0f && !(factor >= RESA_ROPE_FACTOR_MIN && factor <= RESA_ROPE_FACTOR_MAX))
+        return error_set(RESA_ERR_FORMAT, "%s: %s = %g is outside [%g, %g]", f->path, key, factor,
+                         RESA_ROPE_FACTOR_MIN, RESA_ROPE_FACTOR_MAX);
+    if (attn_factor != 1.0f)
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: %s.rope.scaling.attn_factor = %g is not supported (only 1)",
+                         f->path, arch, attn_factor);
+    hp->rope_freq_scale = none || factor == 0.0f ? 1.0f : 1.0f / factor;
+    hp->n_ctx_orig_yarn = hp->n_ctx_train;
+    return get_dim(f, arch, "rope.scaling.original_context_length", 1, 1u << 30, &hp->n_ctx_orig_yarn, true);
 }
 
 resa_status hparams_read_common(const gguf_file *f, const char *arch, resa_hparams *hp)
@@ -88,5 +134,5 @@ resa_status hparams_read_common(const gguf_file *f, const char *arch, resa_hpara
     if (!(hp->rms_eps >= RESA_RMS_EPS_MIN && hp->rms_eps <= RESA_RMS_EPS_MAX))
         return error_set(RESA_ERR_FORMAT, "%s: rms epsilon %g is outside [%g, %g]", f->path, hp->rms_eps,
                          RESA_RMS_EPS_MIN, RESA_RMS_EPS_MAX);
-    return RESA_OK;
+    return read_rope_scaling(f, arch, hp);
 }

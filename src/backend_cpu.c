@@ -55,15 +55,17 @@ static resa_status cpu_begin(resa_backend *be, const resa_pass *pass)
     c->pass = pass;
     const resa_weight *e = &c->model->tok_embd;
     const resa_to_float_fn to_float = dot_kernels()->to_float[e->type];
+    const rope_recipe global = rope_recipe_of(hp, c->model->rope_freqs, false),
+                      windowed = rope_recipe_of(hp, c->model->rope_freqs, true);
     for (int t = 0; t < pass->n_rows; t++) {
         float *x = c->act[ACT_X] + (size_t)t * hp->n_embd;
         to_float((const uint8_t *)e->data + (size_t)pass->tokens[t] * e->row_bytes, x, (int)e->cols);
         if (hp->embd_scale > 0.0f)
             for (int i = 0; i < hp->n_embd; i++)
                 x[i] *= hp->embd_scale;
-        rope_angles(c->rope_cs + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, hp->rope_theta);
+        rope_angles(c->rope_cs + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, &global);
         if (hp->n_swa > 0)
-            rope_angles(c->rope_cs_swa + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, hp->rope_theta_swa);
+            rope_angles(c->rope_cs_swa + (size_t)t * hp->n_rot, pass->pos[t], hp->n_rot, &windowed);
     }
     return RESA_OK;
 }

@@ -13,8 +13,9 @@
 #include "backend.h"
 
 /* 2: rope takes the layer; head_rmsnorm, geglu; gemma3 fields in resa_hparams and resa_layer
- * 3: resa_seg.miss (the error-driven rectification's estimate) */
-#define RESA_BACKEND_ABI 3
+ * 3: resa_seg.miss (the error-driven rectification's estimate)
+ * 4: rope_freq_scale and rope_freqs in resa_hparams, rope_freqs in resa_model */
+#define RESA_BACKEND_ABI 4
 
 typedef struct resa_backend_host {
     int abi;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The forward pass of a decoder-only transformer (llama / qwen2 / gemma3),
+/* The forward pass of a decoder-only transformer (llama / qwen2 / qwen3 / gemma3),
  * written to read like the math: one backend call per step, every call
  * over all rows of the pass. What differs by architecture is a flag of
  * resa_hparams (models/arch.h), never a second forward pass. */
@@ -23,7 +23,7 @@ double time_now(void)
     } while (0)
 
 /* x += Wo . attention(rope(Wq xb), cache with rope(Wk xb), Wv xb), with
- * gemma3's per-head norms of q and k before RoPE and the norm of the output
+ * the per-head norms of q and k before RoPE (gemma3, qwen3) and the norm of the output
  * before the add. kv_only: only write this layer's K/V (the last layer of a
  * pass whose logits nobody reads feeds no other K/V). */
 static resa_status attention_block(const resa_model *m, resa_backend *be, int il, int kv_only)

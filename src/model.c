@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Model loading: GGUF -> architecture -> hyper-parameters -> checked weights. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 #include "model.h"
 #include "printable.h"
 
-static const resa_arch *const known_archs[] = { &arch_llama, &arch_qwen2, &arch_gemma3 };
+static const resa_arch *const known_archs[] = { &arch_llama, &arch_qwen2, &arch_gemma3, &arch_qwen3 };
 
 static const resa_arch *find_arch(gguf_str name)
 {
@@ -157,6 +158,28 @@ static resa_status load_layer(resa_model *m, int il)
     return RESA_OK;
 }
 
+/* Llama 3's RoPE frequency scaling: one divisor per rotated pair, applied
+ * to every layer (docs/design.md §5.9). A file of another architecture that
+ * carries the tensor is refused: llama.cpp would not load it either, and
+ * ignoring it could mean wrong angles. */
+static resa_status load_rope_freqs(resa_model *m)
+{
+    const resa_hparams *hp = &m->hp;
+    if (!gguf_find_tensor(m->gguf, "rope_freqs.weight"))
+        return RESA_OK;
+    if (!hp->rope_freqs)
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: tensor 'rope_freqs.weight' is not used by architecture '%s'",
+                         m->gguf->path, m->arch->name);
+    resa_status st = get_vector(m, "rope_freqs.weight", hp->n_rot / 2, &m->rope_freqs);
+    if (st)
+        return st;
+    for (int i = 0; i < hp->n_rot / 2; i++)
+        if (!(m->rope_freqs[i] > 0.0f) || !isfinite(m->rope_freqs[i]))
+            return error_set(RESA_ERR_FORMAT, "%s: rope_freqs.weight[%d] = %g is not a positive number",
+                             m->gguf->path, i, m->rope_freqs[i]);
+    return RESA_OK;
+}
+
 static resa_status load_weights(resa_model *m)
 {
     const resa_hparams *hp = &m->hp;
@@ -168,10 +191,12 @@ static resa_status load_weights(resa_model *m)
         return error_set(RESA_ERR_FORMAT, "%s: vocabulary size %lld is out of range", m->gguf->path,
                          (long long)emb->ne[1]);
     /* Room for every norm and bias as f32, in case they are stored in 16 bits:
-     * per layer two norms and three biases, then gemma3's q/k and post norms. */
+     * per layer two norms and three biases, then gemma3's q/k and post norms;
+     * the output norm and rope_freqs. */
     m->f32_store_cap = (size_t)hp->n_layer * (4 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim +
                                               2 * (size_t)hp->n_head_kv * hp->head_dim +
-                                              2 * (size_t)hp->head_dim) + (size_t)hp->n_embd;
+                                              2 * (size_t)hp->head_dim) + (size_t)hp->n_embd +
+                       (size_t)hp->n_rot / 2;
     m->f32_store = malloc(m->f32_store_cap * sizeof(float));
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->f32_store || !m->layers)
@@ -189,7 +214,7 @@ static resa_status load_weights(resa_model *m)
     for (int il = 0; il < hp->n_layer; il++)
         if ((st = load_layer(m, il)))
             return st;
-    return RESA_OK;
+    return load_rope_freqs(m);
 }
 
 static uint64_t count_params(const gguf_file *f)
@@ -271,7 +296,7 @@ static resa_status load(resa_model *m, const char *path)
     copy_str(m->arch_name, sizeof m->arch_name, s);
     m->arch = find_arch(s);
     if (!m->arch)
-        return error_set(RESA_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, qwen2, gemma3)",
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, qwen2, qwen3, gemma3)",
                          path, resa_printable(show, sizeof show, s.ptr, (size_t)s.len));
     if (gguf_get_str(m->gguf, "general.name", &s) == RESA_OK)
         copy_str(m->name, sizeof m->name, s);

@@ -43,6 +43,8 @@ struct resa_model {
     resa_weight tok_embd;        /* (n_vocab, n_embd): row t is token t's embedding */
     resa_weight output;          /* (n_vocab, n_embd); the same as tok_embd when tied */
     const float *output_norm;    /* (n_embd) */
+    const float *rope_freqs;     /* (n_rot/2) divisors of each RoPE pair's frequency (Llama 3's
+                                    rope_freqs.weight); NULL: none */
     resa_layer *layers;          /* (n_layer) */
     float *f32_store;            /* owned f32 copies of norms/biases stored as F16/BF16 */
     void **copies;               /* owned aligned copies of tensors the file misaligns */
