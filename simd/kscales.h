@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* The packed integer scales of the super-block types, decoded in plain C
+ * for every ISA file (the same values as types.c's resa_kblock_unpack, which
+ * is their specification; a SIMD kernel differs from the reference only in
+ * how it groups the exact integer products, design.md §4). */
+#ifndef RESA_SIMD_KSCALES_H
+#define RESA_SIMD_KSCALES_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* Q4_K and Q5_K: the six-bit scales and mins of the 8 sub-blocks of 32
+ * (types.c's scale_min_k4 for all j at once). */
+static inline void kscales_q4_k(const uint8_t *s, int16_t sc[8], int16_t m[8])
+{
+    for (int j = 0; j < 4; j++) {
+        sc[j] = s[j] & 63;
+        m[j] = s[j + 4] & 63;
+        sc[j + 4] = (int16_t)((s[j + 8] & 0x0f) | ((s[j] >> 6) << 4));
+        m[j + 4] = (int16_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+    }
+}
+
+/* Q3_K: the 16 six-bit scales, minus 32, one per 16 values. Four words at
+ * a time: scale i takes its low nibble from byte i (i < 8) or the high
+ * nibble of byte i - 8, and its top two bits from bits 2 * (i / 4) of byte
+ * 8 + i % 4, which is byte i % 4 of word 2 shifted by 2 * (i / 4). */
+static inline void kscales_q3_k(const uint8_t *s, int8_t sc[16])
+{
+    uint32_t w[3], o[4];
+    memcpy(w, s, sizeof w); /* little-endian, as every target is */
+    const uint32_t lo4 = 0x0f0f0f0f, lo2 = 0x03030303;
+    o[0] = (w[0] & lo4) | (w[2] & lo2) << 4;
+    o[1] = (w[1] & lo4) | (w[2] >> 2 & lo2) << 4;
+    o[2] = (w[0] >> 4 & lo4) | (w[2] >> 4 & lo2) << 4;
+    o[3] = (w[1] >> 4 & lo4) | (w[2] >> 6 & lo2) << 4;
+    uint8_t u[16];
+    memcpy(u, o, sizeof u);
+    for (int i = 0; i < 16; i++)
+        sc[i] = (int8_t)(u[i] - 32);
+}
+
+/* IQ4_XS: the 8 six-bit scales, minus 32, one per 32 values. */
+static inline void kscales_iq4_xs(uint16_t scales_h, const uint8_t scales_l[4], int16_t sc[8])
+{
+    for (int ib = 0; ib < 8; ib++)
+        sc[ib] = (int16_t)((((scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f) | ((scales_h >> (2 * ib)) & 3) << 4) - 32);
+}
+
+#endif
