@@ -202,8 +202,8 @@ decl_gemm_fn(dot_gemm_bf16_avx512);
 decl_quantize_fn(dot_quantize_q8_0_avx512);
 decl_quantize_fn(dot_quantize_q8_1_avx512);
 /* The kernels of the types added after the first tiers (Q5_0, Q5_1,
- * IQ4_NL and the super-block types) on AVX2 (which every x86 tier uses),
- * NEON and NEON + dotprod. The gemm of Q5_0, Q5_1 and IQ4_NL stays the
+ * IQ4_NL and the super-block types) on AVX2 (which the AVX-512 tier
+ * without VNNI uses too), AVX-512 VNNI, NEON and NEON + dotprod. The gemm of Q5_0, Q5_1 and IQ4_NL stays the
  * scalar panel one, bit-identical by the recipe. */
 #define RESA_DOT_DECLARE_K(isa)          \
     decl_vec_dot_fn(dot_q5_0_##isa);     \
@@ -233,6 +233,7 @@ decl_quantize_fn(dot_quantize_q8_1_avx512);
 RESA_DOT_DECLARE_K(avx2);
 RESA_DOT_DECLARE_K(neon);
 RESA_DOT_DECLARE_K(dotprod);
+RESA_DOT_DECLARE_K(avx512vnni);
 /* int8 kernels only, on top of a full tier */
 #define RESA_DOT_DECLARE_INT8(isa)      \
     decl_vec_dot_fn(dot_q4_0_##isa);    \

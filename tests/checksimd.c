@@ -19,6 +19,9 @@
  *     so prefill and decode agree exactly;
  *   - float dots: the reference accumulates in double; the SIMD tiers in float
  *     with FMA, so |simd - ref| <= (n/16 + 16) * eps * S, S = sum |w_i * a_i|.
+ * Besides random rows, every dot meets rows of extreme codes (all bytes 0xff
+ * or 0x00) against activations of all +127 or -127, where an int16 step
+ * would saturate if a bound in a kernel's comment were wrong.
  * Outputs have guard bytes on both sides; inputs alternate between odd
  * alignments and ending right before an inaccessible page (overreads fault).
  * A kernel that raises SIGILL/SIGSEGV/SIGBUS/SIGFPE is reported as a failure.
@@ -190,14 +193,18 @@ static void fill_floats(float *x, int64_t n)
 }
 
 /* A random weight row: raw random bits for quants (all nibble values, -128 in
- * Q8_0), random scales; the float types from random floats. */
-static void fill_weights(enum resa_type t, void *dst, int64_t n)
+ * Q8_0), random scales; the float types from random floats. With byte >= 0,
+ * every byte but the fp16 scales is that byte: 0xff gives the largest codes
+ * (and K-quant sub-block scales and mins), 0x00 the most negative IQ4 level
+ * and Q3_K scale, the corners where an int16 step of a SIMD dot could
+ * saturate. */
+static void fill_weights_with(enum resa_type t, void *dst, int64_t n, int byte)
 {
     const resa_type_traits *tr = type_traits_get(t);
     unsigned char *p = dst;
     const size_t bytes = type_row_size(t, n);
     for (size_t i = 0; i < bytes; i++)
-        p[i] = (unsigned char)rnd();
+        p[i] = (unsigned char)(byte >= 0 ? byte : (int)rnd());
     const int64_t nb = n / tr->block_size;
     switch (t) {
     case RESA_TYPE_F32:
@@ -243,6 +250,11 @@ static void fill_weights(enum resa_type t, void *dst, int64_t n)
         break;
     }
     }
+}
+
+static void fill_weights(enum resa_type t, void *dst, int64_t n)
+{
+    fill_weights_with(t, dst, n, -1);
 }
 
 /* Floats that exercise the quantizers' corners, block by block. */
@@ -354,15 +366,21 @@ static int test_vec_dot(const struct kernel *k, const char *tier, resa_vec_dot_f
         const int64_t n = sizes[si];
         if (n % tr->block_size)
             continue;
-        for (int trial = 0; trial < 4; trial++) {
+        for (int trial = 0; trial < 6; trial++) {
             const size_t wbytes = type_row_size(k->type, n), abytes = type_row_size(tr->vec_dot_type, n);
             const int at_end = trial & 1;
             buf W = at_end ? buf_at_page_end(wbytes) : buf_new(wbytes, misalign_of(k->type));
             buf A = at_end ? buf_at_page_end(abytes) : buf_new(abytes, misalign_of(tr->vec_dot_type));
             unsigned char *wcopy = malloc(wbytes), *acopy = malloc(abytes);
             float *af = malloc((size_t)n * sizeof *af);
-            fill_weights(k->type, W.p, n);
-            fill_floats(af, n);
+            if (trial < 4) {
+                fill_weights(k->type, W.p, n);
+                fill_floats(af, n);
+            } else { /* extremes: every activation +-127 against the largest codes */
+                fill_weights_with(k->type, W.p, n, trial == 4 ? 0xff : 0x00);
+                for (int64_t i = 0; i < n; i++)
+                    af[i] = trial == 4 ? 1.0f : -1.0f;
+            }
             ta->from_float(af, A.p, n); /* F32 copy, or the reference Q8 quantizer */
             memcpy(wcopy, W.p, wbytes);
             memcpy(acopy, A.p, abytes);

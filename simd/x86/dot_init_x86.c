@@ -90,6 +90,27 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->gemm[RESA_TYPE_Q4_0] = dot_gemm_q4_0_avx512vnni;
     c->gemm[RESA_TYPE_Q4_1] = dot_gemm_q4_1_avx512vnni;
     c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_avx512vnni;
+#define SET_VNNI(type, name)                          \
+    do {                                              \
+        c->vec_dot[type] = dot_##name##_avx512vnni;   \
+        c->gemv[type] = dot_gemv_##name##_avx512vnni; \
+    } while (0)
+    SET_VNNI(RESA_TYPE_Q5_0, q5_0);
+    SET_VNNI(RESA_TYPE_Q5_1, q5_1);
+    SET_VNNI(RESA_TYPE_IQ4_NL, iq4_nl);
+    SET_VNNI(RESA_TYPE_Q2_K, q2_k);
+    SET_VNNI(RESA_TYPE_Q3_K, q3_k);
+    SET_VNNI(RESA_TYPE_Q4_K, q4_k);
+    SET_VNNI(RESA_TYPE_Q5_K, q5_k);
+    SET_VNNI(RESA_TYPE_Q6_K, q6_k);
+    SET_VNNI(RESA_TYPE_IQ4_XS, iq4_xs);
+#undef SET_VNNI
+    c->gemm[RESA_TYPE_Q2_K] = dot_gemm_q2_k_avx512vnni;
+    c->gemm[RESA_TYPE_Q3_K] = dot_gemm_q3_k_avx512vnni;
+    c->gemm[RESA_TYPE_Q4_K] = dot_gemm_q4_k_avx512vnni;
+    c->gemm[RESA_TYPE_Q5_K] = dot_gemm_q5_k_avx512vnni;
+    c->gemm[RESA_TYPE_Q6_K] = dot_gemm_q6_k_avx512vnni;
+    c->gemm[RESA_TYPE_IQ4_XS] = dot_gemm_iq4_xs_avx512vnni;
 
 #if defined(HAVE_AMX)
     if (!(flags & RESA_CPU_AMX))
