@@ -21,6 +21,19 @@ static inline void kscales_q4_k(const uint8_t *s, int16_t sc[8], int16_t m[8])
     }
 }
 
+/* The same as bytes, four words at a time (no per-value stores for a
+ * vector load to trip over): u[0..1] the 8 scales, u[2..3] the 8 mins. */
+static inline void kscales_q4_k_bytes(const uint8_t *s, uint32_t u[4])
+{
+    uint32_t w[3];
+    memcpy(w, s, sizeof w); /* little-endian, as every target is */
+    const uint32_t lo6 = 0x3f3f3f3f, lo4 = 0x0f0f0f0f, lo2 = 0x03030303;
+    u[0] = w[0] & lo6;
+    u[1] = (w[2] & lo4) | (w[0] >> 6 & lo2) << 4;
+    u[2] = w[1] & lo6;
+    u[3] = (w[2] >> 4 & lo4) | (w[1] >> 6 & lo2) << 4;
+}
+
 /* Q3_K: the 16 six-bit scales, minus 32, one per 16 values. Four words at
  * a time: scale i takes its low nibble from byte i (i < 8) or the high
  * nibble of byte i - 8, and its top two bits from bits 2 * (i / 4) of byte

@@ -26,7 +26,8 @@
  * alignments and ending right before an inaccessible page (overreads fault).
  * A kernel that raises SIGILL/SIGSEGV/SIGBUS/SIGFPE is reported as a failure.
  * --bench times each kernel against the scalar one (median of repeats), a
- * memory-bound 49152x576 matrix-vector product per int8 type, and
+ * memory-bound matrix-vector product per quant type (512 MiB of rows of 576,
+ * or 2048 for the super-block types; --bench=matvec_q4_k picks one), and
  * prefill-shaped products (576x1536 and 49152x576 weights x 64 tokens) with
  * the gemm against a loop of vec_dot.
  * Ends with "N passed, N failed"; exit status 0 when none failed. */
@@ -880,7 +881,8 @@ static void bench_kernel(const struct kernel *k, const char *tier, const void *f
  * bandwidth measured in the same run (bw, GB/s). */
 static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *tier, int threads, double bw, int nc)
 {
-    const int64_t n = 576;
+    /* super-block types: rows of 2048 (Gemma 3 270M's ffn_down), 576 is not a multiple of 256 */
+    const int64_t n = type_traits_get(t)->block_size == QK_K ? 2048 : 576;
     const resa_type_traits *tr = type_traits_get(t);
     const size_t row_bytes = type_row_size(t, n);
     const int64_t rows = ((int64_t)512 << 20) / (int64_t)row_bytes / 64 * 64;
@@ -1072,7 +1074,10 @@ int main(int argc, char **argv)
     }
 
     if (bench) {
-        static const enum resa_type mv[] = {RESA_TYPE_Q4_0, RESA_TYPE_Q4_1, RESA_TYPE_Q8_0, RESA_TYPE_F16};
+        static const enum resa_type mv[] = {RESA_TYPE_Q4_0, RESA_TYPE_Q4_1, RESA_TYPE_Q8_0, RESA_TYPE_F16,
+                                            RESA_TYPE_Q5_0, RESA_TYPE_Q5_1, RESA_TYPE_IQ4_NL, RESA_TYPE_Q2_K,
+                                            RESA_TYPE_Q3_K, RESA_TYPE_Q4_K, RESA_TYPE_Q5_K, RESA_TYPE_Q6_K,
+                                            RESA_TYPE_IQ4_XS};
         const resa_dot_ctx *best = dot_kernels();
         int want_mv = 0;
         for (size_t i = 0; i < sizeof mv / sizeof mv[0]; i++) {

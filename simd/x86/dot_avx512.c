@@ -784,12 +784,17 @@ static inline __m256i q45_k_scales(__m256i scv, __m256i *pick)
     return s;
 }
 
-TARGET_VNNI static inline float q45_k_mins(float accm, const block_q8_K *y, const int16_t m[8], float dmin)
+/* The eight scales as int16 in both lanes, and the mins' exact sum against
+ * the activation's sums of 16 (each min covers two of them). */
+static inline __m256i q45_k_setup(const uint8_t *scales, const block_q8_K *y, int32_t *msum)
 {
-    int32_t msum = 0;
-    for (int j = 0; j < 8; j++)
-        msum += m[j] * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
-    return fmaf(dmin * y->d, (float)msum, accm);
+    uint32_t u[4];
+    kscales_q4_k_bytes(scales, u);
+    const __m128i sc8 = _mm_cvtsi64_si128((long long)(u[0] | (uint64_t)u[1] << 32));
+    const __m128i m8 = _mm_cvtsi64_si128((long long)(u[2] | (uint64_t)u[3] << 32));
+    const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8)); /* m[j] at 2j and 2j + 1 */
+    *msum = hsum_epi32(_mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)y->bsums)));
+    return _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc8));
 }
 
 TARGET_VNNI decl_vec_dot_fn(dot_q4_k_avx512vnni)
@@ -799,9 +804,8 @@ TARGET_VNNI decl_vec_dot_fn(dot_q4_k_avx512vnni)
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     float acc = 0.0f, accm = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
-        int16_t sc[8], m[8];
-        kscales_q4_k(x[b].scales, sc, m);
-        const __m256i scv = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sc));
+        int32_t msum;
+        const __m256i scv = q45_k_setup(x[b].scales, &y[b], &msum);
         __m256i pick = q45_k_pick();
         __m256i isum = _mm256_setzero_si256();
         for (int g = 0; g < 4; g++) {
@@ -811,7 +815,7 @@ TARGET_VNNI decl_vec_dot_fn(dot_q4_k_avx512vnni)
                                 dot_u8i8(hi, load_i8(y[b].qs + 64 * g + 32)), q45_k_scales(scv, &pick));
         }
         acc = fmaf(h2f(x[b].d) * y[b].d, (float)hsum_epi32(isum), acc);
-        accm = q45_k_mins(accm, &y[b], m, h2f(x[b].dmin));
+        accm = fmaf(h2f(x[b].dmin) * y[b].d, (float)msum, accm);
     }
     *s = acc - accm;
 }
@@ -824,9 +828,8 @@ TARGET_VNNI decl_vec_dot_fn(dot_q5_k_avx512vnni)
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     float acc = 0.0f, accm = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
-        int16_t sc[8], m[8];
-        kscales_q4_k(x[b].scales, sc, m);
-        const __m256i scv = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)sc));
+        int32_t msum;
+        const __m256i scv = q45_k_setup(x[b].scales, &y[b], &msum);
         __m256i pick = q45_k_pick();
         __m256i hb = _mm256_loadu_si256((const __m256i *)x[b].qh);
         __m256i isum = _mm256_setzero_si256();
@@ -841,7 +844,7 @@ TARGET_VNNI decl_vec_dot_fn(dot_q5_k_avx512vnni)
                                 dot_u8i8(hi, load_i8(y[b].qs + 64 * g + 32)), q45_k_scales(scv, &pick));
         }
         acc = fmaf(h2f(x[b].d) * y[b].d, (float)hsum_epi32(isum), acc);
-        accm = q45_k_mins(accm, &y[b], m, h2f(x[b].dmin));
+        accm = fmaf(h2f(x[b].dmin) * y[b].d, (float)msum, accm);
     }
     *s = acc - accm;
 }
