@@ -233,7 +233,7 @@ decl_quantize_fn(dot_quantize_q8_1_avx512);
 RESA_DOT_DECLARE_K(avx2);
 RESA_DOT_DECLARE_K(neon);
 RESA_DOT_DECLARE_K(dotprod);
-RESA_DOT_DECLARE_K(avx512vnni);
+RESA_DOT_DECLARE_K(avx512vnni); /* all but IQ4_XS's, which stays AVX2's */
 /* int8 kernels only, on top of a full tier */
 #define RESA_DOT_DECLARE_INT8(isa)      \
     decl_vec_dot_fn(dot_q4_0_##isa);    \

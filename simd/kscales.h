@@ -34,30 +34,50 @@ static inline void kscales_q4_k_bytes(const uint8_t *s, uint32_t u[4])
     u[3] = (w[2] >> 4 & lo4) | (w[1] >> 6 & lo2) << 4;
 }
 
-/* Q3_K: the 16 six-bit scales, minus 32, one per 16 values. Four words at
- * a time: scale i takes its low nibble from byte i (i < 8) or the high
- * nibble of byte i - 8, and its top two bits from bits 2 * (i / 4) of byte
- * 8 + i % 4, which is byte i % 4 of word 2 shifted by 2 * (i / 4). */
-static inline void kscales_q3_k(const uint8_t *s, int8_t sc[16])
+/* Q3_K: the 16 six-bit scales (before their -32), one per 16 values, as
+ * the bytes of four words: scale i takes its low nibble from byte i (i < 8)
+ * or the high nibble of byte i - 8, and its top two bits from bits
+ * 2 * (i / 4) of byte 8 + i % 4, which is byte i % 4 of word 2 shifted by
+ * 2 * (i / 4). */
+static inline void kscales_q3_k_words(const uint8_t *s, uint32_t o[4])
 {
-    uint32_t w[3], o[4];
+    uint32_t w[3];
     memcpy(w, s, sizeof w); /* little-endian, as every target is */
     const uint32_t lo4 = 0x0f0f0f0f, lo2 = 0x03030303;
     o[0] = (w[0] & lo4) | (w[2] & lo2) << 4;
     o[1] = (w[1] & lo4) | (w[2] >> 2 & lo2) << 4;
     o[2] = (w[0] >> 4 & lo4) | (w[2] >> 4 & lo2) << 4;
     o[3] = (w[1] >> 4 & lo4) | (w[2] >> 6 & lo2) << 4;
-    uint8_t u[16];
-    memcpy(u, o, sizeof u);
-    for (int i = 0; i < 16; i++)
-        sc[i] = (int8_t)(u[i] - 32);
 }
 
-/* IQ4_XS: the 8 six-bit scales, minus 32, one per 32 values. */
+/* The same as int8, minus 32. */
+static inline void kscales_q3_k(const uint8_t *s, int8_t sc[16])
+{
+    uint32_t o[4];
+    kscales_q3_k_words(s, o);
+    for (int i = 0; i < 16; i++)
+        sc[i] = (int8_t)((int)(o[i / 4] >> (8 * (i % 4)) & 0xff) - 32);
+}
+
+/* IQ4_XS: the 8 six-bit scales (before their -32), byte ib of the result:
+ * the low nibble from scales_l (nibble ib of it as a little-endian word),
+ * the top two bits from bits 2ib of scales_h. */
+static inline uint64_t kscales_iq4_xs_bytes(uint16_t scales_h, const uint8_t scales_l[4])
+{
+    uint32_t l;
+    memcpy(&l, scales_l, sizeof l);
+    uint64_t u = 0;
+    for (int ib = 0; ib < 8; ib++)
+        u |= (uint64_t)((l >> (4 * ib) & 0x0f) | (scales_h >> (2 * ib) & 3) << 4) << (8 * ib);
+    return u;
+}
+
+/* The same as int16, minus 32: one per 32 values. */
 static inline void kscales_iq4_xs(uint16_t scales_h, const uint8_t scales_l[4], int16_t sc[8])
 {
+    const uint64_t u = kscales_iq4_xs_bytes(scales_h, scales_l);
     for (int ib = 0; ib < 8; ib++)
-        sc[ib] = (int16_t)((((scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f) | ((scales_h >> (2 * ib)) & 3) << 4) - 32);
+        sc[ib] = (int16_t)((int)(u >> (8 * ib) & 0xff) - 32);
 }
 
 #endif

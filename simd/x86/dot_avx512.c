@@ -649,9 +649,9 @@ RESA_GEMV_LOOP(dot_gemv_bf16_avx512, dot_bf16_avx512)
  * vpdpwssd multiplies them by their scales and accumulates: per 64 values
  * two vpdpbusd, a pack and a vpdpwssd where AVX2 spends six multiply-port
  * ops. The codes' offsets (Q3_K's -4, Q6_K's -32) come off afterwards with
- * the activation's sums of 16, as in AVX2. The IQ4 levels are signed (their
- * four-sums reach 4 * 127 * 127): vpmaddubsw pairs into vpdpwssd. Integer
- * sums are exact and the float part is dot.h's recipe, so the results are
+ * the activation's sums of 16, as in AVX2. IQ4_XS keeps AVX2's kernel: its
+ * levels are signed, their four-sums (up to 4 * 127 * 127) do not pack, and
+ * vpmaddubsw pairs into vpdpwssd measured no faster. Integer sums are exact and the float part is dot.h's recipe, so the results are
  * the scalar ones, bit for bit. */
 
 /* see dot_avx2.c: a Q5 qh as bytes 0x10 where the bit is set */
@@ -878,9 +878,9 @@ TARGET_VNNI decl_vec_dot_fn(dot_q3_k_avx512vnni)
     const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
     float acc = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
-        int8_t sc[16];
-        kscales_q3_k(x[b].scales, sc);
-        const __m128i sc8 = _mm_loadu_si128((const __m128i *)sc);
+        uint32_t o[4];
+        kscales_q3_k_words(x[b].scales, o);
+        const __m128i sc8 = _mm_sub_epi8(_mm_setr_epi32((int)o[0], (int)o[1], (int)o[2], (int)o[3]), _mm_set1_epi8(32));
         const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
         const int32_t off = hsum_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[b].bsums)));
         const __m256i scv = _mm256_broadcastsi128_si256(sc8);
@@ -972,27 +972,6 @@ TARGET_VNNI decl_vec_dot_fn(dot_q6_k_avx512vnni)
     *s = acc; /* the recipe's acc - accm with accm = 0 */
 }
 
-/* IQ4_XS: signed levels, so vpmaddubsw pairs (sign trick) into vpdpwssd */
-TARGET_VNNI decl_vec_dot_fn(dot_iq4_xs_avx512vnni)
-{
-    const block_iq4_xs *x = w;
-    const block_q8_K *y = a;
-    const __m256i kv = iq4_levels();
-    float acc = 0.0f;
-    for (int64_t b = 0; b < n / QK_K; b++) {
-        int16_t sc[8];
-        kscales_iq4_xs(x[b].scales_h, x[b].scales_l, sc);
-        __m256i isum = _mm256_setzero_si256();
-        for (int ib = 0; ib < 8; ib++) {
-            const __m256i q = _mm256_shuffle_epi8(kv, unpack_nibbles(x[b].qs + 16 * ib));
-            const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(load_i8(y[b].qs + 32 * ib), q));
-            isum = _mm256_dpwssd_epi32(isum, p, _mm256_set1_epi16(sc[ib]));
-        }
-        acc = fmaf(h2f(x[b].d) * y[b].d, (float)hsum_epi32(isum), acc);
-    }
-    *s = acc; /* the recipe's acc - accm with accm = 0 */
-}
-
 RESA_GEMV_LOOP(dot_gemv_q5_0_avx512vnni, dot_q5_0_avx512vnni)
 RESA_GEMV_LOOP(dot_gemv_q5_1_avx512vnni, dot_q5_1_avx512vnni)
 RESA_GEMV_LOOP(dot_gemv_iq4_nl_avx512vnni, dot_iq4_nl_avx512vnni)
@@ -1001,13 +980,11 @@ RESA_GEMV_LOOP(dot_gemv_q3_k_avx512vnni, dot_q3_k_avx512vnni)
 RESA_GEMV_LOOP(dot_gemv_q4_k_avx512vnni, dot_q4_k_avx512vnni)
 RESA_GEMV_LOOP(dot_gemv_q5_k_avx512vnni, dot_q5_k_avx512vnni)
 RESA_GEMV_LOOP(dot_gemv_q6_k_avx512vnni, dot_q6_k_avx512vnni)
-RESA_GEMV_LOOP(dot_gemv_iq4_xs_avx512vnni, dot_iq4_xs_avx512vnni)
 RESA_GEMM_LOOP(dot_gemm_q2_k_avx512vnni, dot_q2_k_avx512vnni)
 RESA_GEMM_LOOP(dot_gemm_q3_k_avx512vnni, dot_q3_k_avx512vnni)
 RESA_GEMM_LOOP(dot_gemm_q4_k_avx512vnni, dot_q4_k_avx512vnni)
 RESA_GEMM_LOOP(dot_gemm_q5_k_avx512vnni, dot_q5_k_avx512vnni)
 RESA_GEMM_LOOP(dot_gemm_q6_k_avx512vnni, dot_q6_k_avx512vnni)
-RESA_GEMM_LOOP(dot_gemm_iq4_xs_avx512vnni, dot_iq4_xs_avx512vnni)
 
 /* ---- activation quantizers ------------------------------------------------------ */
 

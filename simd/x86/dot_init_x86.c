@@ -103,14 +103,13 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
     SET_VNNI(RESA_TYPE_Q4_K, q4_k);
     SET_VNNI(RESA_TYPE_Q5_K, q5_k);
     SET_VNNI(RESA_TYPE_Q6_K, q6_k);
-    SET_VNNI(RESA_TYPE_IQ4_XS, iq4_xs);
 #undef SET_VNNI
+    /* IQ4_XS stays AVX2's (simd/x86/dot_avx512.c says why) */
     c->gemm[RESA_TYPE_Q2_K] = dot_gemm_q2_k_avx512vnni;
     c->gemm[RESA_TYPE_Q3_K] = dot_gemm_q3_k_avx512vnni;
     c->gemm[RESA_TYPE_Q4_K] = dot_gemm_q4_k_avx512vnni;
     c->gemm[RESA_TYPE_Q5_K] = dot_gemm_q5_k_avx512vnni;
     c->gemm[RESA_TYPE_Q6_K] = dot_gemm_q6_k_avx512vnni;
-    c->gemm[RESA_TYPE_IQ4_XS] = dot_gemm_iq4_xs_avx512vnni;
 
 #if defined(HAVE_AMX)
     if (!(flags & RESA_CPU_AMX))
