@@ -203,8 +203,9 @@ decl_quantize_fn(dot_quantize_q8_0_avx512);
 decl_quantize_fn(dot_quantize_q8_1_avx512);
 /* The kernels of the types added after the first tiers (Q5_0, Q5_1,
  * IQ4_NL and the super-block types) on AVX2 (which the AVX-512 tier
- * without VNNI uses too), AVX-512 VNNI, NEON and NEON + dotprod. The gemm of Q5_0, Q5_1 and IQ4_NL stays the
- * scalar panel one, bit-identical by the recipe. */
+ * without VNNI uses too), AVX-512 VNNI, NEON and NEON + dotprod. The gemm
+ * of Q5_0, Q5_1 and IQ4_NL stays the scalar panel one, bit-identical by
+ * the recipe; the super-block gemms loop over the tier's vec_dot. */
 #define RESA_DOT_DECLARE_K(isa)          \
     decl_vec_dot_fn(dot_q5_0_##isa);     \
     decl_vec_dot_fn(dot_q5_1_##isa);     \

@@ -8,10 +8,11 @@
  * --seed to repeat a run), over awkward sizes. Tolerances:
  *   - quantizers: bit-exact, including the fp16 d and s fields and the bytes
  *     around the output (guards);
- *   - int8 dots (Q4_0, Q4_1, Q8_0): bit-exact. Every tier (scalar, AVX2,
- *     AVX-512 VNNI, NEON, NEON dotprod) follows dot.h's recipe: exact integer
- *     block sums, then one fmaf per block in block order, so the tiers agree
- *     bit for bit and greedy decoding does not depend on the CPU;
+ *   - dots of every quantized type: bit-exact. Every tier (scalar, AVX2,
+ *     AVX-512 VNNI, NEON, NEON dotprod) follows dot.h's recipes: exact
+ *     integer (super-)block sums, then one fmaf per block in block order, so
+ *     the tiers agree bit for bit and greedy decoding does not depend on the
+ *     CPU;
  *   - gemm (tiles of up to 4 weight rows x 16 activation columns, over
  *     panels) and gemv (any number of rows against one activation row):
  *     bit-exact against the same tier's vec_dot for every output, every tile
