@@ -201,28 +201,40 @@ decl_gemm_fn(dot_gemm_f16_avx512);
 decl_gemm_fn(dot_gemm_bf16_avx512);
 decl_quantize_fn(dot_quantize_q8_0_avx512);
 decl_quantize_fn(dot_quantize_q8_1_avx512);
-/* AVX2's Q5_0 and super-block kernels (every x86 tier uses them; the Q5_0
- * gemm stays the scalar panel one, bit-identical by the recipe) */
-decl_vec_dot_fn(dot_q5_0_avx2);
-decl_vec_dot_fn(dot_q4_k_avx2);
-decl_vec_dot_fn(dot_q6_k_avx2);
-decl_gemv_fn(dot_gemv_q5_0_avx2);
-decl_gemv_fn(dot_gemv_q4_k_avx2);
-decl_gemv_fn(dot_gemv_q6_k_avx2);
-decl_gemm_fn(dot_gemm_q4_k_avx2);
-decl_gemm_fn(dot_gemm_q6_k_avx2);
-/* The same on NEON and NEON + dotprod */
-#define RESA_DOT_DECLARE_K(isa)         \
-    decl_vec_dot_fn(dot_q5_0_##isa);    \
-    decl_vec_dot_fn(dot_q4_k_##isa);    \
-    decl_vec_dot_fn(dot_q6_k_##isa);    \
-    decl_gemv_fn(dot_gemv_q5_0_##isa);  \
-    decl_gemv_fn(dot_gemv_q4_k_##isa);  \
-    decl_gemv_fn(dot_gemv_q6_k_##isa);  \
-    decl_gemm_fn(dot_gemm_q4_k_##isa);  \
-    decl_gemm_fn(dot_gemm_q6_k_##isa)
+/* The kernels of the types added after the first tiers (Q5_0, Q5_1,
+ * IQ4_NL and the super-block types) on AVX2 (which the AVX-512 tier
+ * without VNNI uses too), AVX-512 VNNI, NEON and NEON + dotprod. The gemm
+ * of Q5_0, Q5_1 and IQ4_NL stays the scalar panel one, bit-identical by
+ * the recipe; the super-block gemms loop over the tier's vec_dot. */
+#define RESA_DOT_DECLARE_K(isa)          \
+    decl_vec_dot_fn(dot_q5_0_##isa);     \
+    decl_vec_dot_fn(dot_q5_1_##isa);     \
+    decl_vec_dot_fn(dot_iq4_nl_##isa);   \
+    decl_vec_dot_fn(dot_q2_k_##isa);     \
+    decl_vec_dot_fn(dot_q3_k_##isa);     \
+    decl_vec_dot_fn(dot_q4_k_##isa);     \
+    decl_vec_dot_fn(dot_q5_k_##isa);     \
+    decl_vec_dot_fn(dot_q6_k_##isa);     \
+    decl_vec_dot_fn(dot_iq4_xs_##isa);   \
+    decl_gemv_fn(dot_gemv_q5_0_##isa);   \
+    decl_gemv_fn(dot_gemv_q5_1_##isa);   \
+    decl_gemv_fn(dot_gemv_iq4_nl_##isa); \
+    decl_gemv_fn(dot_gemv_q2_k_##isa);   \
+    decl_gemv_fn(dot_gemv_q3_k_##isa);   \
+    decl_gemv_fn(dot_gemv_q4_k_##isa);   \
+    decl_gemv_fn(dot_gemv_q5_k_##isa);   \
+    decl_gemv_fn(dot_gemv_q6_k_##isa);   \
+    decl_gemv_fn(dot_gemv_iq4_xs_##isa); \
+    decl_gemm_fn(dot_gemm_q2_k_##isa);   \
+    decl_gemm_fn(dot_gemm_q3_k_##isa);   \
+    decl_gemm_fn(dot_gemm_q4_k_##isa);   \
+    decl_gemm_fn(dot_gemm_q5_k_##isa);   \
+    decl_gemm_fn(dot_gemm_q6_k_##isa);   \
+    decl_gemm_fn(dot_gemm_iq4_xs_##isa)
+RESA_DOT_DECLARE_K(avx2);
 RESA_DOT_DECLARE_K(neon);
 RESA_DOT_DECLARE_K(dotprod);
+RESA_DOT_DECLARE_K(avx512vnni); /* all but IQ4_XS's, which stays AVX2's */
 /* int8 kernels only, on top of a full tier */
 #define RESA_DOT_DECLARE_INT8(isa)      \
     decl_vec_dot_fn(dot_q4_0_##isa);    \

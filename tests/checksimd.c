@@ -8,10 +8,11 @@
  * --seed to repeat a run), over awkward sizes. Tolerances:
  *   - quantizers: bit-exact, including the fp16 d and s fields and the bytes
  *     around the output (guards);
- *   - int8 dots (Q4_0, Q4_1, Q8_0): bit-exact. Every tier (scalar, AVX2,
- *     AVX-512 VNNI, NEON, NEON dotprod) follows dot.h's recipe: exact integer
- *     block sums, then one fmaf per block in block order, so the tiers agree
- *     bit for bit and greedy decoding does not depend on the CPU;
+ *   - dots of every quantized type: bit-exact. Every tier (scalar, AVX2,
+ *     AVX-512 VNNI, NEON, NEON dotprod) follows dot.h's recipes: exact
+ *     integer (super-)block sums, then one fmaf per block in block order, so
+ *     the tiers agree bit for bit and greedy decoding does not depend on the
+ *     CPU;
  *   - gemm (tiles of up to 4 weight rows x 16 activation columns, over
  *     panels) and gemv (any number of rows against one activation row):
  *     bit-exact against the same tier's vec_dot for every output, every tile
@@ -19,11 +20,15 @@
  *     so prefill and decode agree exactly;
  *   - float dots: the reference accumulates in double; the SIMD tiers in float
  *     with FMA, so |simd - ref| <= (n/16 + 16) * eps * S, S = sum |w_i * a_i|.
+ * Besides random rows, every dot meets rows of extreme codes (all bytes 0xff
+ * or 0x00) against activations of all +127 or -127, where an int16 step
+ * would saturate if a bound in a kernel's comment were wrong.
  * Outputs have guard bytes on both sides; inputs alternate between odd
  * alignments and ending right before an inaccessible page (overreads fault).
  * A kernel that raises SIGILL/SIGSEGV/SIGBUS/SIGFPE is reported as a failure.
  * --bench times each kernel against the scalar one (median of repeats), a
- * memory-bound 49152x576 matrix-vector product per int8 type, and
+ * memory-bound matrix-vector product per quant type (512 MiB of rows of 576,
+ * or 2048 for the super-block types; --bench=matvec_q4_k picks one), and
  * prefill-shaped products (576x1536 and 49152x576 weights x 64 tokens) with
  * the gemm against a loop of vec_dot.
  * Ends with "N passed, N failed"; exit status 0 when none failed. */
@@ -190,14 +195,18 @@ static void fill_floats(float *x, int64_t n)
 }
 
 /* A random weight row: raw random bits for quants (all nibble values, -128 in
- * Q8_0), random scales; the float types from random floats. */
-static void fill_weights(enum resa_type t, void *dst, int64_t n)
+ * Q8_0), random scales; the float types from random floats. With byte >= 0,
+ * every byte but the fp16 scales is that byte: 0xff gives the largest codes
+ * (and K-quant sub-block scales and mins), 0x00 the most negative IQ4 level
+ * and Q3_K scale, the corners where an int16 step of a SIMD dot could
+ * saturate. */
+static void fill_weights_with(enum resa_type t, void *dst, int64_t n, int byte)
 {
     const resa_type_traits *tr = type_traits_get(t);
     unsigned char *p = dst;
     const size_t bytes = type_row_size(t, n);
     for (size_t i = 0; i < bytes; i++)
-        p[i] = (unsigned char)rnd();
+        p[i] = (unsigned char)(byte >= 0 ? byte : (int)rnd());
     const int64_t nb = n / tr->block_size;
     switch (t) {
     case RESA_TYPE_F32:
@@ -243,6 +252,11 @@ static void fill_weights(enum resa_type t, void *dst, int64_t n)
         break;
     }
     }
+}
+
+static void fill_weights(enum resa_type t, void *dst, int64_t n)
+{
+    fill_weights_with(t, dst, n, -1);
 }
 
 /* Floats that exercise the quantizers' corners, block by block. */
@@ -354,15 +368,21 @@ static int test_vec_dot(const struct kernel *k, const char *tier, resa_vec_dot_f
         const int64_t n = sizes[si];
         if (n % tr->block_size)
             continue;
-        for (int trial = 0; trial < 4; trial++) {
+        for (int trial = 0; trial < 6; trial++) {
             const size_t wbytes = type_row_size(k->type, n), abytes = type_row_size(tr->vec_dot_type, n);
             const int at_end = trial & 1;
             buf W = at_end ? buf_at_page_end(wbytes) : buf_new(wbytes, misalign_of(k->type));
             buf A = at_end ? buf_at_page_end(abytes) : buf_new(abytes, misalign_of(tr->vec_dot_type));
             unsigned char *wcopy = malloc(wbytes), *acopy = malloc(abytes);
             float *af = malloc((size_t)n * sizeof *af);
-            fill_weights(k->type, W.p, n);
-            fill_floats(af, n);
+            if (trial < 4) {
+                fill_weights(k->type, W.p, n);
+                fill_floats(af, n);
+            } else { /* extremes: every activation +-127 against the largest codes */
+                fill_weights_with(k->type, W.p, n, trial == 4 ? 0xff : 0x00);
+                for (int64_t i = 0; i < n; i++)
+                    af[i] = trial == 4 ? 1.0f : -1.0f;
+            }
             ta->from_float(af, A.p, n); /* F32 copy, or the reference Q8 quantizer */
             memcpy(wcopy, W.p, wbytes);
             memcpy(acopy, A.p, abytes);
@@ -862,7 +882,8 @@ static void bench_kernel(const struct kernel *k, const char *tier, const void *f
  * bandwidth measured in the same run (bw, GB/s). */
 static void bench_matvec(enum resa_type t, const resa_dot_ctx *c, const char *tier, int threads, double bw, int nc)
 {
-    const int64_t n = 576;
+    /* super-block types: rows of 2048 (Gemma 3 270M's ffn_down), 576 is not a multiple of 256 */
+    const int64_t n = type_traits_get(t)->block_size == QK_K ? 2048 : 576;
     const resa_type_traits *tr = type_traits_get(t);
     const size_t row_bytes = type_row_size(t, n);
     const int64_t rows = ((int64_t)512 << 20) / (int64_t)row_bytes / 64 * 64;
@@ -1054,7 +1075,10 @@ int main(int argc, char **argv)
     }
 
     if (bench) {
-        static const enum resa_type mv[] = {RESA_TYPE_Q4_0, RESA_TYPE_Q4_1, RESA_TYPE_Q8_0, RESA_TYPE_F16};
+        static const enum resa_type mv[] = {RESA_TYPE_Q4_0, RESA_TYPE_Q4_1, RESA_TYPE_Q8_0, RESA_TYPE_F16,
+                                            RESA_TYPE_Q5_0, RESA_TYPE_Q5_1, RESA_TYPE_IQ4_NL, RESA_TYPE_Q2_K,
+                                            RESA_TYPE_Q3_K, RESA_TYPE_Q4_K, RESA_TYPE_Q5_K, RESA_TYPE_Q6_K,
+                                            RESA_TYPE_IQ4_XS};
         const resa_dot_ctx *best = dot_kernels();
         int want_mv = 0;
         for (size_t i = 0; i < sizeof mv / sizeof mv[0]; i++) {

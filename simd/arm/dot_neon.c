@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "dot.h"
+#include "kscales.h"
 
 #if defined(__ARM_FEATURE_DOTPROD) /* built for a dotprod CPU anyway */
 #define TARGET_DOTPROD
@@ -525,7 +526,7 @@ void dot_to_float_f16_neon(const void *src, float *dst, int64_t n)
         dst[i] = type_f16_to_f32(x[i]);
 }
 
-/* ---- Q5_0 and the super-block types (Q4_K, Q6_K) ------------------------------------
+/* ---- Q5_0, Q5_1, IQ4_NL and the super-block types --------------------------------------
  *
  * dot.h's recipes again; DOT16(x, y) sums 16 signed products into 4 int32
  * lanes (vmull/vpadal, or one SDOT), and a sub-block's scale multiplies
@@ -568,14 +569,8 @@ static inline void q5_high(const uint8_t qh[4], uint8x16_t *lo, uint8x16_t *hi)
     const block_q8_K *y = a;                                                                \
     float acc = 0.0f, accm = 0.0f;                                                          \
     for (int64_t b = 0; b < n / QK_K; b++) {                                                \
-        const uint8_t *sp = x[b].scales;                                                    \
-        int32_t sc[8], m[8];                                                                \
-        for (int j = 0; j < 4; j++) {                                                       \
-            sc[j] = sp[j] & 63;                                                             \
-            m[j] = sp[j + 4] & 63;                                                          \
-            sc[j + 4] = (sp[j + 8] & 0x0f) | ((sp[j] >> 6) << 4);                           \
-            m[j + 4] = (sp[j + 8] >> 4) | ((sp[j + 4] >> 6) << 4);                          \
-        }                                                                                   \
+        int16_t sc[8], m[8];                                                                \
+        kscales_q4_k(x[b].scales, sc, m);                                                   \
         int32x4_t isum = vdupq_n_s32(0);                                                    \
         for (int g = 0; g < 4; g++) {                                                       \
             const int8_t *yq = y[b].qs + 64 * g;                                            \
@@ -627,6 +622,164 @@ static inline void q5_high(const uint8_t qh[4], uint8x16_t *lo, uint8x16_t *hi)
     }                                                                                       \
     *s = acc /* the recipe's acc - accm with accm = 0 */
 
+/* Q5_K: Q4_K plus a fifth bit: bit 2g of qh[l] tops element 64g + l, bit
+ * 2g + 1 element 64g + 32 + l. */
+#define Q5_K_BODY(DOT16)                                                                     \
+    const block_q5_K *x = w;                                                                \
+    const block_q8_K *y = a;                                                                \
+    const uint8x16_t m4 = vdupq_n_u8(0x0f), one = vdupq_n_u8(1);                            \
+    float acc = 0.0f, accm = 0.0f;                                                          \
+    for (int64_t b = 0; b < n / QK_K; b++) {                                                \
+        int16_t sc[8], m[8];                                                                \
+        kscales_q4_k(x[b].scales, sc, m);                                                   \
+        int32x4_t isum = vdupq_n_s32(0);                                                    \
+        for (int g = 0; g < 4; g++) {                                                       \
+            const int8_t *yq = y[b].qs + 64 * g;                                            \
+            for (int hf = 0; hf < 2; hf++) {                                                \
+                const uint8x16_t q = vld1q_u8(x[b].qs + 32 * g + 16 * hf);                  \
+                const uint8x16_t hb = vshlq_u8(vld1q_u8(x[b].qh + 16 * hf), vdupq_n_s8((int8_t)(-2 * g))); \
+                const int8x16_t lo = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(q, m4), vshlq_n_u8(vandq_u8(hb, one), 4))); \
+                const int8x16_t hi = vreinterpretq_s8_u8(                                   \
+                    vorrq_u8(vshrq_n_u8(q, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 1), one), 4))); \
+                isum = vmlaq_n_s32(isum, DOT16(lo, vld1q_s8(yq + 16 * hf)), sc[2 * g]);     \
+                isum = vmlaq_n_s32(isum, DOT16(hi, vld1q_s8(yq + 32 + 16 * hf)), sc[2 * g + 1]); \
+            }                                                                               \
+        }                                                                                   \
+        int32_t msum = 0;                                                                   \
+        for (int j = 0; j < 8; j++)                                                         \
+            msum += m[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);                     \
+        acc = fmaf(h2f(x[b].d) * y[b].d, (float)vaddvq_s32(isum), acc);                     \
+        accm = fmaf(h2f(x[b].dmin) * y[b].d, (float)msum, accm);                            \
+    }                                                                                       \
+    *s = acc - accm
+
+/* Q3_K and Q2_K: element 128h + 32j + l is bits 2j of qs[32h + l] (and,
+ * for Q3_K, minus 4 where bit 4h + j of hmask[l] is clear: the code fits
+ * int8 as it is). Sub-block 8h + 2j + hf per 16 bytes. */
+#define Q3_K_BODY(DOT16)                                                                     \
+    const block_q3_K *x = w;                                                                \
+    const block_q8_K *y = a;                                                                \
+    const uint8x16_t m3 = vdupq_n_u8(3), one = vdupq_n_u8(1);                               \
+    const int8x16_t four = vdupq_n_s8(4);                                                   \
+    float acc = 0.0f;                                                                       \
+    for (int64_t b = 0; b < n / QK_K; b++) {                                                \
+        int8_t sc[16];                                                                      \
+        kscales_q3_k(x[b].scales, sc);                                                      \
+        int32x4_t isum = vdupq_n_s32(0);                                                    \
+        for (int h = 0; h < 2; h++)                                                         \
+            for (int hf = 0; hf < 2; hf++) {                                                \
+                const uint8x16_t q = vld1q_u8(x[b].qs + 32 * h + 16 * hf);                  \
+                const uint8x16_t hm = vld1q_u8(x[b].hmask + 16 * hf);                       \
+                for (int j = 0; j < 4; j++) {                                               \
+                    const uint8x16_t lo = vandq_u8(vshlq_u8(q, vdupq_n_s8((int8_t)(-2 * j))), m3); \
+                    const uint8x16_t hi = vandq_u8(vshlq_u8(hm, vdupq_n_s8((int8_t)(-4 * h - j))), one); \
+                    const int8x16_t v = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, vshlq_n_u8(hi, 2))), four); \
+                    isum = vmlaq_n_s32(isum, DOT16(v, vld1q_s8(y[b].qs + 128 * h + 32 * j + 16 * hf)), \
+                                       sc[8 * h + 2 * j + hf]);                             \
+                }                                                                           \
+            }                                                                               \
+        acc = fmaf(h2f(x[b].d) * y[b].d, (float)vaddvq_s32(isum), acc);                     \
+    }                                                                                       \
+    *s = acc /* the recipe's acc - accm with accm = 0 */
+
+#define Q2_K_BODY(DOT16)                                                                     \
+    const block_q2_K *x = w;                                                                \
+    const block_q8_K *y = a;                                                                \
+    const uint8x16_t m3 = vdupq_n_u8(3);                                                    \
+    float acc = 0.0f, accm = 0.0f;                                                          \
+    for (int64_t b = 0; b < n / QK_K; b++) {                                                \
+        const uint8x16_t s8 = vld1q_u8(x[b].scales);                                        \
+        uint8_t sc[16];                                                                     \
+        vst1q_u8(sc, vandq_u8(s8, vdupq_n_u8(0x0f)));                                       \
+        const uint8x16_t m8 = vshrq_n_u8(s8, 4);                                            \
+        const int16x8_t mlo = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(m8)));             \
+        const int16x8_t mhi = vreinterpretq_s16_u16(vmovl_high_u8(m8));                     \
+        const int16x8_t blo = vld1q_s16(y[b].bsums), bhi = vld1q_s16(y[b].bsums + 8);       \
+        int32x4_t ms = vmull_s16(vget_low_s16(mlo), vget_low_s16(blo));                     \
+        ms = vmlal_high_s16(ms, mlo, blo);                                                  \
+        ms = vmlal_s16(ms, vget_low_s16(mhi), vget_low_s16(bhi));                           \
+        ms = vmlal_high_s16(ms, mhi, bhi);                                                  \
+        int32x4_t isum = vdupq_n_s32(0);                                                    \
+        for (int h = 0; h < 2; h++)                                                         \
+            for (int hf = 0; hf < 2; hf++) {                                                \
+                const uint8x16_t q = vld1q_u8(x[b].qs + 32 * h + 16 * hf);                  \
+                for (int j = 0; j < 4; j++) {                                               \
+                    const int8x16_t v = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(q, vdupq_n_s8((int8_t)(-2 * j))), m3)); \
+                    isum = vmlaq_n_s32(isum, DOT16(v, vld1q_s8(y[b].qs + 128 * h + 32 * j + 16 * hf)), \
+                                       sc[8 * h + 2 * j + hf]);                             \
+                }                                                                           \
+            }                                                                               \
+        acc = fmaf(h2f(x[b].d) * y[b].d, (float)vaddvq_s32(isum), acc);                     \
+        accm = fmaf(h2f(x[b].dmin) * y[b].d, (float)vaddvq_s32(ms), accm);                  \
+    }                                                                                       \
+    *s = acc - accm
+
+/* IQ4_XS: 8 sub-blocks of 32, 16 bytes of nibbles each (low nibbles the
+ * first 16 values) looked up in the level table (|level| <= 127, so the
+ * vmull pair sums fit int16 as for Q8_0). */
+#define IQ4_XS_BODY(DOT16)                                                                   \
+    const block_iq4_xs *x = w;                                                              \
+    const block_q8_K *y = a;                                                                \
+    const int8x16_t kv = vld1q_s8(resa_kvalues_iq4nl);                                      \
+    float acc = 0.0f;                                                                       \
+    for (int64_t b = 0; b < n / QK_K; b++) {                                                \
+        int16_t sc[8];                                                                      \
+        kscales_iq4_xs(x[b].scales_h, x[b].scales_l, sc);                                   \
+        int32x4_t isum = vdupq_n_s32(0);                                                    \
+        for (int ib = 0; ib < 8; ib++) {                                                    \
+            const uint8x16_t q = vld1q_u8(x[b].qs + 16 * ib);                               \
+            const int8x16_t lo = vqtbl1q_s8(kv, vandq_u8(q, vdupq_n_u8(0x0f)));             \
+            const int8x16_t hi = vqtbl1q_s8(kv, vshrq_n_u8(q, 4));                          \
+            const int8_t *yq = y[b].qs + 32 * ib;                                           \
+            isum = vmlaq_n_s32(isum, vaddq_s32(DOT16(lo, vld1q_s8(yq)), DOT16(hi, vld1q_s8(yq + 16))), sc[ib]); \
+        }                                                                                   \
+        acc = fmaf(h2f(x[b].d) * y[b].d, (float)vaddvq_s32(isum), acc);                     \
+    }                                                                                       \
+    *s = acc /* the recipe's acc - accm with accm = 0 */
+
+/* Q5_1: Q5_0's values without the -16, plus the m * s chain. */
+#define Q5_1_BODY(DOT16)                                                                     \
+    const block_q5_1 *x = w;                                                                \
+    const block_q8_1 *y = a;                                                                \
+    float acc = 0.0f, accm = 0.0f;                                                          \
+    for (int64_t i = 0; i < n / QK5_1; i++) {                                               \
+        const uint8x16_t b = vld1q_u8(x[i].qs);                                             \
+        uint8x16_t h0, h1;                                                                  \
+        q5_high(x[i].qh, &h0, &h1);                                                         \
+        const int8x16_t x0 = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(b, vdupq_n_u8(0x0f)), h0)); \
+        const int8x16_t x1 = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(b, 4), h1));           \
+        acc = chain1(acc, x[i].d, y[i].d,                                                   \
+                     vaddq_s32(DOT16(x0, vld1q_s8(y[i].qs)), DOT16(x1, vld1q_s8(y[i].qs + 16)))); \
+        accm = fmaf(h2f(x[i].m), h2f(y[i].s), accm);                                        \
+    }                                                                                       \
+    *s = acc + accm
+
+/* IQ4_NL: Q8_0's loop over the looked-up levels. */
+#define IQ4_NL_BODY(DOT16)                                                                   \
+    const block_iq4_nl *x = w;                                                              \
+    const block_q8_0 *y = a;                                                                \
+    const int8x16_t kv = vld1q_s8(resa_kvalues_iq4nl);                                      \
+    float acc = 0.0f;                                                                       \
+    for (int64_t i = 0; i < n / QK4_NL; i++) {                                              \
+        const uint8x16_t b = vld1q_u8(x[i].qs);                                             \
+        const int8x16_t x0 = vqtbl1q_s8(kv, vandq_u8(b, vdupq_n_u8(0x0f)));                 \
+        const int8x16_t x1 = vqtbl1q_s8(kv, vshrq_n_u8(b, 4));                              \
+        acc = chain1(acc, x[i].d, y[i].d,                                                   \
+                     vaddq_s32(DOT16(x0, vld1q_s8(y[i].qs)), DOT16(x1, vld1q_s8(y[i].qs + 16)))); \
+    }                                                                                       \
+    *s = acc
+
+/* The vec_dots of both product primitives: dot_<type>_neon, _dotprod. */
+#define K_DOTS(isa, DOT16, ATTR)                               \
+    ATTR decl_vec_dot_fn(dot_q5_1_##isa) { Q5_1_BODY(DOT16); }     \
+    ATTR decl_vec_dot_fn(dot_iq4_nl_##isa) { IQ4_NL_BODY(DOT16); } \
+    ATTR decl_vec_dot_fn(dot_q2_k_##isa) { Q2_K_BODY(DOT16); }     \
+    ATTR decl_vec_dot_fn(dot_q3_k_##isa) { Q3_K_BODY(DOT16); }     \
+    ATTR decl_vec_dot_fn(dot_q5_k_##isa) { Q5_K_BODY(DOT16); }     \
+    ATTR decl_vec_dot_fn(dot_iq4_xs_##isa) { IQ4_XS_BODY(DOT16); }
+
+K_DOTS(neon, dot16, )
+
 decl_vec_dot_fn(dot_q5_0_neon)
 {
     Q5_0_BODY(dot16);
@@ -662,10 +815,17 @@ TARGET_DOTPROD decl_vec_dot_fn(dot_q6_k_dotprod)
 {
     Q6_K_BODY(dot16_sdot);
 }
+K_DOTS(dotprod, dot16_sdot, TARGET_DOTPROD)
 #else
 decl_vec_dot_fn(dot_q5_0_dotprod) { dot_q5_0_neon(n, s, w, a); }
 decl_vec_dot_fn(dot_q4_k_dotprod) { dot_q4_k_neon(n, s, w, a); }
 decl_vec_dot_fn(dot_q6_k_dotprod) { dot_q6_k_neon(n, s, w, a); }
+decl_vec_dot_fn(dot_q5_1_dotprod) { dot_q5_1_neon(n, s, w, a); }
+decl_vec_dot_fn(dot_iq4_nl_dotprod) { dot_iq4_nl_neon(n, s, w, a); }
+decl_vec_dot_fn(dot_q2_k_dotprod) { dot_q2_k_neon(n, s, w, a); }
+decl_vec_dot_fn(dot_q3_k_dotprod) { dot_q3_k_neon(n, s, w, a); }
+decl_vec_dot_fn(dot_q5_k_dotprod) { dot_q5_k_neon(n, s, w, a); }
+decl_vec_dot_fn(dot_iq4_xs_dotprod) { dot_iq4_xs_neon(n, s, w, a); }
 #endif
 
 RESA_GEMV_LOOP(dot_gemv_q5_0_neon, dot_q5_0_neon)
@@ -678,6 +838,26 @@ RESA_GEMV_LOOP(dot_gemv_q4_k_dotprod, dot_q4_k_dotprod)
 RESA_GEMV_LOOP(dot_gemv_q6_k_dotprod, dot_q6_k_dotprod)
 RESA_GEMM_LOOP(dot_gemm_q4_k_dotprod, dot_q4_k_dotprod)
 RESA_GEMM_LOOP(dot_gemm_q6_k_dotprod, dot_q6_k_dotprod)
+RESA_GEMV_LOOP(dot_gemv_q5_1_neon, dot_q5_1_neon)
+RESA_GEMV_LOOP(dot_gemv_iq4_nl_neon, dot_iq4_nl_neon)
+RESA_GEMV_LOOP(dot_gemv_q2_k_neon, dot_q2_k_neon)
+RESA_GEMV_LOOP(dot_gemv_q3_k_neon, dot_q3_k_neon)
+RESA_GEMV_LOOP(dot_gemv_q5_k_neon, dot_q5_k_neon)
+RESA_GEMV_LOOP(dot_gemv_iq4_xs_neon, dot_iq4_xs_neon)
+RESA_GEMM_LOOP(dot_gemm_q2_k_neon, dot_q2_k_neon)
+RESA_GEMM_LOOP(dot_gemm_q3_k_neon, dot_q3_k_neon)
+RESA_GEMM_LOOP(dot_gemm_q5_k_neon, dot_q5_k_neon)
+RESA_GEMM_LOOP(dot_gemm_iq4_xs_neon, dot_iq4_xs_neon)
+RESA_GEMV_LOOP(dot_gemv_q5_1_dotprod, dot_q5_1_dotprod)
+RESA_GEMV_LOOP(dot_gemv_iq4_nl_dotprod, dot_iq4_nl_dotprod)
+RESA_GEMV_LOOP(dot_gemv_q2_k_dotprod, dot_q2_k_dotprod)
+RESA_GEMV_LOOP(dot_gemv_q3_k_dotprod, dot_q3_k_dotprod)
+RESA_GEMV_LOOP(dot_gemv_q5_k_dotprod, dot_q5_k_dotprod)
+RESA_GEMV_LOOP(dot_gemv_iq4_xs_dotprod, dot_iq4_xs_dotprod)
+RESA_GEMM_LOOP(dot_gemm_q2_k_dotprod, dot_q2_k_dotprod)
+RESA_GEMM_LOOP(dot_gemm_q3_k_dotprod, dot_q3_k_dotprod)
+RESA_GEMM_LOOP(dot_gemm_q5_k_dotprod, dot_q5_k_dotprod)
+RESA_GEMM_LOOP(dot_gemm_iq4_xs_dotprod, dot_iq4_xs_dotprod)
 
 #else
 typedef int resa_dot_neon_unused; /* ISO C forbids an empty translation unit */

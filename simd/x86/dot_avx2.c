@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "dot.h"
+#include "kscales.h"
 
 static inline float hsum_ps(__m256 v)
 {
@@ -694,7 +695,7 @@ void dot_to_float_f16_avx2(const void *src, float *dst, int64_t n)
         dst[i] = _cvtsh_ss(x[i]);
 }
 
-/* ---- Q5_0 and the super-block types (Q4_K, Q6_K) ----------------------------------- */
+/* ---- Q5_0 and the super-block types Q4_K, Q6_K ------------------------------------- */
 
 /* The 32 bits of a Q5 qh as bytes: 0x10 where the bit is set, element order. */
 static inline __m256i q5_high_bits(uint32_t qh)
@@ -706,30 +707,71 @@ static inline __m256i q5_high_bits(uint32_t qh)
     return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
-/* dot.h's int8 recipe, one block at a time (values -16..15). */
+/* dot.h's int8 recipe, four blocks at a time as Q4_0 (values -16..15: the
+ * four-product sums, <= 4 * 16 * 127, fit the int16 hadd of sums4_i16). */
+static inline __m256i q5_0_block(const block_q5_0 *x)
+{
+    return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x->qs), q5_high_bits(load_u32(x->qh))), _mm256_set1_epi8(16));
+}
+
 decl_vec_dot_fn(dot_q5_0_avx2)
 {
     const block_q5_0 *x = w;
     const block_q8_0 *y = a;
+    const int64_t nb = n / QK5_0;
     float acc = 0.0f;
-    for (int64_t i = 0; i < n / QK5_0; i++) {
-        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x[i].qs), q5_high_bits(load_u32(x[i].qh))),
-                                          _mm256_set1_epi8(16));
-        acc = chain1(acc, x[i].d, y[i].d, dot_i8i8(q, load_i8(y[i].qs)));
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const __m128 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+                                 pack4_f16(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
+        const __m128i p = sums4_i16(mul_i8i8(q5_0_block(&x[i]), load_i8(y[i].qs)),
+                                    mul_i8i8(q5_0_block(&x[i + 1]), load_i8(y[i + 1].qs)),
+                                    mul_i8i8(q5_0_block(&x[i + 2]), load_i8(y[i + 2].qs)),
+                                    mul_i8i8(q5_0_block(&x[i + 3]), load_i8(y[i + 3].qs)));
+        acc = chain4(acc, d, p);
     }
+    for (; i < nb; i++)
+        acc = chain1(acc, x[i].d, y[i].d, dot_i8i8(q5_0_block(&x[i]), load_i8(y[i].qs)));
     *s = acc;
 }
 
-/* Q4_K's six-bit scales and mins of its 8 sub-blocks of 32 (types.c's
- * scale_min_k4 for all j at once). */
-static inline void q4_k_scales(const uint8_t *s, int16_t sc[8], int16_t m[8])
+/* Q4_K/Q5_K: the eight scales as int16 in both lanes, and the mins' exact
+ * sum against the activation's sums of 16 (each min covers two), decoded
+ * as words into vectors: per-value stores followed by a vector load would
+ * stall store forwarding. */
+static inline __m256i q45_k_setup(const uint8_t *scales, const block_q8_K *y, int32_t *msum)
 {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = s[j] & 63;
-        m[j] = s[j + 4] & 63;
-        sc[j + 4] = (int16_t)((s[j + 8] & 0x0f) | ((s[j] >> 6) << 4));
-        m[j + 4] = (int16_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
-    }
+    uint32_t u[4];
+    kscales_q4_k_bytes(scales, u);
+    const __m128i sc8 = _mm_cvtsi64_si128((long long)(u[0] | (uint64_t)u[1] << 32));
+    const __m128i m8 = _mm_cvtsi64_si128((long long)(u[2] | (uint64_t)u[3] << 32));
+    const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8)); /* m[j] at 2j and 2j + 1 */
+    *msum = hsum_epi32(_mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)y->bsums)));
+    return _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc8));
+}
+
+/* int16 word k of v (in both lanes) in every word */
+static inline __m256i word_bcast(__m256i v, int k)
+{
+    return _mm256_shuffle_epi8(v, _mm256_set1_epi16((short)(2 * k | (2 * k + 1) << 8)));
+}
+
+/* The int16 scales of sub-blocks g (low lane) and g + 1 (high lane), for
+ * g = 0, 2, 4, ... in turn (one ymm of codes spans two sub-blocks of 16):
+ * the 16 int8 scales in both lanes of scv, a byte shuffle into each word's
+ * high byte and an arithmetic shift (sign extension); the shuffle's
+ * indices move by two per call. */
+static inline __m256i k16_pick(void)
+{
+    return _mm256_setr_epi8(-128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 0, -128, 1, -128, 1,
+                            -128, 1, -128, 1, -128, 1, -128, 1, -128, 1, -128, 1);
+}
+
+static inline __m256i k16_scales(__m256i scv, __m256i *pick)
+{
+    const __m256i s = _mm256_srai_epi16(_mm256_shuffle_epi8(scv, *pick), 8);
+    *pick = _mm256_add_epi16(*pick, _mm256_set1_epi16(2 << 8));
+    return s;
 }
 
 /* dot.h's super-block recipe. The nibbles are unsigned (vpmaddubsw pair
@@ -742,20 +784,17 @@ decl_vec_dot_fn(dot_q4_k_avx2)
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     float acc = 0.0f, accm = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
-        int16_t sc[8], m[8];
-        q4_k_scales(x[b].scales, sc, m);
+        int32_t msum;
+        const __m256i scv = q45_k_setup(x[b].scales, &y[b], &msum);
         __m256i isum = _mm256_setzero_si256();
         for (int g = 0; g < 4; g++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * g));
             const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
             const __m256i plo = _mm256_maddubs_epi16(lo, load_i8(y[b].qs + 64 * g));
             const __m256i phi = _mm256_maddubs_epi16(hi, load_i8(y[b].qs + 64 * g + 32));
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * g])));
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * g + 1])));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, word_bcast(scv, 2 * g)));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, word_bcast(scv, 2 * g + 1)));
         }
-        int32_t msum = 0;
-        for (int j = 0; j < 8; j++)
-            msum += m[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
         acc = fmaf(_cvtsh_ss(x[b].d) * y[b].d, (float)hsum_epi32(isum), acc);
         accm = fmaf(_cvtsh_ss(x[b].dmin) * y[b].d, (float)msum, accm);
     }
@@ -774,10 +813,12 @@ decl_vec_dot_fn(dot_q6_k_avx2)
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     float acc = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
+        const __m256i scv = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)x[b].scales));
+        __m256i pick = k16_pick();
         __m256i isum = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = x[b].ql + 64 * h;
-            const int8_t *sc = x[b].scales + 8 * h, *yq = y[b].qs + 128 * h;
+            const int8_t *yq = y[b].qs + 128 * h;
             const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
             const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
             const __m256i hb = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
@@ -789,8 +830,7 @@ decl_vec_dot_fn(dot_q6_k_avx2)
                                    _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
             for (int k = 0; k < 4; k++) {
                 const __m256i p = _mm256_maddubs_epi16(q[k], load_i8(yq + 32 * k));
-                const __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, s16));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, k16_scales(scv, &pick)));
             }
         }
         int32_t off = 0;
@@ -801,11 +841,223 @@ decl_vec_dot_fn(dot_q6_k_avx2)
     *s = acc; /* the recipe's acc - accm with accm = 0 */
 }
 
+/* ---- Q5_K, Q3_K, Q2_K, IQ4_XS (super-blocks) and Q5_1, IQ4_NL (blocks of 32) ---------
+ *
+ * The same recipes; only the unpacking differs. Every weight code here fits
+ * vpmaddubsw without saturating: unsigned codes (Q5_K <= 31, Q3_K + 4 <= 7,
+ * Q2_K <= 3) meet the activation directly, the IQ4 levels (|q| <= 127) take
+ * the sign trick (pair sums <= 2 * 127 * 127). */
+
+/* sum over the 16 sub-blocks of w[g] * bsums[g] (w as 16 int16), exact */
+static inline int32_t bsums_dot(__m256i w16, const int16_t *bsums)
+{
+    return hsum_epi32(_mm256_madd_epi16(w16, _mm256_loadu_si256((const __m256i *)bsums)));
+}
+
+/* Q5_K: Q4_K's nibbles and scales; bit 2g of qh[l] tops element 64g + l and
+ * bit 2g + 1 element 64g + 32 + l, so qh shifts right by two per group. */
+decl_vec_dot_fn(dot_q5_k_avx2)
+{
+    const block_q5_K *x = w;
+    const block_q8_K *y = a;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    float acc = 0.0f, accm = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        int32_t msum;
+        const __m256i scv = q45_k_setup(x[b].scales, &y[b], &msum);
+        __m256i hb = _mm256_loadu_si256((const __m256i *)x[b].qh);
+        __m256i isum = _mm256_setzero_si256();
+        for (int g = 0; g < 4; g++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * g));
+            /* 16-bit shifts: a byte's bits 0 and 1 are its own until shifted by 8 */
+            const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, one), 4);
+            const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4);
+            hb = _mm256_srli_epi16(hb, 2);
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), h0);
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1);
+            const __m256i plo = _mm256_maddubs_epi16(lo, load_i8(y[b].qs + 64 * g));
+            const __m256i phi = _mm256_maddubs_epi16(hi, load_i8(y[b].qs + 64 * g + 32));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, word_bcast(scv, 2 * g)));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, word_bcast(scv, 2 * g + 1)));
+        }
+        acc = fmaf(_cvtsh_ss(x[b].d) * y[b].d, (float)hsum_epi32(isum), acc);
+        accm = fmaf(_cvtsh_ss(x[b].dmin) * y[b].d, (float)msum, accm);
+    }
+    *s = acc - accm;
+}
+
+/* Q3_K: the code is u - 4 with u = the two low bits + 4 * the hmask bit
+ * (0..7, unsigned); the -4 comes out exactly afterwards with the
+ * activation's sums of 16, as Q6_K's -32 does. Element 128h + 32j + l:
+ * bits 2j of qs[32h + l], hmask bit 4h + j of hmask[l]. */
+decl_vec_dot_fn(dot_q3_k_avx2)
+{
+    const block_q3_K *x = w;
+    const block_q8_K *y = a;
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        uint32_t o[4];
+        kscales_q3_k_words(x[b].scales, o);
+        const __m128i sc8 = _mm_sub_epi8(_mm_setr_epi32((int)o[0], (int)o[1], (int)o[2], (int)o[3]), _mm_set1_epi8(32));
+        const int32_t off = bsums_dot(_mm256_cvtepi8_epi16(sc8), y[b].bsums);
+        const __m256i scv = _mm256_broadcastsi128_si256(sc8);
+        __m256i pick = k16_pick();
+        __m256i hm = _mm256_loadu_si256((const __m256i *)x[b].hmask);
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * h));
+            for (int j = 0; j < 4; j++) {
+                const __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3),
+                                                  _mm256_slli_epi16(_mm256_and_si256(hm, one), 2));
+                hm = _mm256_srli_epi16(hm, 1);
+                const __m256i p = _mm256_maddubs_epi16(u, load_i8(y[b].qs + 128 * h + 32 * j));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, k16_scales(scv, &pick)));
+            }
+        }
+        acc = fmaf(_cvtsh_ss(x[b].d) * y[b].d, (float)(hsum_epi32(isum) - 4 * off), acc);
+    }
+    *s = acc; /* the recipe's acc - accm with accm = 0 */
+}
+
+/* Q2_K: two-bit codes in Q3_K's order, a four-bit scale and min per 16
+ * (scales[g] = sc | m << 4). */
+decl_vec_dot_fn(dot_q2_k_avx2)
+{
+    const block_q2_K *x = w;
+    const block_q8_K *y = a;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    float acc = 0.0f, accm = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const __m128i s8 = _mm_loadu_si128((const __m128i *)x[b].scales);
+        const __m128i m8 = _mm_and_si128(_mm_srli_epi16(s8, 4), _mm_set1_epi8(0x0f));
+        const __m256i scv = _mm256_broadcastsi128_si256(_mm_and_si128(s8, _mm_set1_epi8(0x0f)));
+        __m256i pick = k16_pick();
+        const int32_t msum = bsums_dot(_mm256_cvtepu8_epi16(m8), y[b].bsums);
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * h));
+            for (int j = 0; j < 4; j++) {
+                const __m256i u = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3);
+                const __m256i p = _mm256_maddubs_epi16(u, load_i8(y[b].qs + 128 * h + 32 * j));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, k16_scales(scv, &pick)));
+            }
+        }
+        acc = fmaf(_cvtsh_ss(x[b].d) * y[b].d, (float)hsum_epi32(isum), acc);
+        accm = fmaf(_cvtsh_ss(x[b].dmin) * y[b].d, (float)msum, accm);
+    }
+    *s = acc - accm;
+}
+
+/* The 16 IQ4 levels in both lanes, for vpshufb. */
+static inline __m256i iq4_levels(void)
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)resa_kvalues_iq4nl));
+}
+
+/* IQ4_XS: 8 sub-blocks of 32, each 16 bytes of nibbles in IQ4_NL's order
+ * (low nibbles the first 16 values) mapped through the level table. */
+decl_vec_dot_fn(dot_iq4_xs_avx2)
+{
+    const block_iq4_xs *x = w;
+    const block_q8_K *y = a;
+    const __m256i kv = iq4_levels();
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const __m128i sc8 = _mm_sub_epi8(_mm_cvtsi64_si128((long long)kscales_iq4_xs_bytes(x[b].scales_h, x[b].scales_l)),
+                                         _mm_set1_epi8(32));
+        const __m256i scv = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8));
+        __m256i isum = _mm256_setzero_si256();
+        for (int ib = 0; ib < 8; ib++) {
+            const __m256i q = _mm256_shuffle_epi8(kv, unpack_nibbles(x[b].qs + 16 * ib));
+            const __m256i p = mul_i8i8(q, load_i8(y[b].qs + 32 * ib));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, word_bcast(scv, ib)));
+        }
+        acc = fmaf(_cvtsh_ss(x[b].d) * y[b].d, (float)hsum_epi32(isum), acc);
+    }
+    *s = acc; /* the recipe's acc - accm with accm = 0 */
+}
+
+/* Q5_1: Q4_1's loop (adjacent fp16 pairs (d, m) and (d, s)) over five-bit
+ * unsigned codes; their four-product sums (<= 4 * 31 * 127) still fit the
+ * int16 hadd of sums4_i16. */
+static inline __m256i q5_1_block(const block_q5_1 *x)
+{
+    return _mm256_or_si256(unpack_nibbles(x->qs), q5_high_bits(load_u32(x->qh)));
+}
+
+decl_vec_dot_fn(dot_q5_1_avx2)
+{
+    const block_q5_1 *x = w;
+    const block_q8_1 *y = a;
+    const int64_t nb = n / QK5_1;
+    float acc = 0.0f, accm = 0.0f;
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const __m256 fx = cvt8_f16(load_u32(&x[i].d) | (uint64_t)load_u32(&x[i + 1].d) << 32,
+                                   load_u32(&x[i + 2].d) | (uint64_t)load_u32(&x[i + 3].d) << 32);
+        const __m256 fy = cvt8_f16(load_u32(&y[i].d) | (uint64_t)load_u32(&y[i + 1].d) << 32,
+                                   load_u32(&y[i + 2].d) | (uint64_t)load_u32(&y[i + 3].d) << 32);
+        const __m128i p = sums4_i16(mul_u8i8(q5_1_block(&x[i]), load_i8(y[i].qs)),
+                                    mul_u8i8(q5_1_block(&x[i + 1]), load_i8(y[i + 1].qs)),
+                                    mul_u8i8(q5_1_block(&x[i + 2]), load_i8(y[i + 2].qs)),
+                                    mul_u8i8(q5_1_block(&x[i + 3]), load_i8(y[i + 3].qs)));
+        float xv[8], yv[8], dv[8], iv[4];
+        _mm256_storeu_ps(xv, fx);
+        _mm256_storeu_ps(yv, fy);
+        _mm256_storeu_ps(dv, _mm256_mul_ps(fx, fy));
+        _mm_storeu_ps(iv, _mm_cvtepi32_ps(p));
+        for (int j = 0; j < 4; j++) {
+            acc = fmaf(dv[2 * j], iv[j], acc);
+            accm = fmaf(xv[2 * j + 1], yv[2 * j + 1], accm);
+        }
+    }
+    for (; i < nb; i++) {
+        acc = chain1(acc, x[i].d, y[i].d, dot_u8i8(q5_1_block(&x[i]), load_i8(y[i].qs)));
+        accm = fmaf(_cvtsh_ss(x[i].m), _cvtsh_ss(y[i].s), accm);
+    }
+    *s = acc + accm;
+}
+
+/* IQ4_NL: Q8_0's loop over the looked-up levels (pair sums reach 32258, so
+ * every group is widened: sums4, not sums4_i16). */
+decl_vec_dot_fn(dot_iq4_nl_avx2)
+{
+    const block_iq4_nl *x = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK4_NL;
+    const __m256i kv = iq4_levels();
+    float acc = 0.0f;
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const __m128 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+                                 pack4_f16(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
+        const __m128i p = sums4(dot_i8i8(_mm256_shuffle_epi8(kv, unpack_nibbles(x[i].qs)), load_i8(y[i].qs)),
+                                dot_i8i8(_mm256_shuffle_epi8(kv, unpack_nibbles(x[i + 1].qs)), load_i8(y[i + 1].qs)),
+                                dot_i8i8(_mm256_shuffle_epi8(kv, unpack_nibbles(x[i + 2].qs)), load_i8(y[i + 2].qs)),
+                                dot_i8i8(_mm256_shuffle_epi8(kv, unpack_nibbles(x[i + 3].qs)), load_i8(y[i + 3].qs)));
+        acc = chain4(acc, d, p);
+    }
+    for (; i < nb; i++)
+        acc = chain1(acc, x[i].d, y[i].d, dot_i8i8(_mm256_shuffle_epi8(kv, unpack_nibbles(x[i].qs)), load_i8(y[i].qs)));
+    *s = acc;
+}
+
 RESA_GEMV_LOOP(dot_gemv_q5_0_avx2, dot_q5_0_avx2)
 RESA_GEMV_LOOP(dot_gemv_q4_k_avx2, dot_q4_k_avx2)
 RESA_GEMV_LOOP(dot_gemv_q6_k_avx2, dot_q6_k_avx2)
 RESA_GEMM_LOOP(dot_gemm_q4_k_avx2, dot_q4_k_avx2)
 RESA_GEMM_LOOP(dot_gemm_q6_k_avx2, dot_q6_k_avx2)
+RESA_GEMV_LOOP(dot_gemv_q5_k_avx2, dot_q5_k_avx2)
+RESA_GEMV_LOOP(dot_gemv_q3_k_avx2, dot_q3_k_avx2)
+RESA_GEMV_LOOP(dot_gemv_q2_k_avx2, dot_q2_k_avx2)
+RESA_GEMV_LOOP(dot_gemv_iq4_xs_avx2, dot_iq4_xs_avx2)
+RESA_GEMV_LOOP(dot_gemv_q5_1_avx2, dot_q5_1_avx2)
+RESA_GEMV_LOOP(dot_gemv_iq4_nl_avx2, dot_iq4_nl_avx2)
+RESA_GEMM_LOOP(dot_gemm_q5_k_avx2, dot_q5_k_avx2)
+RESA_GEMM_LOOP(dot_gemm_q3_k_avx2, dot_q3_k_avx2)
+RESA_GEMM_LOOP(dot_gemm_q2_k_avx2, dot_q2_k_avx2)
+RESA_GEMM_LOOP(dot_gemm_iq4_xs_avx2, dot_iq4_xs_avx2)
 
 #else
 typedef int resa_dot_avx2_unused; /* ISO C forbids an empty translation unit */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "dot.h"
+#include "kscales.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TARGET_VNNI __attribute__((target("avx512vnni")))
@@ -637,6 +638,353 @@ TARGET_VNNI decl_gemv_fn(dot_gemv_q8_0_avx512vnni)
 RESA_GEMV_LOOP(dot_gemv_f32_avx512, dot_f32_avx512)
 RESA_GEMV_LOOP(dot_gemv_f16_avx512, dot_f16_avx512)
 RESA_GEMV_LOOP(dot_gemv_bf16_avx512, dot_bf16_avx512)
+
+/* ---- the other quant types: VNNI ------------------------------------------------------
+ *
+ * Q5_0, Q5_1 and IQ4_NL: the Q4_0, Q4_1 and Q8_0 kernels above with their
+ * own unpacking. The super-block types: vpdpbusd sums each four products of
+ * unsigned codes and activations into an int32 lane; those four-sums fit
+ * int16 (the largest, Q6_K's, 4 * 63 * 127 = 32004: |q_a| <= 127), so the
+ * vectors of two sub-blocks pack exactly (vpackssdw) into one, and one
+ * vpdpwssd multiplies them by their scales and accumulates: per 64 values
+ * two vpdpbusd, a pack and a vpdpwssd where AVX2 spends six multiply-port
+ * ops. The codes' offsets (Q3_K's -4, Q6_K's -32) come off afterwards with
+ * the activation's sums of 16, as in AVX2. IQ4_XS keeps AVX2's kernel: its
+ * levels are signed, their four-sums (up to 4 * 127 * 127) do not pack, and
+ * vpmaddubsw pairs into vpdpwssd measured no faster. Integer sums are exact and the float part is dot.h's recipe, so the results are
+ * the scalar ones, bit for bit. */
+
+/* see dot_avx2.c: a Q5 qh as bytes 0x10 where the bit is set */
+static inline __m256i q5_high_bits(uint32_t qh)
+{
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)qh), _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+static inline __m256i q5_block(const uint8_t *qs, const uint8_t *qh)
+{
+    return _mm256_or_si256(unpack_nibbles(qs), q5_high_bits(load_u32(qh)));
+}
+
+/* (q - 16) x s8 as q*y - 16*y, as dot_q4_0_i8 */
+TARGET_VNNI static inline __m256i dot_q5_0_i8(__m256i q, __m256i y)
+{
+    return _mm256_sub_epi32(dot_u8i8(q, y), dot_u8i8(_mm256_set1_epi8(16), y));
+}
+
+TARGET_VNNI decl_vec_dot_fn(dot_q5_0_avx512vnni)
+{
+    const block_q5_0 *x = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK5_0;
+    float acc = 0.0f;
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const __m128 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+                                 pack4_f16(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
+        const __m128i p = sums4(dot_q5_0_i8(q5_block(x[i].qs, x[i].qh), load_i8(y[i].qs)),
+                                dot_q5_0_i8(q5_block(x[i + 1].qs, x[i + 1].qh), load_i8(y[i + 1].qs)),
+                                dot_q5_0_i8(q5_block(x[i + 2].qs, x[i + 2].qh), load_i8(y[i + 2].qs)),
+                                dot_q5_0_i8(q5_block(x[i + 3].qs, x[i + 3].qh), load_i8(y[i + 3].qs)));
+        acc = chain4(acc, d, p);
+    }
+    for (; i < nb; i++)
+        acc = chain1(acc, x[i].d, y[i].d, dot_q5_0_i8(q5_block(x[i].qs, x[i].qh), load_i8(y[i].qs)));
+    *s = acc;
+}
+
+/* (d, m) and (d, s) pairs as in dot_q4_1_avx2 */
+TARGET_VNNI decl_vec_dot_fn(dot_q5_1_avx512vnni)
+{
+    const block_q5_1 *x = w;
+    const block_q8_1 *y = a;
+    const int64_t nb = n / QK5_1;
+    float acc = 0.0f, accm = 0.0f;
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const __m256 fx = cvt8_f16(load_u32(&x[i].d) | (uint64_t)load_u32(&x[i + 1].d) << 32,
+                                   load_u32(&x[i + 2].d) | (uint64_t)load_u32(&x[i + 3].d) << 32);
+        const __m256 fy = cvt8_f16(load_u32(&y[i].d) | (uint64_t)load_u32(&y[i + 1].d) << 32,
+                                   load_u32(&y[i + 2].d) | (uint64_t)load_u32(&y[i + 3].d) << 32);
+        const __m128i p = sums4(dot_u8i8(q5_block(x[i].qs, x[i].qh), load_i8(y[i].qs)),
+                                dot_u8i8(q5_block(x[i + 1].qs, x[i + 1].qh), load_i8(y[i + 1].qs)),
+                                dot_u8i8(q5_block(x[i + 2].qs, x[i + 2].qh), load_i8(y[i + 2].qs)),
+                                dot_u8i8(q5_block(x[i + 3].qs, x[i + 3].qh), load_i8(y[i + 3].qs)));
+        float xv[8], yv[8], dv[8], iv[4];
+        _mm256_storeu_ps(xv, fx);
+        _mm256_storeu_ps(yv, fy);
+        _mm256_storeu_ps(dv, _mm256_mul_ps(fx, fy));
+        _mm_storeu_ps(iv, _mm_cvtepi32_ps(p));
+        for (int j = 0; j < 4; j++) {
+            acc = fmaf(dv[2 * j], iv[j], acc);
+            accm = fmaf(xv[2 * j + 1], yv[2 * j + 1], accm);
+        }
+    }
+    for (; i < nb; i++) {
+        acc = chain1(acc, x[i].d, y[i].d, dot_u8i8(q5_block(x[i].qs, x[i].qh), load_i8(y[i].qs)));
+        accm = fmaf(h2f(x[i].m), h2f(y[i].s), accm);
+    }
+    *s = acc + accm;
+}
+
+/* The 16 IQ4 levels in both lanes, for vpshufb. */
+static inline __m256i iq4_levels(void)
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)resa_kvalues_iq4nl));
+}
+
+TARGET_VNNI decl_vec_dot_fn(dot_iq4_nl_avx512vnni)
+{
+    const block_iq4_nl *x = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK4_NL;
+    const __m256i kv = iq4_levels();
+    float acc = 0.0f;
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+        const __m128 d = scales4(pack4_f16(x[i].d, x[i + 1].d, x[i + 2].d, x[i + 3].d),
+                                 pack4_f16(y[i].d, y[i + 1].d, y[i + 2].d, y[i + 3].d));
+        const __m128i p = sums4(dot_i8i8(_mm256_shuffle_epi8(kv, unpack_nibbles(x[i].qs)), load_i8(y[i].qs)),
+                                dot_i8i8(_mm256_shuffle_epi8(kv, unpack_nibbles(x[i + 1].qs)), load_i8(y[i + 1].qs)),
+                                dot_i8i8(_mm256_shuffle_epi8(kv, unpack_nibbles(x[i + 2].qs)), load_i8(y[i + 2].qs)),
+                                dot_i8i8(_mm256_shuffle_epi8(kv, unpack_nibbles(x[i + 3].qs)), load_i8(y[i + 3].qs)));
+        acc = chain4(acc, d, p);
+    }
+    for (; i < nb; i++)
+        acc = chain1(acc, x[i].d, y[i].d, dot_i8i8(_mm256_shuffle_epi8(kv, unpack_nibbles(x[i].qs)), load_i8(y[i].qs)));
+    *s = acc;
+}
+
+/* isum += sa * (four-sums of a) + sb * (four-sums of b), the scale vector
+ * laid out as vpackssdw lays out a and b: per lane four words of a's, four
+ * of b's. */
+TARGET_VNNI static inline __m256i scale_packed(__m256i isum, __m256i a4, __m256i b4, __m256i sc)
+{
+    return _mm256_dpwssd_epi32(isum, _mm256_packs_epi32(a4, b4), sc);
+}
+
+/* Q4_K and Q5_K: sub-blocks of 32; g's low nibbles are sub-block 2g, its
+ * high nibbles 2g + 1, so one scale vector per g: [sc[2g] x4, sc[2g+1] x4]
+ * in each lane, picked from the eight scales by a byte shuffle whose
+ * indices move by 4 per g. */
+static inline __m256i q45_k_pick(void)
+{
+    return _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3,
+                            2, 3);
+}
+
+/* the scale vector of the next g (scv: the eight int16 scales in both lanes) */
+static inline __m256i q45_k_scales(__m256i scv, __m256i *pick)
+{
+    const __m256i s = _mm256_shuffle_epi8(scv, *pick);
+    *pick = _mm256_add_epi8(*pick, _mm256_set1_epi8(4));
+    return s;
+}
+
+/* The eight scales as int16 in both lanes, and the mins' exact sum against
+ * the activation's sums of 16 (each min covers two of them). */
+static inline __m256i q45_k_setup(const uint8_t *scales, const block_q8_K *y, int32_t *msum)
+{
+    uint32_t u[4];
+    kscales_q4_k_bytes(scales, u);
+    const __m128i sc8 = _mm_cvtsi64_si128((long long)(u[0] | (uint64_t)u[1] << 32));
+    const __m128i m8 = _mm_cvtsi64_si128((long long)(u[2] | (uint64_t)u[3] << 32));
+    const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8)); /* m[j] at 2j and 2j + 1 */
+    *msum = hsum_epi32(_mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)y->bsums)));
+    return _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc8));
+}
+
+TARGET_VNNI decl_vec_dot_fn(dot_q4_k_avx512vnni)
+{
+    const block_q4_K *x = w;
+    const block_q8_K *y = a;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    float acc = 0.0f, accm = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        int32_t msum;
+        const __m256i scv = q45_k_setup(x[b].scales, &y[b], &msum);
+        __m256i pick = q45_k_pick();
+        __m256i isum = _mm256_setzero_si256();
+        for (int g = 0; g < 4; g++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * g));
+            const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            isum = scale_packed(isum, dot_u8i8(lo, load_i8(y[b].qs + 64 * g)),
+                                dot_u8i8(hi, load_i8(y[b].qs + 64 * g + 32)), q45_k_scales(scv, &pick));
+        }
+        acc = fmaf(h2f(x[b].d) * y[b].d, (float)hsum_epi32(isum), acc);
+        accm = fmaf(h2f(x[b].dmin) * y[b].d, (float)msum, accm);
+    }
+    *s = acc - accm;
+}
+
+/* Q5_K: the fifth bits as in dot_q5_k_avx2 */
+TARGET_VNNI decl_vec_dot_fn(dot_q5_k_avx512vnni)
+{
+    const block_q5_K *x = w;
+    const block_q8_K *y = a;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    float acc = 0.0f, accm = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        int32_t msum;
+        const __m256i scv = q45_k_setup(x[b].scales, &y[b], &msum);
+        __m256i pick = q45_k_pick();
+        __m256i hb = _mm256_loadu_si256((const __m256i *)x[b].qh);
+        __m256i isum = _mm256_setzero_si256();
+        for (int g = 0; g < 4; g++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * g));
+            const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(hb, one), 4);
+            const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4);
+            hb = _mm256_srli_epi16(hb, 2);
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), h0);
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1);
+            isum = scale_packed(isum, dot_u8i8(lo, load_i8(y[b].qs + 64 * g)),
+                                dot_u8i8(hi, load_i8(y[b].qs + 64 * g + 32)), q45_k_scales(scv, &pick));
+        }
+        acc = fmaf(h2f(x[b].d) * y[b].d, (float)hsum_epi32(isum), acc);
+        accm = fmaf(h2f(x[b].dmin) * y[b].d, (float)msum, accm);
+    }
+    *s = acc - accm;
+}
+
+/* Sub-blocks of 16 (Q2_K, Q3_K, Q6_K): one ymm of codes is sub-blocks g
+ * (low lane) and g + 1 (high lane), so packing the four-sums of the
+ * vectors of sub-blocks 4P, 4P + 1 and 4P + 2, 4P + 3 puts 4P and 4P + 2
+ * in the low lane and 4P + 1 and 4P + 3 in the high one. Their int16
+ * scales come from the 16 int8 scales (both lanes) by a byte shuffle into
+ * each word's high byte and an arithmetic shift (sign extension); the
+ * shuffle's indices move by 4 per P. */
+static inline __m256i k16_pick(void)
+{
+    return _mm256_setr_epi8(-128, 0, -128, 0, -128, 0, -128, 0, -128, 2, -128, 2, -128, 2, -128, 2, -128, 1, -128, 1,
+                            -128, 1, -128, 1, -128, 3, -128, 3, -128, 3, -128, 3);
+}
+
+/* the scale vector of the next P (scv: the 16 int8 scales in both lanes) */
+static inline __m256i k16_scales(__m256i scv, __m256i *pick)
+{
+    const __m256i s = _mm256_srai_epi16(_mm256_shuffle_epi8(scv, *pick), 8);
+    *pick = _mm256_add_epi16(*pick, _mm256_set1_epi16(4 << 8));
+    return s;
+}
+
+/* Q3_K: u = two low bits + 4 * hmask bit (see dot_q3_k_avx2); Q2_K the same without the hmask. */
+TARGET_VNNI decl_vec_dot_fn(dot_q3_k_avx512vnni)
+{
+    const block_q3_K *x = w;
+    const block_q8_K *y = a;
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        uint32_t o[4];
+        kscales_q3_k_words(x[b].scales, o);
+        const __m128i sc8 = _mm_sub_epi8(_mm_setr_epi32((int)o[0], (int)o[1], (int)o[2], (int)o[3]), _mm_set1_epi8(32));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        const int32_t off = hsum_epi32(_mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[b].bsums)));
+        const __m256i scv = _mm256_broadcastsi128_si256(sc8);
+        __m256i pick = k16_pick();
+        __m256i hm = _mm256_loadu_si256((const __m256i *)x[b].hmask);
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * h));
+            for (int j = 0; j < 4; j += 2) {
+                const __m256i u0 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3),
+                                                   _mm256_slli_epi16(_mm256_and_si256(hm, one), 2));
+                const __m256i u1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * j + 2), m3),
+                                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, 1), one), 2));
+                hm = _mm256_srli_epi16(hm, 2);
+                const int8_t *yq = y[b].qs + 128 * h + 32 * j;
+                const __m256i s16 = k16_scales(scv, &pick);
+                isum = scale_packed(isum, dot_u8i8(u0, load_i8(yq)), dot_u8i8(u1, load_i8(yq + 32)), s16);
+            }
+        }
+        acc = fmaf(h2f(x[b].d) * y[b].d, (float)(hsum_epi32(isum) - 4 * off), acc);
+    }
+    *s = acc; /* the recipe's acc - accm with accm = 0 */
+}
+
+TARGET_VNNI decl_vec_dot_fn(dot_q2_k_avx512vnni)
+{
+    const block_q2_K *x = w;
+    const block_q8_K *y = a;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    float acc = 0.0f, accm = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const __m128i s8 = _mm_loadu_si128((const __m128i *)x[b].scales);
+        const __m128i sc8 = _mm_and_si128(s8, _mm_set1_epi8(0x0f));
+        const __m128i m8 = _mm_and_si128(_mm_srli_epi16(s8, 4), _mm_set1_epi8(0x0f));
+        const int32_t msum =
+            hsum_epi32(_mm256_madd_epi16(_mm256_cvtepu8_epi16(m8), _mm256_loadu_si256((const __m256i *)y[b].bsums)));
+        const __m256i scv = _mm256_broadcastsi128_si256(sc8);
+        __m256i pick = k16_pick();
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * h));
+            for (int j = 0; j < 4; j += 2) {
+                const __m256i u0 = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), m3);
+                const __m256i u1 = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j + 2), m3);
+                const int8_t *yq = y[b].qs + 128 * h + 32 * j;
+                const __m256i s16 = k16_scales(scv, &pick);
+                isum = scale_packed(isum, dot_u8i8(u0, load_i8(yq)), dot_u8i8(u1, load_i8(yq + 32)), s16);
+            }
+        }
+        acc = fmaf(h2f(x[b].d) * y[b].d, (float)hsum_epi32(isum), acc);
+        accm = fmaf(h2f(x[b].dmin) * y[b].d, (float)msum, accm);
+    }
+    *s = acc - accm;
+}
+
+/* Q6_K: unsigned six-bit codes (see dot_q6_k_avx2); q[k] covers sub-blocks
+ * 8h + 2k and 8h + 2k + 1. */
+TARGET_VNNI decl_vec_dot_fn(dot_q6_k_avx512vnni)
+{
+    const block_q6_K *x = w;
+    const block_q8_K *y = a;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
+        const int32_t off =
+            hsum_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y[b].bsums)));
+        const __m256i scv = _mm256_broadcastsi128_si256(sc8);
+        __m256i pick = k16_pick();
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = x[b].ql + 64 * h;
+            const int8_t *yq = y[b].qs + 128 * h;
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i hb = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
+            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+            const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+            const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m30));
+            const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                               _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+            const __m256i s01 = k16_scales(scv, &pick);
+            isum = scale_packed(isum, dot_u8i8(q0, load_i8(yq)), dot_u8i8(q1, load_i8(yq + 32)), s01);
+            const __m256i s23 = k16_scales(scv, &pick);
+            isum = scale_packed(isum, dot_u8i8(q2, load_i8(yq + 64)), dot_u8i8(q3, load_i8(yq + 96)), s23);
+        }
+        acc = fmaf(h2f(x[b].d) * y[b].d, (float)(hsum_epi32(isum) - 32 * off), acc);
+    }
+    *s = acc; /* the recipe's acc - accm with accm = 0 */
+}
+
+RESA_GEMV_LOOP(dot_gemv_q5_0_avx512vnni, dot_q5_0_avx512vnni)
+RESA_GEMV_LOOP(dot_gemv_q5_1_avx512vnni, dot_q5_1_avx512vnni)
+RESA_GEMV_LOOP(dot_gemv_iq4_nl_avx512vnni, dot_iq4_nl_avx512vnni)
+RESA_GEMV_LOOP(dot_gemv_q2_k_avx512vnni, dot_q2_k_avx512vnni)
+RESA_GEMV_LOOP(dot_gemv_q3_k_avx512vnni, dot_q3_k_avx512vnni)
+RESA_GEMV_LOOP(dot_gemv_q4_k_avx512vnni, dot_q4_k_avx512vnni)
+RESA_GEMV_LOOP(dot_gemv_q5_k_avx512vnni, dot_q5_k_avx512vnni)
+RESA_GEMV_LOOP(dot_gemv_q6_k_avx512vnni, dot_q6_k_avx512vnni)
+RESA_GEMM_LOOP(dot_gemm_q2_k_avx512vnni, dot_q2_k_avx512vnni)
+RESA_GEMM_LOOP(dot_gemm_q3_k_avx512vnni, dot_q3_k_avx512vnni)
+RESA_GEMM_LOOP(dot_gemm_q4_k_avx512vnni, dot_q4_k_avx512vnni)
+RESA_GEMM_LOOP(dot_gemm_q5_k_avx512vnni, dot_q5_k_avx512vnni)
+RESA_GEMM_LOOP(dot_gemm_q6_k_avx512vnni, dot_q6_k_avx512vnni)
 
 /* ---- activation quantizers ------------------------------------------------------ */
 

@@ -38,14 +38,29 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_avx2;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_avx2;
     c->to_float[RESA_TYPE_F16] = dot_to_float_f16_avx2;
-    c->vec_dot[RESA_TYPE_Q5_0] = dot_q5_0_avx2;
-    c->vec_dot[RESA_TYPE_Q4_K] = dot_q4_k_avx2;
-    c->vec_dot[RESA_TYPE_Q6_K] = dot_q6_k_avx2;
-    c->gemv[RESA_TYPE_Q5_0] = dot_gemv_q5_0_avx2;
-    c->gemv[RESA_TYPE_Q4_K] = dot_gemv_q4_k_avx2;
-    c->gemv[RESA_TYPE_Q6_K] = dot_gemv_q6_k_avx2;
+#define SET_K(type, name)                       \
+    do {                                        \
+        c->vec_dot[type] = dot_##name##_avx2;   \
+        c->gemv[type] = dot_gemv_##name##_avx2; \
+    } while (0)
+    SET_K(RESA_TYPE_Q5_0, q5_0);
+    SET_K(RESA_TYPE_Q5_1, q5_1);
+    SET_K(RESA_TYPE_IQ4_NL, iq4_nl);
+    SET_K(RESA_TYPE_Q2_K, q2_k);
+    SET_K(RESA_TYPE_Q3_K, q3_k);
+    SET_K(RESA_TYPE_Q4_K, q4_k);
+    SET_K(RESA_TYPE_Q5_K, q5_k);
+    SET_K(RESA_TYPE_Q6_K, q6_k);
+    SET_K(RESA_TYPE_IQ4_XS, iq4_xs);
+#undef SET_K
+    /* the super-block gemms loop over vec_dot; Q5_0, Q5_1 and IQ4_NL keep
+     * the scalar panel gemm (dot.h) */
+    c->gemm[RESA_TYPE_Q2_K] = dot_gemm_q2_k_avx2;
+    c->gemm[RESA_TYPE_Q3_K] = dot_gemm_q3_k_avx2;
     c->gemm[RESA_TYPE_Q4_K] = dot_gemm_q4_k_avx2;
+    c->gemm[RESA_TYPE_Q5_K] = dot_gemm_q5_k_avx2;
     c->gemm[RESA_TYPE_Q6_K] = dot_gemm_q6_k_avx2;
+    c->gemm[RESA_TYPE_IQ4_XS] = dot_gemm_iq4_xs_avx2;
 
 #if defined(HAVE_AVX512)
     if (!(flags & RESA_CPU_AVX512))
@@ -75,6 +90,26 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->gemm[RESA_TYPE_Q4_0] = dot_gemm_q4_0_avx512vnni;
     c->gemm[RESA_TYPE_Q4_1] = dot_gemm_q4_1_avx512vnni;
     c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_avx512vnni;
+#define SET_VNNI(type, name)                          \
+    do {                                              \
+        c->vec_dot[type] = dot_##name##_avx512vnni;   \
+        c->gemv[type] = dot_gemv_##name##_avx512vnni; \
+    } while (0)
+    SET_VNNI(RESA_TYPE_Q5_0, q5_0);
+    SET_VNNI(RESA_TYPE_Q5_1, q5_1);
+    SET_VNNI(RESA_TYPE_IQ4_NL, iq4_nl);
+    SET_VNNI(RESA_TYPE_Q2_K, q2_k);
+    SET_VNNI(RESA_TYPE_Q3_K, q3_k);
+    SET_VNNI(RESA_TYPE_Q4_K, q4_k);
+    SET_VNNI(RESA_TYPE_Q5_K, q5_k);
+    SET_VNNI(RESA_TYPE_Q6_K, q6_k);
+#undef SET_VNNI
+    /* IQ4_XS stays AVX2's (simd/x86/dot_avx512.c says why) */
+    c->gemm[RESA_TYPE_Q2_K] = dot_gemm_q2_k_avx512vnni;
+    c->gemm[RESA_TYPE_Q3_K] = dot_gemm_q3_k_avx512vnni;
+    c->gemm[RESA_TYPE_Q4_K] = dot_gemm_q4_k_avx512vnni;
+    c->gemm[RESA_TYPE_Q5_K] = dot_gemm_q5_k_avx512vnni;
+    c->gemm[RESA_TYPE_Q6_K] = dot_gemm_q6_k_avx512vnni;
 
 #if defined(HAVE_AMX)
     if (!(flags & RESA_CPU_AMX))
