@@ -3,8 +3,9 @@
 # resa info describes any GGUF (docs/design.md §5): a tensor of every type
 # gguf-py knows, sized as gguf-py sizes it (bytes and type name per tensor),
 # marked supported exactly for the types resa computes with; an unknown
-# architecture; exit 0 with "runs: no" and the reason, while generate
-# refuses the same files in one line; a file that is no GGUF still fails.
+# architecture; described on stdout with "runs: no" and the reason, the
+# reason also one line on stderr, exit 1; generate refuses the same files in
+# one line; a file that is no GGUF fails without a description.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/common.sh"
 "$PYTHON" -c "import gguf, numpy" 2>/dev/null || need "python gguf/numpy not found (PYTHON=$PYTHON)"
 tmp=$(mktemp -d)
@@ -37,10 +38,12 @@ with open(d + "/expect.txt", "w") as f:
         f.write("%s %s %d\n" % (t.name, T(t.tensor_type).name, n))
 PY
 supported="F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS"
-if "$RESA" info --json "$tmp/all-types.gguf" >"$tmp/info.json"; then
-    pass "resa info on a file with every ggml type exits 0"
+"$RESA" info --json "$tmp/all-types.gguf" >"$tmp/info.json" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "^resa: .*which resa does not support" "$tmp/err"; then
+    pass "resa info on a file with every ggml type: exit 1, the reason in one stderr line"
 else
-    fail "resa info on a file with every ggml type failed"
+    fail "resa info on a file with every ggml type: exit $rc, stderr: $(cat "$tmp/err")"
 fi
 "$PYTHON" - "$tmp" "$supported" >"$tmp/py.out" 2>&1 <<'PY'
 import json, sys
@@ -62,8 +65,9 @@ cat "$tmp/py.out"
 n_pass=$((n_pass + $(grep -c '^ok - ' "$tmp/py.out")))
 n_fail=$((n_fail + $(grep -c '^not ok - ' "$tmp/py.out")))
 grep -q '^ok - ' "$tmp/py.out" || fail "the JSON checks did not run"
-text=$("$RESA" info "$tmp/mamba.gguf") && pass "resa info on an unknown architecture exits 0" ||
-    fail "resa info on an unknown architecture failed"
+text=$("$RESA" info "$tmp/mamba.gguf" 2>/dev/null)
+[ $? -eq 1 ] && pass "resa info on an unknown architecture describes it, exit 1" ||
+    fail "resa info on an unknown architecture: not exit 1"
 case $text in *"runs:            no: "*"unknown architecture 'mamba'"*) pass "it says why: $(printf '%s' "$text" | tail -1)" ;;
     *) fail "no reason in: $text" ;; esac
 for f in all-types mamba; do
@@ -75,8 +79,9 @@ for f in all-types mamba; do
     fi
 done
 printf 'not a gguf' >"$tmp/junk.gguf"
-"$RESA" info "$tmp/junk.gguf" >/dev/null 2>&1 && fail "resa info accepted a file that is no GGUF" ||
-    pass "resa info on a file that is no GGUF exits non-zero"
+out=$("$RESA" info "$tmp/junk.gguf" 2>/dev/null)
+[ $? -eq 1 ] && [ -z "$out" ] && pass "resa info on a file that is no GGUF: exit 1, nothing described" ||
+    fail "resa info on a file that is no GGUF: '$out'"
 if [ -f "$MODEL" ]; then
     "$RESA" info "$MODEL" | grep -q "^runs: *yes" && pass "a model resa runs: runs: yes" || fail "runs: yes missing"
 fi

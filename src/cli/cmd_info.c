@@ -11,9 +11,9 @@
 static const char help[] =
     "usage: resa info [MODEL] [-m MODEL] [--json]\n"
     "Describes a GGUF model: architecture, shapes, tensor types, tokenizer. A file\n"
-    "resa cannot run (tensor types, architecture or tokenizer it lacks) is described\n"
-    "from its metadata and tensor table, with the reason it does not run; the exit\n"
-    "status is 0 either way, 1 when the file is not a readable GGUF.\n"
+    "resa cannot run (tensor types, architecture or tokenizer it lacks, invalid\n"
+    "values) is described from its metadata and tensor table, with the reason it\n"
+    "does not run also on stderr. Exit status 0 when resa runs the model, 1 when not.\n"
     "  -m, --model FILE  the model (default: $RESA_MODEL, else the fetched default model)\n"
     "      --json        print one JSON object\n";
 
@@ -216,7 +216,7 @@ int cmd_info(int argc, char **argv)
             return cli_error("%s", why);
         describe_file(f, why, json);
         resa_file_info_free(f);
-        return 0;
+        return cli_error("%s", why); /* described, and it does not run */
     }
     if (json)
         print_json(m);
