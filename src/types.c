@@ -248,7 +248,11 @@ static void to_float_q8_1(const void *src, float *dst, int64_t n)
  * float noise of the reference.
  * The SIMD quantizers reproduce exactly this: the same float division for d
  * and for 1/d, a plain product (no FMA) and the same rounding. Returns
- * sum(q) for Q8_1. Inputs must be finite. */
+ * sum(q) for Q8_1. A NaN product (a NaN input, or an infinite one whose
+ * block's amax is infinite) quantizes to 0: converting NaN to an integer is
+ * undefined in C (the fuzzer fed a model whose weights make such
+ * activations); the SIMD tiers give their conversion's value there (x86
+ * -128, NEON 0), garbage either way but never undefined. */
 static int quantize_block_q8(const float *x, int8_t *q, resa_f16 *dh, float *dout)
 {
     float amax = 0.0f;
@@ -258,7 +262,8 @@ static int quantize_block_q8(const float *x, int8_t *q, resa_f16 *dh, float *dou
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     int sum = 0;
     for (int j = 0; j < 32; j++) {
-        q[j] = (int8_t)nearbyintf(x[j] * id); /* default rounding mode: ties to even */
+        const float v = x[j] * id;
+        q[j] = isnan(v) ? 0 : (int8_t)nearbyintf(v); /* default rounding mode: ties to even */
         sum += q[j];
     }
     *dh = type_f32_to_f16(d);

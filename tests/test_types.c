@@ -499,6 +499,26 @@ static void test_roundtrip(void)
     check(ties, "q8_0 rounds ties to even");
 }
 
+/* Activations a broken model produces (found by fuzz_gguf): NaN and
+ * infinities quantize without undefined behaviour (UBSan flags a NaN to
+ * int8 conversion; tools/test.sh runs this under it), NaN products to 0,
+ * the finite values of a block without an infinity as usual. */
+static void test_nonfinite(void)
+{
+    float x[64];
+    for (int j = 0; j < 64; j++)
+        x[j] = (float)(j % 7) - 3.0f;
+    x[5] = NAN;
+    x[40] = INFINITY;
+    x[41] = -INFINITY;
+    block_q8_1 q[2];
+    type_traits_get(RESA_TYPE_Q8_1)->from_float(x, q, 64);
+    int ok = q[0].qs[5] == 0 && q[0].qs[6] == (int8_t)nearbyintf(x[6] * (127.0f / 3.0f));
+    for (int j = 32; j < 64; j++) /* amax inf: id 0, every product 0 or NaN */
+        ok &= q[1].qs[j - 32] == 0;
+    check(ok, "Q8_1 quantization of NaN and infinite activations: defined, NaN products 0");
+}
+
 int main(int argc, char **argv)
 {
     uint64_t seed = (uint64_t)time(NULL);
@@ -518,6 +538,7 @@ int main(int argc, char **argv)
     test_bf16();
     test_dequant();
     test_roundtrip();
+    test_nonfinite();
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail ? 1 : 0;
 }
