@@ -49,7 +49,6 @@ typedef enum resa_seg_kind {
                     overwriting their K/V (docs/design.md §1) */
 } resa_seg_kind;
 
-/* One sequence's rows [row0, row0 + n) of a pass, at positions pos0.. */
 /* What sparse steps are estimated to have missed (docs/design.md §1, step
  * 5'): for each layer and KV head that selected blocks, the share of the
  * estimated attention mass outside the selection, summed over n of them. */
@@ -58,6 +57,7 @@ typedef struct resa_miss {
     int n;
 } resa_miss;
 
+/* One sequence's rows [row0, row0 + n) of a pass, at positions pos0.. */
 typedef struct resa_seg {
     resa_seg_kind kind;
     resa_kv_cache kv;            /* the sequence's cache; its pages hold [0, pos0 + n) */

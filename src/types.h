@@ -108,7 +108,8 @@ typedef struct resa_type_traits {
 /* 1 for the types whose dot partner is Q8_K (super-blocks of 256). */
 int resa_type_is_k(enum resa_type t);
 
-/* NULL when the id is unknown or not a weight type we support. */
+/* NULL when resa has no kernels for the id (the activation-only Q8_1 and
+ * Q8_K have traits: type_is_weight tells weights apart). */
 const resa_type_traits *type_traits_get(uint32_t type);
 /* 1 for the types a model's tensors may have (Q8_1 and Q8_K are activation
  * formats only: no kernel takes them as weights). */
