@@ -71,7 +71,7 @@ static resa_status check_sparse_params(const resa_params *p)
                          p->local_blocks);
     if (p->rect_every < 0)
         return error_set(RESA_ERR_ARG, "rectification period %d is negative", p->rect_every);
-    if ((p->mode == RESA_MODE_RESA || p->mode == RESA_MODE_AUTO) && p->rect_every == 0)
+    if (mode_rectifies(p->mode) && p->rect_every == 0)
         return error_set(RESA_ERR_ARG, "%s mode needs a rectification period >= 1 (period 0 is mode sparse)",
                          resa_mode_name(p->mode));
     if ((unsigned)p->budget > RESA_BUDGET_ADAPTIVE)
@@ -82,8 +82,8 @@ static resa_status check_sparse_params(const resa_params *p)
         return error_set(RESA_ERR_ARG, "maximum ratio %g is outside (0, 1]", p->max_ratio);
     if ((unsigned)p->rect_policy > RESA_RECT_ERROR)
         return error_set(RESA_ERR_ARG, "unknown rectification policy %d", (int)p->rect_policy);
-    const int rectifies = p->mode == RESA_MODE_RESA || p->mode == RESA_MODE_AUTO;
-    if (p->rect_policy == RESA_RECT_ERROR && rectifies && (p->rect_min < 1 || p->rect_min > p->rect_every))
+    if (p->rect_policy == RESA_RECT_ERROR && mode_rectifies(p->mode) &&
+        (p->rect_min < 1 || p->rect_min > p->rect_every))
         return error_set(RESA_ERR_ARG, "shortest rectification period %d is outside [1, %d] (the "
                          "rectification period)", p->rect_min, p->rect_every);
     if (p->rect_policy == RESA_RECT_ERROR && !(p->rect_error > 0.0f && p->rect_error < INFINITY))

@@ -62,6 +62,12 @@ struct resa_context {
     resa_seq *seq;
 };
 
+/* Modes resa and auto rectify their sparse steps (docs/design.md §1). */
+static inline int mode_rectifies(resa_mode mode)
+{
+    return mode == RESA_MODE_RESA || mode == RESA_MODE_AUTO;
+}
+
 /* The view of a sequence's cache that backend ops take. */
 static inline resa_kv_cache seq_kv(const resa_seq *s)
 {

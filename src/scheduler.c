@@ -94,8 +94,7 @@ resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **o
                                                "fixed or --backend cpu", e->be->name);
     /* the error policy needs each selection's estimated miss (resa_seg.miss),
      * which only the CPU backend reports */
-    if (p->rect_policy == RESA_RECT_ERROR && (p->mode == RESA_MODE_RESA || p->mode == RESA_MODE_AUTO) &&
-        strcmp(e->be->name, "cpu"))
+    if (p->rect_policy == RESA_RECT_ERROR && mode_rectifies(p->mode) && strcmp(e->be->name, "cpu"))
         return error_set(RESA_ERR_UNSUPPORTED, "the %s backend has no error-driven rectification yet: use "
                                                "--rect-policy fixed or --backend cpu", e->be->name);
     resa_seq *s = calloc(1, sizeof *s);
@@ -153,7 +152,7 @@ void scheduler_seq_free(resa_seq *s)
 
 int scheduler_rect_due(const resa_seq *s)
 {
-    if (s->mode != RESA_MODE_RESA && s->mode != RESA_MODE_AUTO)
+    if (!mode_rectifies(s->mode))
         return 0;
     if (s->n_pending >= s->rect_every)
         return 1;
@@ -441,7 +440,7 @@ resa_status scheduler_set_mode(resa_seq *s, resa_mode mode)
         return error_set(RESA_ERR_ARG, "a context created in dense mode keeps no block summaries: "
                                        "create it in mode sparse or resa to switch to %s",
                          resa_mode_name(mode));
-    if ((mode == RESA_MODE_RESA || mode == RESA_MODE_AUTO) && s->rect_every < 1)
+    if (mode_rectifies(mode) && s->rect_every < 1)
         return error_set(RESA_ERR_ARG, "%s mode needs a rectification period: create the context "
                                        "in resa or auto mode (rect_every >= 1)", resa_mode_name(mode));
     /* the old schedule finishes its period before the new one starts */
