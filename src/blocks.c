@@ -113,12 +113,19 @@ static inline uint64_t rank_key(float s, int i)
 
 /* The key of rank r (0: the largest) of the n distinct keys in a, which it
  * reorders: Wirth's selection with a median-of-3 pivot, O(n) on average. */
+/* The one of the three keys whose value is the median (the quickselects' pivot). */
+static uint64_t *median3(uint64_t *p0, uint64_t *p1, uint64_t *p2)
+{
+    if (*p0 > *p1)
+        return *p1 > *p2 ? p1 : *p0 > *p2 ? p2 : p0;
+    return *p0 > *p2 ? p0 : *p1 > *p2 ? p2 : p1;
+}
+
 static uint64_t kth_largest(uint64_t *a, int n, int r)
 {
     int lo = 0, hi = n - 1;
     while (lo < hi) {
-        const uint64_t x0 = a[lo], x1 = a[lo + (hi - lo) / 2], x2 = a[hi];
-        const uint64_t x = x0 > x1 ? (x1 > x2 ? x1 : x0 > x2 ? x2 : x0) : (x0 > x2 ? x0 : x1 > x2 ? x2 : x1);
+        const uint64_t x = *median3(&a[lo], &a[lo + (hi - lo) / 2], &a[hi]);
         int i = lo, j = hi;
         do {
             while (a[i] > x)
@@ -215,12 +222,7 @@ static int shortest_prefix(uint64_t *a, int n, const double *w, double *acc, dou
     int l = 0, h = n; /* a[0, l) taken; a[l, h) undecided; a[h, n) not needed */
     while (l < h && *acc < need) {
         /* pivot: the median of three, moved to a[h - 1] */
-        const int m = l + (h - l) / 2;
-        uint64_t *p0 = &a[l], *p1 = &a[m], *p2 = &a[h - 1], *med;
-        if (*p0 > *p1)
-            med = *p1 > *p2 ? p1 : *p0 > *p2 ? p2 : p0;
-        else
-            med = *p0 > *p2 ? p0 : *p1 > *p2 ? p2 : p1;
+        uint64_t *med = median3(&a[l], &a[l + (h - l) / 2], &a[h - 1]);
         uint64_t t = *med;
         *med = a[h - 1];
         a[h - 1] = t;
