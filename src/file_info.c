@@ -70,7 +70,7 @@ resa_status resa_file_info_tensor(const resa_file_info *f, int i, const char **n
     *name_len = (size_t)t->name.len;
     *type_name = gguf_type_name(t->type);
     for (int d = 0; d < 4; d++)
-        shape[d] = d < (int)t->n_dims ? t->ne[d] : 1;
+        shape[d] = t->ne[d]; /* unused dimensions are 1 (gguf.h) */
     *n_dims = (int)t->n_dims;
     *nbytes = t->nbytes;
     *supported = type_is_weight(t->type);

@@ -17,6 +17,50 @@ static const char help[] =
     "  -m, --model FILE  the model (default: $RESA_MODEL, else the fetched default model)\n"
     "      --json        print one JSON object\n";
 
+/* Tensor types and how many tensors of each, in the order first seen. */
+#define MAX_TYPES 64
+typedef struct type_counts {
+    const char *type[MAX_TYPES];
+    int count[MAX_TYPES], unsupported[MAX_TYPES], n;
+} type_counts;
+
+static void type_counts_add(type_counts *c, const char *type, int unsupported)
+{
+    int j;
+    for (j = 0; j < c->n && strcmp(c->type[j], type); j++)
+        ;
+    if (j == c->n && c->n < MAX_TYPES) {
+        c->type[c->n] = type;
+        c->count[c->n] = 0;
+        c->unsupported[c->n++] = unsupported;
+    }
+    if (j < c->n)
+        c->count[j]++;
+}
+
+static void type_counts_print(const type_counts *c, int n_tensors)
+{
+    printf("tensors:         %d (", n_tensors);
+    for (int j = 0; j < c->n; j++)
+        printf("%s%s %d%s", j ? ", " : "", c->type[j], c->count[j], c->unsupported[j] ? " [not supported]" : "");
+    printf(")\n");
+}
+
+/* One tensor of the JSON list; supported < 0: no supported/bytes fields. */
+static void json_tensor(int first, const char *name, size_t name_len, const char *type, int supported,
+                        uint64_t bytes, const int64_t shape[4], int nd)
+{
+    printf(first ? "{\"name\": " : ", {\"name\": ");
+    json_write_string(stdout, name, name_len);
+    printf(", \"type\": \"%s\"", type);
+    if (supported >= 0)
+        printf(", \"supported\": %s, \"bytes\": %llu", supported ? "true" : "false", (unsigned long long)bytes);
+    printf(", \"shape\": [");
+    for (int d = 0; d < nd; d++)
+        printf(d ? ", %lld" : "%lld", (long long)shape[d]);
+    printf("]}");
+}
+
 static void print_text(const resa_model *m)
 {
     const resa_model_info *in = resa_model_get_info(m);
@@ -38,35 +82,17 @@ static void print_text(const resa_model *m)
     printf("tokenizer:       %s (pre-tokenizer %s), bos %d, eos %d, add bos %s\n", in->tokenizer,
            in->pre_tokenizer, in->bos_id, in->eos_id, in->add_bos ? "yes" : "no");
     printf("chat template:   %s\n", in->has_chat_template ? "yes (ChatML is used)" : "no");
-    /* tensor types and how many tensors of each */
-    const char *types[16];
-    int counts[16], n_types = 0;
+    type_counts c = { .n = 0 };
     for (int i = 0; i < resa_model_n_tensors(m); i++) {
         const char *name, *type;
         size_t name_len;
         int64_t shape[4];
-        int nd, j;
+        int nd;
         resa_model_tensor(m, i, &name, &name_len, &type, shape, &nd);
-        for (j = 0; j < n_types && strcmp(types[j], type); j++)
-            ;
-        if (j == n_types && n_types < 16) {
-            types[n_types] = type;
-            counts[n_types++] = 0;
-        }
-        if (j < n_types)
-            counts[j]++;
+        type_counts_add(&c, type, 0);
     }
-    printf("tensors:         %d (", resa_model_n_tensors(m));
-    for (int j = 0; j < n_types; j++)
-        printf("%s%s %d", j ? ", " : "", types[j], counts[j]);
-    printf(")\n");
+    type_counts_print(&c, resa_model_n_tensors(m));
     printf("runs:            yes\n");
-}
-
-/* A metadata string of f, escaped for the terminal; NULL when absent. */
-static const char *file_str(const resa_file_info *f, const char *key, char *buf, size_t cap)
-{
-    return resa_file_info_str(f, key, buf, cap);
 }
 
 static void json_str_or_null(const char *s)
@@ -81,10 +107,10 @@ static void json_str_or_null(const char *s)
 static void describe_file(const resa_file_info *f, const char *why, int json)
 {
     char b_name[256], b_arch[256], b_tok[256], b_pre[256];
-    const char *name = file_str(f, "general.name", b_name, sizeof b_name);
-    const char *arch = file_str(f, "general.architecture", b_arch, sizeof b_arch);
-    const char *tok = file_str(f, "tokenizer.ggml.model", b_tok, sizeof b_tok);
-    const char *pre = file_str(f, "tokenizer.ggml.pre", b_pre, sizeof b_pre);
+    const char *name = resa_file_info_str(f, "general.name", b_name, sizeof b_name);
+    const char *arch = resa_file_info_str(f, "general.architecture", b_arch, sizeof b_arch);
+    const char *tok = resa_file_info_str(f, "tokenizer.ggml.model", b_tok, sizeof b_tok);
+    const char *pre = resa_file_info_str(f, "tokenizer.ggml.pre", b_pre, sizeof b_pre);
     const int n = resa_file_info_n_tensors(f);
     if (json) {
         printf("{\"name\": ");
@@ -103,8 +129,7 @@ static void describe_file(const resa_file_info *f, const char *why, int json)
         printf("architecture:    %s\n", arch ? arch : "-");
         printf("tokenizer:       %s (pre-tokenizer %s)\n", tok ? tok : "-", pre ? pre : "-");
     }
-    const char *types[64];
-    int counts[64], unsupported[64], n_types = 0;
+    type_counts c = { .n = 0 };
     for (int i = 0; i < n; i++) {
         const char *tname, *type;
         size_t len;
@@ -113,35 +138,16 @@ static void describe_file(const resa_file_info *f, const char *why, int json)
         uint64_t bytes;
         if (resa_file_info_tensor(f, i, &tname, &len, &type, shape, &nd, &bytes, &ok))
             continue;
-        if (json) {
-            printf(i ? ", {\"name\": " : "{\"name\": ");
-            json_write_string(stdout, tname, len);
-            printf(", \"type\": \"%s\", \"supported\": %s, \"bytes\": %llu, \"shape\": [", type,
-                   ok ? "true" : "false", (unsigned long long)bytes);
-            for (int d = 0; d < nd; d++)
-                printf(d ? ", %lld" : "%lld", (long long)shape[d]);
-            printf("]}");
-            continue;
-        }
-        int j;
-        for (j = 0; j < n_types && strcmp(types[j], type); j++)
-            ;
-        if (j == n_types && n_types < 64) {
-            types[n_types] = type;
-            counts[n_types] = 0;
-            unsupported[n_types++] = !ok;
-        }
-        if (j < n_types)
-            counts[j]++;
+        if (json)
+            json_tensor(i == 0, tname, len, type, ok, bytes, shape, nd);
+        else
+            type_counts_add(&c, type, !ok);
     }
     if (json) {
         printf("]}\n");
         return;
     }
-    printf("tensors:         %d (", n);
-    for (int j = 0; j < n_types; j++)
-        printf("%s%s %d%s", j ? ", " : "", types[j], counts[j], unsupported[j] ? " [not supported]" : "");
-    printf(")\n");
+    type_counts_print(&c, n);
     printf("runs:            no: %s\n", why);
 }
 
@@ -169,12 +175,7 @@ static void print_json(const resa_model *m)
         int64_t shape[4];
         int nd;
         resa_model_tensor(m, i, &name, &name_len, &type, shape, &nd);
-        printf(i ? ", {\"name\": " : "{\"name\": ");
-        json_write_string(stdout, name, name_len);
-        printf(", \"type\": \"%s\", \"shape\": [", type);
-        for (int d = 0; d < nd; d++)
-            printf(d ? ", %lld" : "%lld", (long long)shape[d]);
-        printf("]}");
+        json_tensor(i == 0, name, name_len, type, -1, 0, shape, nd);
     }
     printf("]}\n");
 }
