@@ -11,7 +11,7 @@
 #include "model.h"
 #include "printable.h"
 
-static const resa_arch *const known_archs[] = { &arch_llama, &arch_qwen2, &arch_gemma3, &arch_qwen3 };
+static const resa_arch *const known_archs[] = { &arch_llama, &arch_qwen2, &arch_qwen3, &arch_gemma3 };
 
 static const resa_arch *find_arch(gguf_str name)
 {
@@ -295,9 +295,13 @@ static resa_status load(resa_model *m, const char *path)
         return st;
     copy_str(m->arch_name, sizeof m->arch_name, s);
     m->arch = find_arch(s);
-    if (!m->arch)
-        return error_set(RESA_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: llama, qwen2, qwen3, gemma3)",
-                         path, resa_printable(show, sizeof show, s.ptr, (size_t)s.len));
+    if (!m->arch) {
+        char names[128] = "";
+        for (size_t i = 0; i < sizeof known_archs / sizeof known_archs[0]; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", known_archs[i]->name);
+        return error_set(RESA_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: %s)", path,
+                         resa_printable(show, sizeof show, s.ptr, (size_t)s.len), names);
+    }
     if (gguf_get_str(m->gguf, "general.name", &s) == RESA_OK)
         copy_str(m->name, sizeof m->name, s);
     error_clear();
