@@ -47,6 +47,8 @@ import numpy as np
 import gguf
 from gguf import quants
 
+from gguf_tokenizer import copy_tokenizer
+
 Q8_0 = gguf.GGMLQuantizationType.Q8_0
 VARIANTS = {
     "qwen3": dict(arch="qwen3", n_layer=3, n_head=4, n_head_kv=2, head_dim=128, theta=1e6, eps=1e-6),
@@ -99,7 +101,6 @@ def main():
     arch, head, n_head, n_kv = v["arch"], v["head_dim"], v["n_head"], v["n_head_kv"]
 
     src = gguf.GGUFReader(args.tokenizer_gguf)
-    field = lambda k: src.fields[k].contents()
     n_vocab = len(src.fields["tokenizer.ggml.tokens"].data)
     w = gguf.GGUFWriter(args.output, arch)
     w.add_name("resa random-weight %s, seed %d" % (args.variant, args.seed))  # the same in the twin
@@ -127,14 +128,7 @@ def main():
         w.add_rope_scaling_factor(1.0 if args.twin else v["yarn"])
         w.add_rope_scaling_orig_ctx_len(v["orig_ctx"])
     w.add_vocab_size(n_vocab)
-    w.add_tokenizer_model(field("tokenizer.ggml.model"))
-    w.add_tokenizer_pre("qwen2" if arch == "qwen3" else field("tokenizer.ggml.pre"))
-    w.add_token_list(field("tokenizer.ggml.tokens"))
-    w.add_token_types(field("tokenizer.ggml.token_type"))
-    w.add_token_merges(field("tokenizer.ggml.merges"))
-    w.add_bos_token_id(field("tokenizer.ggml.bos_token_id"))
-    w.add_eos_token_id(field("tokenizer.ggml.eos_token_id"))
-    w.add_add_bos_token(bool(field("tokenizer.ggml.add_bos_token")))
+    copy_tokenizer(w, src, pre="qwen2" if arch == "qwen3" else None)
 
     rng = np.random.default_rng(args.seed)
     norm = lambda n: (1.0 + 0.1 * rng.standard_normal(n)).astype(np.float32)

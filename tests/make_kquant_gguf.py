@@ -28,6 +28,8 @@ import numpy as np
 import gguf
 from gguf import quants
 
+from gguf_tokenizer import copy_tokenizer
+
 N_EMBD, N_LAYER, N_HEAD, N_HEAD_KV, N_FF = 256, 2, 4, 2, 512
 Q = gguf.GGMLQuantizationType
 LAYER_TYPES = [
@@ -117,14 +119,7 @@ def main():
     w.add_rope_freq_base(field("llama.rope.freq_base"))
     w.add_layer_norm_rms_eps(field("llama.attention.layer_norm_rms_epsilon"))
     w.add_vocab_size(n_vocab)
-    w.add_tokenizer_model(field("tokenizer.ggml.model"))
-    w.add_tokenizer_pre(field("tokenizer.ggml.pre"))
-    w.add_token_list(field("tokenizer.ggml.tokens"))
-    w.add_token_types(field("tokenizer.ggml.token_type"))
-    w.add_token_merges(field("tokenizer.ggml.merges"))
-    w.add_bos_token_id(field("tokenizer.ggml.bos_token_id"))
-    w.add_eos_token_id(field("tokenizer.ggml.eos_token_id"))
-    w.add_add_bos_token(bool(field("tokenizer.ggml.add_bos_token")))
+    copy_tokenizer(w, src)
 
     rng = np.random.default_rng(args.seed)
     norm = lambda n: (1.0 + 0.1 * rng.standard_normal(n)).astype(np.float32)
