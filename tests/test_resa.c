@@ -40,25 +40,36 @@ static resa_budget budget = RESA_BUDGET_FIXED;
 static float coverage = 0.95f, max_ratio = 0.5f;
 static const char *tag = "fixed";
 
-static resa_context *new_ctx(const resa_model *m, resa_mode mode, float ratio, int n_min, int f)
+/* The tests' schedule: 2048 positions, 2 threads, the current budget. */
+static void sparse_params(resa_params *p, resa_mode mode, float ratio, int n_min, int f)
 {
-    resa_params p;
-    resa_params_default(&p);
-    p.n_ctx = 2048;
-    p.n_threads = 2;
-    p.mode = mode;
-    p.sparse_ratio = ratio;
-    p.min_blocks = n_min;
-    p.rect_every = mode == RESA_MODE_RESA ? f : 0;
-    p.budget = budget;
-    p.coverage = coverage;
-    p.max_ratio = max_ratio;
+    resa_params_default(p);
+    p->n_ctx = 2048;
+    p->n_threads = 2;
+    p->mode = mode;
+    p->sparse_ratio = ratio;
+    p->min_blocks = n_min;
+    p->rect_every = f;
+    p->budget = budget;
+    p->coverage = coverage;
+    p->max_ratio = max_ratio;
+}
+
+static resa_context *ctx_of(const resa_model *m, const resa_params *p)
+{
     resa_context *c;
-    if (resa_context_new(m, &p, &c)) {
+    if (resa_context_new(m, p, &c)) {
         fprintf(stderr, "test_resa: %s\n", resa_last_error());
         exit(99);
     }
     return c;
+}
+
+static resa_context *new_ctx(const resa_model *m, resa_mode mode, float ratio, int n_min, int f)
+{
+    resa_params p;
+    sparse_params(&p, mode, ratio, n_min, mode == RESA_MODE_RESA ? f : 0);
+    return ctx_of(m, &p);
 }
 
 /* Largest |a - b| over positions [lo, hi) of every layer and head, K and V,
@@ -261,23 +272,11 @@ static void test_rectification(const resa_model *m, int f, int steps)
 static void test_rect_error(const resa_model *m, int f, int rect_min, float rect_error, int steps)
 {
     resa_params p;
-    resa_params_default(&p);
-    p.n_ctx = 2048;
-    p.n_threads = 2;
-    p.mode = RESA_MODE_RESA;
-    p.min_blocks = 2;
-    p.rect_every = f;
+    sparse_params(&p, RESA_MODE_RESA, 0.1f, 2, f);
     p.rect_policy = RESA_RECT_ERROR;
     p.rect_min = rect_min;
     p.rect_error = rect_error;
-    p.budget = budget;
-    p.coverage = coverage;
-    p.max_ratio = max_ratio;
-    resa_context *r, *dense = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
-    if (resa_context_new(m, &p, &r)) {
-        fprintf(stderr, "test_resa: %s\n", resa_last_error());
-        exit(99);
-    }
+    resa_context *r = ctx_of(m, &p), *dense = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
     resa_decode(r, seq, N_PROMPT, NULL, NULL);
     double after = 0, pending_miss = 0, prev_miss = 0, lo_miss = 1, hi_miss = 0;
     int rects = 0, mispredicted = 0, n_pending = 0, shortest = steps, longest = 0;
@@ -326,21 +325,9 @@ static void test_auto(const resa_model *m, int f)
 {
     const int dense_steps = 8, n_vocab = resa_model_get_info(m)->n_vocab;
     resa_params p;
-    resa_params_default(&p);
-    p.n_ctx = 2048;
-    p.n_threads = 2;
-    p.mode = RESA_MODE_AUTO;
-    p.min_blocks = 2;
-    p.rect_every = f;
+    sparse_params(&p, RESA_MODE_AUTO, 0.1f, 2, f);
     p.sparse_from = N_PROMPT + dense_steps;
-    p.budget = budget;
-    p.coverage = coverage;
-    p.max_ratio = max_ratio;
-    resa_context *a, *dense = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
-    if (resa_context_new(m, &p, &a)) {
-        fprintf(stderr, "test_resa: %s\n", resa_last_error());
-        exit(99);
-    }
+    resa_context *a = ctx_of(m, &p), *dense = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
     resa_decode(a, seq, N_PROMPT, NULL, NULL);
     resa_decode(dense, seq, N_PROMPT, NULL, NULL);
     double below = 0, above = 0, after = 0;
