@@ -251,8 +251,19 @@ static void to_float_q8_1(const void *src, float *dst, int64_t n)
  * sum(q) for Q8_1. A NaN product (a NaN input, or an infinite one whose
  * block's amax is infinite) quantizes to 0: converting NaN to an integer is
  * undefined in C (the fuzzer fed a model whose weights make such
- * activations); the SIMD tiers give their conversion's value there (x86
- * -128, NEON 0), garbage either way but never undefined. */
+ * activations), and a product beyond int8 (a subnormal amax makes
+ * 127/amax infinite: found by the fuzzer too) is clamped to +-127; finite
+ * blocks with a normal amax never reach the clamp (|x*id| <= 127 up to
+ * rounding, which rounds back to 127). The SIMD tiers give their
+ * conversion's value there (x86 -128, NEON 0 or saturation), garbage either
+ * way but never undefined. */
+static int8_t q8_round(float v)
+{
+    if (isnan(v))
+        return 0;
+    return (int8_t)nearbyintf(fminf(fmaxf(v, -127.0f), 127.0f)); /* default rounding: ties to even */
+}
+
 static int quantize_block_q8(const float *x, int8_t *q, resa_f16 *dh, float *dout)
 {
     float amax = 0.0f;
@@ -263,7 +274,7 @@ static int quantize_block_q8(const float *x, int8_t *q, resa_f16 *dh, float *dou
     int sum = 0;
     for (int j = 0; j < 32; j++) {
         const float v = x[j] * id;
-        q[j] = isnan(v) ? 0 : (int8_t)nearbyintf(v); /* default rounding mode: ties to even */
+        q[j] = q8_round(v);
         sum += q[j];
     }
     *dh = type_f32_to_f16(d);
@@ -544,7 +555,7 @@ static void from_float_q8_k(const float *src, void *dst, int64_t n)
         const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         y[i].d = amax / 127.0f;
         for (int j = 0; j < QK_K; j++)
-            y[i].qs[j] = (int8_t)nearbyintf(src[j] * id);
+            y[i].qs[j] = q8_round(src[j] * id); /* as quantize_block_q8 */
         for (int g = 0; g < QK_K / 16; g++) {
             int sum = 0;
             for (int j = 0; j < 16; j++)

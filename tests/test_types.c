@@ -517,6 +517,23 @@ static void test_nonfinite(void)
     for (int j = 32; j < 64; j++) /* amax inf: id 0, every product 0 or NaN */
         ok &= q[1].qs[j - 32] == 0;
     check(ok, "Q8_1 quantization of NaN and infinite activations: defined, NaN products 0");
+
+    /* A block whose amax is subnormal: 127/amax overflows to inf, and every
+     * nonzero product with it is infinite (undefined as int8 before the
+     * clamp; the fuzzer found it). Clamped: the signs survive, zeros stay 0. */
+    float s[256];
+    for (int j = 0; j < 256; j++)
+        s[j] = (j % 3 - 1) * 1e-39f;
+    block_q8_1 qs[1];
+    type_traits_get(RESA_TYPE_Q8_1)->from_float(s, qs, 32);
+    block_q8_K qk[1];
+    type_traits_get(RESA_TYPE_Q8_K)->from_float(s, qk, 256);
+    ok = 1;
+    for (int j = 0; j < 32; j++)
+        ok &= qs[0].qs[j] == (j % 3 - 1) * 127;
+    for (int j = 0; j < 256; j++)
+        ok &= qk[0].qs[j] == (j % 3 - 1) * 127;
+    check(ok, "Q8_1 and Q8_K quantization of a subnormal block: defined, clamped to +-127");
 }
 
 int main(int argc, char **argv)
