@@ -250,7 +250,10 @@ RESA_API resa_mode resa_context_mode(const resa_context *ctx);
  * unrectified resa steps at forgotten positions are dropped (those below n
  * stay pending). Decoding on from n gives the same logits, bit for bit, as a
  * context that never saw the forgotten tokens. resa_logits() is stale until
- * the next decode. */
+ * the next decode. A model's sliding-window layers kept in rings (swa_full 0)
+ * no longer hold keys more than about a ring (window + n_batch positions)
+ * behind the newest: a cut whose next window reaches below what they hold
+ * fails with RESA_ERR_UNSUPPORTED and changes nothing (n = 0 always works). */
 RESA_API resa_status resa_context_truncate(resa_context *ctx, int n);
 
 /* Where decode time goes (for `resa bench`); seconds since the last reset. */
