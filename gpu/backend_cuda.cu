@@ -962,6 +962,11 @@ __attribute__((visibility("default"))) resa_status resa_module_backend_new(const
                                                                          resa_backend **out)
 {
     *out = nullptr;
+    /* pages of the windowed layers' rings (kv_cache.h) are not addressed by
+     * the kernels here, which take one page table per sequence */
+    if (a->ring_blocks > 0)
+        return host->fail(RESA_ERR_UNSUPPORTED, "the CUDA backend has no window-only KV cache for "
+                          "sliding-window layers: use swa_full (--swa-full) or --backend cpu");
     cuda_backend *c = new (std::nothrow) cuda_backend();
     if (!c)
         return host->fail(RESA_ERR_NOMEM, "out of memory");

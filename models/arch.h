@@ -14,6 +14,8 @@
 #define RESA_MAX_HEAD_DIM 1024
 /* Most KV heads (decode attention keeps per-head state on the stack). */
 #define RESA_MAX_KV_HEADS 64
+/* Most layers (per-layer flags live in stack arrays; checked at load). */
+#define RESA_MAX_LAYERS 1024
 
 enum resa_rope_style {
     RESA_ROPE_NORM, /* rotate adjacent pairs (x[2i], x[2i+1]); llama GGUFs are converted for it */

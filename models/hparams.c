@@ -8,7 +8,6 @@
 
 /* Upper bounds that no real model reaches; they keep a hostile header from
  * asking for absurd allocations before any tensor shape is checked. */
-#define MAX_LAYERS 1024
 #define MAX_DIM (1 << 20)
 #define MAX_HEADS 4096
 #define RESA_ROPE_BASE_MIN 1.0
@@ -90,7 +89,7 @@ static resa_status read_rope_scaling(const gguf_file *f, const char *arch, resa_
 resa_status hparams_read_common(const gguf_file *f, const char *arch, resa_hparams *hp)
 {
     resa_status st;
-    if ((st = get_dim(f, arch, "block_count", 1, MAX_LAYERS, &hp->n_layer, false)) ||
+    if ((st = get_dim(f, arch, "block_count", 1, RESA_MAX_LAYERS, &hp->n_layer, false)) ||
         (st = get_dim(f, arch, "embedding_length", 1, MAX_DIM, &hp->n_embd, false)) ||
         (st = get_dim(f, arch, "feed_forward_length", 1, MAX_DIM, &hp->n_ff, false)) ||
         (st = get_dim(f, arch, "attention.head_count", 1, MAX_HEADS, &hp->n_head, false)))

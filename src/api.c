@@ -32,7 +32,7 @@ void resa_params_init(resa_params *p, size_t size)
                             .sparse_ratio = 0.1f, .min_blocks = 16, .local_blocks = 1, .rect_every = 32,
                             .budget = RESA_BUDGET_FIXED, .coverage = 0.95f, .max_ratio = 0.5f,
                             .sparse_from = -1, .rect_policy = RESA_RECT_FIXED, .rect_min = 4,
-                            .rect_error = 2.0f };
+                            .rect_error = 2.0f, .swa_full = 0, .n_seq_max = 1 };
     memcpy(p, &d, size < sizeof d ? size : sizeof d);
     p->size = size < sizeof d ? size : sizeof d;
 }
@@ -125,24 +125,11 @@ static resa_status resolve_params(const resa_model *m, const resa_params *in, re
         p->n_batch = p->n_ctx;
     if (p->kv_type != RESA_KV_F16 && p->kv_type != RESA_KV_F32)
         return error_set(RESA_ERR_ARG, "unknown KV cache type %d", (int)p->kv_type);
+    if (p->n_seq_max < 0)
+        return error_set(RESA_ERR_ARG, "n_seq_max %d is negative", p->n_seq_max);
+    if (p->n_seq_max == 0)
+        p->n_seq_max = 1;
     return check_sparse_params(p);
-}
-
-/* A KV pool larger than the machine's physical memory would be granted by
- * overcommit and end in the OOM killer once filled: refuse it up front
- * unless the caller allows it (docs/design.md §3.3). */
-static resa_status check_kv_memory(const resa_model *m, const resa_params *p)
-{
-    const double positions = ((double)p->n_ctx + p->block_size - 1) / p->block_size * p->block_size;
-    const double row = (double)m->hp.n_head_kv * m->hp.head_dim * (p->kv_type == RESA_KV_F32 ? 4 : 2);
-    const double kv = positions * row * 2 * m->hp.n_layer;
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (p->allow_overcommit || pages <= 0 || page <= 0 || kv <= (double)pages * (double)page)
-        return RESA_OK;
-    return error_set(RESA_ERR_NOMEM,
-                     "a KV cache of %d positions needs %.1f GiB, more than the %.1f GiB of physical memory "
-                     "(use a smaller context, an f16 cache, or allow overcommit)",
-                     p->n_ctx, kv / (1 << 30), (double)pages * (double)page / (1 << 30));
 }
 
 /* Rows a pass may hold: a prompt chunk, or many sequences' decode and
@@ -151,6 +138,53 @@ static int pass_rows(const resa_params *p)
 {
     const int rows = p->n_batch > 256 ? p->n_batch : 256;
     return rows < p->n_ctx ? rows : p->n_ctx;
+}
+
+/* What a windowed layer's ring must cover beyond the window
+ * (kv_ring_blocks): the rows of a pass, or a rectification's pending steps
+ * and the decode row after them. */
+static int ring_reach(const resa_params *p)
+{
+    const int rows = pass_rows(p);
+    return p->rect_every + 1 > rows ? p->rect_every + 1 : rows;
+}
+
+/* The pool an engine keeps (docs/design.md §3.3): n_ctx positions of every
+ * layer, except that, where the model has windowed layers and swa_full is
+ * off, those keep rings of kv_ring_blocks pages, n_seq_max of them (none
+ * when a ring would be no shorter than the context). windowed: room for
+ * n_layer flags. */
+static resa_kv_geometry engine_geometry(const resa_model *m, const resa_params *p, unsigned char *windowed)
+{
+    const resa_hparams *hp = &m->hp;
+    const int b = p->block_size, n_pages = (p->n_ctx + b - 1) / b;
+    resa_kv_geometry g = { .type = p->kv_type, .n_layer = hp->n_layer, .n_head_kv = hp->n_head_kv,
+                           .head_dim = hp->head_dim, .block_size = b, .n_pages = n_pages,
+                           .summaries = p->mode != RESA_MODE_DENSE, .windowed = windowed };
+    int any = 0;
+    for (int l = 0; l < hp->n_layer; l++)
+        any |= windowed[l] = hparams_layer_swa(hp, l);
+    const int ring = any && !p->swa_full ? kv_ring_blocks(hp->n_swa, ring_reach(p), b) : 0;
+    if (ring > 0 && ring < n_pages) {
+        g.ring_blocks = ring;
+        g.n_ring_pages = (long)ring * p->n_seq_max < n_pages ? ring * p->n_seq_max : n_pages;
+    }
+    return g;
+}
+
+/* A KV pool larger than the machine's physical memory would be granted by
+ * overcommit and end in the OOM killer once filled: refuse it up front
+ * unless the caller allows it (docs/design.md §3.3). */
+static resa_status check_kv_memory(const resa_kv_geometry *g, const resa_params *p)
+{
+    const double kv = (double)kv_pool_bytes(g).kv;
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (p->allow_overcommit || pages <= 0 || page <= 0 || kv <= (double)pages * (double)page)
+        return RESA_OK;
+    return error_set(RESA_ERR_NOMEM,
+                     "a KV cache of %d positions needs %.1f GiB, more than the %.1f GiB of physical memory "
+                     "(use a smaller context, an f16 cache, or allow overcommit)",
+                     p->n_ctx, kv / (1 << 30), (double)pages * (double)page / (1 << 30));
 }
 
 resa_status resa_engine_new(const resa_model *m, const resa_params *params, resa_engine **out)
@@ -166,13 +200,20 @@ resa_status resa_engine_new(const resa_model *m, const resa_params *params, resa
     e->model = m;
     model_retain(m);
     const resa_params *p = &e->params;
-    resa_status st;
-    if ((st = resolve_params(m, params, &e->params)) || (st = check_kv_memory(m, p)) ||
+    unsigned char windowed[RESA_MAX_LAYERS];
+    resa_kv_geometry g = {0};
+    resa_status st = resolve_params(m, params, &e->params);
+    if (!st) {
+        g = engine_geometry(m, p, windowed);
+        e->ring_reach = ring_reach(p);
+    }
+    if (st || (st = check_kv_memory(&g, p)) ||
         (st = resa_backend_new(p->backend, p->n_threads,
                                &(resa_backend_args){ .model = m, .n_rows_max = pass_rows(p),
                                                      .kv_type = p->kv_type, .block_size = p->block_size,
-                                                     .n_pages = (p->n_ctx + p->block_size - 1) / p->block_size,
-                                                     .summaries = p->mode != RESA_MODE_DENSE },
+                                                     .n_pages = g.n_pages, .summaries = g.summaries,
+                                                     .ring_blocks = g.ring_blocks,
+                                                     .n_ring_pages = g.n_ring_pages },
                                &e->be)) ||
         (st = scheduler_engine_init(e))) {
         resa_engine_free(e);
@@ -196,7 +237,31 @@ void resa_engine_free(resa_engine *e)
 
 const char *resa_engine_backend(const resa_engine *e) { return e ? e->be->name : NULL; }
 
-int resa_engine_free_positions(const resa_engine *e) { return e ? e->pages.n_free * e->params.block_size : 0; }
+int resa_engine_free_positions(const resa_engine *e)
+{
+    if (!e)
+        return 0;
+    /* a new sequence takes a ring page per page up to a full ring */
+    const int free = e->pages.n_free, ring_free = e->ring_pages.n_free;
+    const int pages = e->be->kv->ring_blocks && ring_free < e->be->kv->ring_blocks && ring_free < free
+                          ? ring_free : free;
+    return pages * e->params.block_size;
+}
+
+size_t resa_kv_cache_bytes(const resa_model *m, const resa_params *params)
+{
+    if (!m) {
+        error_set(RESA_ERR_ARG, "resa_kv_cache_bytes: NULL model");
+        return 0;
+    }
+    resa_params p;
+    unsigned char windowed[RESA_MAX_LAYERS];
+    if (resolve_params(m, params, &p))
+        return 0;
+    const resa_kv_geometry g = engine_geometry(m, &p, windowed);
+    const kv_pool_size sz = kv_pool_bytes(&g);
+    return sz.kv + sz.summaries;
+}
 
 resa_status resa_seq_new(resa_engine *e, const resa_params *params, resa_seq **out)
 {

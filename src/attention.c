@@ -31,8 +31,8 @@ typedef struct run {
  * into runs changes no bit: dense and a selection of every block compute
  * exactly the same thing, wherever the pages lie. Returns the number of
  * runs; *n_pos = the positions they hold. */
-static int attended_runs(const resa_kv_cache *kv, const int *blocks, int n_blocks, int lo, int T, run *runs,
-                         int *n_pos)
+static int attended_runs(const resa_kv_cache *kv, int layer, const int *blocks, int n_blocks, int lo, int T,
+                         run *runs, int *n_pos)
 {
     const int bs = kv->block_size, M = (T + bs - 1) / bs;
     int n = 0, prev = -2;
@@ -42,7 +42,8 @@ static int attended_runs(const resa_kv_cache *kv, const int *blocks, int n_block
         const int a = blk * bs > lo ? blk * bs : lo, b = blk * bs + bs < T ? blk * bs + bs : T;
         if (a >= b)
             continue;
-        if (n > 0 && prev == blk - 1 && runs[n - 1].b == a && kv->pages[blk] == kv->pages[prev] + 1)
+        if (n > 0 && prev == blk - 1 && runs[n - 1].b == a &&
+            kv_block_page(kv, layer, blk) == kv_block_page(kv, layer, prev) + 1)
             runs[n - 1].b = b;
         else
             runs[n++] = (run){a, b};
@@ -154,8 +155,8 @@ typedef struct work_item {
 
 /* Plans every row (runs of each head, its segments, scratch offsets) and
  * lists the work items. */
-static resa_status plan_rows(resa_attn_scratch *s, int n_threads, int n_head, const resa_decode_row *rows,
-                             int n, size_t *n_items)
+static resa_status plan_rows(resa_attn_scratch *s, int n_threads, int layer, int n_head,
+                             const resa_decode_row *rows, int n, size_t *n_items)
 {
     resa_status st;
     if ((st = resa_grow(&s->plans, &s->plans_cap, (size_t)n, sizeof(row_plan))))
@@ -181,7 +182,7 @@ static resa_status plan_rows(resa_attn_scratch *s, int n_threads, int n_head, co
         const int n_kv = kv->n_head_kv, item = n_head / n_kv * (kv->head_dim + 2);
         row_plan *p = &plan[i];
         for (int h = 0; h < n_kv; h++) {
-            p->n_runs[h] = attended_runs(kv, r->sel ? r->sel + (size_t)h * kv->n_blocks_max : NULL,
+            p->n_runs[h] = attended_runs(kv, layer, r->sel ? r->sel + (size_t)h * kv->n_blocks_max : NULL,
                                          r->sel ? r->n_sel[h] : 0, r->sel ? 0 : r->lo, r->pos + 1,
                                          (run *)(void *)s->list + p->runs + (size_t)h * p->max_runs, &p->n_pos[h]);
             p->n_seg[h] = segments_for(p->n_pos[h], n_kv, n_threads);
@@ -206,7 +207,7 @@ resa_status attention_decode_rows(resa_attn_scratch *s, int n_threads, int layer
                                   const resa_decode_row *rows, int n)
 {
     size_t n_items;
-    resa_status st = plan_rows(s, n_threads, n_head, rows, n, &n_items);
+    resa_status st = plan_rows(s, n_threads, layer, n_head, rows, n, &n_items);
     if (st)
         return st;
     const row_plan *plan = s->plans;

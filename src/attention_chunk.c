@@ -125,7 +125,7 @@ const void *attn_key_span(const resa_kv_cache *kv, int layer, int h, int a, int 
 {
     const int bs = kv->block_size, first = a / bs, n_blocks = (b - 1) / bs - first + 1;
     void *(*row)(const resa_kv_cache *, int, int, int) = values ? kv_v : kv_k;
-    if (kv_contiguous_blocks(kv, first, n_blocks) == n_blocks)
+    if (kv_contiguous_blocks(kv, layer, first, n_blocks) == n_blocks)
         return row(kv, layer, h, a);
     const size_t row_bytes = (size_t)kv->head_dim * kv->elem_size;
     for (int p = a, run; p < b; p += run) {

@@ -142,9 +142,11 @@ struct resa_backend {
 resa_status backend_supports(const resa_backend *be, const resa_model *m);
 
 /* The CPU backend: an arena of n_rows_max rows, a pool of n_pages pages of
- * block_size positions (summaries kept unless 0). */
+ * block_size positions (summaries kept unless 0); with ring_blocks > 0 the
+ * windowed layers (hparams_layer_swa) keep rings of that many blocks in a
+ * region of n_ring_pages pages instead (kv_cache.h). */
 resa_status backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
                                  resa_kv_type kv_type, int block_size, int n_pages, int summaries,
-                                 resa_backend **out);
+                                 int ring_blocks, int n_ring_pages, resa_backend **out);
 
 #endif

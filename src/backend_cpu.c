@@ -319,8 +319,12 @@ static resa_status cpu_kv_read(resa_backend *be, const resa_kv_cache *kv, resa_k
                                int head, int pos, float *out)
 {
     (void)be;
-    if (part >= KV_PART_KMIN && !kv->summaries)
-        return error_set(RESA_ERR_ARG, "this cache keeps no block summaries");
+    if (part >= KV_PART_KMIN && !kv_layer_summarized(kv, layer))
+        return error_set(RESA_ERR_ARG, kv->summaries ? "layer %d keeps only its window: no block summaries"
+                                                     : "this cache keeps no block summaries", layer);
+    if (part <= KV_PART_V && pos < kv_layer_first_pos(kv, layer))
+        return error_set(RESA_ERR_ARG, "layer %d keeps only its window: position %d is gone (it holds %d on)",
+                         layer, pos, kv_layer_first_pos(kv, layer));
     const void *src = part == KV_PART_K      ? kv_k(kv, layer, head, pos)
                       : part == KV_PART_V    ? kv_v(kv, layer, head, pos)
                       : part == KV_PART_KMIN ? kv_kmin(kv, layer, head, pos)
@@ -339,8 +343,7 @@ static resa_status cpu_kv_refresh(resa_backend *be, const resa_kv_cache *kv, int
 static resa_status cpu_kv_fill_repeat(resa_backend *be, const resa_kv_cache *kv, int n_past, int n_total)
 {
     (void)be;
-    kv_cache_fill_repeat(kv, n_past, n_total);
-    return RESA_OK;
+    return kv_cache_fill_repeat(kv, n_past, n_total);
 }
 
 static void cpu_free(resa_backend *be)
@@ -386,7 +389,7 @@ static resa_status alloc_arena(cpu_backend *c, int rows)
 
 resa_status backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
                                  resa_kv_type kv_type, int block_size, int n_pages, int summaries,
-                                 resa_backend **out)
+                                 int ring_blocks, int n_ring_pages, resa_backend **out)
 {
     *out = NULL;
     cpu_backend *c = calloc(1, sizeof *c);
@@ -395,10 +398,17 @@ resa_status backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
     c->model = m;
     c->n_threads = n_threads > 0 ? n_threads : cpu_count();
     const resa_hparams *hp = &m->hp;
-    resa_status st;
-    if ((st = alloc_arena(c, n_rows_max)) ||
-        (st = kv_pool_init(&c->pool, kv_type, hp->n_layer, hp->n_head_kv, hp->head_dim, block_size,
-                           n_pages, summaries))) {
+    unsigned char windowed[RESA_MAX_LAYERS];
+    for (int l = 0; l < hp->n_layer; l++)
+        windowed[l] = hparams_layer_swa(hp, l);
+    const resa_kv_geometry g = { .type = kv_type, .n_layer = hp->n_layer, .n_head_kv = hp->n_head_kv,
+                                 .head_dim = hp->head_dim, .block_size = block_size, .n_pages = n_pages,
+                                 .summaries = summaries, .windowed = windowed, .ring_blocks = ring_blocks,
+                                 .n_ring_pages = n_ring_pages };
+    resa_status st = alloc_arena(c, n_rows_max);
+    if (!st)
+        st = kv_pool_init_geometry(&c->pool, &g);
+    if (st) {
         cpu_free(&c->base);
         return st;
     }

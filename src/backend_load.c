@@ -118,7 +118,7 @@ resa_status resa_backend_new(const char *name, int n_threads, const resa_backend
         return error_set(RESA_ERR_ARG, "unknown backend '%s' (expected cpu, cuda or auto)", name);
     }
     return backend_cpu_new(a->model, n_threads, a->n_rows_max, a->kv_type, a->block_size, a->n_pages,
-                                a->summaries, out);
+                                a->summaries, a->ring_blocks, a->n_ring_pages, out);
 }
 
 int resa_backends_report(char *buf, size_t n)

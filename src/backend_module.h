@@ -14,8 +14,10 @@
 
 /* 2: rope takes the layer; head_rmsnorm, geglu; gemma3 fields in resa_hparams and resa_layer
  * 3: resa_seg.miss (the error-driven rectification's estimate)
- * 4: rope_freq_scale and rope_freqs in resa_hparams, rope_freqs in resa_model */
-#define RESA_BACKEND_ABI 4
+ * 4: rope_freq_scale and rope_freqs in resa_hparams, rope_freqs in resa_model
+ * 5: the window ring (resa_kv_pool's ring fields, resa_kv_cache.ring and ring_lo,
+ *    resa_backend_args.ring_blocks and n_ring_pages; kv_contiguous_blocks takes the layer) */
+#define RESA_BACKEND_ABI 5
 
 typedef struct resa_backend_host {
     int abi;
@@ -28,6 +30,9 @@ typedef struct resa_backend_args {
     int n_rows_max;
     resa_kv_type kv_type;
     int block_size, n_pages, summaries;
+    /* > 0: the windowed layers keep rings of ring_blocks blocks in a region of
+       n_ring_pages pages (kv_cache.h); a backend that cannot must refuse */
+    int ring_blocks, n_ring_pages;
 } resa_backend_args;
 
 /* The symbols a module exports (extern "C"). */

@@ -24,6 +24,11 @@ struct resa_seq {
     /* cache: block i is page pages[i]; n_pages of them are held */
     int *pages;
     int n_blocks_max, n_pages;
+    /* the windowed layers' ring, when the pool has one (docs/design.md §3.3):
+     * block i is ring page ring[i % ring_blocks]; n_ring of them are held;
+     * those layers hold the positions [ring_lo, n_past) */
+    int *ring;
+    int n_ring, ring_lo;
     int n_past;
     /* sparse steps not yet rectified: positions [n_past - n_pending, n_past) */
     int32_t *pending;
@@ -43,6 +48,9 @@ struct resa_engine {
     resa_params params;     /* resolved; the defaults of new sequences */
     resa_backend *be;
     page_alloc pages;
+    page_alloc ring_pages;  /* the pool's ring region (no pages when it has none) */
+    int ring_reach;         /* with a ring: the most rows of a pass or pending steps + 1 it was
+                               sized for (kv_ring_blocks) */
     resa_seq **seqs;
     int n_seqs;
     size_t seqs_cap;
@@ -71,7 +79,10 @@ static inline int mode_rectifies(resa_mode mode)
 /* The view of a sequence's cache that backend ops take. */
 static inline resa_kv_cache seq_kv(const resa_seq *s)
 {
-    return kv_cache_view(s->engine->be->kv, s->pages, s->n_blocks_max);
+    resa_kv_cache kv = kv_cache_view(s->engine->be->kv, s->pages, s->n_blocks_max);
+    kv.ring = s->ring;
+    kv.ring_lo = s->ring_lo;
+    return kv;
 }
 
 #endif

@@ -207,6 +207,13 @@ typedef struct resa_params {
     float rect_error;     /* RESA_RECT_ERROR: the pending steps' summed estimated uncovered
                              mass (each step's mean over layers and KV heads, in [0, 1])
                              that makes a rectification due, > 0, default 2 */
+    int swa_full;         /* models with sliding-window layers (gemma3): 1 keeps every position
+                             of those layers, as of the others; 0 (default) keeps only what
+                             their window can still read, a ring of about window + n_batch
+                             positions per sequence (docs/design.md §3.3), which cannot
+                             truncate further back than the ring holds (RESA_ERR_UNSUPPORTED) */
+    int n_seq_max;        /* with those rings: sequences the engine's pool holds rings for at
+                             once (default 1, a context's one); no effect otherwise */
 } resa_params;
 
 RESA_API const char *resa_mode_name(resa_mode mode);
@@ -243,7 +250,10 @@ RESA_API resa_mode resa_context_mode(const resa_context *ctx);
  * unrectified resa steps at forgotten positions are dropped (those below n
  * stay pending). Decoding on from n gives the same logits, bit for bit, as a
  * context that never saw the forgotten tokens. resa_logits() is stale until
- * the next decode. */
+ * the next decode. A model's sliding-window layers kept in rings (swa_full 0)
+ * no longer hold keys more than about a ring (window + n_batch positions)
+ * behind the newest: a cut whose next window reaches below what they hold
+ * fails with RESA_ERR_UNSUPPORTED and changes nothing (n = 0 always works). */
 RESA_API resa_status resa_context_truncate(resa_context *ctx, int n);
 
 /* Where decode time goes (for `resa bench`); seconds since the last reset. */
@@ -309,8 +319,13 @@ RESA_API resa_status resa_engine_new(const resa_model *model, const resa_params 
 RESA_API void resa_engine_free(resa_engine *engine);
 /* The backend the engine runs on: "cpu" or "cuda". */
 RESA_API const char *resa_engine_backend(const resa_engine *engine);
-/* Positions the pool has free (whole pages). */
+/* Positions the pool has free (whole pages): how far one more sequence could
+ * grow, counting the windowed layers' rings where the model has them. */
 RESA_API int resa_engine_free_positions(const resa_engine *engine);
+/* Bytes of the KV pool (keys, values and block summaries) an engine or
+ * context of this model with these params (NULL: the defaults) allocates;
+ * 0 with an error (resa_last_error) for params an engine would refuse. */
+RESA_API size_t resa_kv_cache_bytes(const resa_model *model, const resa_params *params);
 
 /* A new empty sequence; params (may be NULL: the engine's) gives its mode,
  * sparse schedule and its own cap on positions (n_ctx). */

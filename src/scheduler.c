@@ -64,7 +64,8 @@ resa_status scheduler_engine_init(resa_engine *e)
     e->logit_dst = malloc((size_t)rows * sizeof *e->logit_dst);
     if (!e->segs || !e->tokens || !e->pos || !e->logit_rows || !e->logit_dst)
         return error_set(RESA_ERR_NOMEM, "out of memory for the scheduler");
-    return page_alloc_init(&e->pages, e->be->kv->n_pages);
+    resa_status st = page_alloc_init(&e->pages, e->be->kv->n_pages);
+    return st ? st : page_alloc_init(&e->ring_pages, e->be->kv->n_ring_pages);
 }
 
 void scheduler_engine_free(resa_engine *e)
@@ -79,6 +80,7 @@ void scheduler_engine_free(resa_engine *e)
     free(e->logit_dst);
     free(e->logit_buf);
     page_alloc_free(&e->pages);
+    page_alloc_free(&e->ring_pages);
 }
 
 resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **out)
@@ -97,6 +99,13 @@ resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **o
     if (p->rect_policy == RESA_RECT_ERROR && mode_rectifies(p->mode) && strcmp(e->be->name, "cpu"))
         return error_set(RESA_ERR_UNSUPPORTED, "the %s backend has no error-driven rectification yet: use "
                                                "--rect-policy fixed or --backend cpu", e->be->name);
+    /* a rectification's first row reads its window while the ring already
+     * holds the pending steps after it: the ring was sized for so many */
+    const int ring_blocks = e->be->kv->ring_blocks;
+    if (ring_blocks && p->rect_every + 1 > e->ring_reach)
+        return error_set(RESA_ERR_ARG, "a rectification period of %d is longer than the windowed layers' KV "
+                         "rings allow (%d): create the engine with it, or with swa_full", p->rect_every,
+                         e->ring_reach - 1);
     resa_seq *s = calloc(1, sizeof *s);
     if (!s)
         return error_set(RESA_ERR_NOMEM, "out of memory");
@@ -116,7 +125,9 @@ resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **o
     s->pages = malloc((size_t)s->n_blocks_max * sizeof *s->pages);
     s->pending = malloc(((size_t)s->rect_every + 1) * sizeof *s->pending);
     s->logits = calloc((size_t)e->model->hp.n_vocab, sizeof *s->logits);
-    if (!s->pages || !s->pending || !s->logits) {
+    s->ring = ring_blocks ? malloc((size_t)ring_blocks * sizeof *s->ring) : NULL;
+    if (!s->pages || !s->pending || !s->logits || (ring_blocks && !s->ring)) {
+        free(s->ring);
         free(s->pages);
         free(s->pending);
         free(s->logits);
@@ -129,11 +140,23 @@ resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **o
     return RESA_OK;
 }
 
-/* Gives back the pages above the first `keep` blocks. */
+/* Ring pages a sequence of n_blocks blocks holds: one per block up to the
+ * ring's length. */
+static int ring_pages_for(const resa_seq *s, int n_blocks)
+{
+    const int r = s->engine->be->kv->ring_blocks;
+    return n_blocks < r ? n_blocks : r;
+}
+
+/* Gives back the pages above the first `keep` blocks. Below a full ring,
+ * ring page i holds block i (or, if the ring went round before, a block
+ * of a forgotten position), so the ring keeps its first `keep` pages. */
 static void release_pages(resa_seq *s, int keep)
 {
     while (s->n_pages > keep)
         page_alloc_give(&s->engine->pages, s->pages[--s->n_pages]);
+    while (s->n_ring > ring_pages_for(s, keep))
+        page_alloc_give(&s->engine->ring_pages, s->ring[--s->n_ring]);
 }
 
 void scheduler_seq_free(resa_seq *s)
@@ -145,6 +168,7 @@ void scheduler_seq_free(resa_seq *s)
     e->seqs[s->index] = e->seqs[--e->n_seqs];
     e->seqs[s->index]->index = s->index;
     free(s->pages);
+    free(s->ring);
     free(s->pending);
     free(s->logits);
     free(s);
@@ -185,6 +209,13 @@ static int pages_short(const resa_seq *s, int n_total)
     return need > s->n_pages ? need - s->n_pages : 0;
 }
 
+/* Ring pages it lacks for them. */
+static int ring_short(const resa_seq *s, int n_total)
+{
+    const int need = ring_pages_for(s, (n_total + s->sparse.block_size - 1) / s->sparse.block_size);
+    return need > s->n_ring ? need - s->n_ring : 0;
+}
+
 /* Takes pages until the sequence can hold n_total positions (the caller
  * checked there are enough free). */
 static void grow_pages(resa_seq *s, int n_total)
@@ -193,6 +224,30 @@ static void grow_pages(resa_seq *s, int n_total)
         const int hint = s->n_pages ? s->pages[s->n_pages - 1] + 1 : -1;
         s->pages[s->n_pages++] = page_alloc_take(&s->engine->pages, hint);
     }
+    for (int k = ring_short(s, n_total); k > 0; k--) {
+        const int hint = s->n_ring ? s->ring[s->n_ring - 1] + 1 : -1;
+        s->ring[s->n_ring++] = page_alloc_take(&s->engine->ring_pages, hint);
+    }
+}
+
+/* Whether the free pages of both regions cover what n sequences lack to
+ * take n_more[i] more positions each; else RESA_ERR_CONTEXT saying which
+ * region is short. */
+static resa_status check_free_pages(const resa_engine *e, int n, resa_seq *const *seqs, const int *n_more)
+{
+    long main = 0, ring = 0;
+    for (int i = 0; i < n; i++) {
+        main += pages_short(seqs[i], seqs[i]->n_past + n_more[i]);
+        ring += ring_short(seqs[i], seqs[i]->n_past + n_more[i]);
+    }
+    if (main > e->pages.n_free)
+        return error_set(RESA_ERR_CONTEXT, "the KV cache is full: the step needs %ld more pages of %d "
+                         "positions and %d are free", main, e->params.block_size, e->pages.n_free);
+    if (ring > e->ring_pages.n_free)
+        return error_set(RESA_ERR_CONTEXT, "the windowed layers' KV rings are full: the step needs %ld more "
+                         "ring pages and %d are free (the pool holds rings for n_seq_max = %d sequences)",
+                         ring, e->ring_pages.n_free, e->params.n_seq_max);
+    return RESA_OK;
 }
 
 /* A sparse step at position pos may read fewer blocks than the cache has:
@@ -307,6 +362,34 @@ static void job_done(const job *j)
     }
 }
 
+/* The first position a job's rows read in a windowed layer. */
+static int window_first(const resa_engine *e, const job *j)
+{
+    const int lo = j->pos0 - e->model->hp.n_swa + 1;
+    return lo > 0 ? lo : 0;
+}
+
+/* Moves the rings of the pass's sequences on past what the pass writes,
+ * and checks that every row's window is still held then: kv_ring_blocks
+ * sized the rings so that it is (docs/design.md §3.3); a failure here is
+ * a bug, reported rather than read from overwritten pages. Before the pass
+ * runs, so that a pass that fails midway leaves no position counted as
+ * held that it may have overwritten. */
+static resa_status advance_rings(resa_engine *e, const job *jobs, int a, int b)
+{
+    const resa_kv_pool *pool = e->be->kv;
+    if (!pool->ring_blocks)
+        return RESA_OK;
+    for (int i = a; i < b; i++)
+        jobs[i].seq->ring_lo = kv_ring_lo_after(pool, jobs[i].seq->ring_lo, jobs[i].pos0 + jobs[i].n - 1);
+    for (int i = a; i < b; i++)
+        if (window_first(e, &jobs[i]) < jobs[i].seq->ring_lo)
+            return error_set(RESA_ERR_UNSUPPORTED, "internal error: rows at %d read from %d, below the window "
+                             "ring's first held position %d", jobs[i].pos0, window_first(e, &jobs[i]),
+                             jobs[i].seq->ring_lo);
+    return RESA_OK;
+}
+
 /* Runs jobs [a, b) as one pass. */
 static resa_status run_pass(resa_engine *e, const job *jobs, int a, int b)
 {
@@ -342,6 +425,8 @@ static resa_status run_pass(resa_engine *e, const job *jobs, int a, int b)
             return st;
         buf = e->logit_buf;
     }
+    if ((st = advance_rings(e, jobs, a, b)))
+        return st;
     const resa_pass pass = { .segs = e->segs, .n_segs = b - a, .n_rows = rows, .tokens = e->tokens,
                              .pos = e->pos };
     const forward_logits lg = { .rows = e->logit_rows, .dst = e->logit_dst, .n = n_logits, .buf = buf };
@@ -396,7 +481,6 @@ resa_status scheduler_step(resa_engine *e, int n, resa_seq *const *seqs, const i
         return error_set(RESA_ERR_ARG, "a step needs at least one sequence");
     if (all_logits && n != 1)
         return error_set(RESA_ERR_ARG, "every position's logits: one sequence per step");
-    long short_pages = 0;
     resa_status st;
     for (int i = 0; i < n; i++) {
         if ((st = check_input(e, seqs[i], tokens[i], n_tokens[i])))
@@ -404,11 +488,9 @@ resa_status scheduler_step(resa_engine *e, int n, resa_seq *const *seqs, const i
         for (int k = 0; k < i; k++)
             if (seqs[k] == seqs[i])
                 return error_set(RESA_ERR_ARG, "a sequence appears twice in one step");
-        short_pages += pages_short(seqs[i], seqs[i]->n_past + n_tokens[i]);
     }
-    if (short_pages > e->pages.n_free)
-        return error_set(RESA_ERR_CONTEXT, "the KV cache is full: the step needs %ld more pages of %d "
-                         "positions and %d are free", short_pages, e->params.block_size, e->pages.n_free);
+    if ((st = check_free_pages(e, n, seqs, n_tokens)))
+        return st;
     job_list l = {0};
     for (int i = 0; i < n && !st; i++) {
         grow_pages(seqs[i], seqs[i]->n_past + n_tokens[i]);
@@ -457,6 +539,16 @@ resa_status scheduler_truncate(resa_seq *s, int n)
         return error_set(RESA_ERR_ARG, "cannot keep %d positions: %d are cached", n, s->n_past);
     /* pending steps are the positions [n_past - n_pending, n_past), in order */
     const int first_pending = s->n_past - s->n_pending;
+    /* the next rows (the kept pending steps' rectification, or a step at n)
+     * read windows from here on: a ring must still hold them (docs/design.md §3.3) */
+    const int window_lo = (n < first_pending ? n : first_pending) - s->engine->model->hp.n_swa + 1;
+    const int first_read = window_lo > 0 ? window_lo : 0;
+    if (n > 0 && s->engine->be->kv->ring_blocks && first_read < s->ring_lo)
+        return error_set(RESA_ERR_UNSUPPORTED, "cannot truncate to %d positions: the windowed layers keep only "
+                         "their window and hold positions %d on, not %d (swa_full keeps them all)", n,
+                         s->ring_lo, first_read);
+    if (n == 0)
+        s->ring_lo = 0;
     s->n_pending = n > first_pending ? n - first_pending : 0;
     if (s->n_pending == 0) {
         s->pending_sparse = 0; /* else kept: a step we keep may have skipped blocks */
@@ -482,12 +574,16 @@ resa_status scheduler_fill_repeat(resa_seq *s, int n_total)
                          s->n_ctx, s->n_past);
     if (s->n_pending)
         return error_set(RESA_ERR_ARG, "rectify before filling the cache");
-    if (pages_short(s, n_total) > s->engine->pages.n_free)
+    const int n_more = n_total - s->n_past;
+    resa_seq *const seqs[1] = { s };
+    if (check_free_pages(s->engine, 1, seqs, &n_more))
         return error_set(RESA_ERR_CONTEXT, "the KV cache is full: %d positions do not fit", n_total);
     grow_pages(s, n_total);
     const resa_kv_cache kv = seq_kv(s);
     resa_status st = s->engine->be->kv_fill_repeat(s->engine->be, &kv, s->n_past, n_total);
-    if (!st)
+    if (!st) {
+        s->ring_lo = kv_ring_lo_after(s->engine->be->kv, s->ring_lo, n_total - 1);
         s->n_past = n_total;
+    }
     return st;
 }

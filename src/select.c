@@ -58,7 +58,7 @@ resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_
                 /* one kernel call per run of blocks in consecutive pages (a
                  * block's score does not depend on the call it is in) */
                 for (int i = a, run; i < a + n; i += run) {
-                    run = kv_contiguous_blocks(kv, i, a + n - i);
+                    run = kv_contiguous_blocks(kv, layer, i, a + n - i);
                     score(qbar + (size_t)h * d, kv_kmin(kv, layer, h, i), kv_kmax(kv, layer, h, i), d,
                           run, scores + (size_t)h * M + i);
                 }

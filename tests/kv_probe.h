@@ -36,18 +36,27 @@ static inline void probe_read(const kv_probe *p, resa_kv_part part, int layer, i
     }
 }
 
-/* K, V and (when kept) summaries of positions [0, n_past) bit-identical in a and b. */
+/* The first position whose K and V `layer` holds in both a and b (0 but
+ * for a windowed layer kept in a ring, kv_cache.h). */
+static inline int probe_first_pos(const kv_probe *a, const kv_probe *b, int layer)
+{
+    const int x = kv_layer_first_pos(&a->kv, layer), y = kv_layer_first_pos(&b->kv, layer);
+    return x > y ? x : y;
+}
+
+/* K, V and (when kept) summaries of positions [0, n_past) bit-identical in
+ * a and b (of a layer kept in a ring: the positions both hold). */
 static inline int probe_same_cache(const kv_probe *a, const kv_probe *b)
 {
     if (a->n_past != b->n_past)
         return 0;
     const int n_blocks = (a->n_past + a->block_size - 1) / a->block_size;
-    const int last = a->kv.summaries ? KV_PART_KMAX : KV_PART_V;
     float x[RESA_MAX_HEAD_DIM], y[RESA_MAX_HEAD_DIM];
     for (int l = 0; l < a->n_layer; l++)
         for (int h = 0; h < a->n_head_kv; h++)
-            for (int part = KV_PART_K; part <= last; part++)
-                for (int p = 0; p < (part <= KV_PART_V ? a->n_past : n_blocks); p++) {
+            for (int part = KV_PART_K; part <= (kv_layer_summarized(&a->kv, l) ? KV_PART_KMAX : KV_PART_V); part++)
+                for (int p = part <= KV_PART_V ? probe_first_pos(a, b, l) : 0;
+                     p < (part <= KV_PART_V ? a->n_past : n_blocks); p++) {
                     probe_read(a, (resa_kv_part)part, l, h, p, x);
                     probe_read(b, (resa_kv_part)part, l, h, p, y);
                     if (memcmp(x, y, (size_t)a->head_dim * sizeof *x))

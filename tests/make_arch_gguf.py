@@ -21,6 +21,8 @@ VARIANT:
                factors 1 and 4, original context 512 instead of 8192 so that
                the smoothed band falls inside a few hundred positions), base
                5e5.
+  gemma3       gemma3 as gemma3-linear without the scaling (tests/test_swa_ring.sh:
+               the window-only KV cache of its windowed layers);
   gemma3-linear gemma3 with rope.scaling.type linear, factor 8 (as Gemma 3
                4B and up): 6 layers, of which layer 5 is global (scaled) and
                the others attend a window of 128 positions (never scaled);
@@ -58,6 +60,8 @@ VARIANTS = {
                          eps=1e-5, linear=4.0),
     "llama-freqs": dict(arch="llama", n_layer=2, n_head=4, n_head_kv=2, head_dim=64, theta=5e5,
                         eps=1e-5, freqs=dict(factor=8.0, low=1.0, high=4.0, orig_ctx=512)),
+    "gemma3": dict(arch="gemma3", n_layer=6, n_head=4, n_head_kv=2, head_dim=64, theta=1e6, eps=1e-6,
+                   window=128),
     "gemma3-linear": dict(arch="gemma3", n_layer=6, n_head=4, n_head_kv=2, head_dim=64, theta=1e6,
                           eps=1e-6, linear=8.0, window=128),
 }

@@ -7,14 +7,16 @@
 # (past the 512-position sliding window) within 1.5x llama.cpp's own
 # rounding noise, and greedy continuations of two short prompts and one of
 # about 650 tokens; then the ReSA invariants (tests/test_resa) on the model,
-# `resa info` and the Gemma chat format.
+# the window-only KV cache against swa_full bit for bit past several turns of
+# its rings (tests/test_swa_ring), `resa info` and the Gemma chat format.
 #
 # The model is an optional download (models/fetch gemma3, which CI runs with
 # RESA_FETCH_GEMMA=1): without it the test is a SKIP, even under
 # RESA_REQUIRE_REFERENCE=1, as tests/test_tokenizer_spm.sh.
 #
 # Environment: RESA_GEMMA_MODEL (default $top_srcdir/models/gemma-3-270m-q4_k_m.gguf),
-# RESA_GEMMA_INVARIANTS (0: leave tests/test_resa out), RESA_REQUIRE_REFERENCE, RESA_TEST_THREADS, RESA_TIE_MARGIN, PYTHON as in
+# RESA_GEMMA_INVARIANTS (0: leave tests/test_resa out), RESA_GEMMA_RING_STEPS
+# (decode steps of each tests/test_swa_ring run, default 1400), RESA_REQUIRE_REFERENCE, RESA_TEST_THREADS, RESA_TIE_MARGIN, PYTHON as in
 # tests/test_reference.sh.
 : "${top_srcdir:=${srcdir:-$(dirname "$0")/..}}"
 # shellcheck source=tests/common.sh source-path=SCRIPTDIR/..
@@ -34,7 +36,7 @@ export PYTHONDONTWRITEBYTECODE
 command -v "$PYTHON" >/dev/null 2>&1 || need "$PYTHON not found"
 "$PYTHON" -c 'import numpy, llama_cpp' >/dev/null 2>&1 ||
     need "python modules llama_cpp and numpy not importable by $PYTHON"
-for b in "$RESA" "$top_builddir/tests/dump_logits" "$top_builddir/tests/test_resa"; do
+for b in "$RESA" "$top_builddir/tests/dump_logits" "$top_builddir/tests/test_resa" "$top_builddir/tests/test_swa_ring"; do
     if [ ! -x "$b" ]; then
         echo "test_gemma3: missing binary $b" >&2
         exit 99
@@ -98,6 +100,11 @@ if [ "${RESA_GEMMA_INVARIANTS:-1}" = 0 ]; then
 else
     run invariants "$top_builddir/tests/test_resa" "$GEMMA"
 fi
+
+# The windowed layers' rings (784 positions with the test's 64-token chunks)
+# against swa_full: every logit bit for bit up to 1900 positions (2.4 turns), in
+# dense and resa modes, across truncations, a reset and a benchmark fill.
+run "window rings" "$top_builddir/tests/test_swa_ring" "$GEMMA" "${RESA_GEMMA_RING_STEPS:-1400}"
 
 echo "== info and chat"
 info=$("$RESA" info -m "$GEMMA" 2>&1)

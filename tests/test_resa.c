@@ -82,7 +82,7 @@ static double cache_diff(const resa_context *ca, const resa_context *cb, int lo,
     for (int l = 0; l < a.n_layer; l++)
         for (int h = 0; h < a.n_head_kv; h++)
             for (int part = KV_PART_K; part <= KV_PART_V; part++)
-                for (int p = lo; p < hi; p++) {
+                for (int p = lo > probe_first_pos(&a, &b, l) ? lo : probe_first_pos(&a, &b, l); p < hi; p++) {
                     probe_read(&a, (resa_kv_part)part, l, h, p, x);
                     probe_read(&b, (resa_kv_part)part, l, h, p, y);
                     for (int j = 0; j < a.head_dim; j++) {
@@ -93,7 +93,8 @@ static double cache_diff(const resa_context *ca, const resa_context *cb, int lo,
     return diff / scale;
 }
 
-/* Largest difference between the summaries and min/max recomputed here. */
+/* Largest difference between the summaries and min/max recomputed here
+ * (of the layers that keep them: not windowed layers kept in a ring). */
 static double summary_error(const resa_context *c)
 {
     const kv_probe p = probe_ctx(c);
@@ -101,7 +102,7 @@ static double summary_error(const resa_context *c)
     const int T = p.n_past, b = p.block_size, d = p.head_dim;
     float key[RESA_MAX_HEAD_DIM], kmin[RESA_MAX_HEAD_DIM], kmax[RESA_MAX_HEAD_DIM];
     for (int l = 0; l < p.n_layer; l++)
-        for (int h = 0; h < p.n_head_kv; h++)
+        for (int h = 0; h < p.n_head_kv && kv_layer_summarized(&p.kv, l); h++)
             for (int blk = 0; blk * b < T; blk++) {
                 double mn[RESA_MAX_HEAD_DIM], mx[RESA_MAX_HEAD_DIM];
                 for (int j = 0; j < d; j++)

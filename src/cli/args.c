@@ -226,6 +226,10 @@ int args_engine_option(args *a, resa_params *p, int *rect_given)
         p->allow_overcommit = 1;
         return 1;
     }
+    if (args_is(a, NULL, "--swa-full")) {
+        p->swa_full = 1;
+        return 1;
+    }
     if (args_is(a, NULL, "--kv-type")) {
         if (args_str(a, &t))
             return -1;

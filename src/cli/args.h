@@ -32,7 +32,7 @@ int args_float(args *a, double lo, double hi, float *out);
 /* Options every engine command shares: -t, -b, --kv-type, --cpu and the
  * sparse schedule (--block-size, --sparse-ratio, --min-blocks,
  * --local-blocks, --rect-every, --rect-policy, --rect-min, --rect-error,
- * --budget, --coverage, --max-ratio, --sparse-from). Returns 1 when the current argument was one
+ * --budget, --coverage, --max-ratio, --sparse-from), --swa-full. Returns 1 when the current argument was one
  * of them (value parsed into p), 0 when it is not, -1 on a bad value. */
 int args_engine_option(args *a, resa_params *p, int *rect_given);
 #define ENGINE_OPTIONS_HELP \
@@ -63,7 +63,9 @@ int args_engine_option(args *a, resa_params *p, int *rect_given);
     "                      2560 with the defaults)\n" \
     "      --cpu TIER      cap the SIMD tier: scalar, avx2, avx512vnni (AVX-512 without\n" \
     "                      AMX), avx512, neon, native\n" \
-    "      --allow-overcommit  allow a KV cache larger than physical memory\n"
+    "      --allow-overcommit  allow a KV cache larger than physical memory\n" \
+    "      --swa-full      sliding-window layers (gemma3) keep every position, not only\n" \
+    "                      their window's ring: more memory, truncation to any position\n"
 /* The schedule of p's mode must exist: 0, or -1 after printing why. */
 int args_check_schedule(const char *cmd, resa_params *p, int rect_given);
 

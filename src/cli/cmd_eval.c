@@ -316,6 +316,9 @@ static int new_context(const resa_model *m, const eval_opts *o, resa_context **c
     p.n_ctx = o->lm ? o->length : 0;
     if (o->passkey && o->lengths[o->n_lengths - 1] > p.n_ctx)
         p.n_ctx = o->lengths[o->n_lengths - 1];
+    /* every row is cut back to its prefix, further than a sliding-window
+     * layer's ring may reach (docs/design.md §3.3) */
+    p.swa_full = 1;
     if (resa_context_new(m, &p, ctx))
         return cli_error("eval: %s", resa_last_error());
     return 0;

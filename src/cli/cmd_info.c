@@ -9,13 +9,37 @@
 #include "resa.h"
 
 static const char help[] =
-    "usage: resa info [MODEL] [-m MODEL] [--json]\n"
+    "usage: resa info [MODEL] [-m MODEL] [--json] [-c N [--kv-type T] [--swa-full]]\n"
     "Describes a GGUF model: architecture, shapes, tensor types, tokenizer. A file\n"
     "resa cannot run (tensor types, architecture or tokenizer it lacks, invalid\n"
     "values) is described from its metadata and tensor table, with the reason it\n"
     "does not run also on stderr. Exit status 0 when resa runs the model, 1 when not.\n"
     "  -m, --model FILE  the model (default: $RESA_MODEL, else the fetched default model)\n"
-    "      --json        print one JSON object\n";
+    "      --json        print one JSON object\n"
+    "  -c, --ctx-size N  also the KV cache's size for a context of N positions (K, V\n"
+    "                    and block summaries, default mode and batch), and with\n"
+    "                    sliding-window layers the size --swa-full would give\n"
+    "      --kv-type T   its element type: f16 (default) or f32\n"
+    "      --swa-full    sliding-window layers keep every position\n";
+
+/* The KV cache's size for p (p.n_ctx > 0), and what swa_full would make of
+ * it (equal for models without sliding-window layers). */
+static int kv_sizes(const resa_model *m, resa_params p, size_t *bytes, size_t *full)
+{
+    *bytes = resa_kv_cache_bytes(m, &p);
+    p.swa_full = 1;
+    *full = resa_kv_cache_bytes(m, &p);
+    return *bytes && *full ? 0 : cli_error("info: %s", resa_last_error());
+}
+
+static void print_kv(const resa_params *p, size_t bytes, size_t full)
+{
+    printf("kv cache:        %d positions, %s: %zu bytes (%.1f MiB)", p->n_ctx,
+           p->kv_type == RESA_KV_F32 ? "f32" : "f16", bytes, (double)bytes / (1 << 20));
+    if (full != bytes)
+        printf(", %zu bytes (%.1f MiB) with --swa-full", full, (double)full / (1 << 20));
+    printf("\n");
+}
 
 /* Tensor types and how many tensors of each, in the order first seen. */
 #define MAX_TYPES 64
@@ -151,7 +175,8 @@ static void describe_file(const resa_file_info *f, const char *why, int json)
     printf("runs:            no: %s\n", why);
 }
 
-static void print_json(const resa_model *m)
+/* kv_bytes: the KV cache's size asked for with -c, or NULL. */
+static void print_json(const resa_model *m, const size_t *kv_bytes)
 {
     const resa_model_info *in = resa_model_get_info(m);
     printf("{\"name\": ");
@@ -168,6 +193,8 @@ static void print_json(const resa_model *m)
     json_write_string(stdout, in->pre_tokenizer, strlen(in->pre_tokenizer));
     printf(", \"bos_id\": %d, \"eos_id\": %d, \"add_bos\": %s, \"chat_template\": %s, \"runs\": true", in->bos_id,
            in->eos_id, in->add_bos ? "true" : "false", in->has_chat_template ? "\"chatml\"" : "null");
+    if (kv_bytes)
+        printf(", \"kv_cache_bytes\": %zu", *kv_bytes);
     printf(", \"tensors\": [");
     for (int i = 0; i < resa_model_n_tensors(m); i++) {
         const char *name, *type;
@@ -184,8 +211,10 @@ int cmd_info(int argc, char **argv)
 {
     args a;
     args_init(&a, "info", argc, argv);
-    const char *path = NULL;
+    const char *path = NULL, *t;
     int json = 0;
+    resa_params p;
+    resa_params_default(&p);
     while (args_next(&a)) {
         if (args_is(&a, "-h", "--help")) {
             fputs(help, stdout);
@@ -195,6 +224,19 @@ int cmd_info(int argc, char **argv)
         } else if (args_is(&a, "-m", "--model")) {
             if (args_str(&a, &path))
                 return 2;
+        } else if (args_is(&a, "-c", "--ctx-size")) {
+            if (args_int(&a, 1, 1 << 24, &p.n_ctx))
+                return 2;
+        } else if (args_is(&a, NULL, "--kv-type")) {
+            if (args_str(&a, &t))
+                return 2;
+            if (strcmp(t, "f16") && strcmp(t, "f32")) {
+                cli_error("info: --kv-type wants f16 or f32, got '%s'", t);
+                return 2;
+            }
+            p.kv_type = strcmp(t, "f16") ? RESA_KV_F32 : RESA_KV_F16;
+        } else if (args_is(&a, NULL, "--swa-full")) {
+            p.swa_full = 1;
         } else if (a.opt[0] == '-' && a.opt[1]) {
             cli_error("info: unknown option '%s'", a.opt);
             return 2;
@@ -219,10 +261,18 @@ int cmd_info(int argc, char **argv)
         resa_file_info_free(f);
         return cli_error("%s", why); /* described, and it does not run */
     }
-    if (json)
-        print_json(m);
-    else
+    size_t bytes = 0, full = 0;
+    if (p.n_ctx > 0 && kv_sizes(m, p, &bytes, &full)) {
+        resa_model_free(m);
+        return 1;
+    }
+    if (json) {
+        print_json(m, p.n_ctx > 0 ? &bytes : NULL);
+    } else {
         print_text(m);
+        if (p.n_ctx > 0)
+            print_kv(&p, bytes, full);
+    }
     resa_model_free(m);
     return 0;
 }

@@ -36,6 +36,7 @@ static int setup(serve_server *srv)
     const int b = o->params.block_size;
     resa_params p = o->params;
     p.n_ctx = o->parallel * ((o->ctx_per_seq + b - 1) / b) * b;
+    p.n_seq_max = o->parallel; /* a window ring per slot (docs/design.md §3.3) */
     if (resa_engine_new(srv->model, &p, &srv->engine)) {
         fprintf(stderr, "resa: serve: %s\n", resa_last_error());
         return -1;
