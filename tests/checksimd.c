@@ -602,7 +602,11 @@ static const char *check_gemm_shape(enum resa_type t, resa_gemm_fn fn, int64_t n
 /* gemm[t] of a tier against the same tier's vec_dot[t]: every tile shape
  * (1..RESA_GEMM_MR rows x 1..RESA_GEMM_NC columns) at a few sizes, bit for bit; weights, panels
  * and f32 rows alternately ending at an inaccessible page (a P = 1 tile must
- * not touch a second panel). */
+ * not touch a second panel). For the quantized types a quarter of the
+ * activation columns are all +127 and a quarter all -127, and in the second
+ * trial a quarter of the weight rows have the largest codes (bytes 0xff) and
+ * a quarter bytes 0x00: the corners where a gemm's int16 partial sums would
+ * wrap if a bound in its comments were wrong (random data stays far below). */
 static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx)
 {
     static const int64_t gsizes[] = {7, 33, 32, 96, 256, 576, 1536};
@@ -620,6 +624,9 @@ static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
         unsigned char *aq = malloc((size_t)RESA_GEMM_NC * arow);
         for (int c = 0; c < RESA_GEMM_NC; c++) {
             fill_floats(af + (size_t)c * n, n);
+            if (tr->block_size > 1 && c % 2) /* extremes: all +127 or all -127 */
+                for (int64_t i = 0; i < n; i++)
+                    af[(size_t)c * n + (size_t)i] = c % 4 == 1 ? 1.0f : -1.0f;
             ta->from_float(af + (size_t)c * n, aq + (size_t)c * arow, n); /* f32 copy or reference quantizer */
         }
         for (int trial = 0; trial < 2; trial++) {
@@ -628,7 +635,8 @@ static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
             const size_t wbytes = (size_t)(RESA_GEMM_MR - 1) * ldw + wrow;
             buf W = at_end ? buf_at_page_end(wbytes) : buf_new(wbytes, misalign_of(t));
             for (int r = 0; r < RESA_GEMM_MR; r++)
-                fill_weights(t, W.p + (size_t)r * ldw, n);
+                fill_weights_with(t, W.p + (size_t)r * ldw, n,
+                                  tr->block_size == 1 || !at_end || r % 2 == 0 ? -1 : r % 4 == 1 ? 0xff : 0x00);
             float expect[RESA_GEMM_MR][RESA_GEMM_NC];
             for (int r = 0; r < RESA_GEMM_MR; r++)
                 for (int c = 0; c < RESA_GEMM_NC; c++)
