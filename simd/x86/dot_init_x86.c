@@ -122,6 +122,9 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->gemm[RESA_TYPE_Q4_0] = dot_gemm_q4_0_amx;
     c->gemm[RESA_TYPE_Q4_1] = dot_gemm_q4_1_amx;
     c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_amx;
+    c->gemm[RESA_TYPE_Q5_0] = dot_gemm_q5_0_amx;
+    c->gemm[RESA_TYPE_Q5_1] = dot_gemm_q5_1_amx;
+    c->gemm[RESA_TYPE_IQ4_NL] = dot_gemm_iq4_nl_amx;
 #endif
 #endif
 #else
