@@ -146,7 +146,8 @@ typedef decl_gemm_fn(*resa_gemm_fn);
                float *s, size_t lds)
 typedef decl_gemv_fn(*resa_gemv_fn);
 
-/* Activation quantizer: n floats -> vec_dot_type blocks. */
+/* Activation quantizer: n floats -> vec_dot_type blocks (Q8_0, Q8_1, Q8_K),
+ * bit-identical in every tier to the type's reference from_float. */
 #define decl_quantize_fn(name) void(name)(const float *x, void *y, int64_t n)
 typedef decl_quantize_fn(*resa_quantize_fn);
 
@@ -158,7 +159,7 @@ typedef struct resa_dot_ctx {
     resa_vec_dot_fn vec_dot[RESA_TYPE_COUNT];      /* indexed by weight type */
     resa_gemv_fn gemv[RESA_TYPE_COUNT];            /* indexed by weight type */
     resa_gemm_fn gemm[RESA_TYPE_COUNT];            /* indexed by weight type */
-    resa_quantize_fn quantize[RESA_TYPE_COUNT];    /* indexed by activation type (Q8_0, Q8_1) */
+    resa_quantize_fn quantize[RESA_TYPE_COUNT];    /* indexed by activation type (Q8_0, Q8_1, Q8_K) */
     resa_to_float_kernel to_float[RESA_TYPE_COUNT]; /* indexed by type; KV cache rows, BLAS path */
 } resa_dot_ctx;
 
@@ -220,6 +221,7 @@ void dot_init_arm(resa_dot_ctx *c, unsigned flags);
     decl_gemm_fn(dot_gemm_q8_0_##isa);            \
     decl_quantize_fn(dot_quantize_q8_0_##isa);    \
     decl_quantize_fn(dot_quantize_q8_1_##isa);    \
+    decl_quantize_fn(dot_quantize_q8_k_##isa);    \
     void dot_to_float_f16_##isa(const void *src, float *dst, int64_t n)
 RESA_DOT_DECLARE_ISA(avx2);
 RESA_DOT_DECLARE_ISA(neon);
@@ -235,6 +237,7 @@ decl_gemm_fn(dot_gemm_f16_avx512);
 decl_gemm_fn(dot_gemm_bf16_avx512);
 decl_quantize_fn(dot_quantize_q8_0_avx512);
 decl_quantize_fn(dot_quantize_q8_1_avx512);
+decl_quantize_fn(dot_quantize_q8_k_avx512);
 /* The kernels of the types added after the first tiers (Q5_0, Q5_1,
  * IQ4_NL and the super-block types) on AVX2 (which the AVX-512 tier
  * without VNNI uses too), AVX-512 VNNI, NEON and NEON + dotprod. The gemms

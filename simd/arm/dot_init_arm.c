@@ -34,6 +34,7 @@ void dot_init_arm(resa_dot_ctx *c, unsigned flags)
     c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_neon;
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_neon;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_neon;
+    c->quantize[RESA_TYPE_Q8_K] = dot_quantize_q8_k_neon;
     c->to_float[RESA_TYPE_F16] = dot_to_float_f16_neon;
 #define SET_ALL(type, name, isa)                 \
     do {                                         \

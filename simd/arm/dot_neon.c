@@ -575,6 +575,31 @@ decl_quantize_fn(dot_quantize_q8_1_neon)
     }
 }
 
+/* Q8_K: one amax over 256 values (max is exact in any order), each 16
+ * rounded as in quantize_block and summed exactly; d stays a float. Same
+ * arithmetic as the reference (types.c). */
+decl_quantize_fn(dot_quantize_q8_k_neon)
+{
+    block_q8_K *b = y;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        float32x4_t m = vabsq_f32(vld1q_f32(x));
+        for (int j = 4; j < QK_K; j += 4)
+            m = vmaxq_f32(m, vabsq_f32(vld1q_f32(x + j)));
+        const float amax = vmaxvq_f32(m);
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        b[i].d = amax / 127.0f;
+        for (int j = 0; j < QK_K; j += 16) {
+            int32x4_t q[4];
+            for (int k = 0; k < 4; k++)
+                q[k] = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x + j + 4 * k), id));
+            const int16x8_t h0 = vcombine_s16(vqmovn_s32(q[0]), vqmovn_s32(q[1]));
+            const int16x8_t h1 = vcombine_s16(vqmovn_s32(q[2]), vqmovn_s32(q[3]));
+            vst1q_s8(b[i].qs + j, vcombine_s8(vqmovn_s16(h0), vqmovn_s16(h1)));
+            b[i].bsums[j / 16] = (int16_t)vaddvq_s32(vaddq_s32(vaddq_s32(q[0], q[1]), vaddq_s32(q[2], q[3])));
+        }
+    }
+}
+
 /* ---- row conversion --------------------------------------------------------------- */
 
 /* f16 -> f32: exact, like the reference (every half is a float). */

@@ -742,6 +742,37 @@ decl_quantize_fn(dot_quantize_q8_1_avx2)
     }
 }
 
+/* Q8_K: one amax over 256 values (max is exact in any order), then each 32
+ * rounds as in quantize_block; d stays a float, and each 16's sum is exact.
+ * Same arithmetic as the reference (types.c). */
+decl_quantize_fn(dot_quantize_q8_k_avx2)
+{
+    block_q8_K *b = y;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m256 m = _mm256_andnot_ps(sign, _mm256_loadu_ps(x));
+        for (int j = 8; j < QK_K; j += 8)
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        const __m256 vid = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+        b[i].d = amax / 127.0f;
+        for (int j = 0; j < QK_K; j += 32) {
+            const __m256i i0 = round_even(_mm256_mul_ps(_mm256_loadu_ps(x + j), vid));
+            const __m256i i1 = round_even(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8), vid));
+            const __m256i i2 = round_even(_mm256_mul_ps(_mm256_loadu_ps(x + j + 16), vid));
+            const __m256i i3 = round_even(_mm256_mul_ps(_mm256_loadu_ps(x + j + 24), vid));
+            const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+            _mm256_storeu_si256((__m256i *)(b[i].qs + j),
+                                _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+            b[i].bsums[j / 16] = (int16_t)hsum_epi32(_mm256_add_epi32(i0, i1));
+            b[i].bsums[j / 16 + 1] = (int16_t)hsum_epi32(_mm256_add_epi32(i2, i3));
+        }
+    }
+}
+
 /* ---- row conversion --------------------------------------------------------------- */
 
 /* f16 -> f32 with F16C: exact, like the reference (every half is a float). */

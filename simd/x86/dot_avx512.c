@@ -1058,6 +1058,27 @@ decl_quantize_fn(dot_quantize_q8_1_avx512)
     }
 }
 
+/* Q8_K: one amax over 256 values (max is exact in any order), each 16 (one
+ * vector) rounded as in quantize_block and summed exactly; d stays a float.
+ * Same arithmetic as the reference (types.c). */
+decl_quantize_fn(dot_quantize_q8_k_avx512)
+{
+    block_q8_K *b = y;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m512 m = _mm512_abs_ps(_mm512_loadu_ps(x));
+        for (int j = 16; j < QK_K; j += 16)
+            m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+        const float amax = _mm512_reduce_max_ps(m);
+        const __m512 vid = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+        b[i].d = amax / 127.0f;
+        for (int j = 0; j < QK_K; j += 16) {
+            const __m512i q = round_even(_mm512_mul_ps(_mm512_loadu_ps(x + j), vid));
+            _mm_storeu_si128((__m128i *)(b[i].qs + j), _mm512_cvtsepi32_epi8(q));
+            b[i].bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+    }
+}
+
 #else
 typedef int resa_dot_avx512_unused; /* ISO C forbids an empty translation unit */
 #endif

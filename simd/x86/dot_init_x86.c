@@ -37,6 +37,7 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_avx2;
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_avx2;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_avx2;
+    c->quantize[RESA_TYPE_Q8_K] = dot_quantize_q8_k_avx2;
     c->to_float[RESA_TYPE_F16] = dot_to_float_f16_avx2;
 #define SET_K(type, name)                       \
     do {                                        \
@@ -80,6 +81,7 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
      * so those stay until VNNI */
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_avx512;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_avx512;
+    c->quantize[RESA_TYPE_Q8_K] = dot_quantize_q8_k_avx512;
 
     if (!(flags & RESA_CPU_AVX512_VNNI))
         return;
