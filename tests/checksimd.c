@@ -30,7 +30,8 @@
  * memory-bound matrix-vector product per quant type (512 MiB of rows of 576,
  * or 2048 for the super-block types; --bench=matvec_q4_k picks one), and
  * prefill-shaped products (576x1536 and 49152x576 weights x 64 tokens) with
- * the gemm against a loop of vec_dot.
+ * the gemm against a loop of vec_dot (Q5_0, Q5_1, IQ4_NL: the scalar tier's
+ * too).
  * Ends with "N passed, N failed"; exit status 0 when none failed. */
 #ifdef HAVE_CONFIG_H
 #include "config.h" /* _GNU_SOURCE: POSIX/GNU declarations under -std=c11 */
@@ -1114,15 +1115,19 @@ int main(int argc, char **argv)
                 }
             }
         }
-        static const struct { enum resa_type t; int64_t rows, cols; } gb[] = {
-            {RESA_TYPE_Q4_1, 576, 1536}, {RESA_TYPE_Q4_1, 49152, 576}, {RESA_TYPE_Q4_0, 576, 1536},
-            {RESA_TYPE_Q8_0, 576, 1536}, {RESA_TYPE_Q8_0, 49152, 576},
+        /* with_c: the scalar panel gemm too (Q5_0, Q5_1 and IQ4_NL had only it before their SIMD ones) */
+        static const struct { enum resa_type t; int64_t rows, cols; int with_c; } gb[] = {
+            {RESA_TYPE_Q4_1, 576, 1536, 0}, {RESA_TYPE_Q4_1, 49152, 576, 0}, {RESA_TYPE_Q4_0, 576, 1536, 0},
+            {RESA_TYPE_Q8_0, 576, 1536, 0}, {RESA_TYPE_Q8_0, 49152, 576, 0}, {RESA_TYPE_Q5_0, 576, 1536, 1},
+            {RESA_TYPE_Q5_1, 576, 1536, 1}, {RESA_TYPE_IQ4_NL, 576, 1536, 1},
         };
         for (size_t i = 0; i < sizeof gb / sizeof gb[0]; i++) {
             char name[32];
             snprintf(name, sizeof name, "gemm_%s", type_traits_get(gb[i].t)->name);
             if (!strstr(name, pattern))
                 continue;
+            if (gb[i].with_c)
+                bench_gemm(gb[i].t, &scalar, "c", gb[i].rows, gb[i].cols, 64, 1);
             bench_gemm(gb[i].t, best, cpu_tier_name(flags), gb[i].rows, gb[i].cols, 64, 1);
 #ifdef _OPENMP
             bench_gemm(gb[i].t, best, cpu_tier_name(flags), gb[i].rows, gb[i].cols, 64, 2);
