@@ -75,13 +75,47 @@ typedef struct resa_dot_panel {
 void dot_pack(enum resa_type act_type, const void *a, size_t lda, int nc, int64_t n,
                    resa_dot_panel *p);
 
-/* The int8 weight types of the hand-written gemm and gemv kernels (every
- * ISA file), and the bytes of one block of each. */
-enum resa_wtype { RESA_W_Q4_0, RESA_W_Q4_1, RESA_W_Q8_0 };
+/* The int8 weight types of the hand-written gemm kernels (every ISA file;
+ * the gemv kernels take the first three), and the bytes of one block of
+ * each. Every block starts with its fp16 d; Q4_1 and Q5_1 follow it with
+ * their fp16 m (RESA_WBLOCK_M). */
+enum resa_wtype { RESA_W_Q4_0, RESA_W_Q4_1, RESA_W_Q8_0, RESA_W_Q5_0, RESA_W_Q5_1, RESA_W_IQ4_NL };
 
 static inline size_t resa_wblock_bytes(enum resa_wtype t)
 {
-    return t == RESA_W_Q4_0 ? sizeof(block_q4_0) : t == RESA_W_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
+    switch (t) {
+    case RESA_W_Q4_0: return sizeof(block_q4_0);
+    case RESA_W_Q4_1: return sizeof(block_q4_1);
+    case RESA_W_Q5_0: return sizeof(block_q5_0);
+    case RESA_W_Q5_1: return sizeof(block_q5_1);
+    case RESA_W_IQ4_NL: return sizeof(block_iq4_nl);
+    default: return sizeof(block_q8_0);
+    }
+}
+
+/* Types whose blocks add m * s_a (activations Q8_1): the m sits right after d */
+static inline int resa_wtype_has_min(enum resa_wtype t)
+{
+    return t == RESA_W_Q4_1 || t == RESA_W_Q5_1;
+}
+#define RESA_WBLOCK_M sizeof(resa_f16)
+
+/* The byte offset of a block's 16 bytes of low nibbles (all but Q8_0) */
+static inline size_t resa_wblock_nibbles(enum resa_wtype t)
+{
+    switch (t) {
+    case RESA_W_Q4_0: return offsetof(block_q4_0, qs);
+    case RESA_W_Q4_1: return offsetof(block_q4_1, qs);
+    case RESA_W_Q5_0: return offsetof(block_q5_0, qs);
+    case RESA_W_Q5_1: return offsetof(block_q5_1, qs);
+    default: return offsetof(block_iq4_nl, qs);
+    }
+}
+
+/* The byte offset of a Q5 block's 32 fifth bits (a little-endian u32) */
+static inline size_t resa_wblock_qh(enum resa_wtype t)
+{
+    return t == RESA_W_Q5_0 ? offsetof(block_q5_0, qh) : offsetof(block_q5_1, qh);
 }
 
 /* Tile limits of every gemm kernel. */
@@ -112,7 +146,8 @@ typedef decl_gemm_fn(*resa_gemm_fn);
                float *s, size_t lds)
 typedef decl_gemv_fn(*resa_gemv_fn);
 
-/* Activation quantizer: n floats -> vec_dot_type blocks. */
+/* Activation quantizer: n floats -> vec_dot_type blocks (Q8_0, Q8_1, Q8_K),
+ * bit-identical in every tier to the type's reference from_float. */
 #define decl_quantize_fn(name) void(name)(const float *x, void *y, int64_t n)
 typedef decl_quantize_fn(*resa_quantize_fn);
 
@@ -124,7 +159,7 @@ typedef struct resa_dot_ctx {
     resa_vec_dot_fn vec_dot[RESA_TYPE_COUNT];      /* indexed by weight type */
     resa_gemv_fn gemv[RESA_TYPE_COUNT];            /* indexed by weight type */
     resa_gemm_fn gemm[RESA_TYPE_COUNT];            /* indexed by weight type */
-    resa_quantize_fn quantize[RESA_TYPE_COUNT];    /* indexed by activation type (Q8_0, Q8_1) */
+    resa_quantize_fn quantize[RESA_TYPE_COUNT];    /* indexed by activation type (Q8_0, Q8_1, Q8_K) */
     resa_to_float_kernel to_float[RESA_TYPE_COUNT]; /* indexed by type; KV cache rows, BLAS path */
 } resa_dot_ctx;
 
@@ -186,6 +221,7 @@ void dot_init_arm(resa_dot_ctx *c, unsigned flags);
     decl_gemm_fn(dot_gemm_q8_0_##isa);            \
     decl_quantize_fn(dot_quantize_q8_0_##isa);    \
     decl_quantize_fn(dot_quantize_q8_1_##isa);    \
+    decl_quantize_fn(dot_quantize_q8_k_##isa);    \
     void dot_to_float_f16_##isa(const void *src, float *dst, int64_t n)
 RESA_DOT_DECLARE_ISA(avx2);
 RESA_DOT_DECLARE_ISA(neon);
@@ -201,12 +237,16 @@ decl_gemm_fn(dot_gemm_f16_avx512);
 decl_gemm_fn(dot_gemm_bf16_avx512);
 decl_quantize_fn(dot_quantize_q8_0_avx512);
 decl_quantize_fn(dot_quantize_q8_1_avx512);
+decl_quantize_fn(dot_quantize_q8_k_avx512);
 /* The kernels of the types added after the first tiers (Q5_0, Q5_1,
  * IQ4_NL and the super-block types) on AVX2 (which the AVX-512 tier
- * without VNNI uses too), AVX-512 VNNI, NEON and NEON + dotprod. The gemm
- * of Q5_0, Q5_1 and IQ4_NL stays the scalar panel one, bit-identical by
- * the recipe; the super-block gemms loop over the tier's vec_dot. */
+ * without VNNI uses too), AVX-512 VNNI, NEON and NEON + dotprod. The gemms
+ * of Q5_0, Q5_1 and IQ4_NL are the panel kernels of Q4_0/Q4_1/Q8_0 with
+ * their own unpacking; the super-block gemms loop over the tier's vec_dot. */
 #define RESA_DOT_DECLARE_K(isa)          \
+    decl_gemm_fn(dot_gemm_q5_0_##isa);   \
+    decl_gemm_fn(dot_gemm_q5_1_##isa);   \
+    decl_gemm_fn(dot_gemm_iq4_nl_##isa); \
     decl_vec_dot_fn(dot_q5_0_##isa);     \
     decl_vec_dot_fn(dot_q5_1_##isa);     \
     decl_vec_dot_fn(dot_iq4_nl_##isa);   \
@@ -252,5 +292,8 @@ RESA_DOT_DECLARE_INT8(dotprod);
 decl_gemm_fn(dot_gemm_q4_0_amx);
 decl_gemm_fn(dot_gemm_q4_1_amx);
 decl_gemm_fn(dot_gemm_q8_0_amx);
+decl_gemm_fn(dot_gemm_q5_0_amx);
+decl_gemm_fn(dot_gemm_q5_1_amx);
+decl_gemm_fn(dot_gemm_iq4_nl_amx);
 
 #endif

@@ -30,7 +30,8 @@
  * memory-bound matrix-vector product per quant type (512 MiB of rows of 576,
  * or 2048 for the super-block types; --bench=matvec_q4_k picks one), and
  * prefill-shaped products (576x1536 and 49152x576 weights x 64 tokens) with
- * the gemm against a loop of vec_dot.
+ * the gemm against a loop of vec_dot (Q5_0, Q5_1, IQ4_NL: the scalar tier's
+ * too).
  * Ends with "N passed, N failed"; exit status 0 when none failed. */
 #ifdef HAVE_CONFIG_H
 #include "config.h" /* _GNU_SOURCE: POSIX/GNU declarations under -std=c11 */
@@ -602,7 +603,11 @@ static const char *check_gemm_shape(enum resa_type t, resa_gemm_fn fn, int64_t n
 /* gemm[t] of a tier against the same tier's vec_dot[t]: every tile shape
  * (1..RESA_GEMM_MR rows x 1..RESA_GEMM_NC columns) at a few sizes, bit for bit; weights, panels
  * and f32 rows alternately ending at an inaccessible page (a P = 1 tile must
- * not touch a second panel). */
+ * not touch a second panel). For the quantized types a quarter of the
+ * activation columns are all +127 and a quarter all -127, and in the second
+ * trial a quarter of the weight rows have the largest codes (bytes 0xff) and
+ * a quarter bytes 0x00: the corners where a gemm's int16 partial sums would
+ * wrap if a bound in its comments were wrong (random data stays far below). */
 static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx)
 {
     static const int64_t gsizes[] = {7, 33, 32, 96, 256, 576, 1536};
@@ -620,6 +625,9 @@ static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
         unsigned char *aq = malloc((size_t)RESA_GEMM_NC * arow);
         for (int c = 0; c < RESA_GEMM_NC; c++) {
             fill_floats(af + (size_t)c * n, n);
+            if (tr->block_size > 1 && c % 2) /* extremes: all +127 or all -127 */
+                for (int64_t i = 0; i < n; i++)
+                    af[(size_t)c * n + (size_t)i] = c % 4 == 1 ? 1.0f : -1.0f;
             ta->from_float(af + (size_t)c * n, aq + (size_t)c * arow, n); /* f32 copy or reference quantizer */
         }
         for (int trial = 0; trial < 2; trial++) {
@@ -628,7 +636,8 @@ static int test_gemm(enum resa_type t, const char *tier, const resa_dot_ctx *ctx
             const size_t wbytes = (size_t)(RESA_GEMM_MR - 1) * ldw + wrow;
             buf W = at_end ? buf_at_page_end(wbytes) : buf_new(wbytes, misalign_of(t));
             for (int r = 0; r < RESA_GEMM_MR; r++)
-                fill_weights(t, W.p + (size_t)r * ldw, n);
+                fill_weights_with(t, W.p + (size_t)r * ldw, n,
+                                  tr->block_size == 1 || !at_end || r % 2 == 0 ? -1 : r % 4 == 1 ? 0xff : 0x00);
             float expect[RESA_GEMM_MR][RESA_GEMM_NC];
             for (int r = 0; r < RESA_GEMM_MR; r++)
                 for (int c = 0; c < RESA_GEMM_NC; c++)
@@ -1106,15 +1115,19 @@ int main(int argc, char **argv)
                 }
             }
         }
-        static const struct { enum resa_type t; int64_t rows, cols; } gb[] = {
-            {RESA_TYPE_Q4_1, 576, 1536}, {RESA_TYPE_Q4_1, 49152, 576}, {RESA_TYPE_Q4_0, 576, 1536},
-            {RESA_TYPE_Q8_0, 576, 1536}, {RESA_TYPE_Q8_0, 49152, 576},
+        /* with_c: the scalar panel gemm too (Q5_0, Q5_1 and IQ4_NL had only it before their SIMD ones) */
+        static const struct { enum resa_type t; int64_t rows, cols; int with_c; } gb[] = {
+            {RESA_TYPE_Q4_1, 576, 1536, 0}, {RESA_TYPE_Q4_1, 49152, 576, 0}, {RESA_TYPE_Q4_0, 576, 1536, 0},
+            {RESA_TYPE_Q8_0, 576, 1536, 0}, {RESA_TYPE_Q8_0, 49152, 576, 0}, {RESA_TYPE_Q5_0, 576, 1536, 1},
+            {RESA_TYPE_Q5_1, 576, 1536, 1}, {RESA_TYPE_IQ4_NL, 576, 1536, 1},
         };
         for (size_t i = 0; i < sizeof gb / sizeof gb[0]; i++) {
             char name[32];
             snprintf(name, sizeof name, "gemm_%s", type_traits_get(gb[i].t)->name);
             if (!strstr(name, pattern))
                 continue;
+            if (gb[i].with_c)
+                bench_gemm(gb[i].t, &scalar, "c", gb[i].rows, gb[i].cols, 64, 1);
             bench_gemm(gb[i].t, best, cpu_tier_name(flags), gb[i].rows, gb[i].cols, 64, 1);
 #ifdef _OPENMP
             bench_gemm(gb[i].t, best, cpu_tier_name(flags), gb[i].rows, gb[i].cols, 64, 2);

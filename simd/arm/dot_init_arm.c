@@ -34,29 +34,25 @@ void dot_init_arm(resa_dot_ctx *c, unsigned flags)
     c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_neon;
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_neon;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_neon;
+    c->quantize[RESA_TYPE_Q8_K] = dot_quantize_q8_k_neon;
     c->to_float[RESA_TYPE_F16] = dot_to_float_f16_neon;
-/* Q5_0, Q5_1 and IQ4_NL keep the scalar panel gemm (dot.h) */
-#define SET_DOT(type, name, isa)                    \
-    do {                                            \
-        c->vec_dot[type] = dot_##name##_##isa;      \
-        c->gemv[type] = dot_gemv_##name##_##isa;    \
-    } while (0)
-#define SET_SUPER(type, name, isa)               \
+#define SET_ALL(type, name, isa)                 \
     do {                                         \
-        SET_DOT(type, name, isa);                \
+        c->vec_dot[type] = dot_##name##_##isa;   \
+        c->gemv[type] = dot_gemv_##name##_##isa; \
         c->gemm[type] = dot_gemm_##name##_##isa; \
     } while (0)
-#define SET_K(isa)                                  \
-    do {                                            \
-        SET_DOT(RESA_TYPE_Q5_0, q5_0, isa);         \
-        SET_DOT(RESA_TYPE_Q5_1, q5_1, isa);         \
-        SET_DOT(RESA_TYPE_IQ4_NL, iq4_nl, isa);     \
-        SET_SUPER(RESA_TYPE_Q2_K, q2_k, isa);       \
-        SET_SUPER(RESA_TYPE_Q3_K, q3_k, isa);       \
-        SET_SUPER(RESA_TYPE_Q4_K, q4_k, isa);       \
-        SET_SUPER(RESA_TYPE_Q5_K, q5_k, isa);       \
-        SET_SUPER(RESA_TYPE_Q6_K, q6_k, isa);       \
-        SET_SUPER(RESA_TYPE_IQ4_XS, iq4_xs, isa);   \
+#define SET_K(isa)                                \
+    do {                                          \
+        SET_ALL(RESA_TYPE_Q5_0, q5_0, isa);       \
+        SET_ALL(RESA_TYPE_Q5_1, q5_1, isa);       \
+        SET_ALL(RESA_TYPE_IQ4_NL, iq4_nl, isa);   \
+        SET_ALL(RESA_TYPE_Q2_K, q2_k, isa);       \
+        SET_ALL(RESA_TYPE_Q3_K, q3_k, isa);       \
+        SET_ALL(RESA_TYPE_Q4_K, q4_k, isa);       \
+        SET_ALL(RESA_TYPE_Q5_K, q5_k, isa);       \
+        SET_ALL(RESA_TYPE_Q6_K, q6_k, isa);       \
+        SET_ALL(RESA_TYPE_IQ4_XS, iq4_xs, isa);   \
     } while (0)
     SET_K(neon);
 
@@ -73,8 +69,7 @@ void dot_init_arm(resa_dot_ctx *c, unsigned flags)
     c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_dotprod;
     SET_K(dotprod);
 #undef SET_K
-#undef SET_SUPER
-#undef SET_DOT
+#undef SET_ALL
 #else
     (void)c;
     (void)flags;

@@ -204,6 +204,15 @@ decl_vec_dot_fn(dot_q4_0_dotprod) { dot_q4_0_neon(n, s, w, a); }
 decl_vec_dot_fn(dot_q4_1_dotprod) { dot_q4_1_neon(n, s, w, a); }
 #endif
 
+/* A Q5 block's 32 fifth bits as bytes 0x10 where set, element order. */
+static inline void q5_high(const uint8_t qh[4], uint8x16_t *lo, uint8x16_t *hi)
+{
+    static const uint8_t bits[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const uint8x16_t m = vld1q_u8(bits), h = vdupq_n_u8(0x10);
+    *lo = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[0]), vdup_n_u8(qh[1])), m), h);
+    *hi = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[2]), vdup_n_u8(qh[3])), m), h);
+}
+
 /* ---- int8 gemm over activation panels ---------------------------------------------
  *
  * As on x86 (dot_avx2.c): per block each row's weights become two vectors of
@@ -212,9 +221,10 @@ decl_vec_dot_fn(dot_q4_1_dotprod) { dot_q4_1_neon(n, s, w, a); }
  * (the group picked from the weight vector by lane number) per (row, four
  * columns, k): lane c ends with column c's block sum, no horizontal sums.
  * Without it, the group is duplicated across a vector and multiplied with
- * SMULL/SMLAL: 4-bit weights add all 8 groups in int16 (<= 8 * 15 * 128),
- * Q8_0 widens each group with SADALP; pairwise adds then leave one sum per
- * column. Tiles: one panel (8 columns) x up to 4 rows (dotprod) or 2. */
+ * SMULL/SMLAL: 4- and 5-bit weights add all 8 groups in int16 (<= 8 * 31 *
+ * 128 = 31744, Q5_1's codes), Q8_0 and IQ4_NL's levels widen each group with
+ * SADALP; pairwise adds then leave one sum per column. Tiles: one panel (8
+ * columns) x up to 4 rows (dotprod) or 2. */
 
 #define AI static inline __attribute__((always_inline))
 
@@ -226,10 +236,23 @@ AI void expand_block(enum resa_wtype t, const uint8_t *blk, int8x16_t *w0, int8x
         *w1 = vld1q_s8((const int8_t *)blk + offsetof(block_q8_0, qs) + 16);
         return;
     }
-    unpack_nibbles(blk + (t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), w0, w1);
-    if (t == RESA_W_Q4_0) {
-        *w0 = vsubq_s8(*w0, vdupq_n_s8(8));
-        *w1 = vsubq_s8(*w1, vdupq_n_s8(8));
+    unpack_nibbles(blk + resa_wblock_nibbles(t), w0, w1);
+    if (t == RESA_W_IQ4_NL) {
+        const int8x16_t kv = vld1q_s8(resa_kvalues_iq4nl);
+        *w0 = vqtbl1q_s8(kv, vreinterpretq_u8_s8(*w0));
+        *w1 = vqtbl1q_s8(kv, vreinterpretq_u8_s8(*w1));
+        return;
+    }
+    if (t == RESA_W_Q5_0 || t == RESA_W_Q5_1) {
+        uint8x16_t h0, h1;
+        q5_high(blk + resa_wblock_qh(t), &h0, &h1);
+        *w0 = vorrq_s8(*w0, vreinterpretq_s8_u8(h0));
+        *w1 = vorrq_s8(*w1, vreinterpretq_s8_u8(h1));
+    }
+    if (t == RESA_W_Q4_0 || t == RESA_W_Q5_0) {
+        const int8x16_t off = vdupq_n_s8(t == RESA_W_Q4_0 ? 8 : 16);
+        *w0 = vsubq_s8(*w0, off);
+        *w1 = vsubq_s8(*w1, off);
     }
 }
 
@@ -270,14 +293,14 @@ AI void scale_block(enum resa_wtype t, int NR, const uint8_t *w, size_t ldw, int
 AI void finish_tile(enum resa_wtype t, int NR, int64_t nb, const uint8_t *w, size_t ldw, const resa_dot_panel *pan,
                     float32x4_t acc[4][2], int nr, int nc, float *s, size_t lds)
 {
-    if (t == RESA_W_Q4_1) {
+    if (resa_wtype_has_min(t)) {
         float32x4_t accm[4][2];
         for (int r = 0; r < NR; r++)
             accm[r][0] = accm[r][1] = vdupq_n_f32(0.0f);
         for (int64_t b = 0; b < nb; b++) {
             const float32x4_t s0 = load4_f16(pan[b].s), s1 = load4_f16(pan[b].s + 4);
             for (int r = 0; r < NR; r++) {
-                const float m = wscale(w + (size_t)r * ldw + (size_t)b * sizeof(block_q4_1), offsetof(block_q4_1, m));
+                const float m = wscale(w + (size_t)r * ldw + (size_t)b * resa_wblock_bytes(t), RESA_WBLOCK_M);
                 accm[r][0] = vfmaq_f32(accm[r][0], vdupq_n_f32(m), s0);
                 accm[r][1] = vfmaq_f32(accm[r][1], vdupq_n_f32(m), s1);
             }
@@ -302,7 +325,7 @@ AI void finish_tile(enum resa_wtype t, int NR, int64_t nb, const uint8_t *w, siz
         for (int h = 0; h < 2; h++) {                                                             \
             const int8x16_t yk = vld1q_s8(pb->qs[4 * (Q) + (L)][4 * h]);                          \
             for (int r = 0; r < NR; r++) {                                                        \
-                if (t == RESA_W_Q8_0) {                                                                \
+                if (t == RESA_W_Q8_0 || t == RESA_W_IQ4_NL) {                                          \
                     a32[r][h][0] = vpadalq_s16(a32[r][h][0], vmull_s8(vget_low_s8(yk), vget_low_s8(wrep[r]))); \
                     a32[r][h][1] = vpadalq_s16(a32[r][h][1], vmull_high_s8(yk, wrep[r]));      \
                 } else {                                                                          \
@@ -335,7 +358,7 @@ AI void tile_neon(enum resa_wtype t, int NR, int64_t nb, const uint8_t *w, size_
         MUL_GROUP(1, 0); MUL_GROUP(1, 1); MUL_GROUP(1, 2); MUL_GROUP(1, 3);
         for (int r = 0; r < NR; r++)
             for (int h = 0; h < 2; h++)
-                isum[r][h] = t == RESA_W_Q8_0 ? vpaddq_s32(a32[r][h][0], a32[r][h][1])
+                isum[r][h] = t == RESA_W_Q8_0 || t == RESA_W_IQ4_NL ? vpaddq_s32(a32[r][h][0], a32[r][h][1])
                                          : vpaddq_s32(vpaddlq_s16(a16[r][h][0]), vpaddlq_s16(a16[r][h][1]));
         scale_block(t, NR, w, ldw, b, pb, isum, acc);
     }
@@ -375,6 +398,24 @@ decl_gemm_fn(dot_gemm_q8_0_neon)
 {
     (void)lda;
     gemm_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+decl_gemm_fn(dot_gemm_q5_0_neon)
+{
+    (void)lda;
+    gemm_int8(RESA_W_Q5_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+decl_gemm_fn(dot_gemm_q5_1_neon)
+{
+    (void)lda;
+    gemm_int8(RESA_W_Q5_1, n, nr, nc, w, ldw, a, s, lds);
+}
+
+decl_gemm_fn(dot_gemm_iq4_nl_neon)
+{
+    (void)lda;
+    gemm_int8(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, s, lds);
 }
 
 #if defined(HAVE_DOTPROD_TARGET)
@@ -447,10 +488,31 @@ TARGET_DOTPROD decl_gemm_fn(dot_gemm_q8_0_dotprod)
     (void)lda;
     gemm_int8_sdot(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
 }
+
+TARGET_DOTPROD decl_gemm_fn(dot_gemm_q5_0_dotprod)
+{
+    (void)lda;
+    gemm_int8_sdot(RESA_W_Q5_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+TARGET_DOTPROD decl_gemm_fn(dot_gemm_q5_1_dotprod)
+{
+    (void)lda;
+    gemm_int8_sdot(RESA_W_Q5_1, n, nr, nc, w, ldw, a, s, lds);
+}
+
+TARGET_DOTPROD decl_gemm_fn(dot_gemm_iq4_nl_dotprod)
+{
+    (void)lda;
+    gemm_int8_sdot(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, s, lds);
+}
 #else
 decl_gemm_fn(dot_gemm_q4_0_dotprod) { dot_gemm_q4_0_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
 decl_gemm_fn(dot_gemm_q4_1_dotprod) { dot_gemm_q4_1_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
 decl_gemm_fn(dot_gemm_q8_0_dotprod) { dot_gemm_q8_0_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
+decl_gemm_fn(dot_gemm_q5_0_dotprod) { dot_gemm_q5_0_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
+decl_gemm_fn(dot_gemm_q5_1_dotprod) { dot_gemm_q5_1_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
+decl_gemm_fn(dot_gemm_iq4_nl_dotprod) { dot_gemm_iq4_nl_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
 #endif
 
 /* gemv: loops of vec_dot (an eight-rows-in-lanes version as on x86 is still
@@ -513,6 +575,31 @@ decl_quantize_fn(dot_quantize_q8_1_neon)
     }
 }
 
+/* Q8_K: one amax over 256 values (max is exact in any order), each 16
+ * rounded as in quantize_block and summed exactly; d stays a float. Same
+ * arithmetic as the reference (types.c). */
+decl_quantize_fn(dot_quantize_q8_k_neon)
+{
+    block_q8_K *b = y;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        float32x4_t m = vabsq_f32(vld1q_f32(x));
+        for (int j = 4; j < QK_K; j += 4)
+            m = vmaxq_f32(m, vabsq_f32(vld1q_f32(x + j)));
+        const float amax = vmaxvq_f32(m);
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        b[i].d = amax / 127.0f;
+        for (int j = 0; j < QK_K; j += 16) {
+            int32x4_t q[4];
+            for (int k = 0; k < 4; k++)
+                q[k] = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x + j + 4 * k), id));
+            const int16x8_t h0 = vcombine_s16(vqmovn_s32(q[0]), vqmovn_s32(q[1]));
+            const int16x8_t h1 = vcombine_s16(vqmovn_s32(q[2]), vqmovn_s32(q[3]));
+            vst1q_s8(b[i].qs + j, vcombine_s8(vqmovn_s16(h0), vqmovn_s16(h1)));
+            b[i].bsums[j / 16] = (int16_t)vaddvq_s32(vaddq_s32(vaddq_s32(q[0], q[1]), vaddq_s32(q[2], q[3])));
+        }
+    }
+}
+
 /* ---- row conversion --------------------------------------------------------------- */
 
 /* f16 -> f32: exact, like the reference (every half is a float). */
@@ -536,15 +623,6 @@ void dot_to_float_f16_neon(const void *src, float *dst, int64_t n)
 static inline int32x4_t dot16(int8x16_t x, int8x16_t y)
 {
     return vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(x), vget_low_s8(y)), x, y));
-}
-
-/* Q5_0's 32 fifth bits as bytes 0x10 where set, element order. */
-static inline void q5_high(const uint8_t qh[4], uint8x16_t *lo, uint8x16_t *hi)
-{
-    static const uint8_t bits[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-    const uint8x16_t m = vld1q_u8(bits), h = vdupq_n_u8(0x10);
-    *lo = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[0]), vdup_n_u8(qh[1])), m), h);
-    *hi = vandq_u8(vtstq_u8(vcombine_u8(vdup_n_u8(qh[2]), vdup_n_u8(qh[3])), m), h);
 }
 
 #define Q5_0_BODY(DOT16)                                                                     \

@@ -6,11 +6,13 @@
  * One call: 16 weight rows against up to 16 activation columns (two
  * panels). For each block of 32 weights:
  *   - the 16 rows' block is laid out as one tile A (16 rows x 32 bytes):
- *     Q8_0 straight from the rows (stride ldw), Q4_0/Q4_1 nibbles unpacked
- *     to bytes in a small buffer;
+ *     Q8_0 straight from the rows (stride ldw); Q4 nibbles and Q5 codes
+ *     (u8), IQ4_NL's levels (s8) unpacked to bytes in a small buffer;
  *   - each panel is a tile B as it is (8 groups of 4 elements x 8 columns x
  *     4 bytes: the panel layout of dot.h is AMX's);
- *   - TDPBUSD (TDPBSSD for Q8_0) gives the 16 x 16 exact int32 block sums;
+ *   - TDPBUSD (TDPBSSD for Q8_0 and IQ4_NL) gives the 16 x 16 exact int32
+ *     block sums, Q4_0's -8 and Q5_0's -16 coming off as -8 or -16 times the
+ *     panel's column sums;
  *   - AVX-512 runs dot.h's recipe on them, one row per vector, the columns
  *     in the lanes: acc = fmaf(d_w * d_a, (float)isum, acc).
  * The block sums are exact and the float chain is the recipe's, so every
@@ -24,6 +26,7 @@
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dot.h"
 
@@ -53,19 +56,30 @@ static const tile_config tiles = {
     .rows = {[T_A] = 16, [T_B0] = 8, [T_B1] = 8, [T_C0] = 16, [T_C1] = 16},
 };
 
-/* Block b of 16 rows of nibbles -> a[r][j] = element j of row r (low nibbles
- * are elements 0..15, high nibbles 16..31). */
-AI void unpack_q4(const uint8_t *w, size_t ldw, size_t off, uint8_t a[16][32])
+/* One block (at offset off) of 16 rows of a type other than Q8_0 -> a[r][j]
+ * = element j of row r (low nibbles are elements 0..15, high nibbles
+ * 16..31): Q4 nibbles and Q5 codes as u8, IQ4_NL's levels as s8. A Q5
+ * block's 32 fifth bits are a byte mask of 0x10s as they stand. */
+AI void unpack_rows(enum resa_wtype t, const uint8_t *w, size_t ldw, size_t off, uint8_t a[16][32])
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i kv = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)resa_kvalues_iq4nl));
     for (int r = 0; r < 16; r++) {
-        const __m128i q = _mm_loadu_si128((const __m128i *)(w + (size_t)r * ldw + off));
-        const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
-        _mm256_store_si256((__m256i *)a[r], _mm256_and_si256(both, m4));
+        const uint8_t *blk = w + (size_t)r * ldw + off;
+        const __m128i q = _mm_loadu_si128((const __m128i *)(blk + resa_wblock_nibbles(t)));
+        __m256i v = _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1), m4);
+        if (t == RESA_W_IQ4_NL)
+            v = _mm256_shuffle_epi8(kv, v);
+        if (t == RESA_W_Q5_0 || t == RESA_W_Q5_1) {
+            uint32_t qh;
+            memcpy(&qh, blk + resa_wblock_qh(t), sizeof qh);
+            v = _mm256_or_si256(v, _mm256_maskz_set1_epi8((__mmask32)qh, 0x10));
+        }
+        _mm256_store_si256((__m256i *)a[r], v);
     }
 }
 
-/* The first two fp16 of the 16 rows' block b (d, and m for Q4_1) */
+/* The first two fp16 of the 16 rows' block b (d, and m for Q4_1 and Q5_1) */
 AI void block_header(const uint8_t *w, size_t ldw, size_t off, __m512 *d, __m512 *m)
 {
     const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -95,6 +109,8 @@ AI void gemm16(enum resa_wtype t, int64_t nb, const uint8_t *w, size_t ldw, cons
                const resa_dot_panel *p1, int nc, float *s, size_t lds)
 {
     const size_t bsz = resa_wblock_bytes(t);
+    const int sgn = t == RESA_W_Q8_0 || t == RESA_W_IQ4_NL;                  /* s8 x s8 */
+    const int off_shift = t == RESA_W_Q4_0 ? 3 : t == RESA_W_Q5_0 ? 4 : 0; /* -8 or -16 times sum(q_a) */
     _Alignas(64) uint8_t a[16][32];
     _Alignas(64) int32_t isum[16][16]; /* [row][column] */
     _Alignas(64) float lane[16], out[16][16]; /* lane: a per-row scale, broadcast row by row */
@@ -107,14 +123,14 @@ AI void gemm16(enum resa_wtype t, int64_t nb, const uint8_t *w, size_t ldw, cons
         if (t == RESA_W_Q8_0) {
             _tile_loadd(T_A, w + off + offsetof(block_q8_0, qs), ldw);
         } else {
-            unpack_q4(w, ldw, off + (t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), a);
+            unpack_rows(t, w, ldw, off, a);
             _tile_loadd(T_A, a, 32);
         }
         _tile_loadd(T_B0, p0[b].qs, 32);
         _tile_loadd(T_B1, p1[b].qs, 32);
         _tile_zero(T_C0);
         _tile_zero(T_C1);
-        if (t == RESA_W_Q8_0) {
+        if (sgn) {
             _tile_dpbssd(T_C0, T_A, T_B0);
             _tile_dpbssd(T_C1, T_A, T_B1);
         } else {
@@ -127,9 +143,9 @@ AI void gemm16(enum resa_wtype t, int64_t nb, const uint8_t *w, size_t ldw, cons
         block_header(w, ldw, off, &d, &m);
         _mm512_store_ps(lane, d);
         const __m512 da = panel_f16(p0[b].d, p1[b].d);
-        /* Q4_0's weights are q - 8: take 8 times the activations' sums off */
-        const __m512i bias = t == RESA_W_Q4_0 ? _mm512_slli_epi32(panel_i32(p0[b].sum, p1[b].sum), 3)
-                                         : _mm512_setzero_si512();
+        /* Q4_0's weights are q - 8, Q5_0's q - 16: take 8 or 16 times the activations' sums off */
+        const __m512i bias = off_shift ? _mm512_slli_epi32(panel_i32(p0[b].sum, p1[b].sum), off_shift)
+                                       : _mm512_setzero_si512();
 #pragma GCC unroll 16
         for (int r = 0; r < 16; r++) {
             const __m512i v = _mm512_sub_epi32(_mm512_load_si512(isum[r]), bias);
@@ -139,7 +155,7 @@ AI void gemm16(enum resa_wtype t, int64_t nb, const uint8_t *w, size_t ldw, cons
     _tile_release();
     for (int r = 0; r < 16; r++)
         _mm512_store_ps(out[r], acc[r]);
-    if (t == RESA_W_Q4_1) { /* the m * s chains, then acc + accm */
+    if (resa_wtype_has_min(t)) { /* the m * s chains, then acc + accm */
         for (int r = 0; r < 16; r++)
             acc[r] = _mm512_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
@@ -186,6 +202,24 @@ decl_gemm_fn(dot_gemm_q8_0_amx)
 {
     (void)lda;
     gemm_amx(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q8_0_avx512vnni);
+}
+
+decl_gemm_fn(dot_gemm_q5_0_amx)
+{
+    (void)lda;
+    gemm_amx(RESA_W_Q5_0, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q5_0_avx512vnni);
+}
+
+decl_gemm_fn(dot_gemm_q5_1_amx)
+{
+    (void)lda;
+    gemm_amx(RESA_W_Q5_1, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q5_1_avx512vnni);
+}
+
+decl_gemm_fn(dot_gemm_iq4_nl_amx)
+{
+    (void)lda;
+    gemm_amx(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, s, lds, dot_gemm_iq4_nl_avx512vnni);
 }
 
 #endif

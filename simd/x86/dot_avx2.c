@@ -292,6 +292,16 @@ decl_vec_dot_fn(dot_q4_1_avx2)
     *s = acc + accm;
 }
 
+/* The 32 bits of a Q5 qh as bytes: 0x10 where the bit is set, element order. */
+static inline __m256i q5_high_bits(uint32_t qh)
+{
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)qh), _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
 /* ---- int8 gemm over activation panels ---------------------------------------------
  *
  * A tile of NR weight rows x P panels (8 columns each). Per block, each row's
@@ -303,9 +313,12 @@ decl_vec_dot_fn(dot_q4_1_avx2)
  * panel) and block, in the recipe's order. A weight block is used by 8P
  * columns, a panel load by NR rows; NR = P = 2 fits the 16 ymm registers.
  * 4-bit weights: the pair sums (<= 2*15*128) of all 8 groups add up in int16
- * (<= 30720), one vpmaddwd per block widens them. Q8_0 takes the sign trick
- * and widens every group (pair sums reach 32512). Q4_0's -8 offset is
- * applied as -8 * sum(q_a), from the panel. */
+ * (<= 30720), one vpmaddwd per block widens them. 5-bit codes (Q5_0, Q5_1,
+ * as u8 0..31): pair sums reach 2*31*128 = 7936, so four groups fit int16
+ * (31744) and each half of the block is widened on its own. Q8_0 and
+ * IQ4_NL's levels (signed bytes) take the sign trick and widen every group
+ * (pair sums reach 32512). Q4_0's -8 and Q5_0's -16 offsets are applied as
+ * -8 or -16 times sum(q_a), from the panel. */
 
 #define AI static inline __attribute__((always_inline))
 
@@ -315,6 +328,26 @@ AI void expand_q4(const uint8_t *qs, uint8_t *dst)
     const __m128i q = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0x0f);
     _mm_store_si128((__m128i *)dst, _mm_and_si128(q, m));
     _mm_store_si128((__m128i *)(dst + 16), _mm_and_si128(_mm_srli_epi16(q, 4), m));
+}
+
+/* One block of a type other than Q8_0 -> 32 bytes in element order: Q4
+ * nibbles and Q5 codes as u8, IQ4_NL's levels as s8 */
+AI void expand_block(enum resa_wtype t, const uint8_t *blk, uint8_t *dst)
+{
+    if (t == RESA_W_Q4_0 || t == RESA_W_Q4_1) {
+        expand_q4(blk + resa_wblock_nibbles(t), dst);
+        return;
+    }
+    const __m128i q = _mm_loadu_si128((const __m128i *)(blk + resa_wblock_nibbles(t))), m = _mm_set1_epi8(0x0f);
+    const __m128i lo = _mm_and_si128(q, m), hi = _mm_and_si128(_mm_srli_epi16(q, 4), m);
+    if (t == RESA_W_IQ4_NL) {
+        const __m128i kv = _mm_loadu_si128((const __m128i *)resa_kvalues_iq4nl);
+        _mm_store_si128((__m128i *)dst, _mm_shuffle_epi8(kv, lo));
+        _mm_store_si128((__m128i *)(dst + 16), _mm_shuffle_epi8(kv, hi));
+        return;
+    }
+    const __m256i nib = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+    _mm256_store_si256((__m256i *)dst, _mm256_or_si256(nib, q5_high_bits(load_u32(blk + resa_wblock_qh(t)))));
 }
 
 /* Four bytes at p broadcast to every dword: a load-port op. Inline asm so
@@ -347,6 +380,9 @@ AI void gemm_tile(enum resa_wtype t, int NR, int P, int64_t nb, const uint8_t *w
                   const resa_dot_panel *pan, int nr, int nc, float *s, size_t lds)
 {
     const size_t bsz = resa_wblock_bytes(t);
+    const int sgn = t == RESA_W_Q8_0 || t == RESA_W_IQ4_NL; /* signed bytes: sign trick, int32 sums */
+    const int five = t == RESA_W_Q5_0 || t == RESA_W_Q5_1;  /* int16 sums per half block */
+    const int off_shift = t == RESA_W_Q4_0 ? 3 : t == RESA_W_Q5_0 ? 4 : 0; /* -8 or -16 times sum(q_a) */
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[4];
 #pragma GCC unroll 4
@@ -361,18 +397,18 @@ AI void gemm_tile(enum resa_wtype t, int NR, int P, int64_t nb, const uint8_t *w
             if (t == RESA_W_Q8_0) {
                 wq[r] = blk + offsetof(block_q8_0, qs);
             } else {
-                expand_q4(blk + (t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), wb[r]);
+                expand_block(t, blk, wb[r]);
                 wq[r] = wb[r];
             }
         }
-        __m256i isum[4];
+        __m256i isum[4], half[4];
 #pragma GCC unroll 8
         for (int k = 0; k < 8; k++) {
             __m256i wk[2], wa[2];
 #pragma GCC unroll 2
             for (int r = 0; r < NR; r++) {
                 wk[r] = bcast4(wq[r] + 4 * k);
-                if (t == RESA_W_Q8_0)
+                if (sgn)
                     wa[r] = _mm256_sign_epi8(wk[r], wk[r]);
             }
 #pragma GCC unroll 2
@@ -381,34 +417,40 @@ AI void gemm_tile(enum resa_wtype t, int NR, int P, int64_t nb, const uint8_t *w
 #pragma GCC unroll 2
                 for (int r = 0; r < NR; r++) {
                     __m256i prod;
-                    if (t == RESA_W_Q8_0)
+                    if (sgn)
                         prod = _mm256_madd_epi16(_mm256_maddubs_epi16(wa[r], _mm256_sign_epi8(y, wk[r])), ones);
                     else
                         prod = _mm256_maddubs_epi16(wk[r], y);
-                    isum[r * P + p] = k == 0 ? prod
-                                    : t == RESA_W_Q8_0 ? _mm256_add_epi32(isum[r * P + p], prod)
-                                                  : _mm256_add_epi16(isum[r * P + p], prod);
+                    isum[r * P + p] = k == 0 || (five && k == 4) ? prod
+                                    : sgn ? _mm256_add_epi32(isum[r * P + p], prod)
+                                          : _mm256_add_epi16(isum[r * P + p], prod);
                 }
             }
+            if (five && k == 3)
+#pragma GCC unroll 4
+                for (int i = 0; i < NR * P; i++)
+                    half[i] = _mm256_madd_epi16(isum[i], ones);
         }
 #pragma GCC unroll 2
         for (int p = 0; p < P; p++) {
             const resa_dot_panel *pb = &pan[p * nb + b];
             const __m256 da = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)pb->d));
-            const __m256i bias = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)pb->sum), 3);
+            const __m256i bias = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)pb->sum), off_shift);
 #pragma GCC unroll 2
             for (int r = 0; r < NR; r++) {
                 __m256i i32 = isum[r * P + p];
-                if (t != RESA_W_Q8_0)
+                if (!sgn)
                     i32 = _mm256_madd_epi16(i32, ones);
-                if (t == RESA_W_Q4_0)
+                if (five)
+                    i32 = _mm256_add_epi32(i32, half[r * P + p]);
+                if (off_shift)
                     i32 = _mm256_sub_epi32(i32, bias);
                 const __m256 dw = bcast_f16(w + (size_t)r * ldw + (size_t)b * bsz);
                 acc[r * P + p] = _mm256_fmadd_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(i32), acc[r * P + p]);
             }
         }
     }
-    if (t == RESA_W_Q4_1) { /* the m * s chains, on their own: fewer live registers above */
+    if (resa_wtype_has_min(t)) { /* the m * s chains, on their own: fewer live registers above */
         __m256 accm[4];
 #pragma GCC unroll 4
         for (int i = 0; i < NR * P; i++)
@@ -416,7 +458,7 @@ AI void gemm_tile(enum resa_wtype t, int NR, int P, int64_t nb, const uint8_t *w
         for (int64_t b = 0; b < nb; b++)
 #pragma GCC unroll 2
             for (int r = 0; r < NR; r++) {
-                const __m256 m = bcast_f16(w + (size_t)r * ldw + (size_t)b * bsz + offsetof(block_q4_1, m));
+                const __m256 m = bcast_f16(w + (size_t)r * ldw + (size_t)b * bsz + RESA_WBLOCK_M);
 #pragma GCC unroll 2
                 for (int p = 0; p < P; p++)
                     accm[r * P + p] = _mm256_fmadd_ps(m, load_f16(pan[p * nb + b].s), accm[r * P + p]);
@@ -468,6 +510,24 @@ decl_gemm_fn(dot_gemm_q8_0_avx2)
 {
     (void)lda;
     gemm_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+decl_gemm_fn(dot_gemm_q5_0_avx2)
+{
+    (void)lda;
+    gemm_int8(RESA_W_Q5_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+decl_gemm_fn(dot_gemm_q5_1_avx2)
+{
+    (void)lda;
+    gemm_int8(RESA_W_Q5_1, n, nr, nc, w, ldw, a, s, lds);
+}
+
+decl_gemm_fn(dot_gemm_iq4_nl_avx2)
+{
+    (void)lda;
+    gemm_int8(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, s, lds);
 }
 
 RESA_GEMM_LOOP(dot_gemm_f32_avx2, dot_f32_avx2)
@@ -682,6 +742,37 @@ decl_quantize_fn(dot_quantize_q8_1_avx2)
     }
 }
 
+/* Q8_K: one amax over 256 values (max is exact in any order), then each 32
+ * rounds as in quantize_block; d stays a float, and each 16's sum is exact.
+ * Same arithmetic as the reference (types.c). */
+decl_quantize_fn(dot_quantize_q8_k_avx2)
+{
+    block_q8_K *b = y;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m256 m = _mm256_andnot_ps(sign, _mm256_loadu_ps(x));
+        for (int j = 8; j < QK_K; j += 8)
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        const __m256 vid = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+        b[i].d = amax / 127.0f;
+        for (int j = 0; j < QK_K; j += 32) {
+            const __m256i i0 = round_even(_mm256_mul_ps(_mm256_loadu_ps(x + j), vid));
+            const __m256i i1 = round_even(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8), vid));
+            const __m256i i2 = round_even(_mm256_mul_ps(_mm256_loadu_ps(x + j + 16), vid));
+            const __m256i i3 = round_even(_mm256_mul_ps(_mm256_loadu_ps(x + j + 24), vid));
+            const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+            _mm256_storeu_si256((__m256i *)(b[i].qs + j),
+                                _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+            b[i].bsums[j / 16] = (int16_t)hsum_epi32(_mm256_add_epi32(i0, i1));
+            b[i].bsums[j / 16 + 1] = (int16_t)hsum_epi32(_mm256_add_epi32(i2, i3));
+        }
+    }
+}
+
 /* ---- row conversion --------------------------------------------------------------- */
 
 /* f16 -> f32 with F16C: exact, like the reference (every half is a float). */
@@ -696,16 +787,6 @@ void dot_to_float_f16_avx2(const void *src, float *dst, int64_t n)
 }
 
 /* ---- Q5_0 and the super-block types Q4_K, Q6_K ------------------------------------- */
-
-/* The 32 bits of a Q5 qh as bytes: 0x10 where the bit is set, element order. */
-static inline __m256i q5_high_bits(uint32_t qh)
-{
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32((int)qh), _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
-    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
 
 /* dot.h's int8 recipe, four blocks at a time as Q4_0 (values -16..15: the
  * four-product sums, <= 4 * 16 * 127, fit the int16 hadd of sums4_i16). */

@@ -294,15 +294,37 @@ TARGET_VNNI decl_vec_dot_fn(dot_q4_1_avx512vnni)
     *s = acc + accm;
 }
 
+/* see dot_avx2.c: a Q5 qh as bytes 0x10 where the bit is set */
+static inline __m256i q5_high_bits(uint32_t qh)
+{
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)qh), _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+static inline __m256i q5_block(const uint8_t *qs, const uint8_t *qh)
+{
+    return _mm256_or_si256(unpack_nibbles(qs), q5_high_bits(load_u32(qh)));
+}
+
+/* The 16 IQ4 levels in both lanes, for vpshufb. */
+static inline __m256i iq4_levels(void)
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)resa_kvalues_iq4nl));
+}
+
 /* ---- int8 gemm over activation panels: VNNI ---------------------------------------------
  *
  * dot_avx2.c's gemm_tile with vpdpbusd (u8 x s8, four products into each
  * int32 lane, no saturation) and the 32 ymm registers of AVX-512VL, so the
  * tile grows to 4 rows x 2 panels (8 int32 and 8 float accumulators). The u8
- * side is the weight: Q4 nibbles as they are, Q8_0 as q + 128; the offsets
- * (Q4_0's -8, Q8_0's +128) come off as -8 or -128 times the panel's column
- * sums, the starting value of the integer accumulators. Integer sums are
- * exact, so the results are those of the other tiers. */
+ * side is the weight: Q4 nibbles and Q5 codes as they are, Q8_0 and IQ4_NL's
+ * levels as q + 128; the offsets (Q4_0's -8, Q5_0's -16, the +128) come off
+ * as -8, -16 or -128 times the panel's column sums, the starting value of
+ * the integer accumulators. Integer sums are exact, so the results are those
+ * of the other tiers. */
 
 #define AI static inline __attribute__((always_inline))
 
@@ -314,7 +336,16 @@ AI void expand_block(enum resa_wtype t, const uint8_t *blk, uint8_t *dst)
         _mm256_store_si256((__m256i *)dst, _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
         return;
     }
-    const size_t off = t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs);
+    if (t == RESA_W_IQ4_NL) { /* the levels + 128, looked up */
+        const __m256i kv = _mm256_xor_si256(iq4_levels(), _mm256_set1_epi8((char)0x80));
+        _mm256_store_si256((__m256i *)dst, _mm256_shuffle_epi8(kv, unpack_nibbles(blk + resa_wblock_nibbles(t))));
+        return;
+    }
+    if (t == RESA_W_Q5_0 || t == RESA_W_Q5_1) {
+        _mm256_store_si256((__m256i *)dst, q5_block(blk + resa_wblock_nibbles(t), blk + resa_wblock_qh(t)));
+        return;
+    }
+    const size_t off = resa_wblock_nibbles(t);
     const __m128i q = _mm_loadu_si128((const __m128i *)(blk + off)), m = _mm_set1_epi8(0x0f);
     _mm_store_si128((__m128i *)dst, _mm_and_si128(q, m));
     _mm_store_si128((__m128i *)(dst + 16), _mm_and_si128(_mm_srli_epi16(q, 4), m));
@@ -348,6 +379,10 @@ TARGET_VNNI AI void gemm_tile(enum resa_wtype t, int NR, int P, int64_t nb, cons
                               const resa_dot_panel *pan, int nr, int nc, float *s, size_t lds)
 {
     const size_t bsz = resa_wblock_bytes(t);
+    const int off_shift = t == RESA_W_Q4_0   ? 3 /* -8 */
+                          : t == RESA_W_Q5_0 ? 4 /* -16 */
+                          : t == RESA_W_Q8_0 || t == RESA_W_IQ4_NL ? 7 /* +128 */
+                                                                   : 0;
     __m256 acc[8];
 #pragma GCC unroll 8
     for (int i = 0; i < NR * P; i++)
@@ -361,9 +396,7 @@ TARGET_VNNI AI void gemm_tile(enum resa_wtype t, int NR, int P, int64_t nb, cons
 #pragma GCC unroll 2
         for (int p = 0; p < P; p++) {
             const __m256i sum = _mm256_loadu_si256((const __m256i *)pan[p * nb + b].sum);
-            const __m256i bias = t == RESA_W_Q4_0   ? _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum, 3))
-                                 : t == RESA_W_Q8_0 ? _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum, 7))
-                                               : _mm256_setzero_si256();
+            const __m256i bias = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sum, off_shift));
 #pragma GCC unroll 4
             for (int r = 0; r < NR; r++)
                 isum[r * P + p] = bias;
@@ -396,7 +429,7 @@ TARGET_VNNI AI void gemm_tile(enum resa_wtype t, int NR, int P, int64_t nb, cons
             }
         }
     }
-    if (t == RESA_W_Q4_1) { /* the m * s chains */
+    if (resa_wtype_has_min(t)) { /* the m * s chains */
         __m256 accm[8];
 #pragma GCC unroll 8
         for (int i = 0; i < NR * P; i++)
@@ -404,7 +437,7 @@ TARGET_VNNI AI void gemm_tile(enum resa_wtype t, int NR, int P, int64_t nb, cons
         for (int64_t b = 0; b < nb; b++)
 #pragma GCC unroll 4
             for (int r = 0; r < NR; r++) {
-                const __m256 m = bcast_f16(w + (size_t)r * ldw + (size_t)b * bsz + offsetof(block_q4_1, m));
+                const __m256 m = bcast_f16(w + (size_t)r * ldw + (size_t)b * bsz + RESA_WBLOCK_M);
 #pragma GCC unroll 2
                 for (int p = 0; p < P; p++)
                     accm[r * P + p] = _mm256_fmadd_ps(
@@ -463,6 +496,24 @@ TARGET_VNNI decl_gemm_fn(dot_gemm_q8_0_avx512vnni)
 {
     (void)lda;
     gemm_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+TARGET_VNNI decl_gemm_fn(dot_gemm_q5_0_avx512vnni)
+{
+    (void)lda;
+    gemm_int8(RESA_W_Q5_0, n, nr, nc, w, ldw, a, s, lds);
+}
+
+TARGET_VNNI decl_gemm_fn(dot_gemm_q5_1_avx512vnni)
+{
+    (void)lda;
+    gemm_int8(RESA_W_Q5_1, n, nr, nc, w, ldw, a, s, lds);
+}
+
+TARGET_VNNI decl_gemm_fn(dot_gemm_iq4_nl_avx512vnni)
+{
+    (void)lda;
+    gemm_int8(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, s, lds);
 }
 
 RESA_GEMM_LOOP(dot_gemm_f32_avx512, dot_f32_avx512)
@@ -654,21 +705,6 @@ RESA_GEMV_LOOP(dot_gemv_bf16_avx512, dot_bf16_avx512)
  * vpmaddubsw pairs into vpdpwssd measured no faster. Integer sums are exact and the float part is dot.h's recipe, so the results are
  * the scalar ones, bit for bit. */
 
-/* see dot_avx2.c: a Q5 qh as bytes 0x10 where the bit is set */
-static inline __m256i q5_high_bits(uint32_t qh)
-{
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32((int)qh), _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
-    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
-
-static inline __m256i q5_block(const uint8_t *qs, const uint8_t *qh)
-{
-    return _mm256_or_si256(unpack_nibbles(qs), q5_high_bits(load_u32(qh)));
-}
-
 /* (q - 16) x s8 as q*y - 16*y, as dot_q4_0_i8 */
 TARGET_VNNI static inline __m256i dot_q5_0_i8(__m256i q, __m256i y)
 {
@@ -728,12 +764,6 @@ TARGET_VNNI decl_vec_dot_fn(dot_q5_1_avx512vnni)
         accm = fmaf(h2f(x[i].m), h2f(y[i].s), accm);
     }
     *s = acc + accm;
-}
-
-/* The 16 IQ4 levels in both lanes, for vpshufb. */
-static inline __m256i iq4_levels(void)
-{
-    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)resa_kvalues_iq4nl));
 }
 
 TARGET_VNNI decl_vec_dot_fn(dot_iq4_nl_avx512vnni)
@@ -1025,6 +1055,27 @@ decl_quantize_fn(dot_quantize_q8_1_avx512)
     for (int64_t i = 0; i < n / QK8_1; i++) {
         const int sum = quantize_block(x + i * QK8_1, b[i].qs, &b[i].d, &d);
         b[i].s = (resa_f16)_cvtss_sh((float)sum * d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+}
+
+/* Q8_K: one amax over 256 values (max is exact in any order), each 16 (one
+ * vector) rounded as in quantize_block and summed exactly; d stays a float.
+ * Same arithmetic as the reference (types.c). */
+decl_quantize_fn(dot_quantize_q8_k_avx512)
+{
+    block_q8_K *b = y;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m512 m = _mm512_abs_ps(_mm512_loadu_ps(x));
+        for (int j = 16; j < QK_K; j += 16)
+            m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+        const float amax = _mm512_reduce_max_ps(m);
+        const __m512 vid = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+        b[i].d = amax / 127.0f;
+        for (int j = 0; j < QK_K; j += 16) {
+            const __m512i q = round_even(_mm512_mul_ps(_mm512_loadu_ps(x + j), vid));
+            _mm_storeu_si128((__m128i *)(b[i].qs + j), _mm512_cvtsepi32_epi8(q));
+            b[i].bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
     }
 }
 

@@ -37,6 +37,7 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_avx2;
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_avx2;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_avx2;
+    c->quantize[RESA_TYPE_Q8_K] = dot_quantize_q8_k_avx2;
     c->to_float[RESA_TYPE_F16] = dot_to_float_f16_avx2;
 #define SET_K(type, name)                       \
     do {                                        \
@@ -53,8 +54,10 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
     SET_K(RESA_TYPE_Q6_K, q6_k);
     SET_K(RESA_TYPE_IQ4_XS, iq4_xs);
 #undef SET_K
-    /* the super-block gemms loop over vec_dot; Q5_0, Q5_1 and IQ4_NL keep
-     * the scalar panel gemm (dot.h) */
+    /* Q5_0, Q5_1 and IQ4_NL: the panel gemm; the super-block gemms loop over vec_dot */
+    c->gemm[RESA_TYPE_Q5_0] = dot_gemm_q5_0_avx2;
+    c->gemm[RESA_TYPE_Q5_1] = dot_gemm_q5_1_avx2;
+    c->gemm[RESA_TYPE_IQ4_NL] = dot_gemm_iq4_nl_avx2;
     c->gemm[RESA_TYPE_Q2_K] = dot_gemm_q2_k_avx2;
     c->gemm[RESA_TYPE_Q3_K] = dot_gemm_q3_k_avx2;
     c->gemm[RESA_TYPE_Q4_K] = dot_gemm_q4_k_avx2;
@@ -78,6 +81,7 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
      * so those stay until VNNI */
     c->quantize[RESA_TYPE_Q8_0] = dot_quantize_q8_0_avx512;
     c->quantize[RESA_TYPE_Q8_1] = dot_quantize_q8_1_avx512;
+    c->quantize[RESA_TYPE_Q8_K] = dot_quantize_q8_k_avx512;
 
     if (!(flags & RESA_CPU_AVX512_VNNI))
         return;
@@ -105,6 +109,9 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
     SET_VNNI(RESA_TYPE_Q6_K, q6_k);
 #undef SET_VNNI
     /* IQ4_XS stays AVX2's (simd/x86/dot_avx512.c says why) */
+    c->gemm[RESA_TYPE_Q5_0] = dot_gemm_q5_0_avx512vnni;
+    c->gemm[RESA_TYPE_Q5_1] = dot_gemm_q5_1_avx512vnni;
+    c->gemm[RESA_TYPE_IQ4_NL] = dot_gemm_iq4_nl_avx512vnni;
     c->gemm[RESA_TYPE_Q2_K] = dot_gemm_q2_k_avx512vnni;
     c->gemm[RESA_TYPE_Q3_K] = dot_gemm_q3_k_avx512vnni;
     c->gemm[RESA_TYPE_Q4_K] = dot_gemm_q4_k_avx512vnni;
@@ -117,6 +124,9 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
     c->gemm[RESA_TYPE_Q4_0] = dot_gemm_q4_0_amx;
     c->gemm[RESA_TYPE_Q4_1] = dot_gemm_q4_1_amx;
     c->gemm[RESA_TYPE_Q8_0] = dot_gemm_q8_0_amx;
+    c->gemm[RESA_TYPE_Q5_0] = dot_gemm_q5_0_amx;
+    c->gemm[RESA_TYPE_Q5_1] = dot_gemm_q5_1_amx;
+    c->gemm[RESA_TYPE_IQ4_NL] = dot_gemm_iq4_nl_amx;
 #endif
 #endif
 #else
