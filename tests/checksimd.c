@@ -444,7 +444,7 @@ static int test_quantize(const struct kernel *k, const char *tier, resa_quantize
         for (int trial = 0; trial < 8; trial++) {
             const size_t bytes = type_row_size(k->type, n);
             buf X = trial & 1 ? buf_at_page_end((size_t)n * sizeof(float)) : buf_new((size_t)n * sizeof(float), 4);
-            buf Y = buf_new(bytes, 2), R = buf_new(bytes, 2);
+            buf Y = buf_new(bytes, misalign_of(k->type)), R = buf_new(bytes, misalign_of(k->type));
             float *x = (float *)(void *)X.p;
             fill_quant_input(x, n);
             float *xcopy = malloc((size_t)n * sizeof *xcopy);
