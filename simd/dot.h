@@ -167,6 +167,15 @@ void dot_init_c(resa_dot_ctx *c);
 void dot_init_x86(resa_dot_ctx *c, unsigned flags);
 void dot_init_arm(resa_dot_ctx *c, unsigned flags);
 
+/* A panel gemm's entry point: hands the weight kind to the tier's panel
+ * gemm `impl` (activations are panels: lda unused). */
+#define RESA_GEMM_PANEL(name, impl, kind)                       \
+    decl_gemm_fn(name)                                          \
+    {                                                           \
+        (void)lda;                                              \
+        impl(kind, n, nr, nc, w, ldw, a, s, lds);               \
+    }
+
 /* A gemm for the float types: the tier's vec_dot for every (r, c). */
 #define RESA_GEMM_LOOP(name, vec_dot)                                                 \
     decl_gemm_fn(name)                                                                \

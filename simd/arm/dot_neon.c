@@ -382,41 +382,12 @@ AI void gemm_int8(enum resa_wtype t, int64_t n, int nr, int nc, const uint8_t *w
         }
 }
 
-decl_gemm_fn(dot_gemm_q4_0_neon)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
-}
-
-decl_gemm_fn(dot_gemm_q4_1_neon)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
-}
-
-decl_gemm_fn(dot_gemm_q8_0_neon)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
-}
-
-decl_gemm_fn(dot_gemm_q5_0_neon)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q5_0, n, nr, nc, w, ldw, a, s, lds);
-}
-
-decl_gemm_fn(dot_gemm_q5_1_neon)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q5_1, n, nr, nc, w, ldw, a, s, lds);
-}
-
-decl_gemm_fn(dot_gemm_iq4_nl_neon)
-{
-    (void)lda;
-    gemm_int8(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, s, lds);
-}
+RESA_GEMM_PANEL(dot_gemm_q4_0_neon, gemm_int8, RESA_W_Q4_0)
+RESA_GEMM_PANEL(dot_gemm_q4_1_neon, gemm_int8, RESA_W_Q4_1)
+RESA_GEMM_PANEL(dot_gemm_q8_0_neon, gemm_int8, RESA_W_Q8_0)
+RESA_GEMM_PANEL(dot_gemm_q5_0_neon, gemm_int8, RESA_W_Q5_0)
+RESA_GEMM_PANEL(dot_gemm_q5_1_neon, gemm_int8, RESA_W_Q5_1)
+RESA_GEMM_PANEL(dot_gemm_iq4_nl_neon, gemm_int8, RESA_W_IQ4_NL)
 
 #if defined(HAVE_DOTPROD_TARGET)
 /* SDOT by lane: the weight group picked by lane number. */
@@ -471,48 +442,19 @@ TARGET_DOTPROD AI void gemm_int8_sdot(enum resa_wtype t, int64_t n, int nr, int 
         }
 }
 
-TARGET_DOTPROD decl_gemm_fn(dot_gemm_q4_0_dotprod)
-{
-    (void)lda;
-    gemm_int8_sdot(RESA_W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
-}
-
-TARGET_DOTPROD decl_gemm_fn(dot_gemm_q4_1_dotprod)
-{
-    (void)lda;
-    gemm_int8_sdot(RESA_W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
-}
-
-TARGET_DOTPROD decl_gemm_fn(dot_gemm_q8_0_dotprod)
-{
-    (void)lda;
-    gemm_int8_sdot(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
-}
-
-TARGET_DOTPROD decl_gemm_fn(dot_gemm_q5_0_dotprod)
-{
-    (void)lda;
-    gemm_int8_sdot(RESA_W_Q5_0, n, nr, nc, w, ldw, a, s, lds);
-}
-
-TARGET_DOTPROD decl_gemm_fn(dot_gemm_q5_1_dotprod)
-{
-    (void)lda;
-    gemm_int8_sdot(RESA_W_Q5_1, n, nr, nc, w, ldw, a, s, lds);
-}
-
-TARGET_DOTPROD decl_gemm_fn(dot_gemm_iq4_nl_dotprod)
-{
-    (void)lda;
-    gemm_int8_sdot(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, s, lds);
-}
+TARGET_DOTPROD RESA_GEMM_PANEL(dot_gemm_q4_0_dotprod, gemm_int8_sdot, RESA_W_Q4_0)
+TARGET_DOTPROD RESA_GEMM_PANEL(dot_gemm_q4_1_dotprod, gemm_int8_sdot, RESA_W_Q4_1)
+TARGET_DOTPROD RESA_GEMM_PANEL(dot_gemm_q8_0_dotprod, gemm_int8_sdot, RESA_W_Q8_0)
+TARGET_DOTPROD RESA_GEMM_PANEL(dot_gemm_q5_0_dotprod, gemm_int8_sdot, RESA_W_Q5_0)
+TARGET_DOTPROD RESA_GEMM_PANEL(dot_gemm_q5_1_dotprod, gemm_int8_sdot, RESA_W_Q5_1)
+TARGET_DOTPROD RESA_GEMM_PANEL(dot_gemm_iq4_nl_dotprod, gemm_int8_sdot, RESA_W_IQ4_NL)
 #else
-decl_gemm_fn(dot_gemm_q4_0_dotprod) { dot_gemm_q4_0_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
-decl_gemm_fn(dot_gemm_q4_1_dotprod) { dot_gemm_q4_1_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
-decl_gemm_fn(dot_gemm_q8_0_dotprod) { dot_gemm_q8_0_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
-decl_gemm_fn(dot_gemm_q5_0_dotprod) { dot_gemm_q5_0_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
-decl_gemm_fn(dot_gemm_q5_1_dotprod) { dot_gemm_q5_1_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
-decl_gemm_fn(dot_gemm_iq4_nl_dotprod) { dot_gemm_iq4_nl_neon(n, nr, nc, w, ldw, a, lda, s, lds); }
+RESA_GEMM_PANEL(dot_gemm_q4_0_dotprod, gemm_int8, RESA_W_Q4_0)
+RESA_GEMM_PANEL(dot_gemm_q4_1_dotprod, gemm_int8, RESA_W_Q4_1)
+RESA_GEMM_PANEL(dot_gemm_q8_0_dotprod, gemm_int8, RESA_W_Q8_0)
+RESA_GEMM_PANEL(dot_gemm_q5_0_dotprod, gemm_int8, RESA_W_Q5_0)
+RESA_GEMM_PANEL(dot_gemm_q5_1_dotprod, gemm_int8, RESA_W_Q5_1)
+RESA_GEMM_PANEL(dot_gemm_iq4_nl_dotprod, gemm_int8, RESA_W_IQ4_NL)
 #endif
 
 /* gemv: loops of vec_dot (an eight-rows-in-lanes version as on x86 is still

@@ -186,40 +186,20 @@ AI void gemm_amx(enum resa_wtype t, int64_t n, int nr, int nc, const uint8_t *w,
         vnni(n, nr - r, nc, w + (size_t)r * ldw, ldw, pan, 0, s + r, lds);
 }
 
-decl_gemm_fn(dot_gemm_q4_0_amx)
-{
-    (void)lda;
-    gemm_amx(RESA_W_Q4_0, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q4_0_avx512vnni);
-}
+/* The AMX entry points: tiles where the shape fills them, the VNNI panel
+ * gemm of the same type for the rest. */
+#define GEMM_AMX(type, kind) \
+    decl_gemm_fn(dot_gemm_##type##_amx) \
+    { \
+        (void)lda; \
+        gemm_amx(kind, n, nr, nc, w, ldw, a, s, lds, dot_gemm_##type##_avx512vnni); \
+    }
 
-decl_gemm_fn(dot_gemm_q4_1_amx)
-{
-    (void)lda;
-    gemm_amx(RESA_W_Q4_1, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q4_1_avx512vnni);
-}
-
-decl_gemm_fn(dot_gemm_q8_0_amx)
-{
-    (void)lda;
-    gemm_amx(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q8_0_avx512vnni);
-}
-
-decl_gemm_fn(dot_gemm_q5_0_amx)
-{
-    (void)lda;
-    gemm_amx(RESA_W_Q5_0, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q5_0_avx512vnni);
-}
-
-decl_gemm_fn(dot_gemm_q5_1_amx)
-{
-    (void)lda;
-    gemm_amx(RESA_W_Q5_1, n, nr, nc, w, ldw, a, s, lds, dot_gemm_q5_1_avx512vnni);
-}
-
-decl_gemm_fn(dot_gemm_iq4_nl_amx)
-{
-    (void)lda;
-    gemm_amx(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, s, lds, dot_gemm_iq4_nl_avx512vnni);
-}
+GEMM_AMX(q4_0, RESA_W_Q4_0)
+GEMM_AMX(q4_1, RESA_W_Q4_1)
+GEMM_AMX(q8_0, RESA_W_Q8_0)
+GEMM_AMX(q5_0, RESA_W_Q5_0)
+GEMM_AMX(q5_1, RESA_W_Q5_1)
+GEMM_AMX(iq4_nl, RESA_W_IQ4_NL)
 
 #endif

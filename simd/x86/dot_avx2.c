@@ -20,6 +20,7 @@
 
 #include "dot.h"
 #include "kscales.h"
+#include "q5_bits_avx2.h"
 
 static inline float hsum_ps(__m256 v)
 {
@@ -292,16 +293,6 @@ decl_vec_dot_fn(dot_q4_1_avx2)
     *s = acc + accm;
 }
 
-/* The 32 bits of a Q5 qh as bytes: 0x10 where the bit is set, element order. */
-static inline __m256i q5_high_bits(uint32_t qh)
-{
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32((int)qh), _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
-    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
-
 /* ---- int8 gemm over activation panels ---------------------------------------------
  *
  * A tile of NR weight rows x P panels (8 columns each). Per block, each row's
@@ -494,41 +485,12 @@ AI void gemm_int8(enum resa_wtype t, int64_t n, int nr, int nc, const uint8_t *w
     }
 }
 
-decl_gemm_fn(dot_gemm_q4_0_avx2)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
-}
-
-decl_gemm_fn(dot_gemm_q4_1_avx2)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
-}
-
-decl_gemm_fn(dot_gemm_q8_0_avx2)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
-}
-
-decl_gemm_fn(dot_gemm_q5_0_avx2)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q5_0, n, nr, nc, w, ldw, a, s, lds);
-}
-
-decl_gemm_fn(dot_gemm_q5_1_avx2)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q5_1, n, nr, nc, w, ldw, a, s, lds);
-}
-
-decl_gemm_fn(dot_gemm_iq4_nl_avx2)
-{
-    (void)lda;
-    gemm_int8(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, s, lds);
-}
+RESA_GEMM_PANEL(dot_gemm_q4_0_avx2, gemm_int8, RESA_W_Q4_0)
+RESA_GEMM_PANEL(dot_gemm_q4_1_avx2, gemm_int8, RESA_W_Q4_1)
+RESA_GEMM_PANEL(dot_gemm_q8_0_avx2, gemm_int8, RESA_W_Q8_0)
+RESA_GEMM_PANEL(dot_gemm_q5_0_avx2, gemm_int8, RESA_W_Q5_0)
+RESA_GEMM_PANEL(dot_gemm_q5_1_avx2, gemm_int8, RESA_W_Q5_1)
+RESA_GEMM_PANEL(dot_gemm_iq4_nl_avx2, gemm_int8, RESA_W_IQ4_NL)
 
 RESA_GEMM_LOOP(dot_gemm_f32_avx2, dot_f32_avx2)
 RESA_GEMM_LOOP(dot_gemm_f16_avx2, dot_f16_avx2)

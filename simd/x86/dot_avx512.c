@@ -17,6 +17,7 @@
 
 #include "dot.h"
 #include "kscales.h"
+#include "q5_bits_avx2.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TARGET_VNNI __attribute__((target("avx512vnni")))
@@ -294,16 +295,6 @@ TARGET_VNNI decl_vec_dot_fn(dot_q4_1_avx512vnni)
     *s = acc + accm;
 }
 
-/* see dot_avx2.c: a Q5 qh as bytes 0x10 where the bit is set */
-static inline __m256i q5_high_bits(uint32_t qh)
-{
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32((int)qh), _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
-    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
-
 static inline __m256i q5_block(const uint8_t *qs, const uint8_t *qh)
 {
     return _mm256_or_si256(unpack_nibbles(qs), q5_high_bits(load_u32(qh)));
@@ -480,41 +471,12 @@ TARGET_VNNI AI void gemm_int8(enum resa_wtype t, int64_t n, int nr, int nc, cons
     }
 }
 
-TARGET_VNNI decl_gemm_fn(dot_gemm_q4_0_avx512vnni)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q4_0, n, nr, nc, w, ldw, a, s, lds);
-}
-
-TARGET_VNNI decl_gemm_fn(dot_gemm_q4_1_avx512vnni)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q4_1, n, nr, nc, w, ldw, a, s, lds);
-}
-
-TARGET_VNNI decl_gemm_fn(dot_gemm_q8_0_avx512vnni)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, s, lds);
-}
-
-TARGET_VNNI decl_gemm_fn(dot_gemm_q5_0_avx512vnni)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q5_0, n, nr, nc, w, ldw, a, s, lds);
-}
-
-TARGET_VNNI decl_gemm_fn(dot_gemm_q5_1_avx512vnni)
-{
-    (void)lda;
-    gemm_int8(RESA_W_Q5_1, n, nr, nc, w, ldw, a, s, lds);
-}
-
-TARGET_VNNI decl_gemm_fn(dot_gemm_iq4_nl_avx512vnni)
-{
-    (void)lda;
-    gemm_int8(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, s, lds);
-}
+TARGET_VNNI RESA_GEMM_PANEL(dot_gemm_q4_0_avx512vnni, gemm_int8, RESA_W_Q4_0)
+TARGET_VNNI RESA_GEMM_PANEL(dot_gemm_q4_1_avx512vnni, gemm_int8, RESA_W_Q4_1)
+TARGET_VNNI RESA_GEMM_PANEL(dot_gemm_q8_0_avx512vnni, gemm_int8, RESA_W_Q8_0)
+TARGET_VNNI RESA_GEMM_PANEL(dot_gemm_q5_0_avx512vnni, gemm_int8, RESA_W_Q5_0)
+TARGET_VNNI RESA_GEMM_PANEL(dot_gemm_q5_1_avx512vnni, gemm_int8, RESA_W_Q5_1)
+TARGET_VNNI RESA_GEMM_PANEL(dot_gemm_iq4_nl_avx512vnni, gemm_int8, RESA_W_IQ4_NL)
 
 RESA_GEMM_LOOP(dot_gemm_f32_avx512, dot_f32_avx512)
 RESA_GEMM_LOOP(dot_gemm_f16_avx512, dot_f16_avx512)
