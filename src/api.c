@@ -177,7 +177,7 @@ static resa_kv_geometry engine_geometry(const resa_model *m, const resa_params *
  * unless the caller allows it (docs/design.md §3.3). */
 static resa_status check_kv_memory(const resa_kv_geometry *g, const resa_params *p)
 {
-    const double kv = (double)kv_pool_bytes(g).kv;
+    const double kv = (double)kv_pool_size_kv(kv_pool_bytes(g));
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (p->allow_overcommit || pages <= 0 || page <= 0 || kv <= (double)pages * (double)page)
         return RESA_OK;
@@ -259,8 +259,7 @@ size_t resa_kv_cache_bytes(const resa_model *m, const resa_params *params)
     if (resolve_params(m, params, &p))
         return 0;
     const resa_kv_geometry g = engine_geometry(m, &p, windowed);
-    const kv_pool_size sz = kv_pool_bytes(&g);
-    return sz.kv + sz.summaries;
+    return kv_pool_size_total(kv_pool_bytes(&g));
 }
 
 resa_status resa_seq_new(resa_engine *e, const resa_params *params, resa_seq **out)

@@ -22,9 +22,9 @@ kv_pool_size kv_pool_bytes(const resa_kv_geometry *g)
     const size_t elem = g->type == RESA_KV_F32 ? 4 : 2, row = (size_t)g->n_head_kv * g->head_dim * elem;
     const int n_ring = ring_layers(g), n_main = g->n_layer - n_ring;
     const size_t ring_pages = n_ring ? (size_t)g->n_ring_pages : 0;
-    return (kv_pool_size){
-        .kv = 2 * row * g->block_size * ((size_t)n_main * g->n_pages + (size_t)n_ring * ring_pages),
-        .summaries = g->summaries ? 2 * row * (size_t)n_main * g->n_pages : 0 };
+    return (kv_pool_size){ .main = row * g->block_size * (size_t)n_main * g->n_pages,
+                           .ring = row * g->block_size * (size_t)n_ring * ring_pages,
+                           .summary = g->summaries ? row * (size_t)n_main * g->n_pages : 0 };
 }
 
 resa_status kv_pool_init_geometry(resa_kv_pool *p, const resa_kv_geometry *g)
@@ -47,9 +47,8 @@ resa_status kv_pool_init_geometry(resa_kv_pool *p, const resa_kv_geometry *g)
         for (int l = 0, main = 0, ring = 0; l < g->n_layer; l++)
             p->slot[l] = g->windowed[l] ? -1 - ring++ : main++;
     }
-    const size_t row = (size_t)p->n_head_kv * p->head_dim * p->elem_size;
-    const size_t bytes = row * g->block_size * p->n_main_layers * (size_t)g->n_pages;
-    const size_t ring_bytes = row * g->block_size * p->n_ring_layers * (size_t)p->n_ring_pages;
+    const kv_pool_size sz = kv_pool_bytes(g);
+    const size_t bytes = sz.main, ring_bytes = sz.ring;
     /* calloc: the pages' memory is only touched as sequences fill them */
     p->k = calloc(1, bytes ? bytes : 1);
     p->v = calloc(1, bytes ? bytes : 1);
@@ -63,7 +62,7 @@ resa_status kv_pool_init_geometry(resa_kv_pool *p, const resa_kv_geometry *g)
                          g->n_pages, g->block_size, 2.0 * (double)(bytes + ring_bytes) / (1 << 20));
     }
     if (g->summaries) {
-        const size_t n = (size_t)p->n_main_layers * p->n_head_kv * g->n_pages * p->head_dim * p->elem_size;
+        const size_t n = sz.summary;
         p->kmin = calloc(1, n ? n : 1);
         p->kmax = calloc(1, n ? n : 1);
         if (!p->kmin || !p->kmax) {

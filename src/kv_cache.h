@@ -59,11 +59,14 @@ typedef struct resa_kv_geometry {
     int n_ring_pages;      /* ring region */
 } resa_kv_geometry;
 
-/* Bytes of a pool of this geometry: K and V of both regions, and the
- * summaries (what kv_pool_init allocates; resa_kv_cache_bytes reports it). */
+/* Bytes of each array of a pool of this geometry (what kv_pool_init
+ * allocates; resa_kv_cache_bytes reports the sum): K (and as much V) of the
+ * main region and of the ring region, kmin (and as much kmax). */
 typedef struct kv_pool_size {
-    size_t kv, summaries;
+    size_t main, ring, summary;
 } kv_pool_size;
+static inline size_t kv_pool_size_kv(kv_pool_size z) { return 2 * (z.main + z.ring); }
+static inline size_t kv_pool_size_total(kv_pool_size z) { return kv_pool_size_kv(z) + 2 * z.summary; }
 kv_pool_size kv_pool_bytes(const resa_kv_geometry *g);
 
 /* The ring length, in blocks of block_size, that a windowed layer needs

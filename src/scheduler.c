@@ -362,10 +362,10 @@ static void job_done(const job *j)
     }
 }
 
-/* The first position a job's rows read in a windowed layer. */
-static int window_first(const resa_engine *e, const job *j)
+/* The first position a row at `pos` reads in a windowed layer. */
+static int window_first(const resa_engine *e, int pos)
 {
-    const int lo = j->pos0 - e->model->hp.n_swa + 1;
+    const int lo = pos - e->model->hp.n_swa + 1;
     return lo > 0 ? lo : 0;
 }
 
@@ -383,9 +383,9 @@ static resa_status advance_rings(resa_engine *e, const job *jobs, int a, int b)
     for (int i = a; i < b; i++)
         jobs[i].seq->ring_lo = kv_ring_lo_after(pool, jobs[i].seq->ring_lo, jobs[i].pos0 + jobs[i].n - 1);
     for (int i = a; i < b; i++)
-        if (window_first(e, &jobs[i]) < jobs[i].seq->ring_lo)
+        if (window_first(e, jobs[i].pos0) < jobs[i].seq->ring_lo)
             return error_set(RESA_ERR_UNSUPPORTED, "internal error: rows at %d read from %d, below the window "
-                             "ring's first held position %d", jobs[i].pos0, window_first(e, &jobs[i]),
+                             "ring's first held position %d", jobs[i].pos0, window_first(e, jobs[i].pos0),
                              jobs[i].seq->ring_lo);
     return RESA_OK;
 }
@@ -541,8 +541,7 @@ resa_status scheduler_truncate(resa_seq *s, int n)
     const int first_pending = s->n_past - s->n_pending;
     /* the next rows (the kept pending steps' rectification, or a step at n)
      * read windows from here on: a ring must still hold them (docs/design.md §3.3) */
-    const int window_lo = (n < first_pending ? n : first_pending) - s->engine->model->hp.n_swa + 1;
-    const int first_read = window_lo > 0 ? window_lo : 0;
+    const int first_read = window_first(s->engine, n < first_pending ? n : first_pending);
     if (n > 0 && s->engine->be->kv->ring_blocks && first_read < s->ring_lo)
         return error_set(RESA_ERR_UNSUPPORTED, "cannot truncate to %d positions: the windowed layers keep only "
                          "their window and hold positions %d on, not %d (swa_full keeps them all)", n,
