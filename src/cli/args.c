@@ -155,6 +155,19 @@ char *read_file_max(const char *path, size_t max, size_t *len)
     return buf;
 }
 
+int args_kv_type(args *a, resa_kv_type *out)
+{
+    const char *t;
+    if (args_str(a, &t))
+        return -1;
+    if (strcmp(t, "f16") && strcmp(t, "f32")) {
+        cli_error("%s: --kv-type wants f16 or f32, got '%s'", a->cmd, t);
+        return -1;
+    }
+    *out = strcmp(t, "f16") ? RESA_KV_F32 : RESA_KV_F16;
+    return 0;
+}
+
 int args_engine_option(args *a, resa_params *p, int *rect_given)
 {
     const char *t;
@@ -230,16 +243,8 @@ int args_engine_option(args *a, resa_params *p, int *rect_given)
         p->swa_full = 1;
         return 1;
     }
-    if (args_is(a, NULL, "--kv-type")) {
-        if (args_str(a, &t))
-            return -1;
-        if (strcmp(t, "f16") && strcmp(t, "f32")) {
-            cli_error("%s: --kv-type wants f16 or f32, got '%s'", a->cmd, t);
-            return -1;
-        }
-        p->kv_type = strcmp(t, "f16") ? RESA_KV_F32 : RESA_KV_F16;
-        return 1;
-    }
+    if (args_is(a, NULL, "--kv-type"))
+        return args_kv_type(a, &p->kv_type) ? -1 : 1;
     if (args_is(a, NULL, "--cpu")) {
         if (args_str(a, &t))
             return -1;

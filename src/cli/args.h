@@ -29,6 +29,9 @@ int args_int(args *a, long lo, long hi, int *out);
 int args_u64(args *a, uint64_t *out);
 int args_float(args *a, double lo, double hi, float *out);
 
+/* The value of --kv-type (f16 or f32); -1 with a message on a bad one. */
+int args_kv_type(args *a, resa_kv_type *out);
+
 /* Options every engine command shares: -t, -b, --kv-type, --cpu and the
  * sparse schedule (--block-size, --sparse-ratio, --min-blocks,
  * --local-blocks, --rect-every, --rect-policy, --rect-min, --rect-error,

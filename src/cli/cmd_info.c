@@ -211,7 +211,7 @@ int cmd_info(int argc, char **argv)
 {
     args a;
     args_init(&a, "info", argc, argv);
-    const char *path = NULL, *t;
+    const char *path = NULL;
     int json = 0;
     resa_params p;
     resa_params_default(&p);
@@ -228,13 +228,8 @@ int cmd_info(int argc, char **argv)
             if (args_int(&a, 1, 1 << 24, &p.n_ctx))
                 return 2;
         } else if (args_is(&a, NULL, "--kv-type")) {
-            if (args_str(&a, &t))
+            if (args_kv_type(&a, &p.kv_type))
                 return 2;
-            if (strcmp(t, "f16") && strcmp(t, "f32")) {
-                cli_error("info: --kv-type wants f16 or f32, got '%s'", t);
-                return 2;
-            }
-            p.kv_type = strcmp(t, "f16") ? RESA_KV_F32 : RESA_KV_F16;
         } else if (args_is(&a, NULL, "--swa-full")) {
             p.swa_full = 1;
         } else if (a.opt[0] == '-' && a.opt[1]) {
