@@ -127,6 +127,12 @@ static double summary_error(const resa_context *c)
 
 static int32_t seq[N_PROMPT + N_STEPS];
 
+/* A dense run over the whole of seq, made once: the cache a rectification
+ * must reproduce. Position p's K/V depend only on tokens 0..p, so its first
+ * n positions are those of a dense run of n tokens (prefilled in one pass:
+ * the path a rectification does not take). */
+static resa_context *dense_ref;
+
 /* A deterministic token sequence from ordinary text ids. */
 static void make_sequence(const resa_model *m)
 {
@@ -163,12 +169,16 @@ static void test_full_budget(const resa_model *m)
 }
 
 /* Rectification rewrites K/V through a different path than the dense run
- * (a chunk of f queries instead of the whole prompt at once), and this model
- * amplifies rounding (8-bit activation rounding flips): measured, dense-exact
- * caches differ by about 3% of the largest entry, unrectified sparse steps by
- * over 70%. */
+ * (a chunk of f queries instead of the whole prompt at once), and these
+ * models amplify rounding (8-bit activation rounding flips): measured,
+ * dense-exact caches differ by up to about 3% of the largest entry. The
+ * entries of unrectified sparse steps must differ by more than that
+ * tolerance, or "after rectification the cache equals dense" would hold
+ * without rectification doing anything. How much more depends on the model:
+ * SmolLM2's sparse steps differ by over 60%, Gemma 3's by 6-30% (only one
+ * layer in six is sparse there; its windowed layers stay dense). */
 #define RECT_TOL 5e-2
-#define SPARSE_MIN_DIFF 0.2
+#define SPARSE_MIN_DIFF RECT_TOL
 
 static double kl_divergence(const float *p_logits, const float *q_logits, int n)
 {
@@ -191,44 +201,45 @@ static double kl_divergence(const float *p_logits, const float *q_logits, int n)
 /* Past 1024 positions a decode step splits the attended positions into
  * segments and merges their partial softmaxes: check it against the chunk
  * path (one query row of a 2-token pass), and sparse-with-everything
- * against dense there too. */
+ * against dense there too. One context prefills the depth once and serves
+ * the three runs, cut back to the depth between them (decoding on after
+ * resa_context_truncate is bit for bit a fresh context's, test_context). */
 static void test_long_decode(const resa_model *m)
 {
     const int depth = 1100, n_vocab = resa_model_get_info(m)->n_vocab;
-    resa_context *a = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
-    resa_context *b = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
-    resa_context *c = new_ctx(m, RESA_MODE_SPARSE, 1.0f, 16, 0);
-    resa_context *ctxs[] = { a, b, c };
+    resa_context *c = new_ctx(m, RESA_MODE_SPARSE, 1.0f, 16, 0); /* keeps summaries */
+    int ok = resa_context_set_mode(c, RESA_MODE_DENSE) == RESA_OK;
     int32_t *ids = malloc((size_t)(depth + 2) * sizeof *ids);
     for (int i = 0; i < depth + 2; i++)
         ids[i] = seq[i % N_PROMPT];
-    for (int i = 0; i < 3; i++) /* a real prefill: repeated cache entries hide differences */
-        resa_decode(ctxs[i], ids, depth, NULL, NULL);
-    float *two = malloc(2 * (size_t)n_vocab * sizeof *two);
-    resa_decode(a, &ids[depth], 1, NULL, NULL);
+    resa_decode(c, ids, depth, NULL, NULL); /* a real prefill: repeated cache entries hide differences */
+    float *dense = malloc((size_t)n_vocab * sizeof *dense), *two = malloc(2 * (size_t)n_vocab * sizeof *two);
     resa_decode(c, &ids[depth], 1, NULL, NULL);
-    resa_decode_all_logits(b, &ids[depth], 2, two);
-    const double kl = kl_divergence(two, resa_logits(a), n_vocab);
+    memcpy(dense, resa_logits(c), (size_t)n_vocab * sizeof *dense);
+    ok &= resa_context_truncate(c, depth) == RESA_OK;
+    resa_decode_all_logits(c, &ids[depth], 2, two);
+    const double kl = kl_divergence(two, dense, n_vocab);
     double dmax = 0;
     for (int v = 0; v < n_vocab; v++)
-        dmax = fmax(dmax, fabs(two[v] - resa_logits(a)[v]));
-    check(kl < 1e-2, "depth 1100: segmented decode matches the chunk path (KL %g, max logit "
+        dmax = fmax(dmax, fabs(two[v] - dense[v]));
+    check(ok && kl < 1e-2, "depth 1100: segmented decode matches the chunk path (KL %g, max logit "
           "diff %g)", kl, dmax);
+    ok = resa_context_truncate(c, depth) == RESA_OK && resa_context_set_mode(c, RESA_MODE_SPARSE) == RESA_OK;
+    resa_decode(c, &ids[depth], 1, NULL, NULL);
     double worst = 0;
     for (int v = 0; v < n_vocab; v++)
-        worst = fmax(worst, fabs(resa_logits(a)[v] - resa_logits(c)[v]));
-    check(worst == 0, "depth 1100: sparse with every block equals dense (max diff %g, %g allowed)",
-          worst, 0);
+        worst = fmax(worst, fabs(dense[v] - resa_logits(c)[v]));
+    check(ok && worst == 0,
+          "depth 1100: sparse with every block equals dense (max diff %g, %g allowed)", worst, 0);
     free(two);
+    free(dense);
     free(ids);
-    for (int i = 0; i < 3; i++)
-        resa_context_free(ctxs[i]);
+    resa_context_free(c);
 }
 
 static void test_rectification(const resa_model *m, int f, int steps)
 {
     resa_context *r = new_ctx(m, RESA_MODE_RESA, 0.1f, 2, f);
-    resa_context *dense = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
     resa_decode(r, seq, N_PROMPT, NULL, NULL);
     double after = 0, before = 0, summ = summary_error(r);
     int rects = 0;
@@ -236,17 +247,13 @@ static void test_rectification(const resa_model *m, int f, int steps)
         const int pending = r->seq->n_pending, n_past = resa_context_n_past(r);
         if (pending == f / 2 && pending > 0 && before == 0) {
             /* sparse entries not yet rectified: they should differ from dense */
-            resa_context_reset(dense);
-            resa_decode(dense, seq, n_past, NULL, NULL);
-            before = fmax(before, cache_diff(r, dense, n_past - pending, n_past));
+            before = fmax(before, cache_diff(r, dense_ref, n_past - pending, n_past));
         }
         resa_decode(r, &seq[N_PROMPT + i], 1, NULL, NULL);
         summ = fmax(summ, summary_error(r));
         if (resa_context_rectifications(r) > rects) {
             rects = resa_context_rectifications(r);
-            resa_context_reset(dense);
-            resa_decode(dense, seq, resa_context_n_past(r), NULL, NULL);
-            after = fmax(after, cache_diff(r, dense, 0, resa_context_n_past(r)));
+            after = fmax(after, cache_diff(r, dense_ref, 0, resa_context_n_past(r)));
         }
     }
     char what[160];
@@ -262,7 +269,6 @@ static void test_rectification(const resa_model *m, int f, int steps)
              tag, f);
     check(summ == 0, what, summ, 0);
     resa_context_free(r);
-    resa_context_free(dense);
 }
 
 /* The error-driven period (docs/design.md §1, step 5'): each step's
@@ -277,7 +283,7 @@ static void test_rect_error(const resa_model *m, int f, int rect_min, float rect
     p.rect_policy = RESA_RECT_ERROR;
     p.rect_min = rect_min;
     p.rect_error = rect_error;
-    resa_context *r = ctx_of(m, &p), *dense = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
+    resa_context *r = ctx_of(m, &p);
     resa_decode(r, seq, N_PROMPT, NULL, NULL);
     double after = 0, pending_miss = 0, prev_miss = 0, lo_miss = 1, hi_miss = 0;
     int rects = 0, mispredicted = 0, n_pending = 0, shortest = steps, longest = 0;
@@ -304,9 +310,7 @@ static void test_rect_error(const resa_model *m, int f, int rect_min, float rect
             mispredicted++;
         if (resa_context_rectifications(r) > rects) {
             rects = resa_context_rectifications(r);
-            resa_context_reset(dense);
-            resa_decode(dense, seq, resa_context_n_past(r), NULL, NULL);
-            after = fmax(after, cache_diff(r, dense, 0, resa_context_n_past(r)));
+            after = fmax(after, cache_diff(r, dense_ref, 0, resa_context_n_past(r)));
         }
     }
     char what[240];
@@ -316,7 +320,6 @@ static void test_rect_error(const resa_model *m, int f, int rect_min, float rect
     check(mispredicted == 0 && rects > 0 && shortest >= rect_min && longest <= f && after <= RECT_TOL, what,
           mispredicted, after);
     resa_context_free(r);
-    resa_context_free(dense);
 }
 
 /* Mode auto with the crossover 8 steps into the decode: those 8 steps are
@@ -375,6 +378,8 @@ int main(int argc, char **argv)
         return 99;
     }
     make_sequence(m);
+    dense_ref = new_ctx(m, RESA_MODE_DENSE, 0.1f, 16, 0);
+    resa_decode(dense_ref, seq, N_PROMPT + N_STEPS, NULL, NULL);
     test_full_budget(m);
     test_long_decode(m);
     test_rectification(m, 8, 24);
@@ -387,19 +392,24 @@ int main(int argc, char **argv)
     test_rect_error(m, 8, 2, 1e6f, 16);
     test_rect_error(m, 16, 2, 1.0f, 32);
     /* the adaptive budget: coverage 1 under a ceiling of every block reads
-     * every block; coverage 0.9 under half of them skips some */
+     * every block; coverage 0.5 under a quarter of them skips enough that
+     * unrectified steps differ from dense (Gemma 3's attention is peaked:
+     * coverage 0.9 under half the blocks read nearly all of its mass, and
+     * its sparse steps differed by 4.7%, too little for the "before
+     * rectification" check to show that rectification repairs anything) */
     budget = RESA_BUDGET_ADAPTIVE;
     coverage = 1.0f;
     max_ratio = 1.0f;
     tag = "adaptive p=1";
     test_full_budget(m);
-    coverage = 0.9f;
-    max_ratio = 0.5f;
-    tag = "adaptive p=0.9";
+    coverage = 0.5f;
+    max_ratio = 0.25f;
+    tag = "adaptive p=0.5";
     test_rectification(m, 8, 24);
     test_rectification(m, 1, 4);
     test_auto(m, 8);
     test_rect_error(m, 16, 2, 0.5f, 32);
+    resa_context_free(dense_ref);
     resa_model_free(m);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

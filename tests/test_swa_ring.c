@@ -298,14 +298,14 @@ static resa_status step(resa_engine *e, resa_seq *s, int n)
 
 static void test_engine(const resa_model *m)
 {
-    const int R = ring_blocks(m);
+    const int R = ring_blocks(m), past = (R + 1) * BLOCK; /* steps that fill a ring whatever the window */
     resa_engine *e = new_engine(m, 1);
     resa_seq *s1, *s2;
     check(!resa_seq_new(e, NULL, &s1) && !resa_seq_new(e, NULL, &s2), "two sequences");
     check(resa_engine_free_positions(e) == N_CTX, "an empty pool: every position free");
     check(!step(e, s1, 40), "a short sequence takes ring pages as it grows");
     check(resa_engine_free_positions(e) == (R - 3) * BLOCK, "free positions: what the ring region has left");
-    check(!step(e, s1, 900), "one sequence past its ring");
+    check(!step(e, s1, past), "one sequence past its ring");
     check(resa_engine_free_positions(e) == 0, "with n_seq_max 1 and its ring taken, nothing is free");
     const resa_status st = step(e, s2, 10);
     char what[300];
@@ -318,7 +318,7 @@ static void test_engine(const resa_model *m)
 
     e = new_engine(m, 2);
     check(!resa_seq_new(e, NULL, &s1) && !resa_seq_new(e, NULL, &s2), "n_seq_max 2: two sequences");
-    check(!step(e, s1, 900) && !step(e, s2, 700), "both past their rings");
+    check(!step(e, s1, past) && !step(e, s2, past), "both past their rings");
     check(resa_engine_free_positions(e) == 0, "both rings taken: nothing free for a third");
     resa_params p;
     params_of(&p, RESA_MODE_DENSE, 0); /* a dense sequence, which a sparse engine could switch to resa */
