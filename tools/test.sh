@@ -28,7 +28,7 @@ mkdir -p build-san
 (cd build-san && { [ -f Makefile ] || ../configure --quiet --enable-sanitizers; } &&
     make -j"$jobs" --quiet && \
     ASAN_OPTIONS=detect_leaks=1 SERVE_CHECKS="api errors limits sigterm" make -j"$jobs" check \
-        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/checksimd tests/checksimd_elem tests/checksimd_attn tests/checksimd_chunk tests/test_tokenizer.sh tests/test_tokenizer_bpe.sh tests/test_tokenizer_spm.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh tests/test_context.sh tests/test_engine.sh tests/test_kquants.sh tests/test_hardening.sh tests/test_api.sh tests/test_fuzz_corpus.sh tests/test_fuzz_serve_request.sh tests/test_serve.sh") || status=1
+        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/checksimd tests/checksimd_elem tests/checksimd_attn tests/checksimd_chunk tests/test_tokenizer.sh tests/test_tokenizer_bpe.sh tests/test_tokenizer_spm.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh tests/test_context.sh tests/test_engine.sh tests/test_swa_ring.sh tests/test_kquants.sh tests/test_hardening.sh tests/test_api.sh tests/test_fuzz_corpus.sh tests/test_fuzz_serve_request.sh tests/test_serve.sh") || status=1
 summary build-san/test-suite.log >>.test-main.txt
 
 stage "fuzz targets under libFuzzer with ASan+UBSan, 60 s each"
