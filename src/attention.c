@@ -203,30 +203,41 @@ static resa_status plan_rows(resa_attn_scratch *s, int n_threads, int layer, int
     return RESA_OK;
 }
 
-resa_status attention_decode_rows(resa_attn_scratch *s, int n_threads, int layer, int n_head,
+typedef struct decode_job {
+    resa_attn_scratch *s;
+    int layer, n_head;
+    const resa_decode_row *rows;
+} decode_job;
+
+static void decode_item(void *ctx, int k, int worker)
+{
+    const decode_job *j = ctx;
+    (void)worker;
+    resa_attn_scratch *s = j->s;
+    const work_item w = ((const work_item *)s->items)[k];
+    const resa_decode_row *r = &j->rows[w.row];
+    const row_plan *p = &((const row_plan *)s->plans)[w.row];
+    const int d = r->kv->head_dim, group = j->n_head / r->kv->n_head_kv, ns = p->n_seg[w.head];
+    partial pt = partial_at(s->scores + p->parts[w.head] + (size_t)w.seg * group * (d + 2), group, d);
+    const int a = (int)((long)p->n_pos[w.head] * w.seg / ns), b = (int)((long)p->n_pos[w.head] * (w.seg + 1) / ns);
+    attend_segment(r->kv, j->layer, w.head, r->q + (size_t)w.head * group * d, group,
+                   (const run *)(const void *)s->list + p->runs + (size_t)w.head * p->max_runs, p->n_runs[w.head],
+                   w.seg, a, b, 1.0f / sqrtf((float)d), s->pieces + p->pieces + (size_t)w.head * ((size_t)p->max_runs + 64),
+                   &pt);
+}
+
+resa_status attention_decode_rows(resa_attn_scratch *s, resa_team *team, int layer, int n_head,
                                   const resa_decode_row *rows, int n)
 {
     size_t n_items;
-    resa_status st = plan_rows(s, n_threads, layer, n_head, rows, n, &n_items);
+    resa_status st = plan_rows(s, team_size(team), layer, n_head, rows, n, &n_items);
     if (st)
         return st;
     const row_plan *plan = s->plans;
-    const work_item *items = s->items;
     /* every segment of every row and head in one parallel loop: one fork
      * and join per layer, however many sequences the pass decodes */
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (n_items > 1)
-    for (size_t k = 0; k < n_items; k++) {
-        const work_item w = items[k];
-        const resa_decode_row *r = &rows[w.row];
-        const row_plan *p = &plan[w.row];
-        const int d = r->kv->head_dim, group = n_head / r->kv->n_head_kv, ns = p->n_seg[w.head];
-        partial pt = partial_at(s->scores + p->parts[w.head] + (size_t)w.seg * group * (d + 2), group, d);
-        const int a = (int)((long)p->n_pos[w.head] * w.seg / ns), b = (int)((long)p->n_pos[w.head] * (w.seg + 1) / ns);
-        attend_segment(r->kv, layer, w.head, r->q + (size_t)w.head * group * d, group,
-                       (const run *)(const void *)s->list + p->runs + (size_t)w.head * p->max_runs,
-                       p->n_runs[w.head], w.seg, a, b, 1.0f / sqrtf((float)d),
-                       s->pieces + p->pieces + (size_t)w.head * ((size_t)p->max_runs + 64), &pt);
-    }
+    decode_job j = {.s = s, .layer = layer, .n_head = n_head, .rows = rows};
+    team_run(team, (int)n_items, decode_item, &j);
     for (int i = 0; i < n; i++) {
         const int n_kv = rows[i].kv->n_head_kv, d = rows[i].kv->head_dim, group = n_head / n_kv;
         for (int h = 0; h < n_kv; h++)
@@ -237,11 +248,11 @@ resa_status attention_decode_rows(resa_attn_scratch *s, int n_threads, int layer
     return RESA_OK;
 }
 
-resa_status attention_decode_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv,
+resa_status attention_decode_cpu(resa_attn_scratch *s, resa_team *team, const resa_kv_cache *kv,
                                  int layer, const float *q, int pos, int n_head, float *out)
 {
     const resa_decode_row row = {.kv = kv, .q = q, .out = out, .pos = pos};
-    return attention_decode_rows(s, n_threads, layer, n_head, &row, 1);
+    return attention_decode_rows(s, team, layer, n_head, &row, 1);
 }
 
 void attn_scratch_free(resa_attn_scratch *s)

@@ -23,9 +23,6 @@
 #include "error.h"
 #include "grow.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define CHUNK_TOKENS 64   /* queries per item: 64 x group rows share each K/V tile */
 #define SEGMENT_MIN 1024  /* keys per segment at least: the state and merge stay cheap */
@@ -193,11 +190,48 @@ static void merge_items(const item *it, int ns, const float *part, int d, int gr
     }
 }
 
-resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv, int layer,
+typedef struct chunk_job {
+    const resa_kv_cache *kv;
+    int layer;
+    const plan *p;
+    const float *q;
+    int n_head, group, pos0, d;
+    float scale;
+    float *part, *out;
+    float *chunk; /* each worker's kernel scratch */
+    size_t scratch_len;
+    uint8_t *gather; /* each worker's gathered K and V rows */
+    size_t gather_len;
+} chunk_job;
+
+/* The items in their order (longest first). */
+static void chunk_item(void *ctx, int i, int worker)
+{
+    const chunk_job *j = ctx;
+    run_item(j->kv, j->layer, &j->p->items[j->p->order[i]], j->q, j->n_head, j->group, j->pos0, j->scale, j->part,
+             j->chunk + j->scratch_len * worker, j->gather + j->gather_len * worker);
+}
+
+/* The items of one (head, chunk) are adjacent: each first one merges them. */
+static void merge_item(void *ctx, int i, int worker)
+{
+    const chunk_job *j = ctx;
+    (void)worker;
+    const item *it = &j->p->items[i];
+    if (i > 0 && it[-1].h == it->h && it[-1].i0 == it->i0)
+        return;
+    int ns = 1;
+    while (i + ns < j->p->n_items && it[ns].h == it->h && it[ns].i0 == it->i0)
+        ns++;
+    merge_items(it, ns, j->part, j->d, j->group, j->n_head, j->out);
+}
+
+resa_status attention_cpu(resa_attn_scratch *s, resa_team *team, const resa_kv_cache *kv, int layer,
                           const float *q, int n, int pos0, int n_head, float *out)
 {
     if (n == 1)
-        return attention_decode_cpu(s, n_threads, kv, layer, q, pos0, n_head, out);
+        return attention_decode_cpu(s, team, kv, layer, q, pos0, n_head, out);
+    const int n_threads = team_size(team);
     const int d = kv->head_dim, n_kv = kv->n_head_kv, group = n_head / n_kv;
     const size_t scratch_len = RESA_CHUNK_SCRATCH(CHUNK_TOKENS, group, d);
     const int cap = max_items(n_kv, n, n_threads);
@@ -218,29 +252,10 @@ resa_status attention_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cac
     if ((st = resa_grow(&s->scores, &s->scores_cap, p.part_len, sizeof(float))) ||
         (st = resa_grow(&s->gather, &s->gather_cap, gather_len * n_threads, 1)))
         return st;
-    const float scale = 1.0f / sqrtf((float)d);
-    float *part = s->scores;
-#pragma omp parallel num_threads(n_threads)
-    {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-#pragma omp for schedule(dynamic, 1)
-        for (int i = 0; i < p.n_items; i++)
-            run_item(kv, layer, &p.items[p.order[i]], q, n_head, group, pos0, scale, part,
-                     s->chunk + scratch_len * tid, s->gather + gather_len * tid);
-        /* the items of one (head, chunk) are adjacent: merge from each first one */
-#pragma omp for schedule(dynamic, 1)
-        for (int i = 0; i < p.n_items; i++) {
-            const item *it = &p.items[i];
-            if (i > 0 && it[-1].h == it->h && it[-1].i0 == it->i0)
-                continue;
-            int ns = 1;
-            while (i + ns < p.n_items && it[ns].h == it->h && it[ns].i0 == it->i0)
-                ns++;
-            merge_items(it, ns, part, d, group, n_head, out);
-        }
-    }
+    chunk_job j = {.kv = kv, .layer = layer, .p = &p, .q = q, .n_head = n_head, .group = group, .pos0 = pos0,
+                   .d = d, .scale = 1.0f / sqrtf((float)d), .part = s->scores, .out = out, .chunk = s->chunk,
+                   .scratch_len = scratch_len, .gather = s->gather, .gather_len = gather_len};
+    team_run(team, p.n_items, chunk_item, &j);
+    team_run(team, p.n_items, merge_item, &j);
     return RESA_OK;
 }

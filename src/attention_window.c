@@ -23,9 +23,6 @@
 #include "error.h"
 #include "grow.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define WINDOW_CHUNK 64 /* queries per work item, as attention_chunk.c's chunks */
 
@@ -68,14 +65,39 @@ static void window_item(const resa_kv_cache *kv, int layer, int h, int i0, int i
     }
 }
 
-resa_status attention_window_cpu(resa_attn_scratch *s, int n_threads, const resa_kv_cache *kv, int layer,
+typedef struct window_job {
+    const resa_kv_cache *kv;
+    int layer;
+    const float *q;
+    int n, n_head, group, pos0, window, n_chunks;
+    float scale;
+    float *out;
+    float *state, *chunk; /* each worker's: item state, kernel scratch */
+    size_t state_len, scratch_len;
+    uint8_t *gather; /* each worker's gathered K and V rows */
+    size_t gather_len;
+} window_job;
+
+/* One (KV head, query chunk). */
+static void window_job_item(void *ctx, int it, int worker)
+{
+    const window_job *j = ctx;
+    const int h = it / j->n_chunks, c = it % j->n_chunks;
+    const int i0 = c * WINDOW_CHUNK, i1 = i0 + WINDOW_CHUNK < j->n ? i0 + WINDOW_CHUNK : j->n;
+    window_item(j->kv, j->layer, h, i0, i1, j->q, j->n_head, j->group, j->pos0, j->window, j->scale,
+                j->state + j->state_len * worker, j->chunk + j->scratch_len * worker,
+                j->gather + j->gather_len * worker, j->out);
+}
+
+resa_status attention_window_cpu(resa_attn_scratch *s, resa_team *team, const resa_kv_cache *kv, int layer,
                                  const float *q, int n, int pos0, int n_head, int window, float *out)
 {
     if (n == 1) {
         const resa_decode_row row = {.kv = kv, .q = q, .out = out, .pos = pos0,
                                      .lo = pos0 - window + 1 > 0 ? pos0 - window + 1 : 0};
-        return attention_decode_rows(s, n_threads, layer, n_head, &row, 1);
+        return attention_decode_rows(s, team, layer, n_head, &row, 1);
     }
+    const int n_threads = team_size(team);
     const int d = kv->head_dim, n_kv = kv->n_head_kv, group = n_head / n_kv;
     const int n_chunks = (n + WINDOW_CHUNK - 1) / WINDOW_CHUNK, n_items = n_kv * n_chunks;
     const size_t scratch_len = RESA_CHUNK_SCRATCH(WINDOW_CHUNK, group, d);
@@ -88,20 +110,10 @@ resa_status attention_window_cpu(resa_attn_scratch *s, int n_threads, const resa
         (st = resa_grow(&s->scores, &s->scores_cap, state_len * nt, sizeof(float))) ||
         (st = resa_grow(&s->gather, &s->gather_cap, gather_len * nt, 1)))
         return st;
-    const float scale = 1.0f / sqrtf((float)d);
-#pragma omp parallel num_threads(nt)
-    {
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-#pragma omp for schedule(dynamic, 1)
-        for (int it = 0; it < n_items; it++) {
-            const int h = it / n_chunks, c = it % n_chunks;
-            const int i0 = c * WINDOW_CHUNK, i1 = i0 + WINDOW_CHUNK < n ? i0 + WINDOW_CHUNK : n;
-            window_item(kv, layer, h, i0, i1, q, n_head, group, pos0, window, scale, s->scores + state_len * tid,
-                        s->chunk + scratch_len * tid, s->gather + gather_len * tid, out);
-        }
-    }
+    window_job j = {.kv = kv, .layer = layer, .q = q, .n = n, .n_head = n_head, .group = group, .pos0 = pos0,
+                    .window = window, .n_chunks = n_chunks, .scale = 1.0f / sqrtf((float)d), .out = out,
+                    .state = s->scores, .state_len = state_len, .chunk = s->chunk, .scratch_len = scratch_len,
+                    .gather = s->gather, .gather_len = gather_len};
+    team_run(team, n_items, window_job_item, &j);
     return RESA_OK;
 }

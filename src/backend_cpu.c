@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The CPU backend: OpenMP threads at the call sites, SIMD kernels from simd/,
+/* The CPU backend: a persistent thread team (threads.h), SIMD kernels from simd/,
  * no BLAS (prefill and rectification must give decode's bits,
  * docs/design.md §4). Contracts in backend.h. */
 #include <math.h>
@@ -20,7 +20,7 @@
 typedef struct cpu_backend {
     resa_backend base; /* first: the interface */
     const resa_model *model;
-    int n_threads;
+    resa_team *team;
     resa_kv_pool pool;
     float *act[ACT_COUNT];
     int width[ACT_COUNT];
@@ -42,6 +42,13 @@ typedef struct cpu_backend {
  * elements: below it (decode rows, even many of them) a fork and join
  * costs more than the op. */
 #define PARALLEL_MIN_ELEMS 32768
+
+/* The team for a loop over n elements' worth of work, or NULL (the caller
+ * alone) below PARALLEL_MIN_ELEMS. */
+static resa_team *team_for(const cpu_backend *c, size_t n)
+{
+    return n >= PARALLEL_MIN_ELEMS ? c->team : NULL;
+}
 
 static inline cpu_backend *cpu(resa_backend *be) { return (cpu_backend *)be; }
 static inline int n_rows(const cpu_backend *c) { return c->pass->n_rows; }
@@ -70,28 +77,40 @@ static resa_status cpu_begin(resa_backend *be, const resa_pass *pass)
     return RESA_OK;
 }
 
-/* y = x / rms(x) * w, per row (the kernel sums the squares in double). */
-static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int dim, float eps, int n_threads)
+typedef struct rmsnorm_job {
+    resa_rmsnorm_fn rmsnorm;
+    float *y;
+    const float *x, *w;
+    int dim;
+    float eps;
+} rmsnorm_job;
+
+static void rmsnorm_item(void *ctx, int t, int worker)
 {
-    const resa_rmsnorm_fn rmsnorm = elem_kernels()->rmsnorm;
-    (void)n_threads; /* without OpenMP */
-#pragma omp parallel for num_threads(n_threads) schedule(static) if ((long)n * dim >= PARALLEL_MIN_ELEMS)
-    for (int t = 0; t < n; t++)
-        rmsnorm(y + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);
+    const rmsnorm_job *j = ctx;
+    (void)worker;
+    j->rmsnorm(j->y + (size_t)t * j->dim, j->x + (size_t)t * j->dim, j->w, j->dim, j->eps);
+}
+
+/* y = x / rms(x) * w, per row (the kernel sums the squares in double). */
+static void rmsnorm_rows(const cpu_backend *c, float *y, const float *x, const float *w, int n, int dim, float eps)
+{
+    rmsnorm_job j = {.rmsnorm = elem_kernels()->rmsnorm, .y = y, .x = x, .w = w, .dim = dim, .eps = eps};
+    team_run(team_for(c, (size_t)n * dim), n, rmsnorm_item, &j);
 }
 
 static resa_status cpu_rmsnorm(resa_backend *be, resa_act dst, resa_act src, const float *w)
 {
     cpu_backend *c = cpu(be);
     const resa_hparams *hp = &c->model->hp;
-    rmsnorm_rows(c->act[dst], c->act[src], w, n_rows(c), hp->n_embd, hp->rms_eps, c->n_threads);
+    rmsnorm_rows(c, c->act[dst], c->act[src], w, n_rows(c), hp->n_embd, hp->rms_eps);
     return RESA_OK;
 }
 
 static resa_status cpu_matmul(resa_backend *be, const resa_weight *w, resa_act x, resa_act y)
 {
     cpu_backend *c = cpu(be);
-    return matmul_cpu(&c->mm, c->n_threads, w, c->act[x], n_rows(c), c->act[y]);
+    return matmul_cpu(&c->mm, c->team, w, c->act[x], n_rows(c), c->act[y]);
 }
 
 static resa_status cpu_add_bias(resa_backend *be, resa_act x, const float *b)
@@ -107,20 +126,31 @@ static resa_status cpu_add_bias(resa_backend *be, resa_act x, const float *b)
     return RESA_OK;
 }
 
+typedef struct rope_job {
+    resa_rope_fn rope;
+    float *p;
+    const float *cs;
+    int n_heads, head_dim, n_rot;
+} rope_job;
+
+static void rope_item(void *ctx, int t, int worker)
+{
+    const rope_job *j = ctx;
+    (void)worker;
+    for (int h = 0; h < j->n_heads; h++)
+        j->rope(j->p + ((size_t)t * j->n_heads + h) * j->head_dim, j->cs + (size_t)t * j->n_rot, j->n_rot);
+}
+
 /* Rotates the first n_rot dims of each head of every row. */
 static resa_status cpu_rope(resa_backend *be, resa_act x, int n_heads, int layer)
 {
     cpu_backend *c = cpu(be);
     const resa_hparams *hp = &c->model->hp;
-    const resa_rope_fn rope = hp->rope_style == RESA_ROPE_NEOX ? elem_kernels()->rope_neox : elem_kernels()->rope_norm;
-    const float *cs = hparams_layer_swa(hp, layer) ? c->rope_cs_swa : c->rope_cs;
-    float *p = c->act[x];
+    rope_job j = {.rope = hp->rope_style == RESA_ROPE_NEOX ? elem_kernels()->rope_neox : elem_kernels()->rope_norm,
+                  .p = c->act[x], .cs = hparams_layer_swa(hp, layer) ? c->rope_cs_swa : c->rope_cs,
+                  .n_heads = n_heads, .head_dim = hp->head_dim, .n_rot = hp->n_rot};
     const int n = n_rows(c);
-#pragma omp parallel for num_threads(c->n_threads) schedule(static) \
-    if ((long)n * n_heads * hp->head_dim >= PARALLEL_MIN_ELEMS)
-    for (int t = 0; t < n; t++)
-        for (int h = 0; h < n_heads; h++)
-            rope(p + ((size_t)t * n_heads + h) * hp->head_dim, cs + (size_t)t * hp->n_rot, hp->n_rot);
+    team_run(team_for(c, (size_t)n * n_heads * hp->head_dim), n, rope_item, &j);
     return RESA_OK;
 }
 
@@ -130,7 +160,7 @@ static resa_status cpu_head_rmsnorm(resa_backend *be, resa_act x, int n_heads, c
 {
     cpu_backend *c = cpu(be);
     const resa_hparams *hp = &c->model->hp;
-    rmsnorm_rows(c->act[x], c->act[x], w, n_rows(c) * n_heads, hp->head_dim, hp->rms_eps, c->n_threads);
+    rmsnorm_rows(c, c->act[x], c->act[x], w, n_rows(c) * n_heads, hp->head_dim, hp->rms_eps);
     return RESA_OK;
 }
 
@@ -194,7 +224,7 @@ static resa_status decode_rows(cpu_backend *c, int layer)
             int *sel = c->sel + sel_off, *n_sel = c->n_sel + (size_t)i * n_kv;
             const double t0 = g->timings ? time_now() : 0;
             double *covered = g->miss ? c->covered : NULL;
-            if ((st = select_blocks_cpu(&c->select, c->n_threads, &g->kv, layer, r->q, g->pos0, n_head, g->cfg,
+            if ((st = select_blocks_cpu(&c->select, c->team, &g->kv, layer, r->q, g->pos0, n_head, g->cfg,
                                         sel, n_sel, covered)))
                 return st;
             if (g->miss)
@@ -215,7 +245,7 @@ static resa_status decode_rows(cpu_backend *c, int layer)
         i++;
     }
     const double t0 = n_timed ? time_now() : 0;
-    if ((st = attention_decode_rows(&c->attn, c->n_threads, layer, n_head, c->rows, n)))
+    if ((st = attention_decode_rows(&c->attn, c->team, layer, n_head, c->rows, n)))
         return st;
     const double share = n_timed ? (time_now() - t0) / n_timed : 0;
     for (int s = 0; s < c->pass->n_segs; s++) {
@@ -241,9 +271,9 @@ static resa_status cpu_attention(resa_backend *be, int layer)
             continue;
         const double t0 = g->timings ? time_now() : 0;
         float *q = c->act[ACT_Q] + g->row0 * q_dim, *out = c->act[ACT_ATT] + g->row0 * q_dim;
-        resa_status st = window ? attention_window_cpu(&c->attn, c->n_threads, &g->kv, layer, q, g->n, g->pos0,
+        resa_status st = window ? attention_window_cpu(&c->attn, c->team, &g->kv, layer, q, g->n, g->pos0,
                                                        n_head, window, out)
-                                : attention_cpu(&c->attn, c->n_threads, &g->kv, layer, q, g->n, g->pos0, n_head, out);
+                                : attention_cpu(&c->attn, c->team, &g->kv, layer, q, g->n, g->pos0, n_head, out);
         if (st)
             return st;
         if (g->timings)
@@ -252,43 +282,60 @@ static resa_status cpu_attention(resa_backend *be, int layer)
     return decode_rows(c, layer);
 }
 
-/* HB = silu(HB) * HB2. Elementwise, so the rows are cut into chunks of
- * 4096 (a multiple of every vector width) for the threads. */
+/* The gated FFN activations are elementwise, so the rows are cut into
+ * chunks of 4096 (a multiple of every vector width) for the threads. */
+#define GATE_CHUNK 4096
+
+typedef struct gate_job {
+    float *hb;
+    const float *hb2;
+    size_t n;
+} gate_job;
+
+static size_t gate_end(const gate_job *j, int k)
+{
+    const size_t end = (size_t)k * GATE_CHUNK + GATE_CHUNK;
+    return end < j->n ? end : j->n;
+}
+
+static void swiglu_item(void *ctx, int k, int worker)
+{
+    const gate_job *j = ctx;
+    (void)worker;
+    const size_t off = (size_t)k * GATE_CHUNK;
+    elem_kernels()->silu_mul(j->hb + off, j->hb2 + off, (int)(gate_end(j, k) - off));
+}
+
+/* GELU's tanh approximation (gemma3's GeGLU) in plain C: one recipe
+ * whatever the tier, and the FFN's matrix products cost far more. */
+static void geglu_item(void *ctx, int k, int worker)
+{
+    const float sqrt_2_over_pi = 0.7978845608028654f, coef_a = 0.044715f;
+    const gate_job *j = ctx;
+    (void)worker;
+    for (size_t i = (size_t)k * GATE_CHUNK, end = gate_end(j, k); i < end; i++) {
+        const float x = j->hb[i];
+        j->hb[i] = 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef_a * x * x))) * j->hb2[i];
+    }
+}
+
+static void run_gate(cpu_backend *c, team_item_fn fn)
+{
+    gate_job j = {.hb = c->act[ACT_HB], .hb2 = c->act[ACT_HB2], .n = (size_t)n_rows(c) * c->model->hp.n_ff};
+    team_run(team_for(c, j.n), (int)((j.n + GATE_CHUNK - 1) / GATE_CHUNK), fn, &j);
+}
+
+/* HB = silu(HB) * HB2 */
 static resa_status cpu_swiglu(resa_backend *be)
 {
-    enum { CHUNK = 4096 };
-    cpu_backend *c = cpu(be);
-    const resa_silu_mul_fn silu_mul = elem_kernels()->silu_mul;
-    float *hb = c->act[ACT_HB];
-    const float *hb2 = c->act[ACT_HB2];
-    const size_t n = (size_t)n_rows(c) * c->model->hp.n_ff, n_chunks = (n + CHUNK - 1) / CHUNK;
-#pragma omp parallel for num_threads(c->n_threads) schedule(static) if (n >= PARALLEL_MIN_ELEMS)
-    for (size_t k = 0; k < n_chunks; k++) {
-        const size_t off = k * CHUNK;
-        silu_mul(hb + off, hb2 + off, (int)(n - off < CHUNK ? n - off : CHUNK));
-    }
+    run_gate(cpu(be), swiglu_item);
     return RESA_OK;
 }
 
-/* HB = gelu(HB) * HB2 with GELU's tanh approximation (gemma3's GeGLU), in
- * plain C: one recipe whatever the tier, and the FFN's matrix products
- * cost far more. */
+/* HB = gelu(HB) * HB2 */
 static resa_status cpu_geglu(resa_backend *be)
 {
-    enum { CHUNK = 4096 };
-    const float sqrt_2_over_pi = 0.7978845608028654f, coef_a = 0.044715f;
-    cpu_backend *c = cpu(be);
-    float *hb = c->act[ACT_HB];
-    const float *hb2 = c->act[ACT_HB2];
-    const size_t n = (size_t)n_rows(c) * c->model->hp.n_ff, n_chunks = (n + CHUNK - 1) / CHUNK;
-#pragma omp parallel for num_threads(c->n_threads) schedule(static) if (n >= PARALLEL_MIN_ELEMS)
-    for (size_t k = 0; k < n_chunks; k++) {
-        const size_t end = k * CHUNK + CHUNK < n ? k * CHUNK + CHUNK : n;
-        for (size_t i = k * CHUNK; i < end; i++) {
-            const float x = hb[i];
-            hb[i] = 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + coef_a * x * x))) * hb2[i];
-        }
-    }
+    run_gate(cpu(be), geglu_item);
     return RESA_OK;
 }
 
@@ -311,8 +358,8 @@ static resa_status cpu_logits(resa_backend *be, const int *rows, int n, const fl
     for (int i = 0; i < n; i++)
         memcpy(c->logit_rows + (size_t)i * hp->n_embd, c->act[ACT_X] + (size_t)rows[i] * hp->n_embd,
                (size_t)hp->n_embd * sizeof(float));
-    rmsnorm_rows(c->logit_rows, c->logit_rows, norm, n, hp->n_embd, hp->rms_eps, c->n_threads);
-    return matmul_cpu(&c->mm, c->n_threads, output, c->logit_rows, n, out);
+    rmsnorm_rows(c, c->logit_rows, c->logit_rows, norm, n, hp->n_embd, hp->rms_eps);
+    return matmul_cpu(&c->mm, c->team, output, c->logit_rows, n, out);
 }
 
 static resa_status cpu_kv_read(resa_backend *be, const resa_kv_cache *kv, resa_kv_part part, int layer,
@@ -351,6 +398,7 @@ static void cpu_free(resa_backend *be)
     cpu_backend *c = cpu(be);
     if (!c)
         return;
+    team_free(c->team);
     matmul_scratch_free(&c->mm);
     attn_scratch_free(&c->attn);
     select_scratch_free(&c->select);
@@ -396,7 +444,11 @@ resa_status backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
     if (!c)
         return error_set(RESA_ERR_NOMEM, "out of memory");
     c->model = m;
-    c->n_threads = n_threads > 0 ? n_threads : cpu_count();
+    resa_status st = team_new(n_threads > 0 ? n_threads : cpu_count(), &c->team);
+    if (st) {
+        free(c);
+        return st;
+    }
     const resa_hparams *hp = &m->hp;
     unsigned char windowed[RESA_MAX_LAYERS];
     for (int l = 0; l < hp->n_layer; l++)
@@ -405,7 +457,7 @@ resa_status backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
                                  .head_dim = hp->head_dim, .block_size = block_size, .n_pages = n_pages,
                                  .summaries = summaries, .windowed = windowed, .ring_blocks = ring_blocks,
                                  .n_ring_pages = n_ring_pages };
-    resa_status st = alloc_arena(c, n_rows_max);
+    st = alloc_arena(c, n_rows_max);
     if (!st)
         st = kv_pool_init_geometry(&c->pool, &g);
     if (st) {

@@ -12,10 +12,6 @@
 #include "error.h"
 #include "grow.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 /* Decode work items per thread: enough to even out, few enough to be cheap. */
 #define GEMV_ITEMS_PER_THREAD 4
 /* Prefill: the weight rows of one work item stay in L1 (with a pair of
@@ -32,11 +28,63 @@ static void *align64(void *p)
     return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
 
+/* Activation rows quantized for the integer kernels: one item per row. */
+typedef struct quantize_job {
+    resa_quantize_fn quantize;
+    const float *x;
+    uint8_t *out;
+    int64_t cols;
+    size_t arow;
+} quantize_job;
+
+static void quantize_item(void *ctx, int c, int worker)
+{
+    const quantize_job *j = ctx;
+    (void)worker;
+    j->quantize(j->x + (size_t)c * j->cols, j->out + (size_t)c * j->arow, j->cols);
+}
+
+/* Decode rows under threshold are quantized by the caller: a fork costs
+ * more than the few hundred elements of one row. */
+#define QUANTIZE_PARALLEL_MIN_ELEMS 16384
+
+static void quantize_rows(resa_team *team, resa_quantize_fn quantize, const float *x, int n, int64_t cols,
+                          uint8_t *out, size_t arow)
+{
+    quantize_job j = {.quantize = quantize, .x = x, .out = out, .cols = cols, .arow = arow};
+    if ((int64_t)n * cols < QUANTIZE_PARALLEL_MIN_ELEMS) {
+        for (int c = 0; c < n; c++)
+            quantize_item(&j, c, 0);
+        return;
+    }
+    team_run(team, n, quantize_item, &j);
+}
+
+typedef struct gemv_job {
+    resa_gemv_fn gemv;
+    const resa_weight *w;
+    const void *act;
+    size_t arow;
+    int n;
+    int64_t slice;
+    float *y;
+} gemv_job;
+
+static void gemv_item(void *ctx, int item, int worker)
+{
+    const gemv_job *j = ctx;
+    (void)worker;
+    const int64_t rows = j->w->rows, r0 = (int64_t)item * j->slice;
+    const int64_t nr = rows - r0 < j->slice ? rows - r0 : j->slice;
+    j->gemv(j->w->cols, (int)nr, j->n, (const uint8_t *)j->w->data + (size_t)r0 * j->w->row_bytes, j->w->row_bytes,
+            j->act, j->arow, j->y + r0, (size_t)rows);
+}
+
 /* y (n, rows) = x (n, cols) . W^T for a few rows (decode of one sequence or
  * of several together, n <= RESA_GEMV_MAX_COLS): the activation rows
  * quantized once, threads take slices of W's rows, and the gemv kernel reads
  * each weight once for all of them. */
-static resa_status matvec(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x, int n,
+static resa_status matvec(resa_matmul_scratch *s, resa_team *team, const resa_weight *w, const float *x, int n,
                           float *y)
 {
     const enum resa_type at = type_traits_get(w->type)->vec_dot_type;
@@ -46,29 +94,14 @@ static resa_status matvec(resa_matmul_scratch *s, int n_threads, const resa_weig
         resa_status st = resa_grow(&s->act, &s->act_cap, (size_t)n * arow, 1);
         if (st)
             return st;
+        quantize_rows(team, dot_kernels()->quantize[at], x, n, w->cols, s->act, arow);
     }
-    const void *act = quantized ? s->act : (const void *)x;
-    const resa_gemv_fn gemv = dot_kernels()->gemv[w->type];
-    const resa_quantize_fn quantize = dot_kernels()->quantize[at];
-    const uint8_t *wd = w->data;
-    const int64_t rows = w->rows;
-    const int64_t slice = round_up((rows + n_threads * GEMV_ITEMS_PER_THREAD - 1) /
+    const int n_threads = team_size(team);
+    const int64_t slice = round_up((w->rows + n_threads * GEMV_ITEMS_PER_THREAD - 1) /
                                    (n_threads * GEMV_ITEMS_PER_THREAD), 8);
-    /* one parallel region: the rows quantized (shared out), a barrier, the products */
-#pragma omp parallel num_threads(n_threads)
-    {
-        if (quantized) {
-#pragma omp for schedule(static)
-            for (int c = 0; c < n; c++)
-                quantize(x + (size_t)c * w->cols, (uint8_t *)s->act + (size_t)c * arow, w->cols);
-        }
-#pragma omp for schedule(static)
-        for (int64_t r0 = 0; r0 < rows; r0 += slice) {
-            const int64_t nr = rows - r0 < slice ? rows - r0 : slice;
-            gemv(w->cols, (int)nr, n, wd + (size_t)r0 * w->row_bytes, w->row_bytes, act, arow, y + r0,
-                 (size_t)rows);
-        }
-    }
+    gemv_job j = {.gemv = dot_kernels()->gemv[w->type], .w = w, .act = quantized ? s->act : (const void *)x,
+                  .arow = arow, .n = n, .slice = slice, .y = y};
+    team_run(team, (int)((w->rows + slice - 1) / slice), gemv_item, &j);
     return RESA_OK;
 }
 
@@ -115,12 +148,47 @@ static void gemm_rows(const resa_weight *w, int int8, const void *act, size_t ld
     }
 }
 
+typedef struct pack_job {
+    const resa_weight *w;
+    enum resa_type at;
+    const float *x;
+    int n;
+    uint8_t *rows; /* each worker's RESA_PANEL_COLS rows */
+    size_t rows_stride;
+    resa_dot_panel *panels;
+} pack_job;
+
+static void pack_item(void *ctx, int p, int worker)
+{
+    const pack_job *j = ctx;
+    pack_panel(j->w, j->at, j->x, j->n, p, j->rows + (size_t)worker * j->rows_stride, j->panels);
+}
+
+typedef struct gemm_job {
+    const resa_weight *w;
+    int int8;
+    const void *act;
+    size_t lda;
+    int n;
+    int64_t chunk;
+    float *y;
+} gemm_job;
+
+static void gemm_item(void *ctx, int item, int worker)
+{
+    const gemm_job *j = ctx;
+    (void)worker;
+    const int64_t r0 = (int64_t)item * j->chunk, r1 = r0 + j->chunk < j->w->rows ? r0 + j->chunk : j->w->rows;
+    gemm_rows(j->w, j->int8, j->act, j->lda, j->n, r0, r1, j->y);
+}
+
 /* y (n, rows) = x (n, cols) . W^T: panels once (or, for the super-block
  * types, whose gemm reads plain Q8_K rows, every row quantized once), then
  * row chunks x tiles. */
-static resa_status matmat(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x, int n,
+static resa_status matmat(resa_matmul_scratch *s, resa_team *team, const resa_weight *w, const float *x, int n,
                           float *y)
 {
+    const int n_threads = team_size(team);
     const enum resa_type at = type_traits_get(w->type)->vec_dot_type;
     const int rowwise = at == RESA_TYPE_Q8_K;
     const int int8 = at != RESA_TYPE_F32 && !rowwise, np = (n + RESA_PANEL_COLS - 1) / RESA_PANEL_COLS;
@@ -131,6 +199,7 @@ static resa_status matmat(resa_matmul_scratch *s, int n_threads, const resa_weig
         resa_status st = resa_grow(&s->act, &s->act_cap, (size_t)n * arow, 1);
         if (st)
             return st;
+        quantize_rows(team, dot_kernels()->quantize[at], x, n, w->cols, s->act, arow);
         act = s->act;
         lda = arow;
     }
@@ -143,37 +212,20 @@ static resa_status matmat(resa_matmul_scratch *s, int n_threads, const resa_weig
             return st;
         act = align64(s->act);
         lda = 0;
+        pack_job pj = {.w = w, .at = at, .x = x, .n = n, .rows = s->rows, .rows_stride = RESA_PANEL_COLS * arow,
+                       .panels = (resa_dot_panel *)act};
+        team_run(team, np, pack_item, &pj);
     }
     const int64_t chunk = chunk_rows(w, n_threads);
-    /* one parallel region: packing, a barrier, the products */
-#pragma omp parallel num_threads(n_threads)
-    {
-        if (rowwise) {
-#pragma omp for schedule(static)
-            for (int c = 0; c < n; c++)
-                dot_kernels()->quantize[at](x + (size_t)c * w->cols, (uint8_t *)s->act + (size_t)c * arow, w->cols);
-        }
-        if (int8) {
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            uint8_t *rows = (uint8_t *)s->rows + (size_t)tid * RESA_PANEL_COLS * arow;
-#pragma omp for schedule(static)
-            for (int p = 0; p < np; p++)
-                pack_panel(w, at, x, n, p, rows, (resa_dot_panel *)act);
-        }
-#pragma omp for schedule(static)
-        for (int64_t r0 = 0; r0 < w->rows; r0 += chunk)
-            gemm_rows(w, int8, act, lda, n, r0, r0 + chunk < w->rows ? r0 + chunk : w->rows, y);
-    }
+    gemm_job gj = {.w = w, .int8 = int8, .act = act, .lda = lda, .n = n, .chunk = chunk, .y = y};
+    team_run(team, (int)((w->rows + chunk - 1) / chunk), gemm_item, &gj);
     return RESA_OK;
 }
 
-resa_status matmul_cpu(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x,
+resa_status matmul_cpu(resa_matmul_scratch *s, resa_team *team, const resa_weight *w, const float *x,
                        int n, float *y)
 {
-    return n <= RESA_GEMV_MAX_COLS ? matvec(s, n_threads, w, x, n, y) : matmat(s, n_threads, w, x, n, y);
+    return n <= RESA_GEMV_MAX_COLS ? matvec(s, team, w, x, n, y) : matmat(s, team, w, x, n, y);
 }
 
 void matmul_scratch_free(resa_matmul_scratch *s)

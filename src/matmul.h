@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "model.h"
+#include "threads.h"
 
 typedef struct resa_matmul_scratch {
     void *act;          /* the quantized row (decode) or the panels (prefill) */
@@ -28,7 +29,7 @@ typedef struct resa_matmul_scratch {
     size_t rows_cap;
 } resa_matmul_scratch;
 
-resa_status matmul_cpu(resa_matmul_scratch *s, int n_threads, const resa_weight *w, const float *x,
+resa_status matmul_cpu(resa_matmul_scratch *s, resa_team *team, const resa_weight *w, const float *x,
                        int n, float *y);
 void matmul_scratch_free(resa_matmul_scratch *s);
 

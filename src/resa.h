@@ -10,8 +10,9 @@
  *   in any threads, may use one model at the same time, and so may
  *   resa_tokenize, resa_token_text and resa_chat_format.
  * - An engine (with its sequences) or a context is used by one thread at a
- *   time; different engines and contexts may run concurrently. Each runs
- *   its own OpenMP threads inside its calls.
+ *   time; different engines and contexts may run concurrently. Each has
+ *   its own threads (n_threads - 1 of them, started with it), which run
+ *   inside its calls and wait, briefly spinning then asleep, between them.
  * - A model is reference counted: each engine and context holds it, so
  *   resa_model_free may come before they are freed (the memory goes with
  *   the last of them). An engine must outlive its sequences' use

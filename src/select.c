@@ -23,12 +23,57 @@
  * 3 heads of one item each left one of 2 threads idle half the time). */
 #define SCORE_SPAN 128
 
-resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_kv_cache *kv,
+typedef struct select_job {
+    const resa_kv_cache *kv;
+    int layer;
+    const resa_sparse_cfg *cfg;
+    const blocks_adaptive *ad;
+    resa_block_score_fn score;
+    int M, d, k, spans, adaptive;
+    size_t per_head;
+    float *scores, *qbar; /* (n_kv, M), (n_kv, d) */
+    uint64_t *work;       /* each head's selection keys */
+    int *sel, *n_sel;
+    double *covered;
+} select_job;
+
+/* Scores of one span of one KV head's blocks. */
+static void score_item(void *ctx, int item, int worker)
+{
+    const select_job *j = ctx;
+    (void)worker;
+    const int h = item / j->spans, a = item % j->spans * SCORE_SPAN, d = j->d;
+    const int n = j->M - a < SCORE_SPAN ? j->M - a : SCORE_SPAN;
+    /* one kernel call per run of blocks in consecutive pages (a block's
+     * score does not depend on the call it is in) */
+    for (int i = a, run; i < a + n; i += run) {
+        run = kv_contiguous_blocks(j->kv, j->layer, i, a + n - i);
+        j->score(j->qbar + (size_t)h * d, kv_kmin(j->kv, j->layer, h, i), kv_kmax(j->kv, j->layer, h, i), d, run,
+                 j->scores + (size_t)h * j->M + i);
+    }
+}
+
+/* One KV head's selection from its scores. */
+static void select_item(void *ctx, int h, int worker)
+{
+    const select_job *j = ctx;
+    (void)worker;
+    const float *sc = j->scores + (size_t)h * j->M;
+    int *out = j->sel + (size_t)h * j->kv->n_blocks_max;
+    uint64_t *work = j->work + h * j->per_head;
+    const int local = j->cfg->local_blocks;
+    j->n_sel[h] = j->adaptive ? blocks_select_adaptive(sc, j->M, local, j->ad, work, out,
+                                                       j->covered ? &j->covered[h] : NULL)
+                              : blocks_select(sc, j->M, local, j->k, work, out);
+    if (j->covered && !j->adaptive)
+        j->covered[h] = blocks_covered(sc, j->M, j->ad, out, j->n_sel[h]);
+}
+
+resa_status select_blocks_cpu(resa_select_scratch *s, resa_team *team, const resa_kv_cache *kv,
                               int layer, const float *q, int pos, int n_head,
                               const resa_sparse_cfg *cfg, int *sel, int *n_sel, double *covered)
 {
     const int d = kv->head_dim, group = n_head / kv->n_head_kv, n_kv = kv->n_head_kv;
-    (void)n_threads; /* without OpenMP */
     const int T = pos + 1, M = (T + cfg->block_size - 1) / cfg->block_size;
     const int adaptive = cfg->budget == RESA_BUDGET_ADAPTIVE;
     const int k = blocks_budget(M, cfg->ratio, cfg->min_blocks);
@@ -43,37 +88,16 @@ resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_
     resa_status st = resa_grow(&s->scores, &s->cap, n_scores + (size_t)n_kv * per_head * 2, sizeof(float));
     if (st)
         return st;
-    const resa_block_score_fn score = attn_kernels()->block_score[kv->type];
-    float *scores = s->scores, *qbar = s->scores + (size_t)n_kv * M;
-    uint64_t *work = (uint64_t *)(void *)(s->scores + n_scores);
+    select_job j = {.kv = kv, .layer = layer, .cfg = cfg, .ad = &ad, .score = attn_kernels()->block_score[kv->type],
+                    .M = M, .d = d, .k = k, .spans = (M + SCORE_SPAN - 1) / SCORE_SPAN, .adaptive = adaptive,
+                    .per_head = per_head, .scores = s->scores, .qbar = s->scores + (size_t)n_kv * M,
+                    .work = (uint64_t *)(void *)(s->scores + n_scores), .sel = sel, .n_sel = n_sel,
+                    .covered = covered};
     for (int h = 0; h < n_kv; h++)
-        blocks_pooled_query(q + (size_t)h * group * d, group, d, qbar + (size_t)h * d);
-    const int spans = (M + SCORE_SPAN - 1) / SCORE_SPAN;
-#pragma omp parallel num_threads(n_threads) if (n_threads > 1 && (long)M * n_kv >= 2 * SCORE_SPAN)
-    {
-#pragma omp for schedule(static) collapse(2)
-        for (int h = 0; h < n_kv; h++)
-            for (int sp = 0; sp < spans; sp++) {
-                const int a = sp * SCORE_SPAN, n = M - a < SCORE_SPAN ? M - a : SCORE_SPAN;
-                /* one kernel call per run of blocks in consecutive pages (a
-                 * block's score does not depend on the call it is in) */
-                for (int i = a, run; i < a + n; i += run) {
-                    run = kv_contiguous_blocks(kv, layer, i, a + n - i);
-                    score(qbar + (size_t)h * d, kv_kmin(kv, layer, h, i), kv_kmax(kv, layer, h, i), d,
-                          run, scores + (size_t)h * M + i);
-                }
-            }
-#pragma omp for schedule(static)
-        for (int h = 0; h < n_kv; h++) {
-            const float *sc = scores + (size_t)h * M;
-            int *out = sel + (size_t)h * kv->n_blocks_max;
-            n_sel[h] = adaptive ? blocks_select_adaptive(sc, M, cfg->local_blocks, &ad, work + h * per_head, out,
-                                                         covered ? &covered[h] : NULL)
-                                : blocks_select(sc, M, cfg->local_blocks, k, work + h * per_head, out);
-            if (covered && !adaptive)
-                covered[h] = blocks_covered(sc, M, &ad, out, n_sel[h]);
-        }
-    }
+        blocks_pooled_query(q + (size_t)h * group * d, group, d, j.qbar + (size_t)h * d);
+    resa_team *par = (long)M * n_kv >= 2 * SCORE_SPAN ? team : NULL;
+    team_run(par, n_kv * j.spans, score_item, &j);
+    team_run(par, n_kv, select_item, &j);
     return RESA_OK;
 }
 

@@ -7,13 +7,14 @@
 #define RESA_SELECT_H
 
 #include "backend.h"
+#include "threads.h"
 
 typedef struct resa_select_scratch {
     float *scores;    /* per KV head: block scores, pooled query, selection keys */
     size_t cap;       /* floats */
 } resa_select_scratch;
 
-resa_status select_blocks_cpu(resa_select_scratch *s, int n_threads, const resa_kv_cache *kv,
+resa_status select_blocks_cpu(resa_select_scratch *s, resa_team *team, const resa_kv_cache *kv,
                               int layer, const float *q, int pos, int n_head,
                               const resa_sparse_cfg *cfg, int *sel, int *n_sel, double *covered);
 void select_scratch_free(resa_select_scratch *s);

@@ -567,13 +567,14 @@ typedef struct bench_job {
     const resa_kv_cache *kv;
     const float *q;
     float *out;
-    int n, pos0, threads;
+    int n, pos0;
+    resa_team *team;
 } bench_job;
 
 static void bench_run(void *arg)
 {
     bench_job *b = arg;
-    if (attention_cpu(&b->scratch, b->threads, b->kv, 0, b->q, b->n, b->pos0, 9, b->out)) {
+    if (attention_cpu(&b->scratch, b->team, b->kv, 0, b->q, b->n, b->pos0, 9, b->out)) {
         fprintf(stderr, "checksimd_chunk: attention_cpu failed\n");
         exit(99);
     }
@@ -585,7 +586,11 @@ static void bench_shape(const resa_kv_cache *kv, const char *tier, int n, int po
     float *q = malloc((size_t)n * hd * sizeof(float)), *out = malloc((size_t)n * hd * sizeof(float));
     for (size_t i = 0; i < (size_t)n * hd; i++)
         q[i] = 2.0f * ca_rndf();
-    bench_job b = {.kv = kv, .q = q, .out = out, .n = n, .pos0 = pos0, .threads = threads};
+    bench_job b = {.kv = kv, .q = q, .out = out, .n = n, .pos0 = pos0};
+    if (team_new(threads, &b.team)) {
+        fprintf(stderr, "checksimd_chunk: %s\n", resa_last_error());
+        exit(99);
+    }
     const double ns = ca_time_ns(bench_run, &b);
     double pairs = 0.0;
     for (int i = 0; i < n; i++)
@@ -596,6 +601,7 @@ static void bench_shape(const resa_kv_cache *kv, const char *tier, int n, int po
            tier, n, pos0, pos0 + n, threads, threads > 1 ? "s" : " ", ns / 1e6, gflops,
            100.0 * gflops / peak, peak);
     attn_scratch_free(&b.scratch);
+    team_free(b.team);
     free(q);
     free(out);
 }

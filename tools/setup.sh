@@ -21,8 +21,8 @@ if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "setup: installing$missing"
         # The :arm64 packages (the cross build's pkg-config, C library and
-        # OpenMP runtime, whose shlibs dpkg-shlibdeps reads) are for
-        # tools/test-packages.sh's cross build of the Debian packages.
+        # OpenMP runtime) are for the cross builds of tools/test.sh's
+        # aarch64 stage and tools/test-packages.sh.
         dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null

@@ -28,7 +28,7 @@ mkdir -p build-san
 (cd build-san && { [ -f Makefile ] || ../configure --quiet --enable-sanitizers; } &&
     make -j"$jobs" --quiet && \
     ASAN_OPTIONS=detect_leaks=1 SERVE_CHECKS="api errors limits sigterm" make -j"$jobs" check \
-        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/checksimd tests/checksimd_elem tests/checksimd_attn tests/checksimd_chunk tests/test_tokenizer.sh tests/test_tokenizer_bpe.sh tests/test_tokenizer_spm.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh tests/test_context.sh tests/test_engine.sh tests/test_swa_ring.sh tests/test_kquants.sh tests/test_hardening.sh tests/test_api.sh tests/test_fuzz_corpus.sh tests/test_fuzz_serve_request.sh tests/test_serve.sh") || status=1
+        TESTS="tests/test_gguf tests/test_types tests/test_sampling tests/test_blocks tests/test_team tests/checksimd tests/checksimd_elem tests/checksimd_attn tests/checksimd_chunk tests/test_tokenizer.sh tests/test_tokenizer_bpe.sh tests/test_tokenizer_spm.sh tests/test_fuzz_gguf.sh tests/test_cli.sh tests/test_resa.sh tests/test_context.sh tests/test_engine.sh tests/test_swa_ring.sh tests/test_kquants.sh tests/test_hardening.sh tests/test_api.sh tests/test_fuzz_corpus.sh tests/test_fuzz_serve_request.sh tests/test_serve.sh") || status=1
 summary build-san/test-suite.log >>.test-main.txt
 
 stage "fuzz targets under libFuzzer with ASan+UBSan, 60 s each"
@@ -47,15 +47,17 @@ else
 fi
 
 stage "threads under ThreadSanitizer"
-# One model shared by engines in two threads (docs/design.md §3.7), and resa
-# serve's engine and connection threads under 16 concurrent clients, a full
-# queue and disconnects (§8.1). Without OpenMP: libgomp is not instrumented,
-# and TSan reports its barriers as races.
+# The CPU backend's thread team against its contract (§3.11), one model
+# shared by engines in two threads (§3.7), and resa serve's engine and
+# connection threads under 16 concurrent clients, a full queue and
+# disconnects (§8.1). Without OpenMP (the kernel tests' timing threads):
+# libgomp is not instrumented, and TSan reports its barriers as races.
 mkdir -p build-tsan
 (cd build-tsan && { [ -f Makefile ] || ../configure --quiet --enable-sanitizers=thread --disable-openmp; } &&
     make -j"$jobs" --quiet && \
     TSAN_OPTIONS=halt_on_error=1 SERVE_CHECKS="load limits" SERVE_LOAD_CLIENTS=16 make -j"$jobs" check \
-        TESTS="tests/test_threads.sh tests/test_serve.sh" check_PROGRAMS=tests/test_threads) || status=1
+        TESTS="tests/test_team tests/test_threads.sh tests/test_serve.sh" \
+        check_PROGRAMS="tests/test_team tests/test_threads") || status=1
 summary build-tsan/test-suite.log >>.test-main.txt
 
 stage "aarch64 (NEON) under qemu-aarch64"

@@ -175,7 +175,7 @@ int args_engine_option(args *a, resa_params *p, int *rect_given)
         if (args_int(a, 1, 4096, &p->n_threads))
             return -1;
         /* Allowed (a benchmark may want it), but threads then share CPUs and
-         * every OpenMP barrier waits for a descheduled one. */
+         * an item a descheduled thread holds waits for its next time slice. */
         const long n_cpus = sysconf(_SC_NPROCESSORS_ONLN);
         if (n_cpus > 0 && p->n_threads > n_cpus)
             fprintf(stderr, "resa: %s: warning: -t %d is more than the %ld online CPUs; threads will share them\n",
