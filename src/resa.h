@@ -201,8 +201,9 @@ typedef struct resa_params {
                              min_blocks), in (0, 1], default 0.5 */
     int sparse_from;      /* RESA_MODE_AUTO: decode steps at positions >= sparse_from are
                              sparse (resa); -1 (default): min_blocks*block_size/sparse_ratio
-                             (2560 with the defaults), where measured resa decode starts to
-                             beat dense on 2 threads (docs/design.md §2) */
+                             times the model's layers per non-windowed layer (2560 with the
+                             defaults, 15360 on Gemma 3), near where measured resa decode
+                             starts to beat dense on 2 threads (docs/design.md §1) */
     resa_rect_policy rect_policy; /* default RESA_RECT_FIXED (every rect_every steps) */
     int rect_min;         /* RESA_RECT_ERROR: the shortest period, in [1, rect_every], default 4 */
     float rect_error;     /* RESA_RECT_ERROR: the pending steps' summed estimated uncovered

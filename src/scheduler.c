@@ -119,7 +119,7 @@ resa_status scheduler_seq_new(resa_engine *e, const resa_params *p, resa_seq **o
     s->rect_policy = p->rect_policy;
     s->rect_min = p->rect_min;
     s->rect_error = p->rect_error;
-    s->sparse_from = p->sparse_from >= 0 ? p->sparse_from : scheduler_default_sparse_from(p);
+    s->sparse_from = p->sparse_from >= 0 ? p->sparse_from : scheduler_default_sparse_from(p, &e->model->hp);
     s->n_ctx = p->n_ctx > 0 && p->n_ctx < e->params.n_ctx ? p->n_ctx : e->params.n_ctx;
     s->n_blocks_max = (s->n_ctx + b - 1) / b;
     s->pages = malloc((size_t)s->n_blocks_max * sizeof *s->pages);
@@ -188,10 +188,18 @@ int scheduler_rect_due(const resa_seq *s)
 /* The depth where the n_min floor stops binding (docs/design.md §2: below
  * n_min*b/ratio tokens a sparse step reads a larger share than `ratio`); on
  * SmolLM2 and 2 threads it is also where resa decode overtakes dense
- * (measured 0.76x at 1K, 1.2x at 4K: the crossover interpolates to ~2.6K). */
-int scheduler_default_sparse_from(const resa_params *p)
+ * (measured 0.76x at 1K, 1.2x at 4K: the crossover interpolates to ~2.6K).
+ * Only the sparse layers save, while a rectification re-runs every layer,
+ * so the depth scales with layers per sparse layer: 6 on Gemma 3 (5 of
+ * every 6 layers windowed), 15,360 tokens, where its measured crossover is
+ * about 20K (docs/design.md §1, "Modes and parameters"). */
+int scheduler_default_sparse_from(const resa_params *p, const resa_hparams *hp)
 {
-    const double x = (double)p->min_blocks * p->block_size / p->sparse_ratio;
+    int n_sparse = 0;
+    for (int l = 0; l < hp->n_layer; l++)
+        n_sparse += !hparams_layer_swa(hp, l);
+    const double x = (double)p->min_blocks * p->block_size / p->sparse_ratio *
+                     (n_sparse > 0 ? (double)hp->n_layer / n_sparse : 1.0);
     return x < (double)(1 << 30) ? (int)ceil(x) : 1 << 30;
 }
 

@@ -27,8 +27,9 @@ void scheduler_seq_free(resa_seq *s);
  * invalid or the pool has too few free pages. */
 resa_status scheduler_step(resa_engine *e, int n, resa_seq *const *seqs, const int32_t *const *tokens,
                            const int *n_tokens, float *all_logits, resa_progress_fn progress, void *user);
-/* Mode auto's built-in crossover: min_blocks*block_size/sparse_ratio. */
-int scheduler_default_sparse_from(const resa_params *p);
+/* Mode auto's built-in crossover: min_blocks*block_size/sparse_ratio, times
+ * layers per sparse (non-windowed) layer (docs/design.md §1). */
+int scheduler_default_sparse_from(const resa_params *p, const resa_hparams *hp);
 /* A resa sequence's f-th unrectified sparse step has run. */
 int scheduler_rect_due(const resa_seq *s);
 /* Rectifies the pending sparse steps now (no-op when there are none). */

@@ -62,8 +62,9 @@ int args_engine_option(args *a, resa_params *p, int *rect_given);
     "      --max-ratio R   adaptive: read at most this fraction of the blocks, but at\n" \
     "                      least --min-blocks (default 0.5)\n" \
     "      --sparse-from N mode auto: decode steps at positions >= N are resa steps,\n" \
-    "                      earlier ones dense (default min-blocks*block-size/sparse-ratio,\n" \
-    "                      2560 with the defaults)\n" \
+    "                      earlier ones dense (default min-blocks*block-size/sparse-ratio\n" \
+    "                      times layers per non-windowed layer: 2560 with the defaults,\n" \
+    "                      15360 on Gemma 3)\n" \
     "      --cpu TIER      cap the SIMD tier: scalar, avx2, avx512vnni (AVX-512 without\n" \
     "                      AMX), avx512, neon, native\n" \
     "      --allow-overcommit  allow a KV cache larger than physical memory\n" \
