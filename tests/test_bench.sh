@@ -19,7 +19,9 @@
 #      tools/setup.sh does not build it, so this part says SKIP without it);
 #   4. the Python fallback (no llama-bench found), which must say so in its
 #      output and JSON; it needs llama_cpp and numpy (SKIP without them,
-#      unless RESA_REQUIRE_REFERENCE=1).
+#      unless RESA_REQUIRE_REFERENCE=1);
+#   5. tests/bench/compare-busy (idle against busy neighbours): a bad flag,
+#      and a tiny run whose medians must be those of the runs it recorded.
 #
 # Environment: RESA_MODEL, RESA_REQUIRE_REFERENCE, PYTHON as for
 # test_reference.sh; LLAMA_BENCH. Exit status: 0 passed, 1 a check failed,
@@ -185,5 +187,32 @@ elif check "$tmp/fallback.json" python-fallback 0; then
     pass "the fallback says so (output and JSON); JSON $(cat "$tmp/check.txt")"
 else
     fail "fallback: JSON $(cat "$tmp/check.txt")"
+fi
+echo "== compare-busy"
+busy=$top_srcdir/tests/bench/compare-busy
+if "$PYTHON" "$busy" --repeats 0 "$RESA" >"$tmp/out.txt" 2>&1; then
+    fail "compare-busy accepted --repeats 0"
+else
+    pass "compare-busy refuses --repeats 0: $(head -n 1 "$tmp/out.txt")"
+fi
+if "$PYTHON" "$busy" -m "$MODEL" --depth 0 --modes dense,resa -n 2 --repeats 1 --json "$tmp/busy.json" \
+    "$RESA" >"$tmp/out.txt" 2>"$tmp/err.txt"; then
+    cat "$tmp/out.txt"
+    if "$PYTHON" - "$tmp/busy.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+runs = {(r["condition"], c["mode"], c["depth"]): c["decode_tok_s"] for r in d["runs"] for c in r["cells"]}
+meds = {(m["condition"], m["mode"], m["depth"]): m["decode_tok_s"] for m in d["medians"]}
+ok = len(runs) == 4 and runs == meds and all(v > 0 for v in runs.values())
+sys.exit(0 if ok else 1)
+PY
+    then
+        pass "compare-busy: idle and busy runs of dense and resa, medians = the single runs"
+    else
+        fail "compare-busy: its JSON does not follow from its runs"
+    fi
+else
+    cat "$tmp/err.txt"
+    fail "compare-busy exited with an error"
 fi
 finish
