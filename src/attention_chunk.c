@@ -23,7 +23,6 @@
 #include "error.h"
 #include "grow.h"
 
-
 #define CHUNK_TOKENS 64   /* queries per item: 64 x group rows share each K/V tile */
 #define SEGMENT_MIN 1024  /* keys per segment at least: the state and merge stay cheap */
 #define ITEMS_PER_THREAD 4 /* dynamic scheduling evens out a slow thread or item */

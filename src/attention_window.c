@@ -23,7 +23,6 @@
 #include "error.h"
 #include "grow.h"
 
-
 #define WINDOW_CHUNK 64 /* queries per work item, as attention_chunk.c's chunks */
 
 /* The queries [i0, i1) of KV head h (positions pos0 + i). st: the item's

@@ -43,11 +43,9 @@ typedef struct cpu_backend {
  * costs more than the op. */
 #define PARALLEL_MIN_ELEMS 32768
 
-/* The team for a loop over n elements' worth of work, or NULL (the caller
- * alone) below PARALLEL_MIN_ELEMS. */
 static resa_team *team_for(const cpu_backend *c, size_t n)
 {
-    return n >= PARALLEL_MIN_ELEMS ? c->team : NULL;
+    return team_if_worth(c->team, n, PARALLEL_MIN_ELEMS);
 }
 
 static inline cpu_backend *cpu(resa_backend *be) { return (cpu_backend *)be; }

@@ -6,14 +6,6 @@
 #include "forward.h"
 
 #include <string.h>
-#include <time.h>
-
-double time_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 #define TRY(call)                  \
     do {                           \

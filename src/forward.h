@@ -5,9 +5,9 @@
 #define RESA_FORWARD_H
 
 #include "backend.h"
+#include "clock.h"
 #include "model.h"
 
-double time_now(void); /* monotonic seconds */
 
 /* Where a pass's logits go: rows[i]'s logits (n_vocab floats) to dst[i].
  * n = 0: none are wanted, and the last layer stops after its K/V. */

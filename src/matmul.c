@@ -52,12 +52,7 @@ static void quantize_rows(resa_team *team, resa_quantize_fn quantize, const floa
                           uint8_t *out, size_t arow)
 {
     quantize_job j = {.quantize = quantize, .x = x, .out = out, .cols = cols, .arow = arow};
-    if ((int64_t)n * cols < QUANTIZE_PARALLEL_MIN_ELEMS) {
-        for (int c = 0; c < n; c++)
-            quantize_item(&j, c, 0);
-        return;
-    }
-    team_run(team, n, quantize_item, &j);
+    team_run(team_if_worth(team, (size_t)n * (size_t)cols, QUANTIZE_PARALLEL_MIN_ELEMS), n, quantize_item, &j);
 }
 
 typedef struct gemv_job {

@@ -34,9 +34,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "error.h"
 
 /* Microseconds a waiting thread spins before it sleeps. Long enough to span
@@ -103,13 +103,6 @@ int cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
-static long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
-
 /* Claims and runs items of generation gen, from thread id's own range, then
  * from the others', until none is left; then counts them done. */
 static void run_items(struct resa_team *t, uint32_t gen, int id)
@@ -147,6 +140,14 @@ static void run_items(struct resa_team *t, uint32_t gen, int id)
     }
 }
 
+/* Round i of a spin-wait that began at start: a pause, and every 64 rounds
+ * a look at the clock. 0 once the team's spin time is spent: go to sleep. */
+static int spin_on(const struct resa_team *t, int64_t start, unsigned i)
+{
+    cpu_relax();
+    return (i & 63) || time_now_ns() - start <= t->spin_ns;
+}
+
 static void *worker_main(void *arg)
 {
     const worker *w = arg;
@@ -155,13 +156,10 @@ static void *worker_main(void *arg)
     for (;;) {
         uint32_t g = atomic_load_explicit(&t->gen, memory_order_acquire);
         if (g == seen && t->spin_ns > 0) {
-            const long start = now_ns();
-            for (unsigned i = 1; g == seen && !atomic_load_explicit(&t->stop, memory_order_relaxed); i++) {
-                cpu_relax();
-                if (!(i & 63) && now_ns() - start > t->spin_ns)
-                    break;
+            const int64_t start = time_now_ns();
+            for (unsigned i = 1; g == seen && !atomic_load_explicit(&t->stop, memory_order_relaxed) && spin_on(t, start, i);
+                 i++)
                 g = atomic_load_explicit(&t->gen, memory_order_acquire);
-            }
         }
         if (g == seen) {
             pthread_mutex_lock(&t->lock);
@@ -183,12 +181,9 @@ static void wait_done(struct resa_team *t, int n)
     if (atomic_load_explicit(&t->done, memory_order_acquire) == n)
         return;
     if (t->spin_ns > 0) {
-        const long start = now_ns();
-        for (unsigned i = 1; atomic_load_explicit(&t->done, memory_order_acquire) != n; i++) {
-            cpu_relax();
-            if (!(i & 63) && now_ns() - start > t->spin_ns)
-                break;
-        }
+        const int64_t start = time_now_ns();
+        for (unsigned i = 1; atomic_load_explicit(&t->done, memory_order_acquire) != n && spin_on(t, start, i); i++)
+            ;
     }
     if (atomic_load(&t->done) == n)
         return;

@@ -35,4 +35,11 @@ void team_free(resa_team *t);
 int team_size(const resa_team *t);
 void team_run(resa_team *t, int n_items, team_item_fn fn, void *ctx);
 
+/* t for a loop of `work` elements' worth, or NULL (the caller alone) when
+ * work < min_work: below that a fork and join costs more than the loop. */
+static inline resa_team *team_if_worth(resa_team *t, size_t work, size_t min_work)
+{
+    return work >= min_work ? t : NULL;
+}
+
 #endif

@@ -381,11 +381,15 @@ static void test_auto_default(const resa_model *m)
     for (int l = 0; l < hp->n_layer; l++)
         n_sparse += !hparams_layer_swa(hp, l);
     const int want = n_sparse == hp->n_layer ? 2560 : n_sparse * 6 == hp->n_layer ? 15360 : -1;
+    if (want < 0) { /* values known for all-global layers and Gemma 3's 1 in 6 */
+        printf("# auto: no known default for %d of %d layers sparse, not checked\n", n_sparse, hp->n_layer);
+        return;
+    }
     const int got = scheduler_default_sparse_from(&d, hp);
     char what[200];
     snprintf(what, sizeof what, "auto: default sparse_from %%g on %d layers, %d of them sparse (want %%g)",
              hp->n_layer, n_sparse);
-    check(want < 0 || got == want, what, got, want);
+    check(got == want, what, got, want);
 }
 
 int main(int argc, char **argv)

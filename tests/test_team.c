@@ -56,6 +56,21 @@ static void item_fn(void *ctx, int item, int worker)
     atomic_fetch_add(&l->runs[item], 1);
 }
 
+/* Runs a loop of n items (a fresh context on the stack each time: a stale
+ * one would be garbage); 1 when every item ran once, in range. */
+static int run_loop(resa_team *t, int n, int size, int id)
+{
+    loop l = {.n = n, .size = size, .id = id};
+    for (int k = 0; k <= MAX_ITEMS; k++)
+        atomic_init(&l.runs[k], 0);
+    atomic_init(&l.bad, 0);
+    team_run(t, l.n, item_fn, &l);
+    int once = atomic_load(&l.bad) == 0;
+    for (int k = 0; k <= MAX_ITEMS; k++)
+        once &= atomic_load(&l.runs[k]) == (k < l.n);
+    return once;
+}
+
 static unsigned long long rng = 88172645463325252ull;
 static int rnd(int n)
 {
@@ -87,18 +102,10 @@ static void run_team(int size, const char *spin, int loops)
     int ok = team_size(t) == size;
     char first_bad[120] = "";
     for (int i = 0; i < loops && ok; i++) {
-        /* a fresh context on the stack each time: a stale one would be garbage */
         const int r = rnd(8);
-        loop l = {.n = r == 0 ? rnd(3) : r < 4 ? 2 + rnd(3) : 1 + rnd(MAX_ITEMS), .size = size, .id = i};
-        for (int k = 0; k <= MAX_ITEMS; k++)
-            atomic_init(&l.runs[k], 0);
-        atomic_init(&l.bad, 0);
-        team_run(t, l.n, item_fn, &l);
-        int once = atomic_load(&l.bad) == 0;
-        for (int k = 0; k <= MAX_ITEMS; k++)
-            once &= atomic_load(&l.runs[k]) == (k < l.n);
-        if (!once) {
-            snprintf(first_bad, sizeof first_bad, " (loop %d of %d items broke it)", i, l.n);
+        const int n = r == 0 ? rnd(3) : r < 4 ? 2 + rnd(3) : 1 + rnd(MAX_ITEMS);
+        if (!run_loop(t, n, size, i)) {
+            snprintf(first_bad, sizeof first_bad, " (loop %d of %d items broke it)", i, n);
             ok = 0;
         }
     }
@@ -130,16 +137,8 @@ int main(int argc, char **argv)
         run_team(size, "50", loops);
         run_team(size, "0", loops);
     }
-    /* a NULL team runs the items on the caller, in order */
-    loop l = {.n = 5, .size = 1};
-    for (int k = 0; k <= MAX_ITEMS; k++)
-        atomic_init(&l.runs[k], 0);
-    atomic_init(&l.bad, 0);
-    team_run(NULL, l.n, item_fn, &l);
-    int once = atomic_load(&l.bad) == 0;
-    for (int k = 0; k <= MAX_ITEMS; k++)
-        once &= atomic_load(&l.runs[k]) == (k < l.n);
-    check(once, "no team: the caller runs every item once");
+    /* a NULL team runs the items on the caller */
+    check(run_loop(NULL, 5, 1, 1), "no team: the caller runs every item once");
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -3,6 +3,8 @@
 #ifndef RESA_CLI_H
 #define RESA_CLI_H
 
+#include "clock.h"
+
 int cmd_generate(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
@@ -11,9 +13,6 @@ int cmd_backends(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
-
-/* Monotonic seconds. */
-double clock_now(void);
 
 /* Prints "resa: <message>" to stderr; returns 1 (the exit status for errors). */
 int cli_error(const char *fmt, ...)

@@ -197,13 +197,13 @@ static int run_one(const resa_model *m, const bench_opts *o, resa_mode mode, int
         cli_error("bench: %s", ids ? "out of memory" : "cannot tokenize the fill text");
         goto out;
     }
-    t0 = clock_now();
+    t0 = time_now();
     if (resa_decode(ctx, ids, n_fill, NULL, NULL) ||
         (depth > n_fill && resa_context_fill_repeat(ctx, depth))) {
         cli_error("bench: %s", resa_last_error());
         goto out;
     }
-    t1 = clock_now();
+    t1 = time_now();
     row->prefill_tok_s = n_fill / (t1 - t0);
     row->filled = n_fill < depth;
     resa_context_reset_timings(ctx);
@@ -217,11 +217,11 @@ static int run_one(const resa_model *m, const bench_opts *o, resa_mode mode, int
             fprintf(stderr, "\rresa: bench: %s: %d/%d tokens", resa_mode_name(mode), i + 1,
                     n_decode);
     }
-    const double wall = clock_now() - t1;
+    const double wall = time_now() - t1;
     if (o->generate && !o->json)
         fprintf(stderr, "\n");
     row->generated = o->generate;
-    row->total_s = clock_now() - t0;
+    row->total_s = time_now() - t0;
     resa_context_timings(ctx, &t);
     row->mode = mode;
     row->parallel = 1;
@@ -275,13 +275,13 @@ static int run_parallel(const resa_model *m, const bench_opts *o, resa_mode mode
         toks[i] = ids + i; /* each sequence its own text */
         ns[i] = n_fill;
     }
-    double t0 = clock_now();
+    double t0 = time_now();
     if (resa_engine_step(e, P, seqs, toks, ns))
         goto fail;
     for (int i = 0; i < P; i++)
         if (depth > n_fill && resa_seq_fill_repeat(seqs[i], depth))
             goto fail;
-    double t1 = clock_now();
+    double t1 = time_now();
     row->prefill_tok_s = (double)P * n_fill / (t1 - t0);
     row->filled = n_fill < depth;
     for (int i = 0; i < P; i++) {
@@ -291,7 +291,7 @@ static int run_parallel(const resa_model *m, const bench_opts *o, resa_mode mode
     int rect0 = 0;
     for (int i = 0; i < P; i++)
         rect0 += resa_seq_rectifications(seqs[i]);
-    t1 = clock_now();
+    t1 = time_now();
     for (int step = 0; step < o->n_decode; step++) {
         for (int i = 0; i < P; i++) { /* greedy */
             const float *lg = resa_seq_logits(seqs[i]);
@@ -303,7 +303,7 @@ static int run_parallel(const resa_model *m, const bench_opts *o, resa_mode mode
         if (resa_engine_step(e, P, seqs, toks, ns))
             goto fail;
     }
-    const double wall = clock_now() - t1;
+    const double wall = time_now() - t1;
     row->mode = mode;
     row->parallel = P;
     row->depth = depth;

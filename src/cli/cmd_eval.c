@@ -412,7 +412,7 @@ static int run(const resa_model *m, resa_context *ctx, const eval_opts *o, const
     lm_row *lm = calloc((size_t)o->n_xs * n_rm, sizeof *lm);
     passkey_row *pk = calloc((size_t)o->n_lengths * o->n_modes, sizeof *pk);
     int rc = !lm || !pk ? cli_error("eval: out of memory") : 0;
-    const double t0 = clock_now();
+    const double t0 = time_now();
     if (!rc && o->lm)
         rc = eval_lm(m, ctx, o, t, lm);
     if (!rc && o->passkey)
@@ -429,8 +429,8 @@ static int run(const resa_model *m, resa_context *ctx, const eval_opts *o, const
         if (o->passkey)
             print_passkey(o, pk, o->lm);
         if (o->json)
-            printf(", \"elapsed_s\": %.3f}\n", clock_now() - t0);
-        fprintf(stderr, "resa: eval: %d text tokens, done in %.1f s\n", t->n, clock_now() - t0);
+            printf(", \"elapsed_s\": %.3f}\n", time_now() - t0);
+        fprintf(stderr, "resa: eval: %d text tokens, done in %.1f s\n", t->n, time_now() - t0);
     }
     free(lm);
     free(pk);

@@ -189,12 +189,12 @@ static int generate(const resa_model *m, resa_context *ctx, const gen_opts *o, c
         resa_sampler_free(s);
         return 0;
     }
-    double t0 = clock_now();
+    double t0 = time_now();
     if (resa_decode(ctx, prompt, n_prompt, progress ? show_progress : NULL, NULL)) {
         resa_sampler_free(s);
         return cli_error("generate: %s", resa_last_error());
     }
-    double t1 = clock_now();
+    double t1 = time_now();
     r->prefill_s = t1 - t0;
     r->stop = "length";
     for (r->n = 0; r->n < o->n_predict; r->n++) {
@@ -233,7 +233,7 @@ static int generate(const resa_model *m, resa_context *ctx, const gen_opts *o, c
             return cli_error("generate: %s", resa_last_error());
         }
     }
-    r->decode_s = clock_now() - t1;
+    r->decode_s = time_now() - t1;
     resa_sampler_free(s);
     return 0;
 }

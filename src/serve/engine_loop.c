@@ -67,7 +67,7 @@ static void admit(loop *L, serve_job *j)
     if (j->req.mode >= 0)
         p.mode = (resa_mode)j->req.mode;
     serve_error err = { 0 };
-    const uint64_t seed = j->req.seed_given ? j->req.seed : (uint64_t)(serve_now() * 1e9) ^ (uint64_t)(uintptr_t)j;
+    const uint64_t seed = j->req.seed_given ? j->req.seed : (uint64_t)(time_now() * 1e9) ^ (uint64_t)(uintptr_t)j;
     if (resa_seq_new(srv->engine, &p, &s->seq)) {
         job_fail(j, 500, NULL, resa_last_error());
         job_release(srv, j);
@@ -90,7 +90,7 @@ static void admit(loop *L, serve_job *j)
 static void prepare(loop *L)
 {
     serve_server *srv = L->srv;
-    const double now = serve_now();
+    const double now = time_now();
     if (srv->stopping && L->grace_end == 0)
         L->grace_end = now + L->grace_s;
     for (int i = 0; i < srv->opt.parallel; i++) {
@@ -182,7 +182,7 @@ static void publish(loop *L, slot *s)
     serve_server *srv = L->srv;
     serve_job *j = s->job;
     if (!j->t_first)
-        j->t_first = serve_now();
+        j->t_first = time_now();
     if (s->sample_failed) {
         free(s->tok.top_id);
         free(s->tok.top_lp);
@@ -233,7 +233,7 @@ static void publish(loop *L, slot *s)
 static void update_rates(loop *L)
 {
     serve_server *srv = L->srv;
-    const double now = serve_now();
+    const double now = time_now();
     if (now - L->win_start >= 1.0) {
         srv->m.decode_tok_s = (double)L->win_tokens / (now - L->win_start);
         L->win_start = now;
@@ -256,7 +256,7 @@ static void *engine_main(void *arg)
             if (srv->stopping)
                 break;
             pthread_cond_wait(&srv->engine_cond, &srv->mu);
-            L->win_start = serve_now();
+            L->win_start = time_now();
             continue;
         }
         pthread_mutex_unlock(&srv->mu);
@@ -296,7 +296,7 @@ int engine_loop_start(serve_server *srv)
     L->in_step = calloc((size_t)n, sizeof *L->in_step);
     if (!L->slots || !L->seqs || !L->tokens || !L->n_tokens || !L->in_step)
         return -1;
-    L->win_start = serve_now();
+    L->win_start = time_now();
     return pthread_create(&srv->engine_thread, NULL, engine_main, L) ? -1 : 0;
 }
 

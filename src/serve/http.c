@@ -116,7 +116,7 @@ static int conn_fd(struct MHD_Connection *c)
 static int wait_job(serve_server *srv, serve_job *j, int fd, double max_s, int (*pred)(const serve_job *, const void *),
                     const void *arg)
 {
-    const double until = serve_now() + max_s;
+    const double until = time_now() + max_s;
     while (j->state != JOB_DONE && !(pred && pred(j, arg))) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -128,7 +128,7 @@ static int wait_job(serve_server *srv, serve_job *j, int fd, double max_s, int (
             j->cancelled = 1;
             return -1;
         }
-        if (serve_now() > until)
+        if (time_now() > until)
             return 0;
     }
     return 1;
@@ -292,7 +292,7 @@ static serve_job *make_job(serve_server *srv, conn *cn, serve_error *err)
         goto bad;
     }
     j->max_tokens = j->req.max_tokens ? j->req.max_tokens : srv->opt.max_tokens;
-    j->t_start = serve_now();
+    j->t_start = time_now();
     j->deadline = j->t_start + srv->opt.timeout_s;
     return j;
 bad:
@@ -414,12 +414,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!cn) {
         if (!(cn = calloc(1, sizeof *cn)))
             return MHD_NO;
-        cn->t0 = serve_now();
+        cn->t0 = time_now();
         *con_cls = cn;
         return on_headers(srv, c, url, method, cn);
     }
     if (*upload_size) {
-        if (serve_now() - cn->t0 > BODY_TIME_LIMIT_S)
+        if (time_now() - cn->t0 > BODY_TIME_LIMIT_S)
             return MHD_NO; /* a dripping client: close */
         if (!cn->too_big && cn->len + *upload_size > srv->opt.max_body) {
             cn->too_big = 1;

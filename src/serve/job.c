@@ -3,17 +3,9 @@
  * thread (serve.h). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "serve.h"
 #include "utf8.h"
-
-double serve_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 serve_job *job_new(serve_server *srv)
 {

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "request.h"
 #include "resa.h"
 
@@ -109,6 +110,5 @@ struct MHD_Daemon;
 struct MHD_Daemon *http_start(serve_server *srv, int *port);
 void http_stop(struct MHD_Daemon *d);
 
-double serve_now(void);
 
 #endif
