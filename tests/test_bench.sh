@@ -21,7 +21,9 @@
 #      output and JSON; it needs llama_cpp and numpy (SKIP without them,
 #      unless RESA_REQUIRE_REFERENCE=1);
 #   5. tests/bench/compare-busy (idle against busy neighbours): a bad flag,
-#      and a tiny run whose medians must be those of the runs it recorded.
+#      and a tiny run whose medians must be those of the runs it recorded;
+#   6. tests/bench/speed-twin: the twin has the model's header bytes and
+#      size, other weights, and resa runs a decode step on it.
 #
 # Environment: RESA_MODEL, RESA_REQUIRE_REFERENCE, PYTHON as for
 # test_reference.sh; LLAMA_BENCH. Exit status: 0 passed, 1 a check failed,
@@ -214,5 +216,31 @@ PY
 else
     cat "$tmp/err.txt"
     fail "compare-busy exited with an error"
+fi
+echo "== speed-twin"
+twin=$top_srcdir/tests/bench/speed-twin
+if "$PYTHON" "$twin" expand "$tmp/no-such-head" "$tmp/twin.gguf" >"$tmp/out.txt" 2>&1; then
+    fail "speed-twin expanded a missing header"
+else
+    pass "speed-twin refuses a missing header: $(head -n 1 "$tmp/out.txt")"
+fi
+if "$PYTHON" "$twin" strip "$MODEL" "$tmp/head" >/dev/null 2>"$tmp/err.txt" \
+    && "$PYTHON" "$twin" expand "$tmp/head" "$tmp/twin.gguf" --seed 7 >/dev/null 2>>"$tmp/err.txt"; then
+    hb=$(wc -c <"$tmp/head")
+    if [ "$(wc -c <"$tmp/twin.gguf")" = "$(wc -c <"$MODEL")" ] && cmp -s -n "$hb" "$MODEL" "$tmp/twin.gguf" \
+        && ! cmp -s "$MODEL" "$tmp/twin.gguf"; then
+        pass "speed-twin: the model's $hb header bytes and size, other weights"
+    else
+        fail "speed-twin: the twin's header or size differs from the model's, or its weights do not"
+    fi
+    if "$RESA" bench -m "$tmp/twin.gguf" --depth 0 --mode dense -n 2 -t 1 >"$tmp/out.txt" 2>&1; then
+        pass "speed-twin: resa bench decodes on the twin"
+    else
+        tail -n 3 "$tmp/out.txt"
+        fail "speed-twin: resa bench failed on the twin"
+    fi
+else
+    cat "$tmp/err.txt"
+    fail "speed-twin failed"
 fi
 finish
