@@ -135,6 +135,10 @@ struct resa_backend {
     resa_status (*head_rmsnorm)(resa_backend *be, resa_act x, int n_heads, const float *w);
     /* ACT_HB = gelu_tanh(ACT_HB) * ACT_HB2. */
     resa_status (*geglu)(resa_backend *be);
+    /* Optional, for speed: y[i] = x . W[i]^T for k (2 or 3) weights on the
+     * same input, as k matmul calls would give (forward.c falls back to
+     * them where this is NULL): the CPU backend runs decode's as one loop. */
+    resa_status (*matmul_many)(resa_backend *be, int k, const resa_weight *const *w, resa_act x, const resa_act *y);
 };
 
 /* Whether be has every op m's architecture needs; else RESA_ERR_UNSUPPORTED

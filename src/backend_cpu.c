@@ -111,6 +111,16 @@ static resa_status cpu_matmul(resa_backend *be, const resa_weight *w, resa_act x
     return matmul_cpu(&c->mm, c->team, w, c->act[x], n_rows(c), c->act[y]);
 }
 
+static resa_status cpu_matmul_many(resa_backend *be, int k, const resa_weight *const *w, resa_act x,
+                                   const resa_act *y)
+{
+    cpu_backend *c = cpu(be);
+    float *out[MATMUL_MAX_WEIGHTS];
+    for (int i = 0; i < k && i < MATMUL_MAX_WEIGHTS; i++)
+        out[i] = c->act[y[i]];
+    return matmul_cpu_many(&c->mm, c->team, k, w, c->act[x], n_rows(c), out);
+}
+
 static resa_status cpu_add_bias(resa_backend *be, resa_act x, const float *b)
 {
     cpu_backend *c = cpu(be);
@@ -468,7 +478,8 @@ resa_status backend_cpu_new(const resa_model *m, int n_threads, int n_rows_max,
                               .attention = cpu_attention, .swiglu = cpu_swiglu, .add = cpu_add,
                               .logits = cpu_logits, .kv_read = cpu_kv_read, .kv_refresh = cpu_kv_refresh,
                               .kv_fill_repeat = cpu_kv_fill_repeat, .free = cpu_free,
-                              .head_rmsnorm = cpu_head_rmsnorm, .geglu = cpu_geglu };
+                              .head_rmsnorm = cpu_head_rmsnorm, .geglu = cpu_geglu,
+                              .matmul_many = cpu_matmul_many };
     *out = &c->base;
     return RESA_OK;
 }

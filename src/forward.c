@@ -14,6 +14,18 @@
             return st_;            \
     } while (0)
 
+/* y[i] = x . W[i]^T for the k weights that read the same input: one
+ * backend call where the backend has it (a CPU decode step forks its
+ * threads once for Q, K and V), else one each. */
+static resa_status matmuls(resa_backend *be, int k, const resa_weight *const *w, resa_act x, const resa_act *y)
+{
+    if (be->matmul_many)
+        return be->matmul_many(be, k, w, x, y);
+    for (int i = 0; i < k; i++)
+        TRY(be->matmul(be, w[i], x, y[i]));
+    return RESA_OK;
+}
+
 /* x += Wo . attention(rope(Wq xb), cache with rope(Wk xb), Wv xb), with
  * the per-head norms of q and k before RoPE (gemma3, qwen3) and the norm of the output
  * before the add. kv_only: only write this layer's K/V (the last layer of a
@@ -22,8 +34,8 @@ static resa_status attention_block(const resa_model *m, resa_backend *be, int il
 {
     const resa_layer *L = &m->layers[il];
     TRY(be->rmsnorm(be, ACT_XB, ACT_X, L->attn_norm));
-    TRY(be->matmul(be, &L->wk, ACT_XB, ACT_K));
-    TRY(be->matmul(be, &L->wv, ACT_XB, ACT_V));
+    const resa_weight *w[3] = {&L->wk, &L->wv, &L->wq};
+    TRY(matmuls(be, kv_only ? 2 : 3, w, ACT_XB, (const resa_act[3]){ACT_K, ACT_V, ACT_Q}));
     TRY(be->add_bias(be, ACT_K, L->bk));
     TRY(be->add_bias(be, ACT_V, L->bv));
     if (L->k_norm)
@@ -32,7 +44,6 @@ static resa_status attention_block(const resa_model *m, resa_backend *be, int il
     TRY(be->kv_store(be, il));
     if (kv_only)
         return RESA_OK;
-    TRY(be->matmul(be, &L->wq, ACT_XB, ACT_Q));
     TRY(be->add_bias(be, ACT_Q, L->bq));
     if (L->q_norm)
         TRY(be->head_rmsnorm(be, ACT_Q, m->hp.n_head, L->q_norm));
@@ -50,8 +61,8 @@ static resa_status ffn_block(const resa_model *m, resa_backend *be, int il)
 {
     const resa_layer *L = &m->layers[il];
     TRY(be->rmsnorm(be, ACT_XB, ACT_X, L->ffn_norm));
-    TRY(be->matmul(be, &L->w_gate, ACT_XB, ACT_HB));
-    TRY(be->matmul(be, &L->w_up, ACT_XB, ACT_HB2));
+    const resa_weight *w[2] = {&L->w_gate, &L->w_up};
+    TRY(matmuls(be, 2, w, ACT_XB, (const resa_act[2]){ACT_HB, ACT_HB2}));
     TRY(m->hp.ffn_act == RESA_FFN_GELU_TANH ? be->geglu(be) : be->swiglu(be));
     TRY(be->matmul(be, &L->w_down, ACT_HB, ACT_XB));
     if (L->ffn_post_norm)

@@ -55,48 +55,84 @@ static void quantize_rows(resa_team *team, resa_quantize_fn quantize, const floa
     team_run(team_if_worth(team, (size_t)n * (size_t)cols, QUANTIZE_PARALLEL_MIN_ELEMS), n, quantize_item, &j);
 }
 
-typedef struct gemv_job {
+/* One weight of a decode product: its rows in slices, items [first, ...). */
+typedef struct gemv_part {
     resa_gemv_fn gemv;
     const resa_weight *w;
-    const void *act;
+    const void *act; /* the quantized rows (or the f32 ones) */
     size_t arow;
-    int n;
     int64_t slice;
     float *y;
+    int first;
+} gemv_part;
+
+typedef struct gemv_job {
+    gemv_part part[MATMUL_MAX_WEIGHTS];
+    int k, n;
 } gemv_job;
 
 static void gemv_item(void *ctx, int item, int worker)
 {
     const gemv_job *j = ctx;
     (void)worker;
-    const int64_t rows = j->w->rows, r0 = (int64_t)item * j->slice;
-    const int64_t nr = rows - r0 < j->slice ? rows - r0 : j->slice;
-    j->gemv(j->w->cols, (int)nr, j->n, (const uint8_t *)j->w->data + (size_t)r0 * j->w->row_bytes, j->w->row_bytes,
-            j->act, j->arow, j->y + r0, (size_t)rows);
+    int p = j->k - 1;
+    while (item < j->part[p].first)
+        p--;
+    const gemv_part *g = &j->part[p];
+    const int64_t rows = g->w->rows, r0 = (int64_t)(item - g->first) * g->slice;
+    const int64_t nr = rows - r0 < g->slice ? rows - r0 : g->slice;
+    g->gemv(g->w->cols, (int)nr, j->n, (const uint8_t *)g->w->data + (size_t)r0 * g->w->row_bytes, g->w->row_bytes,
+            g->act, g->arow, g->y + r0, (size_t)rows);
 }
 
-/* y (n, rows) = x (n, cols) . W^T for a few rows (decode of one sequence or
- * of several together, n <= RESA_GEMV_MAX_COLS): the activation rows
- * quantized once, threads take slices of W's rows, and the gemv kernel reads
- * each weight once for all of them. */
-static resa_status matvec(resa_matmul_scratch *s, resa_team *team, const resa_weight *w, const float *x, int n,
-                          float *y)
+/* y[i] (n, rows) = x (n, cols) . W[i]^T for a few rows (decode of one
+ * sequence or of several together, n <= RESA_GEMV_MAX_COLS) and k weights
+ * that share the input: the activation rows quantized once per dot type,
+ * threads take slices of every weight's rows in one loop (one fork and join
+ * for Q, K and V), and the gemv kernel reads each weight once for all rows. */
+static resa_status matvec(resa_matmul_scratch *s, resa_team *team, int k, const resa_weight *const *w, const float *x,
+                          int n, float *const *y)
 {
-    const enum resa_type at = type_traits_get(w->type)->vec_dot_type;
-    const size_t arow = type_row_size(at, w->cols);
-    const int quantized = at != RESA_TYPE_F32;
-    if (quantized) {
-        resa_status st = resa_grow(&s->act, &s->act_cap, (size_t)n * arow, 1);
+    size_t off[MATMUL_MAX_WEIGHTS], total = 0;
+    int src[MATMUL_MAX_WEIGHTS]; /* the part whose quantized rows part i reads */
+    for (int i = 0; i < k; i++) {
+        const enum resa_type at = type_traits_get(w[i]->type)->vec_dot_type;
+        src[i] = i;
+        for (int p = 0; p < i; p++)
+            if (type_traits_get(w[p]->type)->vec_dot_type == at && w[p]->cols == w[i]->cols) {
+                src[i] = src[p];
+                break;
+            }
+        off[i] = total;
+        if (src[i] == i && at != RESA_TYPE_F32)
+            total += (size_t)n * type_row_size(at, w[i]->cols);
+    }
+    if (total) {
+        resa_status st = resa_grow(&s->act, &s->act_cap, total, 1);
         if (st)
             return st;
-        quantize_rows(team, dot_kernels()->quantize[at], x, n, w->cols, s->act, arow);
     }
-    const int n_threads = team_size(team);
-    const int64_t slice = round_up((w->rows + n_threads * GEMV_ITEMS_PER_THREAD - 1) /
-                                   (n_threads * GEMV_ITEMS_PER_THREAD), 8);
-    gemv_job j = {.gemv = dot_kernels()->gemv[w->type], .w = w, .act = quantized ? s->act : (const void *)x,
-                  .arow = arow, .n = n, .slice = slice, .y = y};
-    team_run(team, (int)((w->rows + slice - 1) / slice), gemv_item, &j);
+    /* one slice size for every weight (items of equal work), as many items
+     * as k loops would have (a descheduled thread holds up one of them) */
+    const int n_items = team_size(team) * GEMV_ITEMS_PER_THREAD * k;
+    int64_t rows = 0;
+    for (int i = 0; i < k; i++)
+        rows += w[i]->rows;
+    const int64_t slice = round_up((rows + n_items - 1) / n_items, 8);
+    gemv_job j = {.k = k, .n = n};
+    int items = 0;
+    for (int i = 0; i < k; i++) {
+        const enum resa_type at = type_traits_get(w[i]->type)->vec_dot_type;
+        uint8_t *act = (uint8_t *)s->act + off[src[i]];
+        const size_t arow = type_row_size(at, w[i]->cols);
+        if (src[i] == i && at != RESA_TYPE_F32)
+            quantize_rows(team, dot_kernels()->quantize[at], x, n, w[i]->cols, act, arow);
+        j.part[i] = (gemv_part){.gemv = dot_kernels()->gemv[w[i]->type], .w = w[i],
+                                .act = at != RESA_TYPE_F32 ? (const void *)act : (const void *)x, .arow = arow,
+                                .slice = slice, .y = y[i], .first = items};
+        items += (int)((w[i]->rows + slice - 1) / slice);
+    }
+    team_run(team, items, gemv_item, &j);
     return RESA_OK;
 }
 
@@ -220,7 +256,22 @@ static resa_status matmat(resa_matmul_scratch *s, resa_team *team, const resa_we
 resa_status matmul_cpu(resa_matmul_scratch *s, resa_team *team, const resa_weight *w, const float *x,
                        int n, float *y)
 {
-    return n <= RESA_GEMV_MAX_COLS ? matvec(s, team, w, x, n, y) : matmat(s, team, w, x, n, y);
+    return n <= RESA_GEMV_MAX_COLS ? matvec(s, team, 1, &w, x, n, &y) : matmat(s, team, w, x, n, y);
+}
+
+resa_status matmul_cpu_many(resa_matmul_scratch *s, resa_team *team, int k, const resa_weight *const *w,
+                            const float *x, int n, float *const *y)
+{
+    if (k < 1 || k > MATMUL_MAX_WEIGHTS)
+        return error_set(RESA_ERR_ARG, "matmul of %d weights at once (1 to %d)", k, MATMUL_MAX_WEIGHTS);
+    if (n <= RESA_GEMV_MAX_COLS)
+        return matvec(s, team, k, w, x, n, y);
+    for (int i = 0; i < k; i++) { /* prefill: each product is long enough to be its own loop */
+        resa_status st = matmat(s, team, w[i], x, n, y[i]);
+        if (st)
+            return st;
+    }
+    return RESA_OK;
 }
 
 void matmul_scratch_free(resa_matmul_scratch *s)

@@ -31,6 +31,11 @@ typedef struct resa_matmul_scratch {
 
 resa_status matmul_cpu(resa_matmul_scratch *s, resa_team *team, const resa_weight *w, const float *x,
                        int n, float *y);
+/* y[i] = x . W[i]^T for k (1..MATMUL_MAX_WEIGHTS) weights on the same input,
+ * each result the one matmul_cpu gives; decode runs them as one loop. */
+#define MATMUL_MAX_WEIGHTS 3
+resa_status matmul_cpu_many(resa_matmul_scratch *s, resa_team *team, int k, const resa_weight *const *w,
+                            const float *x, int n, float *const *y);
 void matmul_scratch_free(resa_matmul_scratch *s);
 
 #endif
