@@ -123,12 +123,13 @@ static resa_status matvec(resa_matmul_scratch *s, resa_team *team, int k, const 
     int items = 0;
     for (int i = 0; i < k; i++) {
         const enum resa_type at = type_traits_get(w[i]->type)->vec_dot_type;
-        uint8_t *act = (uint8_t *)s->act + off[src[i]];
+        const int quantized = at != RESA_TYPE_F32; /* f32 weights read x itself (s->act may be NULL) */
+        uint8_t *act = quantized ? (uint8_t *)s->act + off[src[i]] : NULL;
         const size_t arow = type_row_size(at, w[i]->cols);
-        if (src[i] == i && at != RESA_TYPE_F32)
+        if (src[i] == i && quantized)
             quantize_rows(team, dot_kernels()->quantize[at], x, n, w[i]->cols, act, arow);
         j.part[i] = (gemv_part){.gemv = dot_kernels()->gemv[w[i]->type], .w = w[i],
-                                .act = at != RESA_TYPE_F32 ? (const void *)act : (const void *)x, .arow = arow,
+                                .act = quantized ? (const void *)act : (const void *)x, .arow = arow,
                                 .slice = slice, .y = y[i], .first = items};
         items += (int)((w[i]->rows + slice - 1) / slice);
     }
