@@ -94,18 +94,19 @@ static resa_status matvec(resa_matmul_scratch *s, resa_team *team, int k, const 
                           int n, float *const *y)
 {
     size_t off[MATMUL_MAX_WEIGHTS], total = 0;
+    enum resa_type at[MATMUL_MAX_WEIGHTS];
     int src[MATMUL_MAX_WEIGHTS]; /* the part whose quantized rows part i reads */
     for (int i = 0; i < k; i++) {
-        const enum resa_type at = type_traits_get(w[i]->type)->vec_dot_type;
+        at[i] = type_traits_get(w[i]->type)->vec_dot_type;
         src[i] = i;
         for (int p = 0; p < i; p++)
-            if (type_traits_get(w[p]->type)->vec_dot_type == at && w[p]->cols == w[i]->cols) {
+            if (at[p] == at[i] && w[p]->cols == w[i]->cols) {
                 src[i] = src[p];
                 break;
             }
         off[i] = total;
-        if (src[i] == i && at != RESA_TYPE_F32)
-            total += (size_t)n * type_row_size(at, w[i]->cols);
+        if (src[i] == i && at[i] != RESA_TYPE_F32)
+            total += (size_t)n * type_row_size(at[i], w[i]->cols);
     }
     if (total) {
         resa_status st = resa_grow(&s->act, &s->act_cap, total, 1);
@@ -122,12 +123,11 @@ static resa_status matvec(resa_matmul_scratch *s, resa_team *team, int k, const 
     gemv_job j = {.k = k, .n = n};
     int items = 0;
     for (int i = 0; i < k; i++) {
-        const enum resa_type at = type_traits_get(w[i]->type)->vec_dot_type;
-        const int quantized = at != RESA_TYPE_F32; /* f32 weights read x itself (s->act may be NULL) */
+        const int quantized = at[i] != RESA_TYPE_F32; /* f32 weights read x itself (s->act may be NULL) */
         uint8_t *act = quantized ? (uint8_t *)s->act + off[src[i]] : NULL;
-        const size_t arow = type_row_size(at, w[i]->cols);
+        const size_t arow = type_row_size(at[i], w[i]->cols);
         if (src[i] == i && quantized)
-            quantize_rows(team, dot_kernels()->quantize[at], x, n, w[i]->cols, act, arow);
+            quantize_rows(team, dot_kernels()->quantize[at[i]], x, n, w[i]->cols, act, arow);
         j.part[i] = (gemv_part){.gemv = dot_kernels()->gemv[w[i]->type], .w = w[i],
                                 .act = quantized ? (const void *)act : (const void *)x, .arow = arow,
                                 .slice = slice, .y = y[i], .first = items};
@@ -257,7 +257,7 @@ static resa_status matmat(resa_matmul_scratch *s, resa_team *team, const resa_we
 resa_status matmul_cpu(resa_matmul_scratch *s, resa_team *team, const resa_weight *w, const float *x,
                        int n, float *y)
 {
-    return n <= RESA_GEMV_MAX_COLS ? matvec(s, team, 1, &w, x, n, &y) : matmat(s, team, w, x, n, y);
+    return matmul_cpu_many(s, team, 1, &w, x, n, &y);
 }
 
 resa_status matmul_cpu_many(resa_matmul_scratch *s, resa_team *team, int k, const resa_weight *const *w,
