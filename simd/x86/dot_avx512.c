@@ -643,9 +643,19 @@ TARGET_VNNI decl_gemv_fn(dot_gemv_q4_1_avx512vnni)
     gemv_int8(RESA_W_Q4_1, n, nr, nc, w, ldw, a, lda, s, lds, dot_q4_1_avx512vnni);
 }
 
+/* Q8_0 against one activation row (one sequence's decode) goes a weight row
+ * at a time: the rows-in-lanes transpose moves 32 bytes a row per block
+ * (Q4's move 16), more shuffles than the eight vpdpbusd they feed, and
+ * measured about 1.5x slower than the row loop for one row (design §4).
+ * From two rows on, reading each weight once for all of them pays. */
 TARGET_VNNI decl_gemv_fn(dot_gemv_q8_0_avx512vnni)
 {
-    gemv_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q8_0_avx512vnni);
+    if (nc > 1) {
+        gemv_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q8_0_avx512vnni);
+        return;
+    }
+    for (int r = 0; r < nr; r++)
+        dot_q8_0_avx512vnni(n, &s[r], w + (size_t)r * ldw, a);
 }
 
 RESA_GEMV_LOOP(dot_gemv_f32_avx512, dot_f32_avx512)
