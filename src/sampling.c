@@ -76,33 +76,84 @@ void resa_sampler_free(resa_sampler *s)
     free(s);
 }
 
+/* The first position of the largest logit. Eight running maxima, not one
+ * compared with every logit in turn: a vocabulary of 262K (Gemma 3) made the
+ * one-chain loop 4% of a decode step. */
 static int argmax(const float *x, int n)
 {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return best;
+    float m[8];
+    int i = 0;
+    for (int j = 0; j < 8; j++)
+        m[j] = x[0];
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+    for (; i < n; i++)
+        m[0] = x[i] > m[0] ? x[i] : m[0];
+    float best = m[0];
+    for (int j = 1; j < 8; j++)
+        best = m[j] > best ? m[j] : best;
+    for (i = 0; i < n; i++)
+        if (x[i] == best)
+            return i;
+    return 0; /* NaN logits: never equal; the caller gets a valid id */
+}
+
+/* The sampler's order: higher logit first, ties the lower id first
+ * (deterministic). */
+static int ahead(const float *l, int a, int b)
+{
+    return l[a] > l[b] || (l[a] == l[b] && a < b);
 }
 
 static _Thread_local const float *sort_logits;
 static int by_logit_desc(const void *a, const void *b)
 {
-    const float la = sort_logits[*(const int *)a], lb = sort_logits[*(const int *)b];
-    if (la != lb)
-        return la > lb ? -1 : 1;
-    return *(const int *)a - *(const int *)b; /* ties: lower id first, deterministic */
+    const int ia = *(const int *)a, ib = *(const int *)b;
+    return ia == ib ? 0 : ahead(sort_logits, ia, ib) ? -1 : 1;
 }
 
-/* Candidates sorted by logit, cut to top-k (all when k = 0). */
+/* heap[0..n) with the last in order at the root: the k best so far */
+static void sift_down(const float *l, int *heap, int n, int i)
+{
+    for (;;) {
+        int worst = i;
+        const int a = 2 * i + 1, b = a + 1;
+        if (a < n && ahead(l, heap[worst], heap[a]))
+            worst = a;
+        if (b < n && ahead(l, heap[worst], heap[b]))
+            worst = b;
+        if (worst == i)
+            return;
+        const int t = heap[i];
+        heap[i] = heap[worst];
+        heap[worst] = t;
+        i = worst;
+    }
+}
+
+/* Candidates sorted by logit, cut to top-k (all when k = 0). Top-k keeps a
+ * heap of the k best and sorts only those: sorting the whole vocabulary
+ * took 50 ms a token on Gemma 3's 262K (sampled generation ran at a quarter
+ * of greedy's speed). Either way the k come out exactly as the first k of
+ * the whole sorted vocabulary. */
 static int sorted_candidates(resa_sampler *s, const float *logits)
 {
-    for (int i = 0; i < s->n_vocab; i++)
+    const int k = s->p.top_k > 0 && s->p.top_k < s->n_vocab ? s->p.top_k : s->n_vocab;
+    for (int i = 0; i < k; i++)
         s->idx[i] = i;
+    if (k < s->n_vocab) {
+        for (int i = k / 2 - 1; i >= 0; i--)
+            sift_down(logits, s->idx, k, i);
+        for (int i = k; i < s->n_vocab; i++)
+            if (ahead(logits, i, s->idx[0])) {
+                s->idx[0] = i;
+                sift_down(logits, s->idx, k, 0);
+            }
+    }
     sort_logits = logits; /* qsort has no user pointer in C11 */
-    qsort(s->idx, (size_t)s->n_vocab, sizeof *s->idx, by_logit_desc);
-    const int k = s->p.top_k;
-    return k > 0 && k < s->n_vocab ? k : s->n_vocab;
+    qsort(s->idx, (size_t)k, sizeof *s->idx, by_logit_desc);
+    return k;
 }
 
 int32_t resa_sample(resa_sampler *s, const float *logits)

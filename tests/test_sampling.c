@@ -2,6 +2,7 @@
 /* Sampling: properties that must hold, checked against a float64 reference
  * distribution computed here. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,50 @@ static double max_freq_error(const float *logits, const resa_sampler_params *p, 
         err = e > err ? e : err;
     }
     return err;
+}
+
+/* A vocabulary the size of a real one with heavy ties: top-k must keep
+ * exactly the first k of the order (higher logit, then lower id), as a full
+ * sort would. The reference walks the levels from the top, ids ascending. */
+static int big_vocab_top_k(void)
+{
+    enum { BV = 100000, K = 40, LEVELS = 16, DRAWS = 20000 };
+    static float logits[BV];
+    static int allowed[BV], count[BV];
+    uint64_t x = 99;
+    for (int i = 0; i < BV; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        logits[i] = (float)((x >> 33) % LEVELS) * 0.25f;
+    }
+    int kept = 0;
+    for (int level = LEVELS - 1; level >= 0 && kept < K; level--)
+        for (int i = 0; i < BV && kept < K; i++)
+            if (logits[i] == (float)level * 0.25f) {
+                allowed[i] = 1;
+                kept++;
+            }
+    resa_sampler_params p;
+    resa_sampler_default(&p);
+    p.temp = 1;
+    p.top_k = K;
+    p.top_p = 1;
+    p.seed = 3;
+    resa_sampler *s = resa_sampler_new(&p, BV);
+    if (!s)
+        return 0;
+    for (int i = 0; i < DRAWS; i++)
+        count[resa_sample(s, logits)]++;
+    resa_sampler_free(s);
+    double z = 0, err = 0;
+    for (int i = 0; i < BV; i++)
+        z += allowed[i] ? exp((double)logits[i]) : 0.0;
+    for (int i = 0; i < BV; i++) {
+        if (!allowed[i] && count[i])
+            return 0;
+        const double e = fabs(count[i] / (double)DRAWS - (allowed[i] ? exp((double)logits[i]) / z : 0.0));
+        err = e > err ? e : err;
+    }
+    return err < 0.02;
 }
 
 int main(void)
@@ -136,6 +181,9 @@ int main(void)
     for (int i = 0; i < V; i++)
         allowed[order[i]] = i < keep;
     check(max_freq_error(logits, &p, allowed) < 0.01, "top-p 0.5 keeps the nucleus");
+
+    check(big_vocab_top_k(), "top-k 40 of 100000 logits in 16 levels: only the 40 first by (logit, id) come out, "
+                             "renormalized");
 
     p.top_p = 0;
     check(resa_sampler_new(&p, V) == NULL && resa_last_error()[0], "top-p 0 is rejected with a message");
