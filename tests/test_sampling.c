@@ -94,6 +94,68 @@ static int big_vocab_top_k(void)
     return err < 0.02;
 }
 
+/* Without top-k the sampler sorts lazily (the best 64, then 8x more as a
+ * walk needs them): a vocabulary of 30000 whose 300 high logits take
+ * several hundred candidates to cover, in 16 tied levels. Without top-p
+ * every id keeps its softmax share; with top-p 0.9 only the nucleus of the
+ * full order (higher logit, then lower id) may come out. */
+static int big_vocab_lazy(float top_p)
+{
+    enum { BV = 30000, HIGH = 300, LEVELS = 16, DRAWS = 4000 };
+    static float logits[BV];
+    static int allowed[BV], count[BV], order[HIGH];
+    memset(count, 0, sizeof count);
+    uint64_t x = 5;
+    for (int i = 0; i < BV; i++)
+        logits[i] = -30.0f;
+    for (int h = 0; h < HIGH; h++) { /* distinct ids spread over the vocabulary */
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        logits[h * (BV / HIGH) + (int)((x >> 40) % (BV / HIGH))] = (float)((x >> 20) % LEVELS) * 0.125f;
+    }
+    int n = 0;
+    for (int level = LEVELS - 1; level >= 0; level--)
+        for (int i = 0; i < BV; i++)
+            if (logits[i] == (float)level * 0.125f)
+                order[n++] = i;
+    double z = 0;
+    for (int i = 0; i < BV; i++)
+        z += exp((double)logits[i]);
+    int keep = BV;
+    if (top_p < 1.0f) {
+        double cum = 0;
+        for (keep = 0; keep < n && cum < top_p;)
+            cum += exp((double)logits[order[keep++]]) / z;
+    }
+    double zk = 0;
+    for (int i = 0; i < BV; i++) {
+        allowed[i] = keep == BV;
+        for (int j = 0; j < keep && j < n && !allowed[i]; j++)
+            allowed[i] = order[j] == i;
+        zk += allowed[i] ? exp((double)logits[i]) : 0.0;
+    }
+    resa_sampler_params p;
+    resa_sampler_default(&p);
+    p.temp = 1;
+    p.top_k = 0;
+    p.top_p = top_p;
+    p.seed = 11;
+    resa_sampler *s = resa_sampler_new(&p, BV);
+    if (!s)
+        return 0;
+    for (int i = 0; i < DRAWS; i++)
+        count[resa_sample(s, logits)]++;
+    resa_sampler_free(s);
+    double err = 0;
+    for (int i = 0; i < BV; i++) {
+        if (!allowed[i] && count[i])
+            return 0;
+        const double e = fabs(count[i] / (double)DRAWS - (allowed[i] ? exp((double)logits[i]) / zk : 0.0));
+        err = e > err ? e : err;
+    }
+    printf("# top-p %g: nucleus %d ids, largest frequency error %.4f\n", top_p, keep, err);
+    return err < 0.02 && keep > 64; /* the nucleus must reach past the first sorted 64 */
+}
+
 int main(void)
 {
     float logits[V];
@@ -184,6 +246,9 @@ int main(void)
 
     check(big_vocab_top_k(), "top-k 40 of 100000 logits in 16 levels: only the 40 first by (logit, id) come out, "
                              "renormalized");
+
+    check(big_vocab_lazy(1.0f), "no top-k, no top-p, 30000 logits: every id keeps its softmax share");
+    check(big_vocab_lazy(0.9f), "no top-k, top-p 0.9, 30000 logits: only the nucleus comes out, renormalized");
 
     p.top_p = 0;
     check(resa_sampler_new(&p, V) == NULL && resa_last_error()[0], "top-p 0 is rejected with a message");
