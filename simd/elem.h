@@ -24,6 +24,12 @@ typedef decl_rope_fn(*resa_rope_fn);
 #define decl_silu_mul_fn(name) void(name)(float *g, const float *u, int n)
 typedef decl_silu_mul_fn(*resa_silu_mul_fn);
 
+/* g[i] = gelu(g[i]) * u[i], GELU's tanh approximation (gemma3's GeGLU):
+ * 0.5 (1 + tanh(y)) = 1 / (1 + exp(-2y)), so gelu(x) = x / (1 + exp(z)) with
+ * z = -2 sqrt(2/pi) (x + 0.044715 x^3), computed as simd/exp_recipe.h says:
+ * silu_mul's form and exp, and no cancellation in 1 + tanh(y) for y < 0. */
+#define decl_gelu_mul_fn(name) decl_silu_mul_fn(name)
+
 /* In place: x[i] = exp(x[i]*scale - max_j x[j]*scale) / sum; n >= 1. */
 #define decl_softmax_fn(name) void(name)(float *x, int n, float scale)
 typedef decl_softmax_fn(*resa_softmax_fn);
@@ -37,7 +43,7 @@ typedef decl_convert_fn(*resa_convert_fn);
 typedef struct resa_elem_ctx {
     resa_rmsnorm_fn rmsnorm;
     resa_rope_fn rope_norm, rope_neox;
-    resa_silu_mul_fn silu_mul;
+    resa_silu_mul_fn silu_mul, gelu_mul;
     resa_softmax_fn softmax;
     resa_convert_fn f32_to_f16, f16_to_f32, f32_to_bf16, bf16_to_f32;
 } resa_elem_ctx;
@@ -58,6 +64,7 @@ void elem_init(resa_elem_ctx *c, unsigned flags);
     decl_rope_fn(elem_rope_norm_##isa);      \
     decl_rope_fn(elem_rope_neox_##isa);      \
     decl_silu_mul_fn(elem_silu_mul_##isa);   \
+    decl_gelu_mul_fn(elem_gelu_mul_##isa);   \
     decl_softmax_fn(elem_softmax_##isa);     \
     decl_convert_fn(elem_f32_to_f16_##isa);  \
     decl_convert_fn(elem_f16_to_f32_##isa);  \

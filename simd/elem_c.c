@@ -8,7 +8,8 @@
  *   - RMSNorm: the float squares summed in double over 16 lanes (element i
  *     into lane i % 16, in order of i), the lanes added by sum16()'s tree,
  *     then (x * scale) * w;
- *   - silu_mul, softmax: exp_recipe() below, the same in every tier; the
+ *   - silu_mul, gelu_mul, softmax: exp_recipe() below, the same in every tier
+ *     (gelu_mul's argument z as simd/exp_recipe.h spells it); the
  *     softmax sum over 16 double lanes as RMSNorm's.
  * Compiled with -std=c11, which keeps GCC from contracting a*b - c*d into an
  * FMA (-ffp-contract=off); the FMAs of the recipe are explicit fmaf() calls. */
@@ -115,6 +116,14 @@ void elem_silu_mul_c(float *g, const float *u, int n)
 {
     for (int i = 0; i < n; i++)
         g[i] = g[i] / (1.0f + exp_recipe(-g[i])) * u[i];
+}
+
+void elem_gelu_mul_c(float *g, const float *u, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const float x = g[i], z = GELU_K * (x * (1.0f + GELU_A * (x * x)));
+        g[i] = x / (1.0f + exp_recipe(z)) * u[i];
+    }
 }
 
 /* max first, so that every exponent is <= 0 and nothing overflows; the sum in

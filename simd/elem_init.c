@@ -20,6 +20,7 @@
         (c)->rope_norm = elem_rope_norm_##isa;    \
         (c)->rope_neox = elem_rope_neox_##isa;    \
         (c)->silu_mul = elem_silu_mul_##isa;      \
+        (c)->gelu_mul = elem_gelu_mul_##isa;      \
         (c)->softmax = elem_softmax_##isa;        \
         (c)->f32_to_f16 = elem_f32_to_f16_##isa;  \
         (c)->f16_to_f32 = elem_f16_to_f32_##isa;  \

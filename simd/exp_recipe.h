@@ -19,4 +19,9 @@
 #define EXP_C5 0x1.1239d4p-7f
 #define EXP_C6 0x1.6a244cp-10f
 
+/* GELU's tanh approximation as gelu_mul computes it (simd/elem.h):
+ * z = GELU_K * (x * (1 + GELU_A * (x * x))), then x / (1 + exp(z)) */
+#define GELU_A 0.044715f
+#define GELU_K -1.5957691216057308f /* -2 sqrt(2 / pi) */
+
 #endif

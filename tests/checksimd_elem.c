@@ -350,7 +350,8 @@ static void test_rope(const char *kernel, const char *tier, resa_rope_fn fn, res
 
 /* ---- silu_mul ----------------------------------------------------------------------- */
 
-static void test_silu_mul(const char *tier, resa_silu_mul_fn fn, resa_silu_mul_fn ref)
+/* silu_mul and gelu_mul (the gated FFN activations): one recipe, bit-exact */
+static void test_gate(const char *kernel, const char *tier, resa_silu_mul_fn fn, resa_silu_mul_fn ref)
 {
     verdict v = {0};
     for (int s = 0; s < N_ROWS; s++)
@@ -375,7 +376,7 @@ static void test_silu_mul(const char *tier, resa_silu_mul_fn fn, resa_silu_mul_f
             ca_buf_free(&bg);
             ca_buf_free(&bu);
         }
-    report(&v, "silu_mul", tier);
+    report(&v, kernel, tier);
 }
 
 /* ---- softmax ------------------------------------------------------------------------ */
@@ -542,7 +543,7 @@ static void test_reference(const resa_elem_ctx *ref)
 {
     enum { N = 1023 };
     static float x[N], w[N], y[N], u[N], want[N];
-    int bad_rms = 0, bad_rope = 0, bad_silu = 0, bad_sm = 0;
+    int bad_rms = 0, bad_rope = 0, bad_silu = 0, bad_gelu = 0, bad_sm = 0;
     for (int trial = 0; trial < 8; trial++) {
         const float scale = rnd_pow2(-10, 10);
         double ss = 0.0;
@@ -578,6 +579,21 @@ static void test_reference(const resa_elem_ctx *ref)
         for (int i = 0; i < N; i++)
             bad_silu += ulps(y[i], want[i]) > 4.0;
 
+        /* gelu_mul: its argument z rounds a few times in float, and where
+         * 1 + exp(z) is large (x < 0) the result's relative error is z's
+         * absolute one: a few ulps of |z| */
+        double zmax[N];
+        for (int i = 0; i < N; i++) {
+            y[i] = ca_rndf() * rnd_pow2(-4, 3);
+            u[i] = rnd_range(-4.0f, 4.0f);
+            const double x = y[i], z = -2.0 * sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x);
+            want[i] = (float)(x / (1.0 + exp(z)) * u[i]);
+            zmax[i] = fabs(z);
+        }
+        ref->gelu_mul(y, u, N);
+        for (int i = 0; i < N; i++)
+            bad_gelu += ulps(y[i], want[i]) > 6.0 + 4.0 * zmax[i] && fabsf(y[i] - want[i]) > 0x1p-126f;
+
         /* the exp arguments rounded to float, as the spec does (and llama.cpp):
          * exp(-16) would otherwise move by 16 * 2^-24 */
         float mx = -INFINITY;
@@ -597,6 +613,7 @@ static void test_reference(const resa_elem_ctx *ref)
     ca_report(!bad_rms, "rmsnorm", "c", "%d outputs off", bad_rms);
     ca_report(!bad_rope, "rope", "c", "%d pairs off", bad_rope);
     ca_report(!bad_silu, "silu_mul", "c", "%d outputs off", bad_silu);
+    ca_report(!bad_gelu, "gelu_mul", "c", "%d outputs off", bad_gelu);
     ca_report(!bad_sm, "softmax", "c", "%d outputs off", bad_sm);
 }
 
@@ -639,8 +656,10 @@ static void test_tier(const char *tier, const resa_elem_ctx *c, const resa_elem_
         exp_fn *e = exp_of(c);
         if (e)
             test_exp(tier, e);
-        test_silu_mul(tier, c->silu_mul, ref->silu_mul);
+        test_gate("silu_mul", tier, c->silu_mul, ref->silu_mul);
     }
+    if (NEW_IN_TIER(gelu_mul))
+        test_gate("gelu_mul", tier, c->gelu_mul, ref->gelu_mul);
     if (NEW_IN_TIER(softmax))
         test_softmax(tier, c->softmax, ref->softmax);
     if (NEW_IN_TIER(f32_to_f16))
@@ -700,9 +719,9 @@ static void bench_call(call *k, void (**run)(void *), const char *name, const re
         *run = run_rope;
         k->fn.rope = !strcmp(name, "rope_norm") ? c->rope_norm : c->rope_neox;
         k->y = a, k->x = b;
-    } else if (!strcmp(name, "silu_mul")) {
+    } else if (!strcmp(name, "silu_mul") || !strcmp(name, "gelu_mul")) {
         *run = run_silu_mul;
-        k->fn.silu_mul = c->silu_mul;
+        k->fn.silu_mul = name[0] == 's' ? c->silu_mul : c->gelu_mul;
         k->y = a, k->x = b;
     } else if (!strcmp(name, "softmax")) {
         *run = run_softmax;
@@ -748,7 +767,7 @@ static void bench_kernels(const resa_elem_ctx *ref)
         {"rmsnorm", 576, 0},           {"rmsnorm", 8960, 0},        {"rmsnorm", BIG, 12.0 * BIG},
         {"rope_norm", 64, 0},          {"rope_norm", 128, 0},       {"rope_neox", 64, 0},
         {"rope_neox", 128, 0},         {"silu_mul", 1536, 0},       {"silu_mul", 8960, 0},
-        {"silu_mul", BIG, 12.0 * BIG}, {"softmax", 1024, 0},        {"softmax", 8960, 0},
+        {"silu_mul", BIG, 12.0 * BIG}, {"gelu_mul", 2048, 0},        {"softmax", 1024, 0},        {"softmax", 8960, 0},
         {"f32_to_f16", 8960, 0},       {"f32_to_f16", BIG, 6.0 * BIG}, {"f16_to_f32", 8960, 0},
         {"f16_to_f32", BIG, 6.0 * BIG}, {"f32_to_bf16", 8960, 0},   {"f32_to_bf16", BIG, 6.0 * BIG},
         {"bf16_to_f32", 8960, 0},      {"bf16_to_f32", BIG, 6.0 * BIG},

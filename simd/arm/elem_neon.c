@@ -148,6 +148,28 @@ void elem_silu_mul_neon(float *g, const float *u, int n)
     }
 }
 
+static inline float32x4_t gelu_mul4(float32x4_t x, float32x4_t u)
+{
+    const float32x4_t one = vdupq_n_f32(1.0f);
+    const float32x4_t t = vaddq_f32(one, vmulq_f32(vdupq_n_f32(GELU_A), vmulq_f32(x, x)));
+    const float32x4_t e = exp4(vmulq_f32(vdupq_n_f32(GELU_K), vmulq_f32(x, t)));
+    return vmulq_f32(vdivq_f32(x, vaddq_f32(one, e)), u);
+}
+
+void elem_gelu_mul_neon(float *g, const float *u, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(g + i, gelu_mul4(vld1q_f32(g + i), vld1q_f32(u + i)));
+    if (i < n) {
+        float tg[4] = {0}, tu[4] = {0};
+        memcpy(tg, g + i, (size_t)(n - i) * sizeof *tg);
+        memcpy(tu, u + i, (size_t)(n - i) * sizeof *tu);
+        vst1q_f32(tg, gelu_mul4(vld1q_f32(tg), vld1q_f32(tu)));
+        memcpy(g + i, tg, (size_t)(n - i) * sizeof *tg);
+    }
+}
+
 /* ---- softmax ----------------------------------------------------------------------- */
 
 void elem_softmax_neon(float *x, int n, float scale)

@@ -181,6 +181,25 @@ void elem_silu_mul_avx2(float *g, const float *u, int n)
     }
 }
 
+static inline __m256 gelu_mul8(__m256 x, __m256 u)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 t = _mm256_add_ps(one, _mm256_mul_ps(_mm256_set1_ps(GELU_A), _mm256_mul_ps(x, x)));
+    const __m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(GELU_K), _mm256_mul_ps(x, t)));
+    return _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), u);
+}
+
+void elem_gelu_mul_avx2(float *g, const float *u, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(g + i, gelu_mul8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
+    if (i < n) {
+        const __m256i m = tail_mask(n - i);
+        _mm256_maskstore_ps(g + i, m, gelu_mul8(_mm256_maskload_ps(g + i, m), _mm256_maskload_ps(u + i, m)));
+    }
+}
+
 /* ---- softmax ----------------------------------------------------------------------- */
 
 static inline float hmax8(__m256 v)

@@ -151,6 +151,25 @@ void elem_silu_mul_avx512(float *g, const float *u, int n)
     }
 }
 
+static inline __m512 gelu_mul16(__m512 x, __m512 u)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 t = _mm512_add_ps(one, _mm512_mul_ps(_mm512_set1_ps(GELU_A), _mm512_mul_ps(x, x)));
+    const __m512 e = exp16(_mm512_mul_ps(_mm512_set1_ps(GELU_K), _mm512_mul_ps(x, t)));
+    return _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)), u);
+}
+
+void elem_gelu_mul_avx512(float *g, const float *u, int n)
+{
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(g + i, gelu_mul16(_mm512_loadu_ps(g + i), _mm512_loadu_ps(u + i)));
+    if (i < n) {
+        const __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(g + i, m, gelu_mul16(_mm512_maskz_loadu_ps(m, g + i), _mm512_maskz_loadu_ps(m, u + i)));
+    }
+}
+
 /* ---- softmax ----------------------------------------------------------------------- */
 
 void elem_softmax_avx512(float *x, int n, float scale)
