@@ -2,7 +2,6 @@
 /* The CPU backend: a persistent thread team (threads.h), SIMD kernels from simd/,
  * no BLAS (prefill and rectification must give decode's bits,
  * docs/design.md §4). Contracts in backend.h. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -295,6 +294,7 @@ static resa_status cpu_attention(resa_backend *be, int layer)
 #define GATE_CHUNK 4096
 
 typedef struct gate_job {
+    resa_silu_mul_fn fn; /* the elem kernel: silu_mul or gelu_mul */
     float *hb;
     const float *hb2;
     size_t n;
@@ -306,41 +306,33 @@ static size_t gate_end(const gate_job *j, int k)
     return end < j->n ? end : j->n;
 }
 
-static void swiglu_item(void *ctx, int k, int worker)
+static void gate_item(void *ctx, int k, int worker)
 {
     const gate_job *j = ctx;
     (void)worker;
     const size_t off = (size_t)k * GATE_CHUNK;
-    elem_kernels()->silu_mul(j->hb + off, j->hb2 + off, (int)(gate_end(j, k) - off));
+    j->fn(j->hb + off, j->hb2 + off, (int)(gate_end(j, k) - off));
 }
 
-/* GELU's tanh approximation (gemma3's GeGLU) as one exp per element
- * (simd/elem.h): libm's tanhf here was 17% of a Gemma 3 prefill. */
-static void geglu_item(void *ctx, int k, int worker)
+static void run_gate(cpu_backend *c, resa_silu_mul_fn fn)
 {
-    const gate_job *j = ctx;
-    (void)worker;
-    const size_t off = (size_t)k * GATE_CHUNK;
-    elem_kernels()->gelu_mul(j->hb + off, j->hb2 + off, (int)(gate_end(j, k) - off));
-}
-
-static void run_gate(cpu_backend *c, team_item_fn fn)
-{
-    gate_job j = {.hb = c->act[ACT_HB], .hb2 = c->act[ACT_HB2], .n = (size_t)n_rows(c) * c->model->hp.n_ff};
-    team_run(team_for(c, j.n), (int)((j.n + GATE_CHUNK - 1) / GATE_CHUNK), fn, &j);
+    gate_job j = {.fn = fn, .hb = c->act[ACT_HB], .hb2 = c->act[ACT_HB2],
+                  .n = (size_t)n_rows(c) * c->model->hp.n_ff};
+    team_run(team_for(c, j.n), (int)((j.n + GATE_CHUNK - 1) / GATE_CHUNK), gate_item, &j);
 }
 
 /* HB = silu(HB) * HB2 */
 static resa_status cpu_swiglu(resa_backend *be)
 {
-    run_gate(cpu(be), swiglu_item);
+    run_gate(cpu(be), elem_kernels()->silu_mul);
     return RESA_OK;
 }
 
-/* HB = gelu(HB) * HB2 */
+/* HB = gelu(HB) * HB2, GELU's tanh approximation (gemma3's GeGLU) as one exp
+ * per element (simd/elem.h): libm's tanhf here was 17% of a Gemma 3 prefill */
 static resa_status cpu_geglu(resa_backend *be)
 {
-    run_gate(cpu(be), geglu_item);
+    run_gate(cpu(be), elem_kernels()->gelu_mul);
     return RESA_OK;
 }
 

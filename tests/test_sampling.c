@@ -24,30 +24,36 @@ static void check(int ok, const char *what)
 
 #define V 50
 
-/* Empirical frequencies over many draws vs softmax(logits/temp) restricted
- * to the allowed set; returns the largest absolute error. */
-static double max_freq_error(const float *logits, const resa_sampler_params *p, const int *allowed)
+/* Empirical frequencies over `draws` draws from a vocabulary of n vs
+ * softmax(logits/temp) restricted to the allowed set; returns the largest
+ * absolute error (1 for any draw outside the set). */
+static double freq_error(const float *logits, int n, const resa_sampler_params *p, const int *allowed, int draws)
 {
-    resa_sampler *s = resa_sampler_new(p, V);
-    const int draws = 200000;
-    static int count[V];
-    memset(count, 0, sizeof count);
+    resa_sampler *s = resa_sampler_new(p, n);
+    int *count = calloc((size_t)n, sizeof *count);
+    if (!s || !count) {
+        resa_sampler_free(s);
+        free(count);
+        return 1.0;
+    }
     for (int i = 0; i < draws; i++)
         count[resa_sample(s, logits)]++;
     resa_sampler_free(s);
-    double z = 0, ref[V];
-    for (int i = 0; i < V; i++) {
-        ref[i] = allowed[i] ? exp((double)logits[i] / p->temp) : 0.0;
-        z += ref[i];
-    }
-    double err = 0;
-    for (int i = 0; i < V; i++) {
-        if (!allowed[i] && count[i]) /* any draw outside the set is a hard failure */
-            return 1.0;
-        double e = fabs(count[i] / (double)draws - ref[i] / z);
+    double z = 0, err = 0;
+    for (int i = 0; i < n; i++)
+        z += allowed[i] ? exp((double)logits[i] / p->temp) : 0.0;
+    for (int i = 0; i < n && err < 1.0; i++) {
+        const double e = !allowed[i] ? (count[i] ? 1.0 : 0.0)
+                                     : fabs(count[i] / (double)draws - exp((double)logits[i] / p->temp) / z);
         err = e > err ? e : err;
     }
+    free(count);
     return err;
+}
+
+static double max_freq_error(const float *logits, const resa_sampler_params *p, const int *allowed)
+{
+    return freq_error(logits, V, p, allowed, 200000);
 }
 
 /* A vocabulary the size of a real one with heavy ties: top-k must keep
@@ -57,7 +63,7 @@ static int big_vocab_top_k(void)
 {
     enum { BV = 100000, K = 40, LEVELS = 16, DRAWS = 20000 };
     static float logits[BV];
-    static int allowed[BV], count[BV];
+    static int allowed[BV];
     uint64_t x = 99;
     for (int i = 0; i < BV; i++) {
         x = x * 6364136223846793005ull + 1442695040888963407ull;
@@ -76,22 +82,7 @@ static int big_vocab_top_k(void)
     p.top_k = K;
     p.top_p = 1;
     p.seed = 3;
-    resa_sampler *s = resa_sampler_new(&p, BV);
-    if (!s)
-        return 0;
-    for (int i = 0; i < DRAWS; i++)
-        count[resa_sample(s, logits)]++;
-    resa_sampler_free(s);
-    double z = 0, err = 0;
-    for (int i = 0; i < BV; i++)
-        z += allowed[i] ? exp((double)logits[i]) : 0.0;
-    for (int i = 0; i < BV; i++) {
-        if (!allowed[i] && count[i])
-            return 0;
-        const double e = fabs(count[i] / (double)DRAWS - (allowed[i] ? exp((double)logits[i]) / z : 0.0));
-        err = e > err ? e : err;
-    }
-    return err < 0.02;
+    return freq_error(logits, BV, &p, allowed, DRAWS) < 0.02;
 }
 
 /* Without top-k the sampler sorts lazily (the best 64, then 8x more as a
@@ -103,8 +94,7 @@ static int big_vocab_lazy(float top_p)
 {
     enum { BV = 30000, HIGH = 300, LEVELS = 16, DRAWS = 4000 };
     static float logits[BV];
-    static int allowed[BV], count[BV], order[HIGH];
-    memset(count, 0, sizeof count);
+    static int allowed[BV], order[HIGH];
     uint64_t x = 5;
     for (int i = 0; i < BV; i++)
         logits[i] = -30.0f;
@@ -126,32 +116,17 @@ static int big_vocab_lazy(float top_p)
         for (keep = 0; keep < n && cum < top_p;)
             cum += exp((double)logits[order[keep++]]) / z;
     }
-    double zk = 0;
-    for (int i = 0; i < BV; i++) {
+    for (int i = 0; i < BV; i++)
         allowed[i] = keep == BV;
-        for (int j = 0; j < keep && j < n && !allowed[i]; j++)
-            allowed[i] = order[j] == i;
-        zk += allowed[i] ? exp((double)logits[i]) : 0.0;
-    }
+    for (int j = 0; j < keep && j < n; j++)
+        allowed[order[j]] = 1;
     resa_sampler_params p;
     resa_sampler_default(&p);
     p.temp = 1;
     p.top_k = 0;
     p.top_p = top_p;
     p.seed = 11;
-    resa_sampler *s = resa_sampler_new(&p, BV);
-    if (!s)
-        return 0;
-    for (int i = 0; i < DRAWS; i++)
-        count[resa_sample(s, logits)]++;
-    resa_sampler_free(s);
-    double err = 0;
-    for (int i = 0; i < BV; i++) {
-        if (!allowed[i] && count[i])
-            return 0;
-        const double e = fabs(count[i] / (double)DRAWS - (allowed[i] ? exp((double)logits[i]) / zk : 0.0));
-        err = e > err ? e : err;
-    }
+    const double err = freq_error(logits, BV, &p, allowed, DRAWS);
     printf("# top-p %g: nucleus %d ids, largest frequency error %.4f\n", top_p, keep, err);
     return err < 0.02 && keep > 64; /* the nucleus must reach past the first sorted 64 */
 }

@@ -134,20 +134,6 @@ static inline float32x4_t silu_mul4(float32x4_t g, float32x4_t u)
     return vmulq_f32(vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e)), u);
 }
 
-void elem_silu_mul_neon(float *g, const float *u, int n)
-{
-    int i = 0;
-    for (; i + 4 <= n; i += 4)
-        vst1q_f32(g + i, silu_mul4(vld1q_f32(g + i), vld1q_f32(u + i)));
-    if (i < n) {
-        float tg[4] = {0}, tu[4] = {0};
-        memcpy(tg, g + i, (size_t)(n - i) * sizeof *tg);
-        memcpy(tu, u + i, (size_t)(n - i) * sizeof *tu);
-        vst1q_f32(tg, silu_mul4(vld1q_f32(tg), vld1q_f32(tu)));
-        memcpy(g + i, tg, (size_t)(n - i) * sizeof *tg);
-    }
-}
-
 static inline float32x4_t gelu_mul4(float32x4_t x, float32x4_t u)
 {
     const float32x4_t one = vdupq_n_f32(1.0f);
@@ -156,19 +142,23 @@ static inline float32x4_t gelu_mul4(float32x4_t x, float32x4_t u)
     return vmulq_f32(vdivq_f32(x, vaddq_f32(one, e)), u);
 }
 
-void elem_gelu_mul_neon(float *g, const float *u, int n)
-{
-    int i = 0;
-    for (; i + 4 <= n; i += 4)
-        vst1q_f32(g + i, gelu_mul4(vld1q_f32(g + i), vld1q_f32(u + i)));
-    if (i < n) {
-        float tg[4] = {0}, tu[4] = {0};
-        memcpy(tg, g + i, (size_t)(n - i) * sizeof *tg);
-        memcpy(tu, u + i, (size_t)(n - i) * sizeof *tu);
-        vst1q_f32(tg, gelu_mul4(vld1q_f32(tg), vld1q_f32(tu)));
-        memcpy(g + i, tg, (size_t)(n - i) * sizeof *tg);
+/* g[i] = f(g[i], u[i]) four at a time, the tail through a zeroed vector: the gated FFN kernels */
+#define GATE_KERNEL(name, f4)                                                \
+    void name(float *g, const float *u, int n)                               \
+    {                                                                        \
+        int i = 0;                                                           \
+        for (; i + 4 <= n; i += 4)                                           \
+            vst1q_f32(g + i, f4(vld1q_f32(g + i), vld1q_f32(u + i)));        \
+        if (i < n) {                                                         \
+            float tg[4] = {0}, tu[4] = {0};                                  \
+            memcpy(tg, g + i, (size_t)(n - i) * sizeof *tg);                 \
+            memcpy(tu, u + i, (size_t)(n - i) * sizeof *tu);                 \
+            vst1q_f32(tg, f4(vld1q_f32(tg), vld1q_f32(tu)));                 \
+            memcpy(g + i, tg, (size_t)(n - i) * sizeof *tg);                 \
+        }                                                                    \
     }
-}
+GATE_KERNEL(elem_silu_mul_neon, silu_mul4)
+GATE_KERNEL(elem_gelu_mul_neon, gelu_mul4)
 
 /* ---- softmax ----------------------------------------------------------------------- */
 

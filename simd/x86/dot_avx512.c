@@ -608,7 +608,13 @@ TARGET_VNNI AI void gemv_int8(enum resa_wtype t, int64_t n, int nr, int nc, cons
 {
     const int64_t nb = n / 32;
     int r = 0;
-    if (nb <= GEMV_MAX_BLOCKS && nr >= 8) {
+    /* Q8_0 against one activation row (one sequence's decode) takes the row
+     * loop below: the transpose moves 32 bytes a row per block (Q4's move
+     * 16), more shuffles than the eight vpdpbusd they feed, and measured
+     * about 1.5x slower than the row loop for one row (design §4). From two
+     * rows on, reading each weight once for all of them pays. */
+    const int in_lanes = nb <= GEMV_MAX_BLOCKS && nr >= 8 && !(t == RESA_W_Q8_0 && nc == 1);
+    if (in_lanes) {
         float da[RESA_GEMV_MAX_COLS * GEMV_MAX_BLOCKS], sa[RESA_GEMV_MAX_COLS * GEMV_MAX_BLOCKS];
         int32_t bias[RESA_GEMV_MAX_COLS * GEMV_MAX_BLOCKS];
         for (int c = 0; c < nc; c++)
@@ -643,19 +649,9 @@ TARGET_VNNI decl_gemv_fn(dot_gemv_q4_1_avx512vnni)
     gemv_int8(RESA_W_Q4_1, n, nr, nc, w, ldw, a, lda, s, lds, dot_q4_1_avx512vnni);
 }
 
-/* Q8_0 against one activation row (one sequence's decode) goes a weight row
- * at a time: the rows-in-lanes transpose moves 32 bytes a row per block
- * (Q4's move 16), more shuffles than the eight vpdpbusd they feed, and
- * measured about 1.5x slower than the row loop for one row (design §4).
- * From two rows on, reading each weight once for all of them pays. */
 TARGET_VNNI decl_gemv_fn(dot_gemv_q8_0_avx512vnni)
 {
-    if (nc > 1) {
-        gemv_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q8_0_avx512vnni);
-        return;
-    }
-    for (int r = 0; r < nr; r++)
-        dot_q8_0_avx512vnni(n, &s[r], w + (size_t)r * ldw, a);
+    gemv_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q8_0_avx512vnni);
 }
 
 RESA_GEMV_LOOP(dot_gemv_f32_avx512, dot_f32_avx512)

@@ -170,17 +170,6 @@ static inline __m256 silu_mul8(__m256 g, __m256 u)
     return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
 }
 
-void elem_silu_mul_avx2(float *g, const float *u, int n)
-{
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(g + i, silu_mul8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
-    if (i < n) {
-        const __m256i m = tail_mask(n - i);
-        _mm256_maskstore_ps(g + i, m, silu_mul8(_mm256_maskload_ps(g + i, m), _mm256_maskload_ps(u + i, m)));
-    }
-}
-
 static inline __m256 gelu_mul8(__m256 x, __m256 u)
 {
     const __m256 one = _mm256_set1_ps(1.0f);
@@ -189,16 +178,20 @@ static inline __m256 gelu_mul8(__m256 x, __m256 u)
     return _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), u);
 }
 
-void elem_gelu_mul_avx2(float *g, const float *u, int n)
-{
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(g + i, gelu_mul8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
-    if (i < n) {
-        const __m256i m = tail_mask(n - i);
-        _mm256_maskstore_ps(g + i, m, gelu_mul8(_mm256_maskload_ps(g + i, m), _mm256_maskload_ps(u + i, m)));
+/* g[i] = f(g[i], u[i]) eight at a time, the tail masked: the gated FFN kernels */
+#define GATE_KERNEL(name, f8)                                                                     \
+    void name(float *g, const float *u, int n)                                                    \
+    {                                                                                             \
+        int i = 0;                                                                                \
+        for (; i + 8 <= n; i += 8)                                                                \
+            _mm256_storeu_ps(g + i, f8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));          \
+        if (i < n) {                                                                              \
+            const __m256i m = tail_mask(n - i);                                                   \
+            _mm256_maskstore_ps(g + i, m, f8(_mm256_maskload_ps(g + i, m), _mm256_maskload_ps(u + i, m))); \
+        }                                                                                         \
     }
-}
+GATE_KERNEL(elem_silu_mul_avx2, silu_mul8)
+GATE_KERNEL(elem_gelu_mul_avx2, gelu_mul8)
 
 /* ---- softmax ----------------------------------------------------------------------- */
 

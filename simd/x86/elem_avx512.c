@@ -140,17 +140,6 @@ static inline __m512 silu_mul16(__m512 g, __m512 u)
     return _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), u);
 }
 
-void elem_silu_mul_avx512(float *g, const float *u, int n)
-{
-    int i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(g + i, silu_mul16(_mm512_loadu_ps(g + i), _mm512_loadu_ps(u + i)));
-    if (i < n) {
-        const __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(g + i, m, silu_mul16(_mm512_maskz_loadu_ps(m, g + i), _mm512_maskz_loadu_ps(m, u + i)));
-    }
-}
-
 static inline __m512 gelu_mul16(__m512 x, __m512 u)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
@@ -159,16 +148,20 @@ static inline __m512 gelu_mul16(__m512 x, __m512 u)
     return _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)), u);
 }
 
-void elem_gelu_mul_avx512(float *g, const float *u, int n)
-{
-    int i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(g + i, gelu_mul16(_mm512_loadu_ps(g + i), _mm512_loadu_ps(u + i)));
-    if (i < n) {
-        const __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(g + i, m, gelu_mul16(_mm512_maskz_loadu_ps(m, g + i), _mm512_maskz_loadu_ps(m, u + i)));
+/* g[i] = f(g[i], u[i]) sixteen at a time, the tail masked: the gated FFN kernels */
+#define GATE_KERNEL(name, f16)                                                                    \
+    void name(float *g, const float *u, int n)                                                    \
+    {                                                                                             \
+        int i = 0;                                                                                \
+        for (; i + 16 <= n; i += 16)                                                              \
+            _mm512_storeu_ps(g + i, f16(_mm512_loadu_ps(g + i), _mm512_loadu_ps(u + i)));         \
+        if (i < n) {                                                                              \
+            const __mmask16 m = tail_mask(n - i);                                                 \
+            _mm512_mask_storeu_ps(g + i, m, f16(_mm512_maskz_loadu_ps(m, g + i), _mm512_maskz_loadu_ps(m, u + i))); \
+        }                                                                                         \
     }
-}
+GATE_KERNEL(elem_silu_mul_avx512, silu_mul16)
+GATE_KERNEL(elem_gelu_mul_avx512, gelu_mul16)
 
 /* ---- softmax ----------------------------------------------------------------------- */
 
