@@ -138,8 +138,9 @@ typedef decl_gemm_fn(*resa_gemm_fn);
  * each bit-identical to vec_dot: the matrix-vector product of decode, for
  * one sequence or a few decoded together (each weight row read once for
  * all of them). The x86 int8 versions put eight rows in the lanes of a
- * vector, so that the recipe's per-row chains run side by side; others
- * loop over vec_dot. */
+ * vector, so that the recipe's per-row chains run side by side; the x86
+ * super-block ones unpack each weight super-block once for all activation
+ * rows (simd/x86/kquant_rows_avx2.h); others loop over vec_dot. */
 #define RESA_GEMV_MAX_COLS 8
 #define decl_gemv_fn(name)                                                                    \
     void(name)(int64_t n, int nr, int nc, const void *w, size_t ldw, const void *a, size_t lda, \

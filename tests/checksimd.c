@@ -29,9 +29,9 @@
  * --bench times each kernel against the scalar one (median of repeats), a
  * memory-bound matrix-vector product per quant type (512 MiB of rows of 576,
  * or 2048 for the super-block types; --bench=matvec_q4_k picks one), and
- * prefill-shaped products (576x1536 and 49152x576 weights x 64 tokens) with
- * the gemm against a loop of vec_dot (Q5_0, Q5_1, IQ4_NL: the scalar tier's
- * too).
+ * prefill-shaped products (576x1536 and 49152x576 weights x 64 tokens; 640x2048
+ * for Q4_K and Q6_K) with the gemm against a loop of vec_dot (Q5_0, Q5_1,
+ * IQ4_NL: the scalar tier's too).
  * Ends with "N passed, N failed"; exit status 0 when none failed. */
 #ifdef HAVE_CONFIG_H
 #include "config.h" /* _GNU_SOURCE: POSIX/GNU declarations under -std=c11 */
@@ -961,13 +961,14 @@ static void bench_gemm(enum resa_type t, const resa_dot_ctx *c, const char *tier
     const resa_gemm_fn gemm = c->gemm[t];
     const resa_vec_dot_fn dot = c->vec_dot[t];
     const resa_quantize_fn q = c->quantize[tr->vec_dot_type];
+    const int rowwise = tr->vec_dot_type == RESA_TYPE_Q8_K; /* the super-block gemms read Q8_K rows, not panels */
     enum { REPEATS = 5, CHUNK = 16 };
     double tg[REPEATS], td[REPEATS];
     for (int rep = 0; rep < REPEATS; rep++) {
         double t0 = now_ns();
         for (int i = 0; i < ntok; i++)
             q(x + (size_t)i * cols, aq + (size_t)i * arow, cols);
-        for (int p = 0; p < np; p++)
+        for (int p = 0; p < np && !rowwise; p++)
             dot_pack(tr->vec_dot_type, aq + (size_t)p * 8 * arow, arow, ntok - 8 * p < 8 ? ntok - 8 * p : 8,
                           cols, pan + (size_t)p * nb);
 #ifdef _OPENMP
@@ -978,7 +979,8 @@ static void bench_gemm(enum resa_type t, const resa_dot_ctx *c, const char *tier
                 for (int64_t r = r0; r < r0 + CHUNK && r < rows; r += RESA_GEMM_MR)
                     gemm(cols, rows - r < RESA_GEMM_MR ? (int)(rows - r) : RESA_GEMM_MR,
                          ntok - c0 < RESA_GEMM_NC ? ntok - c0 : RESA_GEMM_NC, wm + (size_t)r * wrow, wrow,
-                         pan + (size_t)(c0 / 8) * nb, 0, y + (size_t)c0 * rows + r, (size_t)rows);
+                         rowwise ? (const void *)(aq + (size_t)c0 * arow) : (const void *)(pan + (size_t)(c0 / 8) * nb),
+                         rowwise ? arow : 0, y + (size_t)c0 * rows + r, (size_t)rows);
         tg[rep] = now_ns() - t0;
         t0 = now_ns();
         for (int i = 0; i < ntok; i++)
@@ -1120,6 +1122,7 @@ int main(int argc, char **argv)
             {RESA_TYPE_Q4_1, 576, 1536, 0}, {RESA_TYPE_Q4_1, 49152, 576, 0}, {RESA_TYPE_Q4_0, 576, 1536, 0},
             {RESA_TYPE_Q8_0, 576, 1536, 0}, {RESA_TYPE_Q8_0, 49152, 576, 0}, {RESA_TYPE_Q5_0, 576, 1536, 1},
             {RESA_TYPE_Q5_1, 576, 1536, 1}, {RESA_TYPE_IQ4_NL, 576, 1536, 1},
+            {RESA_TYPE_Q4_K, 640, 2048, 0}, {RESA_TYPE_Q6_K, 640, 2048, 0}, /* Gemma 3 270M's ffn_down */
         };
         for (size_t i = 0; i < sizeof gb / sizeof gb[0]; i++) {
             char name[32];

@@ -20,6 +20,7 @@
 
 #include "dot.h"
 #include "kscales.h"
+#include "kquant_rows_avx2.h"
 #include "q5_bits_avx2.h"
 
 static inline float hsum_ps(__m256 v)
@@ -1087,20 +1088,22 @@ decl_vec_dot_fn(dot_iq4_nl_avx2)
 }
 
 RESA_GEMV_LOOP(dot_gemv_q5_0_avx2, dot_q5_0_avx2)
-RESA_GEMV_LOOP(dot_gemv_q4_k_avx2, dot_q4_k_avx2)
-RESA_GEMV_LOOP(dot_gemv_q6_k_avx2, dot_q6_k_avx2)
-RESA_GEMM_LOOP(dot_gemm_q4_k_avx2, dot_q4_k_avx2)
-RESA_GEMM_LOOP(dot_gemm_q6_k_avx2, dot_q6_k_avx2)
-RESA_GEMV_LOOP(dot_gemv_q5_k_avx2, dot_q5_k_avx2)
-RESA_GEMV_LOOP(dot_gemv_q3_k_avx2, dot_q3_k_avx2)
-RESA_GEMV_LOOP(dot_gemv_q2_k_avx2, dot_q2_k_avx2)
 RESA_GEMV_LOOP(dot_gemv_iq4_xs_avx2, dot_iq4_xs_avx2)
 RESA_GEMV_LOOP(dot_gemv_q5_1_avx2, dot_q5_1_avx2)
 RESA_GEMV_LOOP(dot_gemv_iq4_nl_avx2, dot_iq4_nl_avx2)
-RESA_GEMM_LOOP(dot_gemm_q5_k_avx2, dot_q5_k_avx2)
-RESA_GEMM_LOOP(dot_gemm_q3_k_avx2, dot_q3_k_avx2)
-RESA_GEMM_LOOP(dot_gemm_q2_k_avx2, dot_q2_k_avx2)
 RESA_GEMM_LOOP(dot_gemm_iq4_xs_avx2, dot_iq4_xs_avx2)
+
+/* Super-block types against several activation rows: kquant_rows_avx2.h */
+KQ_ROWS_GEMM(q2_k, block_q2_K, 0, dot_gemm_q2_k_avx2)
+KQ_ROWS_GEMV(q2_k, block_q2_K, 0, dot_gemv_q2_k_avx2, dot_q2_k_avx2)
+KQ_ROWS_GEMM(q3_k, block_q3_K, 1, dot_gemm_q3_k_avx2)
+KQ_ROWS_GEMV(q3_k, block_q3_K, 1, dot_gemv_q3_k_avx2, dot_q3_k_avx2)
+KQ_ROWS_GEMM(q4_k, block_q4_K, 0, dot_gemm_q4_k_avx2)
+KQ_ROWS_GEMV(q4_k, block_q4_K, 0, dot_gemv_q4_k_avx2, dot_q4_k_avx2)
+KQ_ROWS_GEMM(q5_k, block_q5_K, 0, dot_gemm_q5_k_avx2)
+KQ_ROWS_GEMV(q5_k, block_q5_K, 0, dot_gemv_q5_k_avx2, dot_q5_k_avx2)
+KQ_ROWS_GEMM(q6_k, block_q6_K, 1, dot_gemm_q6_k_avx2)
+KQ_ROWS_GEMV(q6_k, block_q6_K, 1, dot_gemv_q6_k_avx2, dot_q6_k_avx2)
 
 #else
 typedef int resa_dot_avx2_unused; /* ISO C forbids an empty translation unit */

@@ -17,6 +17,7 @@
 
 #include "dot.h"
 #include "kscales.h"
+#include "kquant_rows_avx2.h"
 #include "q5_bits_avx2.h"
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -973,16 +974,176 @@ TARGET_VNNI decl_vec_dot_fn(dot_q6_k_avx512vnni)
 RESA_GEMV_LOOP(dot_gemv_q5_0_avx512vnni, dot_q5_0_avx512vnni)
 RESA_GEMV_LOOP(dot_gemv_q5_1_avx512vnni, dot_q5_1_avx512vnni)
 RESA_GEMV_LOOP(dot_gemv_iq4_nl_avx512vnni, dot_iq4_nl_avx512vnni)
-RESA_GEMV_LOOP(dot_gemv_q2_k_avx512vnni, dot_q2_k_avx512vnni)
-RESA_GEMV_LOOP(dot_gemv_q3_k_avx512vnni, dot_q3_k_avx512vnni)
-RESA_GEMV_LOOP(dot_gemv_q4_k_avx512vnni, dot_q4_k_avx512vnni)
-RESA_GEMV_LOOP(dot_gemv_q5_k_avx512vnni, dot_q5_k_avx512vnni)
-RESA_GEMV_LOOP(dot_gemv_q6_k_avx512vnni, dot_q6_k_avx512vnni)
-RESA_GEMM_LOOP(dot_gemm_q2_k_avx512vnni, dot_q2_k_avx512vnni)
-RESA_GEMM_LOOP(dot_gemm_q3_k_avx512vnni, dot_q3_k_avx512vnni)
-RESA_GEMM_LOOP(dot_gemm_q4_k_avx512vnni, dot_q4_k_avx512vnni)
-RESA_GEMM_LOOP(dot_gemm_q5_k_avx512vnni, dot_q5_k_avx512vnni)
-RESA_GEMM_LOOP(dot_gemm_q6_k_avx512vnni, dot_q6_k_avx512vnni)
+
+/* ---- super-block gemm: sixteen activation rows in the lanes ----------------------- */
+
+/* The rows kernel (kquant_rows_avx2.h) still meets one activation row at a
+ * time with vpmaddubsw. Here the call's activation rows are transposed
+ * four bytes at a time, like the int8 panels but sixteen wide, so one
+ * broadcast group of four weight codes meets all sixteen in one vpdpbusd:
+ * the sums of each 16 codes (exact, <= 16 * 63 * 128) times that
+ * sub-block's scale (vpmulld), the mins or folded offsets against the
+ * sums of 16 (vpdpwssd), then the recipe's fmaf chains with the columns in
+ * the lanes: bit-identical to vec_dot. The transpose is paid once per call
+ * for up to RESA_GEMM_MR weight rows, a few super-blocks at a time. */
+#define KP_COLS 16
+#define KP_BLOCKS 4
+#define KP_PREFETCH_ROWS 2
+typedef struct kq_panel {
+    _Alignas(64) int32_t qs[KP_BLOCKS][QK_K / 4][KP_COLS]; /* [b][g][c]: elements 4g .. 4g + 3 of column c */
+    _Alignas(64) int32_t bs[KP_BLOCKS][QK_K / 32][KP_COLS]; /* [b][j][c]: column c's sums of 16 2j, 2j + 1 */
+    float d[KP_BLOCKS][KP_COLS];
+} kq_panel;
+
+/* r[i] lane j <- r[j] lane i, for 16 vectors of 16 dwords */
+static inline void transpose16_epi32(__m512i r[16])
+{
+    __m512i t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* u[4i + k], 128-bit lane l: element 4l + k of rows 4i .. 4i + 3 */
+        u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int k = 0; k < 4; k++) { /* then the 128-bit lanes, as a 4 x 4 transpose */
+        const __m512i a0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0x44), a1 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0xee);
+        const __m512i a2 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0x44);
+        const __m512i a3 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0xee);
+        r[k] = _mm512_shuffle_i32x4(a0, a2, 0x88);
+        r[4 + k] = _mm512_shuffle_i32x4(a0, a2, 0xdd);
+        r[8 + k] = _mm512_shuffle_i32x4(a1, a3, 0x88);
+        r[12 + k] = _mm512_shuffle_i32x4(a1, a3, 0xdd);
+    }
+}
+
+/* Super-blocks [b0, b0 + cnt) of nc activation rows (lda bytes apart) into
+ * p; columns past nc are zero. */
+static void kq_pack(const void *a, size_t lda, int nc, int64_t b0, int cnt, kq_panel *p)
+{
+    for (int b = 0; b < cnt; b++) {
+        const block_q8_K *y[KP_COLS];
+        for (int c = 0; c < nc; c++)
+            y[c] = (const block_q8_K *)((const char *)a + (size_t)c * lda) + b0 + b;
+        for (int j = 0; j < QK_K / 64; j++) {
+            __m512i r[KP_COLS];
+            for (int c = 0; c < KP_COLS; c++)
+                r[c] = c < nc ? _mm512_loadu_si512(y[c]->qs + 64 * j) : _mm512_setzero_si512();
+            transpose16_epi32(r);
+            for (int g = 0; g < 16; g++)
+                _mm512_store_si512(p->qs[b][16 * j + g], r[g]);
+        }
+        __m512i r[KP_COLS]; /* the sums of 16, two to a word, the same way */
+        for (int c = 0; c < KP_COLS; c++)
+            r[c] = c < nc ? _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)y[c]->bsums))
+                          : _mm512_setzero_si512();
+        transpose16_epi32(r);
+        for (int j = 0; j < QK_K / 32; j++)
+            _mm512_store_si512(p->bs[b][j], r[j]);
+        for (int c = 0; c < KP_COLS; c++)
+            p->d[b][c] = c < nc ? y[c]->d : 0.0f;
+    }
+}
+
+/* One weight row's super-blocks [b0, b0 + cnt) against the panel, into the
+ * sixteen columns' chains acc (and accm, the mins' chain). */
+TARGET_VNNI static inline __attribute__((always_inline)) void
+kq_panel_row(void (*codes)(const void *, __m256i *), void (*scalars)(const void *, kq_scalars *), int fold,
+             const char *wr, size_t ldw, size_t bbytes, int64_t b0, int cnt, const kq_panel *p, __m512 *acc,
+             __m512 *accm)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    for (int b = 0; b < cnt; b++) {
+        const char *blk = wr + (size_t)(b0 + b) * bbytes;
+        /* the weight rows come a chunk of blocks at a time, a pattern the
+         * hardware prefetchers miss: ask for the same block two rows on */
+        resa_prefetch_span(blk + KP_PREFETCH_ROWS * ldw, bbytes);
+        _Alignas(32) int32_t q4[QK_K / 4]; /* the codes, four to a word */
+        __m256i q[8];
+        codes(blk, q);
+        for (int k = 0; k < 8; k++)
+            _mm256_store_si256((__m256i *)(q4 + 8 * k), q[k]);
+        kq_scalars ks;
+        scalars(blk, &ks);
+        __m512i isum = zero;
+        for (int g = 0; g < QK_K / 16; g++) { /* the four groups of a sub-block, written out */
+            const int32_t *qg = q4 + 4 * g;
+            const int32_t(*pg)[KP_COLS] = p->qs[b] + 4 * g;
+            __m512i t = _mm512_dpbusd_epi32(zero, _mm512_set1_epi32(qg[0]), _mm512_load_si512(pg[0]));
+            t = _mm512_dpbusd_epi32(t, _mm512_set1_epi32(qg[1]), _mm512_load_si512(pg[1]));
+            t = _mm512_dpbusd_epi32(t, _mm512_set1_epi32(qg[2]), _mm512_load_si512(pg[2]));
+            t = _mm512_dpbusd_epi32(t, _mm512_set1_epi32(qg[3]), _mm512_load_si512(pg[3]));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(t, _mm512_set1_epi32(ks.sc[g])));
+        }
+        __m512i msum = zero;
+        for (int j = 0; j < QK_K / 32; j++)
+            msum = _mm512_dpwssd_epi32(msum, _mm512_set1_epi32(ks.mw[j]), _mm512_load_si512(p->bs[b][j]));
+        const __m512 da = _mm512_load_ps(p->d[b]);
+        if (fold) {
+            *acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(ks.d), da), _mm512_cvtepi32_ps(_mm512_sub_epi32(isum, msum)),
+                                   *acc);
+        } else {
+            *acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(ks.d), da), _mm512_cvtepi32_ps(isum), *acc);
+            *accm = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(ks.dmin), da), _mm512_cvtepi32_ps(msum), *accm);
+        }
+    }
+}
+
+/* Below this many activation rows the panel's empty lanes cost more than
+ * the rows kernel's one-row-at-a-time work (here, Zen 4: even at 8 rows; so
+ * the gemv of batched decode, at most RESA_GEMV_MAX_COLS rows, keeps the
+ * rows kernel). */
+#define KP_MIN_COLS 8
+
+TARGET_VNNI static inline __attribute__((always_inline)) void
+kq_panel_gemm(void (*codes)(const void *, __m256i *), void (*scalars)(const void *, kq_scalars *), int fold,
+              size_t bbytes, int64_t n, int nr, int nc, const void *w, size_t ldw, const void *a, size_t lda,
+              float *s, size_t lds)
+{
+    const int64_t nb = n / QK_K;
+    kq_panel p;
+    __m512 acc[RESA_GEMM_MR], accm[RESA_GEMM_MR];
+    for (int r = 0; r < nr; r++)
+        acc[r] = accm[r] = _mm512_setzero_ps();
+    for (int64_t b0 = 0; b0 < nb; b0 += KP_BLOCKS) {
+        const int cnt = nb - b0 < KP_BLOCKS ? (int)(nb - b0) : KP_BLOCKS;
+        kq_pack(a, lda, nc, b0, cnt, &p);
+        for (int r = 0; r < nr; r++)
+            kq_panel_row(codes, scalars, fold, (const char *)w + (size_t)r * ldw, ldw, bbytes, b0, cnt, &p, &acc[r],
+                         &accm[r]);
+    }
+    for (int r = 0; r < nr; r++) {
+        float out[KP_COLS];
+        _mm512_storeu_ps(out, fold ? acc[r] : _mm512_sub_ps(acc[r], accm[r]));
+        for (int c = 0; c < nc; c++)
+            s[(size_t)c * lds + r] = out[c];
+    }
+}
+
+#define KQ_PANEL_GEMM(type, block, fold, name)                                                               \
+    TARGET_VNNI decl_gemm_fn(name)                                                                           \
+    {                                                                                                        \
+        if (nc < KP_MIN_COLS)                                                                                \
+            kq_rows(kq_unpack_##type, fold, sizeof(block), n, nr, nc, w, ldw, a, lda, s, lds);               \
+        else                                                                                                 \
+            kq_panel_gemm(kq_codes_##type, kq_scalars_##type, fold, sizeof(block), n, nr, nc, w, ldw, a, lda, \
+                          s, lds);                                                                           \
+    }
+
+/* Super-block types against several activation rows: kquant_rows_avx2.h */
+KQ_PANEL_GEMM(q2_k, block_q2_K, 0, dot_gemm_q2_k_avx512vnni)
+KQ_ROWS_GEMV(q2_k, block_q2_K, 0, dot_gemv_q2_k_avx512vnni, dot_q2_k_avx512vnni)
+KQ_PANEL_GEMM(q3_k, block_q3_K, 1, dot_gemm_q3_k_avx512vnni)
+KQ_ROWS_GEMV(q3_k, block_q3_K, 1, dot_gemv_q3_k_avx512vnni, dot_q3_k_avx512vnni)
+KQ_PANEL_GEMM(q4_k, block_q4_K, 0, dot_gemm_q4_k_avx512vnni)
+KQ_ROWS_GEMV(q4_k, block_q4_K, 0, dot_gemv_q4_k_avx512vnni, dot_q4_k_avx512vnni)
+KQ_PANEL_GEMM(q5_k, block_q5_K, 0, dot_gemm_q5_k_avx512vnni)
+KQ_ROWS_GEMV(q5_k, block_q5_K, 0, dot_gemv_q5_k_avx512vnni, dot_q5_k_avx512vnni)
+KQ_PANEL_GEMM(q6_k, block_q6_K, 1, dot_gemm_q6_k_avx512vnni)
+KQ_ROWS_GEMV(q6_k, block_q6_K, 1, dot_gemv_q6_k_avx512vnni, dot_q6_k_avx512vnni)
 
 /* ---- activation quantizers ------------------------------------------------------ */
 

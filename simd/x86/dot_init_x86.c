@@ -54,7 +54,7 @@ void dot_init_x86(resa_dot_ctx *c, unsigned flags)
     SET_K(RESA_TYPE_Q6_K, q6_k);
     SET_K(RESA_TYPE_IQ4_XS, iq4_xs);
 #undef SET_K
-    /* Q5_0, Q5_1 and IQ4_NL: the panel gemm; the super-block gemms loop over vec_dot */
+    /* Q5_0, Q5_1 and IQ4_NL: the panel gemm; Q2_K..Q6_K: kquant_rows_avx2.h; IQ4_XS loops over vec_dot */
     c->gemm[RESA_TYPE_Q5_0] = dot_gemm_q5_0_avx2;
     c->gemm[RESA_TYPE_Q5_1] = dot_gemm_q5_1_avx2;
     c->gemm[RESA_TYPE_IQ4_NL] = dot_gemm_iq4_nl_avx2;
