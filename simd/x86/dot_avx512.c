@@ -486,8 +486,9 @@ RESA_GEMM_LOOP(dot_gemm_bf16_avx512, dot_bf16_avx512)
 /* ---- int8 gemv: eight rows in the lanes, VNNI -----------------------------------------
  *
  * dot_avx2.c's gemv8 with vpdpbusd: the transposed weights are the u8 side
- * (Q8_0 as q + 128), the broadcast activation bytes the s8 side; Q4_0's and
- * Q8_0's offsets start the integer accumulator at -8 or -128 times the
+ * (Q8_0 and IQ4_NL's levels as q + 128, Q5's codes with their fifth bit),
+ * the broadcast activation bytes the s8 side; the offsets (Q4_0's -8,
+ * Q5_0's -16, -128) start the integer accumulator at that times the
  * activation block's sum. */
 
 #define GEMV_MAX_BLOCKS 1024 /* per-call activation tables on the stack; longer rows loop vec_dot */
@@ -523,20 +524,38 @@ AI void header8(const uint8_t *p, size_t ldw, __m256 *first, __m256 *second)
     *second = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
 }
 
+/* The weight codes' offset on the u8 side: Q4_0's -8, Q5_0's -16, and
+ * Q8_0's and IQ4_NL's (as q + 128) -128 */
+static inline int lanes_offset(enum resa_wtype t)
+{
+    return t == RESA_W_Q4_0 ? -8 : t == RESA_W_Q5_0 ? -16 : -128;
+}
+
 /* d, s (Q8_1) and the integer offset of each activation block */
 TARGET_VNNI AI void act_tables(enum resa_wtype t, int64_t nb, const void *a, float *da, float *sa, int32_t *bias)
 {
     for (int64_t b = 0; b < nb; b++) {
-        if (t == RESA_W_Q4_1) {
+        if (resa_wtype_has_min(t)) {
             const block_q8_1 *y = (const block_q8_1 *)a + b;
             da[b] = h2f(y->d);
             sa[b] = h2f(y->s);
         } else {
             const block_q8_0 *y = (const block_q8_0 *)a + b;
             da[b] = h2f(y->d);
-            bias[b] = (t == RESA_W_Q4_0 ? -8 : -128) * hsum_epi32(dot_u8i8(_mm256_set1_epi8(1), load_i8(y->qs)));
+            bias[b] = lanes_offset(t) * hsum_epi32(dot_u8i8(_mm256_set1_epi8(1), load_i8(y->qs)));
         }
     }
+}
+
+/* Q5: the 32 fifth bits of eight rows' blocks (lane r = row r) -> for
+ * elements sh .. sh + 3, 0x10 in byte i of lane r where bit sh + i is set */
+AI __m256i lanes_high_bits(__m256i qh, int sh)
+{
+    const __m256i low = _mm256_srl_epi32(qh, _mm_cvtsi32_si128(sh));
+    const __m256i spread = _mm256_shuffle_epi8(low, _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12,
+                                                                     0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+    const __m256i bit = _mm256_set1_epi32(0x08040201);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
 }
 
 /* Eight weight rows (lanes) against C activation rows at once: a block's
@@ -550,9 +569,11 @@ TARGET_VNNI AI void gemv8x(enum resa_wtype t, int C, int64_t nb, const uint8_t *
                            float *s, size_t lds)
 {
     const size_t bsz = resa_wblock_bytes(t);
-    const size_t ybsz = t == RESA_W_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    const size_t yoff = t == RESA_W_Q4_1 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    const int has_min = resa_wtype_has_min(t), q5 = t == RESA_W_Q5_0 || t == RESA_W_Q5_1;
+    const size_t ybsz = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t yoff = has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
     const __m256i m4 = _mm256_set1_epi8(0x0f), flip = _mm256_set1_epi8((char)0x80);
+    const __m256i kv = _mm256_xor_si256(iq4_levels(), flip); /* IQ4_NL's levels as q + 128 */
     __m256 acc[4], accm[4];
 #pragma GCC unroll 4
     for (int c = 0; c < C; c++)
@@ -570,11 +591,28 @@ TARGET_VNNI AI void gemv8x(enum resa_wtype t, int C, int64_t nb, const uint8_t *
                 u[k] = _mm256_xor_si256(u[k], flip);
         } else {
             __m256i v[4];
-            transpose8x4(p + (t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), ldw, v);
+            transpose8x4(p + resa_wblock_nibbles(t), ldw, v);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 u[j] = _mm256_and_si256(v[j], m4);
                 u[4 + j] = _mm256_and_si256(_mm256_srli_epi32(v[j], 4), m4);
+            }
+            if (t == RESA_W_IQ4_NL) {
+#pragma GCC unroll 8
+                for (int k = 0; k < 8; k++)
+                    u[k] = _mm256_shuffle_epi8(kv, u[k]);
+            }
+            if (q5) { /* element 4j + i's fifth bit is bit 4j + i, element 16 + 4j + i's bit 16 + 4j + i */
+                const uint8_t *qh = p + resa_wblock_qh(t);
+                const __m256i h = _mm256_setr_epi32((int)load_u32(qh), (int)load_u32(qh + ldw), (int)load_u32(qh + 2 * ldw),
+                                                    (int)load_u32(qh + 3 * ldw), (int)load_u32(qh + 4 * ldw),
+                                                    (int)load_u32(qh + 5 * ldw), (int)load_u32(qh + 6 * ldw),
+                                                    (int)load_u32(qh + 7 * ldw));
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    u[j] = _mm256_or_si256(u[j], lanes_high_bits(h, 4 * j));
+                    u[4 + j] = _mm256_or_si256(u[4 + j], lanes_high_bits(h, 16 + 4 * j));
+                }
             }
         }
         __m256 dw, m;
@@ -582,7 +620,7 @@ TARGET_VNNI AI void gemv8x(enum resa_wtype t, int C, int64_t nb, const uint8_t *
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++) {
             const uint8_t *y = a + (size_t)c * lda + (size_t)b * ybsz + yoff;
-            __m256i s0 = t == RESA_W_Q4_1 ? _mm256_setzero_si256() : _mm256_set1_epi32(bias[c * GEMV_MAX_BLOCKS + b]);
+            __m256i s0 = has_min ? _mm256_setzero_si256() : _mm256_set1_epi32(bias[c * GEMV_MAX_BLOCKS + b]);
             __m256i s1 = _mm256_setzero_si256();
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++) {
@@ -592,13 +630,13 @@ TARGET_VNNI AI void gemv8x(enum resa_wtype t, int C, int64_t nb, const uint8_t *
             const __m256i isum = _mm256_add_epi32(s0, s1);
             acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(da[c * GEMV_MAX_BLOCKS + b])),
                                      _mm256_cvtepi32_ps(isum), acc[c]);
-            if (t == RESA_W_Q4_1)
+            if (has_min)
                 accm[c] = _mm256_fmadd_ps(m, _mm256_set1_ps(sa[c * GEMV_MAX_BLOCKS + b]), accm[c]);
         }
     }
 #pragma GCC unroll 4
     for (int c = 0; c < C; c++)
-        _mm256_storeu_ps(s + (size_t)c * lds, t == RESA_W_Q4_1 ? _mm256_add_ps(acc[c], accm[c]) : acc[c]);
+        _mm256_storeu_ps(s + (size_t)c * lds, has_min ? _mm256_add_ps(acc[c], accm[c]) : acc[c]);
 }
 
 /* Groups of eight weight rows, each against every activation row (four at a
@@ -653,6 +691,21 @@ TARGET_VNNI decl_gemv_fn(dot_gemv_q4_1_avx512vnni)
 TARGET_VNNI decl_gemv_fn(dot_gemv_q8_0_avx512vnni)
 {
     gemv_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q8_0_avx512vnni);
+}
+
+TARGET_VNNI decl_gemv_fn(dot_gemv_q5_0_avx512vnni)
+{
+    gemv_int8(RESA_W_Q5_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q5_0_avx512vnni);
+}
+
+TARGET_VNNI decl_gemv_fn(dot_gemv_q5_1_avx512vnni)
+{
+    gemv_int8(RESA_W_Q5_1, n, nr, nc, w, ldw, a, lda, s, lds, dot_q5_1_avx512vnni);
+}
+
+TARGET_VNNI decl_gemv_fn(dot_gemv_iq4_nl_avx512vnni)
+{
+    gemv_int8(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, lda, s, lds, dot_iq4_nl_avx512vnni);
 }
 
 RESA_GEMV_LOOP(dot_gemv_f32_avx512, dot_f32_avx512)
@@ -971,9 +1024,6 @@ TARGET_VNNI decl_vec_dot_fn(dot_q6_k_avx512vnni)
     *s = acc; /* the recipe's acc - accm with accm = 0 */
 }
 
-RESA_GEMV_LOOP(dot_gemv_q5_0_avx512vnni, dot_q5_0_avx512vnni)
-RESA_GEMV_LOOP(dot_gemv_q5_1_avx512vnni, dot_q5_1_avx512vnni)
-RESA_GEMV_LOOP(dot_gemv_iq4_nl_avx512vnni, dot_iq4_nl_avx512vnni)
 
 /* ---- super-block gemm: sixteen activation rows in the lanes ----------------------- */
 
