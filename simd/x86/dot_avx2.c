@@ -497,13 +497,20 @@ RESA_GEMM_LOOP(dot_gemm_f32_avx2, dot_f32_avx2)
 RESA_GEMM_LOOP(dot_gemm_f16_avx2, dot_f16_avx2)
 RESA_GEMM_LOOP(dot_gemm_bf16_avx2, dot_bf16_avx2)
 
+/* The 16 IQ4 levels in both lanes, for vpshufb. */
+static inline __m256i iq4_levels(void)
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)resa_kvalues_iq4nl));
+}
+
 /* ---- int8 gemv: eight rows in the lanes --------------------------------------------------
  *
  * Decode's matrix-vector product, one lane per weight row: per block, the
  * 16-byte groups of eight rows are transposed (two loads and four
  * unpacks per pair of dword pairs) so that lane r of v[j] holds four
  * elements of row r, the activation's matching four bytes are broadcast (a
- * load), and one vpmaddubsw covers four elements of eight rows. Each lane
+ * load), and one vpmaddubsw covers four elements of eight rows (Q4_0, Q4_1,
+ * Q5_0, Q5_1 and IQ4_NL one transpose of nibbles a block, Q8_0 two). Each lane
  * then follows the recipe on its own: the eight rows' serial chains run side
  * by side, as fast as one vector FMA per block, with no horizontal sums. */
 
@@ -544,20 +551,21 @@ AI void header8(const uint8_t *p, size_t ldw, __m256 *first, __m256 *second)
 }
 
 /* The activation's per-block values, shared by every row: d, s (Q8_1) and
- * the Q4_0 offset -8 * sum(q). */
+ * the offsets of unsigned codes, Q4_0's -8 * sum(q) and Q5_0's -16 * sum(q). */
 AI void act_tables(enum resa_wtype t, int64_t nb, const void *a, float *da, float *sa, int32_t *bias)
 {
     const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; b++) {
-        if (t == RESA_W_Q4_1) {
+        if (resa_wtype_has_min(t)) {
             const block_q8_1 *y = (const block_q8_1 *)a + b;
             da[b] = _cvtsh_ss(y->d);
             sa[b] = _cvtsh_ss(y->s);
         } else {
             const block_q8_0 *y = (const block_q8_0 *)a + b;
             da[b] = _cvtsh_ss(y->d);
-            if (t == RESA_W_Q4_0)
-                bias[b] = -8 * hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(one8, load_i8(y->qs)), one16));
+            if (t == RESA_W_Q4_0 || t == RESA_W_Q5_0)
+                bias[b] = (t == RESA_W_Q4_0 ? -8 : -16) *
+                          hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(one8, load_i8(y->qs)), one16));
         }
     }
 }
@@ -566,9 +574,10 @@ AI void gemv8(enum resa_wtype t, int64_t nb, const uint8_t *w, size_t ldw, const
               const float *sa, const int32_t *bias, const uint8_t *pf, float *s)
 {
     const size_t bsz = resa_wblock_bytes(t);
-    const size_t ybsz = t == RESA_W_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
-    const size_t yoff = t == RESA_W_Q4_1 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
-    const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0f);
+    const int has_min = resa_wtype_has_min(t);
+    const size_t ybsz = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t yoff = has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0f), kv = iq4_levels();
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = w + (size_t)b * bsz, *y = a + (size_t)b * ybsz + yoff;
@@ -585,27 +594,46 @@ AI void gemv8(enum resa_wtype t, int64_t nb, const uint8_t *w, size_t ldw, const
                 const __m256i prod = _mm256_maddubs_epi16(_mm256_sign_epi8(v[k], v[k]), _mm256_sign_epi8(yk, v[k]));
                 isum = _mm256_add_epi32(isum, _mm256_madd_epi16(prod, ones));
             }
-        } else { /* nibbles as u8; the int16 pair sums of all 8 groups fit (<= 30720) */
+        } else if (t == RESA_W_IQ4_NL) { /* signed levels: Q8_0's sign trick, every group widened */
             __m256i v[4];
-            transpose8x4(p + (t == RESA_W_Q4_1 ? offsetof(block_q4_1, qs) : offsetof(block_q4_0, qs)), ldw, v);
-            __m256i i16 = _mm256_setzero_si256();
+            transpose8x4(p + offsetof(block_iq4_nl, qs), ldw, v);
+            isum = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) {
+                const __m256i q = _mm256_shuffle_epi8(kv, _mm256_and_si256(k < 4 ? v[k] : _mm256_srli_epi32(v[k - 4], 4), m4));
+                const __m256i yk = _mm256_set1_epi32((int)load_u32(y + (k < 4 ? 4 * k : 16 + 4 * (k - 4))));
+                const __m256i prod = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(yk, q));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(prod, ones));
+            }
+        } else { /* nibbles (Q5: and fifth bits) as u8; the int16 pair sums of 8 groups of
+                  * 4-bit codes fit (<= 30720), of 5-bit codes 4 (<= 31496): widened per half */
+            const int q5 = t == RESA_W_Q5_0 || t == RESA_W_Q5_1;
+            __m256i v[4];
+            transpose8x4(p + resa_wblock_nibbles(t), ldw, v);
+            const __m256i h = q5 ? q5_lane_qh(p + resa_wblock_qh(t), ldw) : _mm256_setzero_si256();
+            __m256i ilo = _mm256_setzero_si256(), ihi = _mm256_setzero_si256();
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
-                const __m256i lo = _mm256_and_si256(v[j], m4), hi = _mm256_and_si256(_mm256_srli_epi32(v[j], 4), m4);
-                i16 = _mm256_add_epi16(i16, _mm256_maddubs_epi16(lo, _mm256_set1_epi32((int)load_u32(y + 4 * j))));
-                i16 = _mm256_add_epi16(i16, _mm256_maddubs_epi16(hi, _mm256_set1_epi32((int)load_u32(y + 16 + 4 * j))));
+                __m256i lo = _mm256_and_si256(v[j], m4), hi = _mm256_and_si256(_mm256_srli_epi32(v[j], 4), m4);
+                if (q5) { /* element 4j + i's fifth bit is bit 4j + i, element 16 + 4j + i's bit 16 + 4j + i */
+                    lo = _mm256_or_si256(lo, q5_lane_bits(h, 4 * j));
+                    hi = _mm256_or_si256(hi, q5_lane_bits(h, 16 + 4 * j));
+                }
+                ilo = _mm256_add_epi16(ilo, _mm256_maddubs_epi16(lo, _mm256_set1_epi32((int)load_u32(y + 4 * j))));
+                ihi = _mm256_add_epi16(ihi, _mm256_maddubs_epi16(hi, _mm256_set1_epi32((int)load_u32(y + 16 + 4 * j))));
             }
-            isum = _mm256_madd_epi16(i16, ones);
-            if (t == RESA_W_Q4_0)
+            isum = q5 ? _mm256_add_epi32(_mm256_madd_epi16(ilo, ones), _mm256_madd_epi16(ihi, ones))
+                      : _mm256_madd_epi16(_mm256_add_epi16(ilo, ihi), ones);
+            if (t == RESA_W_Q4_0 || t == RESA_W_Q5_0)
                 isum = _mm256_add_epi32(isum, _mm256_set1_epi32(bias[b]));
         }
         __m256 dw, m;
         header8(p, ldw, &dw, &m);
         acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(da[b])), _mm256_cvtepi32_ps(isum), acc);
-        if (t == RESA_W_Q4_1)
+        if (has_min)
             accm = _mm256_fmadd_ps(m, _mm256_set1_ps(sa[b]), accm);
     }
-    _mm256_storeu_ps(s, t == RESA_W_Q4_1 ? _mm256_add_ps(acc, accm) : acc);
+    _mm256_storeu_ps(s, has_min ? _mm256_add_ps(acc, accm) : acc);
 }
 
 /* Several activation rows: each group of eight weight rows meets every
@@ -643,6 +671,21 @@ decl_gemv_fn(dot_gemv_q4_1_avx2)
 decl_gemv_fn(dot_gemv_q8_0_avx2)
 {
     gemv_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q8_0_avx2);
+}
+
+decl_gemv_fn(dot_gemv_q5_0_avx2)
+{
+    gemv_int8(RESA_W_Q5_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q5_0_avx2);
+}
+
+decl_gemv_fn(dot_gemv_q5_1_avx2)
+{
+    gemv_int8(RESA_W_Q5_1, n, nr, nc, w, ldw, a, lda, s, lds, dot_q5_1_avx2);
+}
+
+decl_gemv_fn(dot_gemv_iq4_nl_avx2)
+{
+    gemv_int8(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, lda, s, lds, dot_iq4_nl_avx2);
 }
 
 RESA_GEMV_LOOP(dot_gemv_f32_avx2, dot_f32_avx2)
@@ -993,11 +1036,6 @@ decl_vec_dot_fn(dot_q2_k_avx2)
     *s = acc - accm;
 }
 
-/* The 16 IQ4 levels in both lanes, for vpshufb. */
-static inline __m256i iq4_levels(void)
-{
-    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)resa_kvalues_iq4nl));
-}
 
 /* IQ4_XS: 8 sub-blocks of 32, each 16 bytes of nibbles in IQ4_NL's order
  * (low nibbles the first 16 values) mapped through the level table. */
@@ -1087,10 +1125,7 @@ decl_vec_dot_fn(dot_iq4_nl_avx2)
     *s = acc;
 }
 
-RESA_GEMV_LOOP(dot_gemv_q5_0_avx2, dot_q5_0_avx2)
 RESA_GEMV_LOOP(dot_gemv_iq4_xs_avx2, dot_iq4_xs_avx2)
-RESA_GEMV_LOOP(dot_gemv_q5_1_avx2, dot_q5_1_avx2)
-RESA_GEMV_LOOP(dot_gemv_iq4_nl_avx2, dot_iq4_nl_avx2)
 RESA_GEMM_LOOP(dot_gemm_iq4_xs_avx2, dot_iq4_xs_avx2)
 
 /* Super-block types against several activation rows: kquant_rows_avx2.h */

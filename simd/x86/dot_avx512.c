@@ -547,17 +547,6 @@ TARGET_VNNI AI void act_tables(enum resa_wtype t, int64_t nb, const void *a, flo
     }
 }
 
-/* Q5: the 32 fifth bits of eight rows' blocks (lane r = row r) -> for
- * elements sh .. sh + 3, 0x10 in byte i of lane r where bit sh + i is set */
-AI __m256i lanes_high_bits(__m256i qh, int sh)
-{
-    const __m256i low = _mm256_srl_epi32(qh, _mm_cvtsi32_si128(sh));
-    const __m256i spread = _mm256_shuffle_epi8(low, _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12,
-                                                                     0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
-    const __m256i bit = _mm256_set1_epi32(0x08040201);
-    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
-}
-
 /* Eight weight rows (lanes) against C activation rows at once: a block's
  * weights are transposed and widened once, then meet each activation row's
  * bytes. Each (row, activation) lane follows the recipe on its own; its
@@ -603,15 +592,11 @@ TARGET_VNNI AI void gemv8x(enum resa_wtype t, int C, int64_t nb, const uint8_t *
                     u[k] = _mm256_shuffle_epi8(kv, u[k]);
             }
             if (q5) { /* element 4j + i's fifth bit is bit 4j + i, element 16 + 4j + i's bit 16 + 4j + i */
-                const uint8_t *qh = p + resa_wblock_qh(t);
-                const __m256i h = _mm256_setr_epi32((int)load_u32(qh), (int)load_u32(qh + ldw), (int)load_u32(qh + 2 * ldw),
-                                                    (int)load_u32(qh + 3 * ldw), (int)load_u32(qh + 4 * ldw),
-                                                    (int)load_u32(qh + 5 * ldw), (int)load_u32(qh + 6 * ldw),
-                                                    (int)load_u32(qh + 7 * ldw));
+                const __m256i h = q5_lane_qh(p + resa_wblock_qh(t), ldw);
 #pragma GCC unroll 4
                 for (int j = 0; j < 4; j++) {
-                    u[j] = _mm256_or_si256(u[j], lanes_high_bits(h, 4 * j));
-                    u[4 + j] = _mm256_or_si256(u[4 + j], lanes_high_bits(h, 16 + 4 * j));
+                    u[j] = _mm256_or_si256(u[j], q5_lane_bits(h, 4 * j));
+                    u[4 + j] = _mm256_or_si256(u[4 + j], q5_lane_bits(h, 16 + 4 * j));
                 }
             }
         }
