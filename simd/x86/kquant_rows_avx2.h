@@ -5,7 +5,9 @@
  * one activation row and throws the work away; here each super-block of a
  * weight row is unpacked once into registers (kq_block) and then meets
  * every activation row, so the unpacking is paid once per tile column set
- * instead of once per (row, column) pair.
+ * instead of once per (row, column) pair. The codes (kq_codes_*) and the
+ * scales as plain integers (kq_scalars_*) also feed the VNNI tier's panel
+ * gemm (dot_avx512.c), which broadcasts them instead.
  *
  * Numerics: dot.h's super-block recipe, the integer sums grouped as
  * dot_avx2.c's vec_dots group them (vpmaddubsw pair sums of unsigned codes
