@@ -658,35 +658,15 @@ AI void gemv_int8(enum resa_wtype t, int64_t n, int nr, int nc, const uint8_t *w
             dot(n, &s[(size_t)c * lds + r], w + (size_t)r * ldw, a + (size_t)c * lda);
 }
 
-decl_gemv_fn(dot_gemv_q4_0_avx2)
-{
-    gemv_int8(RESA_W_Q4_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q4_0_avx2);
-}
-
-decl_gemv_fn(dot_gemv_q4_1_avx2)
-{
-    gemv_int8(RESA_W_Q4_1, n, nr, nc, w, ldw, a, lda, s, lds, dot_q4_1_avx2);
-}
-
-decl_gemv_fn(dot_gemv_q8_0_avx2)
-{
-    gemv_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q8_0_avx2);
-}
-
-decl_gemv_fn(dot_gemv_q5_0_avx2)
-{
-    gemv_int8(RESA_W_Q5_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q5_0_avx2);
-}
-
-decl_gemv_fn(dot_gemv_q5_1_avx2)
-{
-    gemv_int8(RESA_W_Q5_1, n, nr, nc, w, ldw, a, lda, s, lds, dot_q5_1_avx2);
-}
-
-decl_gemv_fn(dot_gemv_iq4_nl_avx2)
-{
-    gemv_int8(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, lda, s, lds, dot_iq4_nl_avx2);
-}
+/* The gemv of each block type, on gemv_int8 */
+#define GEMV_LANES(t, W) \
+    decl_gemv_fn(dot_gemv_##t##_avx2) { gemv_int8(W, n, nr, nc, w, ldw, a, lda, s, lds, dot_##t##_avx2); }
+GEMV_LANES(q4_0, RESA_W_Q4_0)
+GEMV_LANES(q4_1, RESA_W_Q4_1)
+GEMV_LANES(q8_0, RESA_W_Q8_0)
+GEMV_LANES(q5_0, RESA_W_Q5_0)
+GEMV_LANES(q5_1, RESA_W_Q5_1)
+GEMV_LANES(iq4_nl, RESA_W_IQ4_NL)
 
 RESA_GEMV_LOOP(dot_gemv_f32_avx2, dot_f32_avx2)
 RESA_GEMV_LOOP(dot_gemv_f16_avx2, dot_f16_avx2)
@@ -1129,16 +1109,8 @@ RESA_GEMV_LOOP(dot_gemv_iq4_xs_avx2, dot_iq4_xs_avx2)
 RESA_GEMM_LOOP(dot_gemm_iq4_xs_avx2, dot_iq4_xs_avx2)
 
 /* Super-block types against several activation rows: kquant_rows_avx2.h */
-KQ_ROWS_GEMM(q2_k, block_q2_K, 0, dot_gemm_q2_k_avx2)
-KQ_ROWS_GEMV(q2_k, block_q2_K, 0, dot_gemv_q2_k_avx2, dot_q2_k_avx2)
-KQ_ROWS_GEMM(q3_k, block_q3_K, 1, dot_gemm_q3_k_avx2)
-KQ_ROWS_GEMV(q3_k, block_q3_K, 1, dot_gemv_q3_k_avx2, dot_q3_k_avx2)
-KQ_ROWS_GEMM(q4_k, block_q4_K, 0, dot_gemm_q4_k_avx2)
-KQ_ROWS_GEMV(q4_k, block_q4_K, 0, dot_gemv_q4_k_avx2, dot_q4_k_avx2)
-KQ_ROWS_GEMM(q5_k, block_q5_K, 0, dot_gemm_q5_k_avx2)
-KQ_ROWS_GEMV(q5_k, block_q5_K, 0, dot_gemv_q5_k_avx2, dot_q5_k_avx2)
-KQ_ROWS_GEMM(q6_k, block_q6_K, 1, dot_gemm_q6_k_avx2)
-KQ_ROWS_GEMV(q6_k, block_q6_K, 1, dot_gemv_q6_k_avx2, dot_q6_k_avx2)
+#define KQ_AVX2(t) KQ_ROWS_GEMM(t, dot_gemm_##t##_avx2) KQ_ROWS_GEMV(t, dot_gemv_##t##_avx2, dot_##t##_avx2)
+KQ_TYPES(KQ_AVX2)
 
 #else
 typedef int resa_dot_avx2_unused; /* ISO C forbids an empty translation unit */

@@ -663,35 +663,15 @@ TARGET_VNNI AI void gemv_int8(enum resa_wtype t, int64_t n, int nr, int nc, cons
             dot(n, &s[(size_t)c * lds + r], w + (size_t)r * ldw, a + (size_t)c * lda);
 }
 
-TARGET_VNNI decl_gemv_fn(dot_gemv_q4_0_avx512vnni)
-{
-    gemv_int8(RESA_W_Q4_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q4_0_avx512vnni);
-}
-
-TARGET_VNNI decl_gemv_fn(dot_gemv_q4_1_avx512vnni)
-{
-    gemv_int8(RESA_W_Q4_1, n, nr, nc, w, ldw, a, lda, s, lds, dot_q4_1_avx512vnni);
-}
-
-TARGET_VNNI decl_gemv_fn(dot_gemv_q8_0_avx512vnni)
-{
-    gemv_int8(RESA_W_Q8_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q8_0_avx512vnni);
-}
-
-TARGET_VNNI decl_gemv_fn(dot_gemv_q5_0_avx512vnni)
-{
-    gemv_int8(RESA_W_Q5_0, n, nr, nc, w, ldw, a, lda, s, lds, dot_q5_0_avx512vnni);
-}
-
-TARGET_VNNI decl_gemv_fn(dot_gemv_q5_1_avx512vnni)
-{
-    gemv_int8(RESA_W_Q5_1, n, nr, nc, w, ldw, a, lda, s, lds, dot_q5_1_avx512vnni);
-}
-
-TARGET_VNNI decl_gemv_fn(dot_gemv_iq4_nl_avx512vnni)
-{
-    gemv_int8(RESA_W_IQ4_NL, n, nr, nc, w, ldw, a, lda, s, lds, dot_iq4_nl_avx512vnni);
-}
+/* The gemv of each block type, on gemv_int8 */
+#define GEMV_LANES(t, W) \
+    TARGET_VNNI decl_gemv_fn(dot_gemv_##t##_avx512vnni) { gemv_int8(W, n, nr, nc, w, ldw, a, lda, s, lds, dot_##t##_avx512vnni); }
+GEMV_LANES(q4_0, RESA_W_Q4_0)
+GEMV_LANES(q4_1, RESA_W_Q4_1)
+GEMV_LANES(q8_0, RESA_W_Q8_0)
+GEMV_LANES(q5_0, RESA_W_Q5_0)
+GEMV_LANES(q5_1, RESA_W_Q5_1)
+GEMV_LANES(iq4_nl, RESA_W_IQ4_NL)
 
 RESA_GEMV_LOOP(dot_gemv_f32_avx512, dot_f32_avx512)
 RESA_GEMV_LOOP(dot_gemv_f16_avx512, dot_f16_avx512)
@@ -1158,27 +1138,20 @@ kq_panel_gemm(void (*codes)(const void *, __m256i *), void (*scalars)(const void
     }
 }
 
-#define KQ_PANEL_GEMM(type, block, fold, name)                                                               \
-    TARGET_VNNI decl_gemm_fn(name)                                                                           \
-    {                                                                                                        \
-        if (nc < KP_MIN_COLS)                                                                                \
-            kq_rows(kq_unpack_##type, fold, sizeof(block), n, nr, nc, w, ldw, a, lda, s, lds);               \
-        else                                                                                                 \
-            kq_panel_gemm(kq_codes_##type, kq_scalars_##type, fold, sizeof(block), n, nr, nc, w, ldw, a, lda, \
-                          s, lds);                                                                           \
+#define KQ_PANEL_GEMM(type, name)                                                                    \
+    TARGET_VNNI decl_gemm_fn(name)                                                                   \
+    {                                                                                                \
+        if (nc < KP_MIN_COLS)                                                                        \
+            kq_rows(KQ_ROWS(type), n, nr, nc, w, ldw, a, lda, s, lds);                               \
+        else                                                                                         \
+            kq_panel_gemm(kq_codes_##type, kq_scalars_##type, KQ_FOLD_##type, sizeof(KQ_BLOCK_##type), n, \
+                          nr, nc, w, ldw, a, lda, s, lds);                                           \
     }
 
 /* Super-block types against several activation rows: kquant_rows_avx2.h */
-KQ_PANEL_GEMM(q2_k, block_q2_K, 0, dot_gemm_q2_k_avx512vnni)
-KQ_ROWS_GEMV(q2_k, block_q2_K, 0, dot_gemv_q2_k_avx512vnni, dot_q2_k_avx512vnni)
-KQ_PANEL_GEMM(q3_k, block_q3_K, 1, dot_gemm_q3_k_avx512vnni)
-KQ_ROWS_GEMV(q3_k, block_q3_K, 1, dot_gemv_q3_k_avx512vnni, dot_q3_k_avx512vnni)
-KQ_PANEL_GEMM(q4_k, block_q4_K, 0, dot_gemm_q4_k_avx512vnni)
-KQ_ROWS_GEMV(q4_k, block_q4_K, 0, dot_gemv_q4_k_avx512vnni, dot_q4_k_avx512vnni)
-KQ_PANEL_GEMM(q5_k, block_q5_K, 0, dot_gemm_q5_k_avx512vnni)
-KQ_ROWS_GEMV(q5_k, block_q5_K, 0, dot_gemv_q5_k_avx512vnni, dot_q5_k_avx512vnni)
-KQ_PANEL_GEMM(q6_k, block_q6_K, 1, dot_gemm_q6_k_avx512vnni)
-KQ_ROWS_GEMV(q6_k, block_q6_K, 1, dot_gemv_q6_k_avx512vnni, dot_q6_k_avx512vnni)
+#define KQ_VNNI(t) \
+    KQ_PANEL_GEMM(t, dot_gemm_##t##_avx512vnni) KQ_ROWS_GEMV(t, dot_gemv_##t##_avx512vnni, dot_##t##_avx512vnni)
+KQ_TYPES(KQ_VNNI)
 
 /* ---- activation quantizers ------------------------------------------------------ */
 

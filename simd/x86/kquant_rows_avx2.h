@@ -353,23 +353,39 @@ static inline __attribute__((always_inline)) void kq_rows(void (*unpack)(const v
     }
 }
 
+/* Each super-block type's block and whether its offsets fold into the
+ * integer sum (Q3_K's -4, Q6_K's -32) or keep a chain of their own (mins) */
+#define KQ_BLOCK_q2_k block_q2_K
+#define KQ_BLOCK_q3_k block_q3_K
+#define KQ_BLOCK_q4_k block_q4_K
+#define KQ_BLOCK_q5_k block_q5_K
+#define KQ_BLOCK_q6_k block_q6_K
+#define KQ_FOLD_q2_k 0
+#define KQ_FOLD_q3_k 1
+#define KQ_FOLD_q4_k 0
+#define KQ_FOLD_q5_k 0
+#define KQ_FOLD_q6_k 1
+/* X(type) for every type these kernels serve */
+#define KQ_TYPES(X) X(q2_k) X(q3_k) X(q4_k) X(q5_k) X(q6_k)
+
 /* The gemm (activation rows lda apart, not panels) and the gemv of one
  * super-block type; a single activation row keeps the tier's vec_dot,
  * which has nothing to share. */
-#define KQ_ROWS_GEMM(type, block, fold, name)                                              \
-    decl_gemm_fn(name)                                                                     \
-    {                                                                                      \
-        kq_rows(kq_unpack_##type, fold, sizeof(block), n, nr, nc, w, ldw, a, lda, s, lds); \
+#define KQ_ROWS(type) kq_unpack_##type, KQ_FOLD_##type, sizeof(KQ_BLOCK_##type)
+#define KQ_ROWS_GEMM(type, name)                                                    \
+    decl_gemm_fn(name)                                                              \
+    {                                                                               \
+        kq_rows(KQ_ROWS(type), n, nr, nc, w, ldw, a, lda, s, lds);                  \
     }
-#define KQ_ROWS_GEMV(type, block, fold, name, vec_dot)                                     \
-    decl_gemv_fn(name)                                                                     \
-    {                                                                                      \
-        if (nc == 1) {                                                                     \
-            for (int r = 0; r < nr; r++)                                                   \
-                vec_dot(n, &s[r], (const char *)w + (size_t)r * ldw, a);                  \
-            return;                                                                        \
-        }                                                                                  \
-        kq_rows(kq_unpack_##type, fold, sizeof(block), n, nr, nc, w, ldw, a, lda, s, lds); \
+#define KQ_ROWS_GEMV(type, name, vec_dot)                                           \
+    decl_gemv_fn(name)                                                              \
+    {                                                                               \
+        if (nc == 1) {                                                              \
+            for (int r = 0; r < nr; r++)                                            \
+                vec_dot(n, &s[r], (const char *)w + (size_t)r * ldw, a);           \
+            return;                                                                 \
+        }                                                                           \
+        kq_rows(KQ_ROWS(type), n, nr, nc, w, ldw, a, lda, s, lds);                  \
     }
 
 #endif
